@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+'use strict';
+// Runs the whole suite with node's test runner on the compiled tests in dist/test.
+// Usage: node scripts/run-tests.js [unit|integration|critest|all] [extra node --test args]
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const which = process.argv[2] && !process.argv[2].startsWith('-') ? process.argv[2] : 'all';
+const extra = process.argv.slice(which === 'all' && !process.argv[2] ? 2 : 3);
+
+function collect(dir) {
+  if (!fs.existsSync(dir)) return [];
+  const out = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...collect(full));
+    else if (entry.name.endsWith('.test.js')) out.push(full);
+  }
+  return out.sort();
+}
+
+const areas = which === 'all' ? ['unit', 'integration', 'critest'] : [which];
+const files = areas.flatMap((area) => collect(path.join(root, 'dist', 'test', area)));
+if (files.length === 0) {
+  console.error(`no compiled tests under dist/test/{${areas.join(',')}}: run npm run build first`);
+  process.exit(1);
+}
+
+// Tests spawn cradled and helpers; none of them may inherit NODE_* debugging
+// variables (NODE_EXTRA_CA_CERTS costs ~30 ms per Node start).
+const env = { ...process.env };
+for (const key of Object.keys(env)) if (key.startsWith('NODE_')) delete env[key];
+
+const result = spawnSync(process.execPath, [
+  '--test',
+  '--test-reporter=spec',
+  `--test-concurrency=${process.env.CRADLE_TEST_CONCURRENCY || 2}`,
+  '--test-timeout=300000',
+  ...extra,
+  ...files,
+], { stdio: 'inherit', env, cwd: root });
+process.exit(result.status ?? 1);
