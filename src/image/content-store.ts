@@ -1,0 +1,277 @@
+// Content-addressed blob store: <root>/blobs/<algorithm>/<hex>. A blob becomes
+// visible only after its size and digest were verified: data goes to
+// <root>/ingest/<algorithm>-<hex> first, is fsynced, then renamed. A partial ingest
+// left by a crash or a dropped connection is resumed with a Range request.
+// Concurrent fetches of the same digest share one download.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createHash, type Hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { errors, errnoOf, isCradleError, messageOf } from '../common/errors';
+import type { Logger } from '../common/logger';
+import { validateDigest } from './reference';
+import { SharedOperations } from './shared-operation';
+
+export interface BlobDescriptor {
+  digest: string;
+  size: number;
+  mediaType?: string;
+}
+
+/** What a blob source returns: the body, and the offset it actually starts at. */
+export interface BlobBody {
+  stream: Readable;
+  /** 0 when the server ignored the Range request. */
+  offset: number;
+}
+
+/** Opens the blob from `offset` (a Range request when > 0). */
+export type BlobOpener = (offset: number, signal: AbortSignal) => Promise<BlobBody>;
+
+export interface IngestOptions {
+  /** Names the blob in errors and logs ("layer sha256:… from registry …"). */
+  what: string;
+  signal?: AbortSignal;
+  /** No bytes for this long aborts the fetch; 0 disables. */
+  stallTimeoutSec: number;
+  /** Called with the bytes received so far. */
+  onProgress?: (bytes: number) => void;
+  log?: Logger;
+}
+
+const RETRIES_AFTER_NETWORK_ERROR = 3;
+
+export class ContentStore {
+  readonly blobsDir: string;
+  readonly ingestDir: string;
+  private readonly ingests = new SharedOperations<string>();
+
+  constructor(root: string) {
+    this.blobsDir = path.join(root, 'blobs');
+    this.ingestDir = path.join(root, 'ingest');
+    fs.mkdirSync(this.blobsDir, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(this.ingestDir, { recursive: true, mode: 0o700 });
+  }
+
+  blobPath(digest: string): string {
+    const [algorithm, hex] = validateDigest(digest).split(':') as [string, string];
+    return path.join(this.blobsDir, algorithm, hex);
+  }
+
+  private ingestPath(digest: string): string {
+    return path.join(this.ingestDir, validateDigest(digest).replace(':', '-'));
+  }
+
+  has(digest: string): boolean {
+    return fs.existsSync(this.blobPath(digest));
+  }
+
+  /** Digests being fetched right now (GC leaves their ingests alone). */
+  inProgress(): string[] {
+    return this.ingests.keys();
+  }
+
+  async readBytes(digest: string): Promise<Buffer> {
+    try {
+      return await fs.promises.readFile(this.blobPath(digest));
+    } catch (err) {
+      if (errnoOf(err) === 'ENOENT') throw errors.notFound('blob', digest);
+      throw err;
+    }
+  }
+
+  /** Stores bytes already in memory (manifests, configs) after verifying them. */
+  async putBytes(desc: BlobDescriptor, data: Buffer, what: string): Promise<string> {
+    verifyBytes(desc, data, what);
+    const file = this.blobPath(desc.digest);
+    if (fs.existsSync(file)) return file;
+    await fs.promises.mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${this.ingestPath(desc.digest)}.${process.pid}.${Date.now()}.bytes`;
+    const handle = await fs.promises.open(tmp, 'w', 0o644);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.promises.rename(tmp, file);
+    await fsyncDir(path.dirname(file));
+    return file;
+  }
+
+  /** Fetches a blob into the store unless present; resolves to its path. */
+  ingest(desc: BlobDescriptor, open: BlobOpener, options: IngestOptions): Promise<string> {
+    const file = this.blobPath(desc.digest);
+    if (fs.existsSync(file)) return Promise.resolve(file);
+    return this.ingests.run(desc.digest, (signal) => this.fetch(desc, open, { ...options, signal }), options.signal);
+  }
+
+  private async fetch(desc: BlobDescriptor, open: BlobOpener, options: IngestOptions): Promise<string> {
+    const file = this.blobPath(desc.digest);
+    if (fs.existsSync(file)) return file;
+    const partial = this.ingestPath(desc.digest);
+    const algorithm = desc.digest.split(':', 1)[0]!;
+    let { hash, offset } = await resumeState(partial, algorithm, desc.size);
+    if (offset > 0) options.log?.info({ digest: desc.digest, offset, size: desc.size }, 'resuming partial blob download');
+
+    for (let attempt = 0; offset < desc.size; attempt++) {
+      try {
+        ({ hash, offset } = await this.fetchFrom(desc, open, options, partial, hash, offset, algorithm));
+      } catch (err) {
+        const retryable = !isCradleError(err) && !options.signal?.aborted && attempt < RETRIES_AFTER_NETWORK_ERROR;
+        if (!retryable) {
+          if (errors.digestMismatch.is(err)) await fs.promises.rm(partial, { force: true });
+          if (options.signal?.aborted && !isCradleError(err)) throw errors.cancelled(`${options.what}: cancelled`);
+          throw err;
+        }
+        options.log?.warn({ digest: desc.digest, offset, err: messageOf(err) }, 'blob download interrupted, resuming');
+        ({ hash, offset } = await resumeState(partial, algorithm, desc.size));
+      }
+    }
+
+    const actual = `${algorithm}:${hash.digest('hex')}`;
+    if (actual !== desc.digest) {
+      await fs.promises.rm(partial, { force: true });
+      throw errors.digestMismatch(options.what, desc.digest, actual);
+    }
+    await fs.promises.mkdir(path.dirname(file), { recursive: true });
+    await fs.promises.rename(partial, file);
+    await fsyncDir(path.dirname(file));
+    return file;
+  }
+
+  /** One HTTP body into the partial file; returns the new state. */
+  private async fetchFrom(desc: BlobDescriptor, open: BlobOpener, options: IngestOptions, partial: string,
+    hash: Hash, offset: number, algorithm: string): Promise<{ hash: Hash; offset: number }> {
+    const stall = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stall.signal]) : stall.signal;
+    let timer: NodeJS.Timeout | undefined;
+    if (options.stallTimeoutSec > 0) {
+      timer = setTimeout(() => stall.abort(errors.pullStalled(options.what, options.stallTimeoutSec)), options.stallTimeoutSec * 1000);
+    }
+    const stalled = () => stall.signal.aborted ? errors.pullStalled(options.what, options.stallTimeoutSec) : undefined;
+    const handle = await fs.promises.open(partial, offset > 0 ? 'r+' : 'w', 0o600);
+    try {
+      let body: BlobBody;
+      try {
+        body = await open(offset, signal);
+      } catch (err) {
+        throw stalled() ?? err;
+      }
+      if (body.offset !== offset) {
+        // The server sent the whole blob: start over.
+        hash = createHash(algorithm);
+        offset = 0;
+        await handle.truncate(0);
+      }
+      const onStall = () => body.stream.destroy(stalled());
+      stall.signal.addEventListener('abort', onStall, { once: true });
+      try {
+        for await (const chunk of body.stream) {
+          timer?.refresh();
+          const buffer = chunk as Buffer;
+          if (offset + buffer.length > desc.size) {
+            body.stream.destroy();
+            throw errors.digestMismatch(`${options.what} (size)`, `${desc.size} bytes`, `more than ${desc.size} bytes`);
+          }
+          let written = 0;
+          while (written < buffer.length) {
+            const { bytesWritten } = await handle.write(buffer, written, buffer.length - written, offset + written);
+            written += bytesWritten;
+          }
+          hash.update(buffer);
+          offset += buffer.length;
+          options.onProgress?.(offset);
+        }
+      } catch (err) {
+        throw stalled() ?? err;
+      } finally {
+        stall.signal.removeEventListener('abort', onStall);
+      }
+      if (offset < desc.size) {
+        // The body ended early: keep what we have and let the caller resume.
+        throw Object.assign(new Error(`${options.what}: connection closed after ${offset} of ${desc.size} bytes`), { code: 'ECONNRESET' });
+      }
+      await handle.sync();
+      return { hash, offset };
+    } finally {
+      if (timer) clearTimeout(timer);
+      await handle.close();
+    }
+  }
+
+  async remove(digest: string): Promise<void> {
+    await fs.promises.rm(this.blobPath(digest), { force: true });
+  }
+
+  /** Every stored digest. */
+  async list(): Promise<string[]> {
+    const out: string[] = [];
+    for (const algorithm of await readdirOrEmpty(this.blobsDir)) {
+      for (const hex of await readdirOrEmpty(path.join(this.blobsDir, algorithm))) out.push(`${algorithm}:${hex}`);
+    }
+    return out;
+  }
+
+  /** Drops partial ingests not being fetched and older than maxAgeMs. */
+  async pruneIngests(maxAgeMs: number): Promise<void> {
+    const active = new Set(this.inProgress().map((digest) => digest.replace(':', '-')));
+    const now = Date.now();
+    for (const name of await readdirOrEmpty(this.ingestDir)) {
+      if (active.has(name)) continue;
+      const file = path.join(this.ingestDir, name);
+      try {
+        const stat = await fs.promises.lstat(file);
+        if (now - stat.mtimeMs >= maxAgeMs || name.endsWith('.bytes')) await fs.promises.rm(file, { force: true });
+      } catch {
+        // raced with another removal
+      }
+    }
+  }
+}
+
+function verifyBytes(desc: BlobDescriptor, data: Buffer, what: string): void {
+  if (data.length !== desc.size) throw errors.digestMismatch(`${what} (size)`, `${desc.size} bytes`, `${data.length} bytes`);
+  const algorithm = desc.digest.split(':', 1)[0]!;
+  const actual = `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
+  if (actual !== desc.digest) throw errors.digestMismatch(what, desc.digest, actual);
+}
+
+export function digestOf(data: Uint8Array, algorithm = 'sha256'): string {
+  return `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
+}
+
+/** Hashes what a partial file already holds, so the download can continue after it. */
+async function resumeState(partial: string, algorithm: string, size: number): Promise<{ hash: Hash; offset: number }> {
+  const hash = createHash(algorithm);
+  let existing = 0;
+  try {
+    existing = (await fs.promises.stat(partial)).size;
+  } catch (err) {
+    if (errnoOf(err) !== 'ENOENT') throw err;
+  }
+  if (existing === 0 || existing > size) {
+    if (existing > size) await fs.promises.truncate(partial, 0);
+    return { hash, offset: 0 };
+  }
+  for await (const chunk of fs.createReadStream(partial, { end: existing - 1, highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return { hash, offset: existing };
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await fs.promises.readdir(dir);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fs.promises.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
