@@ -1,0 +1,287 @@
+// Pulls from a real registry (docker-registry on 127.0.0.1): tags, digests,
+// multi-arch indexes, auth, mirrors, dedup, faults.
+import { before, after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { startFixtureRegistry, type FixtureRegistry } from '../../helpers/registry';
+import { entry, pushImage, pushIndex, type ImageSpec } from '../../helpers/image-builder';
+import { startRegistryProxy, type RegistryProxy } from '../../helpers/registry-proxy';
+import { errors } from '../../../src/common/errors';
+import { ImageService } from '../../../src/image/image-service';
+import { blobs, layerDirs, newService, registriesConf, sweepStale } from './setup';
+
+let registry: FixtureRegistry;
+const proxies: RegistryProxy[] = [];
+
+before(async () => {
+  sweepStale();
+  registry = await startFixtureRegistry();
+});
+after(async () => {
+  for (const proxy of proxies) await proxy.stop();
+  await registry?.stop();
+});
+
+async function proxy(...args: Parameters<typeof startRegistryProxy> extends [unknown, ...infer R] ? R : never): Promise<RegistryProxy> {
+  const p = await startRegistryProxy(registry, ...args);
+  proxies.push(p);
+  return p;
+}
+
+function smallImage(name: string, extra: ImageSpec['layers'] = []): ImageSpec {
+  return {
+    layers: [
+      { entries: [entry.dir('etc'), entry.file('etc/base', 'base layer\n')] },
+      { entries: [entry.file(`etc/${name}`, `${name}\n`)] },
+      ...extra,
+    ],
+    config: { User: '1234:5678', Cmd: ['sh'] },
+  };
+}
+
+test('pull by tag stores the image with CRI names, size and layers; by digest finds the same image', async (t) => {
+  const pushed = await pushImage(registry, 'pull/tag:v1', smallImage('tag'));
+  const { service, root } = newService(t, registriesConf([registry.host]));
+  const image = await service.pull(pushed.reference);
+  assert.equal(image.id, pushed.configDigest);
+  assert.deepEqual(image.repoTags, [`${registry.host}/pull/tag:v1`]);
+  assert.deepEqual(image.repoDigests, [`${registry.host}/pull/tag@${pushed.manifestDigest}`]);
+  assert.equal(image.size, pushed.layers.reduce((sum, l) => sum + l.size, 0));
+  assert.equal(image.uid, 1234);
+  assert.deepEqual(image.config.config?.Cmd, ['sh']);
+  assert.equal(image.pinned, false);
+  const hold = service.hold(image.id);
+  t.after(() => hold.release());
+  assert.equal(hold.lowerDirs.length, 2);
+  assert.equal(fs.readFileSync(path.join(hold.lowerDirs[0]!, 'etc/tag'), 'utf8'), 'tag\n', 'top layer first');
+  assert.equal(fs.readFileSync(path.join(hold.lowerDirs[1]!, 'etc/base'), 'utf8'), 'base layer\n');
+  assert.equal(layerDirs(root).length, 2);
+  // Layer blobs are not kept once unpacked; manifest and config are.
+  assert.deepEqual(blobs(root), [pushed.configDigest, pushed.manifestDigest].sort());
+
+  const byDigest = await service.pull(pushed.digestReference);
+  assert.equal(byDigest.id, image.id);
+  assert.equal(service.list().length, 1);
+  for (const ref of [image.id, image.id.slice(7), image.id.slice(7, 19), pushed.reference, pushed.digestReference]) {
+    assert.equal(service.status(ref)?.id, image.id, `status(${ref})`);
+  }
+  assert.equal(service.status(`${registry.host}/pull/tag:v2`), undefined);
+  assert.deepEqual(service.list(pushed.reference).map((i) => i.id), [image.id]);
+  assert.deepEqual(service.list(`${registry.host}/nothing:here`), []);
+});
+
+test('a multi-arch index picks linux/amd64 and reports the index digest', async (t) => {
+  const variants = ['arm64', 'amd64', 's390x'].map((architecture) => ({
+    platform: { os: 'linux', architecture, ...(architecture === 'arm64' ? { variant: 'v8' } : {}) },
+    spec: { layers: [{ entries: [entry.file('arch', architecture)] }] },
+  }));
+  for (const format of ['oci', 'docker'] as const) {
+    const index = await pushIndex(registry, `pull/multi-${format}:latest`, variants, { format });
+    const { service } = newService(t, registriesConf([registry.host]), { platform: { os: 'linux', architecture: 'amd64' } });
+    const image = await service.pull(index.reference);
+    const amd64 = index.images.find((i) => i.platform.architecture === 'amd64')!;
+    assert.equal(image.id, amd64.configDigest, format);
+    assert.equal(image.config.architecture, 'amd64');
+    assert.deepEqual(image.repoDigests, [`${registry.host}/pull/multi-${format}@${index.digest}`]);
+    const hold = service.hold(image.id);
+    assert.equal(fs.readFileSync(path.join(hold.lowerDirs[0]!, 'arch'), 'utf8'), 'amd64');
+    hold.release();
+  }
+});
+
+test('an index without the host platform fails naming what it offers', async (t) => {
+  const index = await pushIndex(registry, 'pull/armonly:latest', [{ platform: { os: 'linux', architecture: 'arm64', variant: 'v8' }, spec: { layers: [{ entries: [entry.file('a', 'a')] }] } }]);
+  const { service } = newService(t, registriesConf([registry.host]), { platform: { os: 'linux', architecture: 'amd64' } });
+  await assert.rejects(service.pull(index.reference), (err: unknown) => errors.notFound.is(err) && /linux\/amd64/.test(err.message) && /linux\/arm64\/v8/.test(err.message));
+  assert.equal(service.list().length, 0);
+});
+
+test('unknown tags and unreachable registries give clear errors and leave nothing listed', async (t) => {
+  const { service, root } = newService(t, registriesConf([registry.host, '127.0.0.1:1']));
+  await assert.rejects(service.pull(`${registry.host}/pull/missing:nope`),
+    (err: unknown) => errors.imageNotFound.is(err) && err.message.includes(`${registry.host}/pull/missing:nope`));
+  await assert.rejects(service.pull('127.0.0.1:1/any/image:tag'),
+    (err: unknown) => errors.registry.is(err) && err.message.includes('127.0.0.1:1'));
+  assert.deepEqual(service.list(), []);
+  assert.deepEqual(layerDirs(root), []);
+});
+
+test('zstd and uncompressed layers, Docker schema2 manifests and blob redirects', async (t) => {
+  const spec: ImageSpec = {
+    layers: [
+      { entries: [entry.file('z', 'zstd layer')], compression: 'zstd' },
+      { entries: [entry.file('plain', 'plain layer')], compression: 'none' },
+    ],
+  };
+  const oci = await pushImage(registry, 'pull/compress:v1', spec);
+  const docker = await pushImage(registry, 'pull/docker:v1', { format: 'docker', layers: [{ entries: [entry.file('d', 'docker')] }] });
+  const redirecting = await proxy({ kind: 'none' }, { redirectBlobs: true });
+  const { service } = newService(t, registriesConf([registry.host, redirecting.host]));
+  const a = await service.pull(oci.reference.replace(registry.host, redirecting.host));
+  assert.equal(a.id, oci.configDigest);
+  assert.ok(redirecting.requests.some((r) => r.path.startsWith('/_redirect/')), 'blobs came through the redirect');
+  const hold = service.hold(a.id);
+  assert.equal(fs.readFileSync(path.join(hold.lowerDirs[1]!, 'z'), 'utf8'), 'zstd layer');
+  assert.equal(fs.readFileSync(path.join(hold.lowerDirs[0]!, 'plain'), 'utf8'), 'plain layer');
+  hold.release();
+  assert.equal((await service.pull(docker.reference)).id, docker.configDigest);
+});
+
+test('Basic auth: refused without credentials, accepted from AuthConfig fields and the auth file', async (t) => {
+  await pushImage(registry, 'auth/basic:v1', smallImage('basic'));
+  const guarded = await proxy({ kind: 'basic', username: 'alice', password: 's3cret' });
+  const ref = `${guarded.host}/auth/basic:v1`;
+  const { service } = newService(t, registriesConf([guarded.host]));
+  await assert.rejects(service.pull(ref), (err: unknown) => errors.registryAuth.is(err) && err.message.includes(guarded.host));
+  await assert.rejects(service.pull(ref, { username: 'alice', password: 'wrong' }), (err: unknown) => errors.registryAuth.is(err) && /rejected/.test(err.message));
+  assert.ok((await service.pull(ref, { username: 'alice', password: 's3cret' })).id);
+  await service.remove(ref);
+  assert.ok((await service.pull(ref, { auth: Buffer.from('alice:s3cret').toString('base64') })).id);
+
+  const second = newService(t, registriesConf([guarded.host]));
+  const authFile = path.join(second.dir, 'auth.json');
+  fs.writeFileSync(authFile, JSON.stringify({ auths: { [`http://${guarded.host}`]: { auth: Buffer.from('alice:s3cret').toString('base64') } } }));
+  const withFile = newService(t, registriesConf([guarded.host]), { authFile });
+  assert.ok((await withFile.service.pull(ref)).id);
+});
+
+test('Bearer auth: token flow with username/password, identity token and registry token', async (t) => {
+  await pushImage(registry, 'auth/bearer:v1', smallImage('bearer'));
+  const guarded = await proxy({ kind: 'bearer', username: 'bob', password: 'hunter2', refreshToken: 'refresh-me', staticToken: 'kubelet-token' });
+  const ref = `${guarded.host}/auth/bearer:v1`;
+  const fresh = () => newService(t, registriesConf([guarded.host])).service;
+  await assert.rejects(fresh().pull(ref), (err: unknown) => errors.registryAuth.is(err));
+  await assert.rejects(fresh().pull(ref, { username: 'bob', password: 'nope' }), (err: unknown) => errors.registryAuth.is(err) && /token server/.test(err.message));
+  guarded.reset();
+  const image = await fresh().pull(ref, { username: 'bob', password: 'hunter2' });
+  assert.ok(image.id);
+  assert.equal(guarded.tokenRequests(), 1, 'one token serves the whole pull');
+  assert.ok(guarded.requests.filter((r) => r.path.startsWith('/v2/auth/')).every((r, i) => i === 0 || r.authorization?.startsWith('Bearer ')));
+  assert.ok((await fresh().pull(ref, { identityToken: 'refresh-me' })).id);
+  assert.ok((await fresh().pull(ref, { registryToken: 'kubelet-token' })).id);
+});
+
+test('mirrors are tried in order and fall back to the origin', async (t) => {
+  const pushed = await pushImage(registry, 'mirrored/app:v1', smallImage('mirror'));
+  const origin = await proxy();
+  const mirror = await proxy();
+  const emptyMirror = await proxy({ kind: 'none' }, { notFound: true });
+  const conf = (mirrors: string[], extra = '') => registriesConf([], `
+[[registry]]
+prefix = "mirrored.test"
+location = "${origin.host}"
+insecure = true
+${extra}
+${mirrors.map((m) => `[[registry.mirror]]\nlocation = "${m}"\ninsecure = true\n`).join('\n')}
+`);
+  const ref = 'mirrored.test/mirrored/app:v1';
+
+  // A dead mirror is skipped, the second mirror serves everything.
+  const first = newService(t, conf(['127.0.0.1:1', mirror.host]));
+  const image = await first.service.pull(ref);
+  assert.equal(image.id, pushed.configDigest);
+  assert.deepEqual(image.repoTags, [ref], 'names stay those the user asked for');
+  assert.ok(mirror.blobGets(pushed.configDigest) === 1);
+  assert.equal(origin.requests.length, 0, 'the origin was not contacted');
+
+  // A mirror without the image falls back to the origin.
+  const second = newService(t, conf([emptyMirror.host]));
+  assert.equal((await second.service.pull(ref)).id, pushed.configDigest);
+  assert.ok(emptyMirror.manifestGets() >= 1);
+  assert.ok(origin.manifestGets() >= 1);
+
+  // A digest-only mirror is not used for tag pulls.
+  mirror.reset();
+  const third = newService(t, conf([mirror.host], 'mirror-by-digest-only = true'));
+  await third.service.pull(ref);
+  assert.equal(mirror.requests.length, 0);
+  await third.service.pull(`mirrored.test/mirrored/app@${pushed.manifestDigest}`);
+  assert.ok(mirror.manifestGets() >= 1);
+
+  // Blocked registries are refused.
+  const blocked = newService(t, registriesConf([], `[[registry]]\nprefix = "mirrored.test"\nlocation = "${origin.host}"\nblocked = true\n`));
+  await assert.rejects(blocked.service.pull(ref), (err: unknown) => errors.registry.is(err) && /blocked/.test(err.message));
+});
+
+test('short names resolve through unqualified-search-registries and aliases', async (t) => {
+  const pushed = await pushImage(registry, 'shorty:v1', smallImage('shorty'));
+  const { service } = newService(t, registriesConf([registry.host],
+    `unqualified-search-registries = ["127.0.0.1:1", "${registry.host}"]\n[aliases]\n"nick" = "${registry.host}/shorty"\n`));
+  const image = await service.pull('shorty:v1');
+  assert.equal(image.id, pushed.configDigest);
+  assert.deepEqual(image.repoTags, [`${registry.host}/shorty:v1`]);
+  assert.equal(service.status('shorty:v1')?.id, image.id);
+  assert.equal((await service.pull('nick:v1')).id, image.id);
+  const enforcing = newService(t, registriesConf([registry.host], `short-name-mode = "enforcing"\nunqualified-search-registries = ["a.test", "b.test"]\n`));
+  await assert.rejects(enforcing.service.pull('shorty:v1'), (err: unknown) => errors.invalidArgument.is(err) && /ambiguous/.test(err.message));
+});
+
+test('concurrent pulls of one image, and of images sharing layers, fetch each blob once', async (t) => {
+  const a = await pushImage(registry, 'dedup/a:v1', smallImage('a'));
+  const b = await pushImage(registry, 'dedup/b:v1', smallImage('b'));
+  const counting = await proxy();
+  const { service } = newService(t, registriesConf([counting.host]));
+  const refA = a.reference.replace(registry.host, counting.host);
+  const refB = b.reference.replace(registry.host, counting.host);
+  const results = await Promise.all([service.pull(refA), service.pull(refA), service.pull(refA), service.pull(refB)]);
+  assert.deepEqual(results.map((r) => r.id), [a.configDigest, a.configDigest, a.configDigest, b.configDigest]);
+  assert.equal(a.layerDigests[0], b.layerDigests[0], 'the base layer is shared');
+  for (const digest of new Set([...a.layerDigests, ...b.layerDigests, a.configDigest, b.configDigest])) {
+    assert.equal(counting.blobGets(digest), 1, `blob ${digest} fetched once`);
+  }
+});
+
+test('a corrupted blob is rejected with a digest mismatch and nothing is kept', async (t) => {
+  const pushed = await pushImage(registry, 'fault/corrupt:v1', smallImage('corrupt'));
+  const bad = await proxy({ kind: 'none' }, { corruptBlobs: new Set([pushed.layerDigests[1]!]) });
+  const { service, root } = newService(t, registriesConf([bad.host, registry.host]));
+  await assert.rejects(service.pull(pushed.reference.replace(registry.host, bad.host)),
+    (err: unknown) => errors.digestMismatch.is(err) && err.message.includes(pushed.layerDigests[1]!));
+  assert.deepEqual(service.list(), []);
+  assert.deepEqual(blobs(root), []);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.ok(layerDirs(root).length <= 1, 'only the intact (shared-by-chain) base layer may remain until GC');
+  service.collectGarbage();
+  assert.deepEqual(layerDirs(root), []);
+  assert.equal((await service.pull(pushed.reference)).id, pushed.configDigest, 'a later pull from a good source works');
+});
+
+test('a download cut short resumes with a Range request', async (t) => {
+  const big = Buffer.alloc(3 << 20);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7919) & 0xff;
+  const pushed = await pushImage(registry, 'fault/resume:v1', { layers: [{ entries: [entry.file('big', big)], compression: 'none' }] });
+  const cutting = await proxy({ kind: 'none' }, { truncateBlobsOnce: new Map([[pushed.layerDigests[0]!, 1 << 20]]) });
+  const { service } = newService(t, registriesConf([cutting.host]));
+  const image = await service.pull(pushed.reference.replace(registry.host, cutting.host));
+  assert.equal(image.id, pushed.configDigest);
+  const gets = cutting.requests.filter((r) => r.path.endsWith(pushed.layerDigests[0]!));
+  assert.equal(gets.length, 2);
+  assert.match(gets[1]!.range ?? '', /^bytes=\d+-$/);
+  assert.ok(Number(/bytes=(\d+)-/.exec(gets[1]!.range!)![1]) > 0);
+});
+
+test('a stalled download fails after pull_progress_timeout', async (t) => {
+  const pushed = await pushImage(registry, 'fault/stall:v1', smallImage('stall'));
+  const stalling = await proxy({ kind: 'none' }, { stallBlobs: new Map([[pushed.layerDigests[1]!, 10]]) });
+  const { service } = newService(t, registriesConf([stalling.host]), { pullProgressTimeoutSec: 1 });
+  await assert.rejects(service.pull(pushed.reference.replace(registry.host, stalling.host)),
+    (err: unknown) => errors.pullStalled.is(err) && err.message.includes(pushed.layerDigests[1]!));
+  assert.deepEqual(service.list(), []);
+});
+
+test('an aborted pull leaves no image; the next pull completes', async (t) => {
+  const pushed = await pushImage(registry, 'fault/abort:v1', smallImage('abort'));
+  const stalling = await proxy({ kind: 'none' }, { stallBlobs: new Map([[pushed.layerDigests[1]!, 10]]) });
+  const { service, options } = newService(t, registriesConf([stalling.host, registry.host]));
+  const controller = new AbortController();
+  const pulling = service.pull(pushed.reference.replace(registry.host, stalling.host), undefined, controller.signal);
+  setTimeout(() => controller.abort(), 300);
+  await assert.rejects(pulling, (err: unknown) => errors.cancelled.is(err));
+  assert.deepEqual(service.list(), []);
+  service.close();
+  const again = new ImageService(options);
+  t.after(() => again.close());
+  assert.deepEqual(again.list(), []);
+  assert.equal((await again.pull(pushed.reference)).id, pushed.configDigest);
+});
