@@ -88,6 +88,7 @@ export const IMAGE_SERVICE_DEFAULTS = {
 
 /** Partial ingests older than this are dropped by GC. */
 const STALE_INGEST_MS = 24 * 3600 * 1000;
+const PROGRESS_LOG_INTERVAL_MS = 10_000;
 
 export class ImageService {
   private readonly root: string;
@@ -217,6 +218,7 @@ export class ImageService {
     const name = formatReference(ref);
     const started = Date.now();
     const leased: string[] = [];
+    let progressTimer: NodeJS.Timeout | undefined;
     const lease = (key: string) => {
       leased.push(key);
       this.leases.set(key, (this.leases.get(key) ?? 0) + 1);
@@ -268,6 +270,13 @@ export class ImageService {
       const layerSignal = AbortSignal.any([signal, failed.signal]);
       let downloaded = 0;
       let firstFailure: unknown;
+      const received = new Map<string, number>();
+      const totalBytes = manifest.layers.reduce((sum, layer) => sum + layer.size, 0);
+      progressTimer = setInterval(() => {
+        const bytes = [...received.values()].reduce((sum, n) => sum + n, 0);
+        this.log.info({ image: name, receivedBytes: bytes, layerBytes: totalBytes, layersInFlight: received.size }, 'pull progress');
+      }, PROGRESS_LOG_INTERVAL_MS);
+      progressTimer.unref();
       const tasks = manifest.layers.map((layer, i) => this.layers.ensure(chains[i]!, diffIds[i]!, chains[i - 1], layer.digest, async (opSignal) => {
         const release = await limit.acquire(opSignal);
         try {
@@ -275,6 +284,7 @@ export class ImageService {
             what: `layer ${layer.digest} of ${name} from ${source.registry}`,
             signal: opSignal,
             stallTimeoutSec: this.stallTimeoutSec,
+            onProgress: (bytes) => received.set(layer.digest, bytes),
             log: this.log,
           });
           downloaded += layer.size;
@@ -316,6 +326,7 @@ export class ImageService {
       this.log.info({ image: name, id: image.id, size: image.size, downloadedBytes: downloaded, ms: Date.now() - started }, 'image pulled');
       return this.record(image);
     } finally {
+      if (progressTimer) clearInterval(progressTimer);
       for (const key of leased) {
         const count = (this.leases.get(key) ?? 1) - 1;
         if (count <= 0) this.leases.delete(key);

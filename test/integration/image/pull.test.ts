@@ -4,6 +4,8 @@ import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import { cleanChildEnv } from '../../../src/common/child-env';
 import { startFixtureRegistry, type FixtureRegistry } from '../../helpers/registry';
 import { entry, pushImage, pushIndex, type ImageSpec } from '../../helpers/image-builder';
 import { startRegistryProxy, type RegistryProxy } from '../../helpers/registry-proxy';
@@ -284,4 +286,44 @@ test('an aborted pull leaves no image; the next pull completes', async (t) => {
   t.after(() => again.close());
   assert.deepEqual(again.list(), []);
   assert.equal((await again.pull(pushed.reference)).id, pushed.configDigest);
+});
+
+test('a process killed mid-pull leaves no image; the next pull resumes the partial blob', async (t) => {
+  const big = Buffer.alloc(4 << 20);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 2654435761) >>> 24;
+  const pushed = await pushImage(registry, 'fault/killed:v1', { layers: [{ entries: [entry.file('big', big)], compression: 'none' }] });
+  const layer = pushed.layerDigests[0]!;
+  const stalling = await proxy({ kind: 'none' }, { stallBlobs: new Map([[layer, 1 << 20]]) });
+  const { options, root } = newService(t, registriesConf([stalling.host]));
+  const ref = pushed.reference.replace(registry.host, stalling.host);
+  const script = `
+    const { ImageService } = require(${JSON.stringify(path.resolve(__dirname, '../../../src/image/image-service.js'))});
+    const { silentLogger } = require(${JSON.stringify(path.resolve(__dirname, '../../../src/common/logger.js'))});
+    const service = new ImageService({ ...${JSON.stringify({ ...options, log: undefined })}, log: silentLogger() });
+    service.pull(${JSON.stringify(ref)}).then(() => process.exit(3), () => process.exit(4));`;
+  const child = spawn(process.execPath, ['-e', script], { env: cleanChildEnv(), stdio: 'ignore' });
+  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  const partial = path.join(root, 'ingest', layer.replace(':', '-'));
+  const deadline = Date.now() + 20_000;
+  while (!(fs.existsSync(partial) && fs.statSync(partial).size >= 1 << 20)) {
+    assert.ok(Date.now() < deadline, 'the child started downloading');
+    assert.equal(child.exitCode, null, 'the child is still pulling');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.once('exit', resolve));
+
+  stalling.faults.stallBlobs!.clear();
+  stalling.reset();
+  const again = new ImageService(options);
+  t.after(() => again.close());
+  assert.deepEqual(again.list(), [], 'the killed pull left no image');
+  const image = await again.pull(ref);
+  assert.equal(image.id, pushed.configDigest);
+  const gets = stalling.requests.filter((r) => r.path.endsWith(layer));
+  assert.equal(gets.length, 1);
+  assert.equal(gets[0]!.range, `bytes=${1 << 20}-`, 'the download resumed where the killed process stopped');
+  const hold = again.hold(image.id);
+  assert.ok(fs.readFileSync(path.join(hold.lowerDirs[0]!, 'big')).equals(big));
+  hold.release();
 });
