@@ -3,6 +3,7 @@
 // requests, and injects faults (corrupted or truncated blobs, stalls, 404s,
 // redirects) so the client's behaviour can be observed against a real registry.
 import * as http from 'node:http';
+import * as https from 'node:https';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { RegistryTarget } from './registry';
@@ -44,7 +45,14 @@ export interface RegistryProxy extends RegistryTarget {
   stop(): Promise<void>;
 }
 
-export async function startRegistryProxy(upstream: RegistryTarget, auth: ProxyAuth = { kind: 'none' }, faults: ProxyFaults = {}): Promise<RegistryProxy> {
+/** Serve HTTPS with this key and certificate (PEM) instead of plain HTTP. */
+export interface ProxyTls {
+  key: string;
+  cert: string;
+}
+
+export async function startRegistryProxy(upstream: RegistryTarget, auth: ProxyAuth = { kind: 'none' }, faults: ProxyFaults = {}, tls?: ProxyTls): Promise<RegistryProxy> {
+  const scheme = tls ? 'https' : 'http';
   const requests: RecordedRequest[] = [];
   const tokens = new Set<string>();
   if (auth.kind === 'bearer' && auth.staticToken) tokens.add(auth.staticToken);
@@ -52,7 +60,7 @@ export async function startRegistryProxy(upstream: RegistryTarget, auth: ProxyAu
   const sockets = new Set<import('node:net').Socket>();
   let self = '';
 
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     const url = new URL(req.url ?? '/', 'http://proxy');
     const recorded: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname };
     if (req.headers.range) recorded.range = req.headers.range;
@@ -130,7 +138,8 @@ export async function startRegistryProxy(upstream: RegistryTarget, auth: ProxyAu
       res.end(String(err));
     });
     req.pipe(up);
-  });
+  };
+  const server = tls ? https.createServer({ key: tls.key, cert: tls.cert }, handler) : http.createServer(handler);
 
   function authorized(req: http.IncomingMessage, res: http.ServerResponse, pathname: string): boolean {
     if (auth.kind === 'none') return true;
@@ -146,7 +155,7 @@ export async function startRegistryProxy(upstream: RegistryTarget, auth: ProxyAu
     if (tokens.has(token)) return true;
     const repo = /^\/v2\/(.+?)\/(manifests|blobs)\//.exec(pathname)?.[1];
     const scope = repo ? `,scope="repository:${repo}:pull"` : '';
-    res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${self}/token",service="cradle-test"${scope}`, 'content-type': 'application/json' });
+    res.writeHead(401, { 'www-authenticate': `Bearer realm="${scheme}://${self}/token",service="cradle-test"${scope}`, 'content-type': 'application/json' });
     res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }));
     return false;
   }
@@ -179,7 +188,7 @@ export async function startRegistryProxy(upstream: RegistryTarget, auth: ProxyAu
     res.end(JSON.stringify(req.method === 'POST' ? { access_token: token, expires_in: 300 } : { token, expires_in: 300 }));
   }
 
-  server.on('connection', (socket) => {
+  server.on('connection', (socket: import('node:net').Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -189,7 +198,7 @@ export async function startRegistryProxy(upstream: RegistryTarget, auth: ProxyAu
   const count = (predicate: (r: RecordedRequest) => boolean) => requests.filter(predicate).length;
   return {
     host: self,
-    url: `http://${self}`,
+    url: `${scheme}://${self}`,
     requests,
     faults,
     blobGets: (digest) => count((r) => r.method === 'GET' && r.path.endsWith(`/blobs/${digest}`) && !r.path.startsWith('/_redirect/')),

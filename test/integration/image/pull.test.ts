@@ -9,9 +9,10 @@ import { cleanChildEnv } from '../../../src/common/child-env';
 import { startFixtureRegistry, type FixtureRegistry } from '../../helpers/registry';
 import { entry, pushImage, pushIndex, type ImageSpec } from '../../helpers/image-builder';
 import { startRegistryProxy, type RegistryProxy } from '../../helpers/registry-proxy';
+import { makeTestCertificates } from '../../helpers/tls-cert';
 import { errors } from '../../../src/common/errors';
 import { ImageService } from '../../../src/image/image-service';
-import { blobs, layerDirs, newService, registriesConf, sweepStale } from './setup';
+import { blobs, layerDirs, newService, registriesConf, sweepStale, tempDir } from './setup';
 
 let registry: FixtureRegistry;
 const proxies: RegistryProxy[] = [];
@@ -326,4 +327,23 @@ test('a process killed mid-pull leaves no image; the next pull resumes the parti
   const hold = again.hold(image.id);
   assert.ok(fs.readFileSync(path.join(hold.lowerDirs[0]!, 'big')).equals(big));
   hold.release();
+});
+
+test('TLS registries: CAs from certs.d are trusted, unknown CAs refused unless insecure', async (t) => {
+  const pushed = await pushImage(registry, 'tls/app:v1', smallImage('tls'));
+  const certs = makeTestCertificates(tempDir(t));
+  const secure = await proxy({ kind: 'none' }, {}, { key: certs.serverKey, cert: certs.serverCert });
+  const ref = `${secure.host}/tls/app:v1`;
+
+  const untrusted = newService(t, '');
+  await assert.rejects(untrusted.service.pull(ref), (err: unknown) => errors.registry.is(err) && err.message.includes(secure.host) && /certificate/i.test(err.message));
+
+  const trusted = newService(t, '');
+  fs.mkdirSync(path.join(trusted.dir, 'certs.d', secure.host), { recursive: true });
+  fs.writeFileSync(path.join(trusted.dir, 'certs.d', secure.host, 'ca.crt'), certs.caCert);
+  assert.equal((await trusted.service.pull(ref)).id, pushed.configDigest);
+
+  const insecure = newService(t, registriesConf([secure.host]));
+  assert.equal((await insecure.service.pull(ref)).id, pushed.configDigest);
+  assert.ok(secure.requests.length > 0);
 });
