@@ -18,7 +18,7 @@ import {
 import { digestName, formatReference, parseReference, tagName, type ImageReference } from './reference';
 import {
   DEFAULT_REGISTRIES_OPTIONS, loadRegistriesConf, pullSources, resolveName,
-  type PullSource, type RegistriesConfig, type RegistriesOptions,
+  type PullSource, type RegistriesConfig, type RegistriesOptions, type ShortNameResolution,
 } from './registries-conf';
 import { RegistryClient } from './registry-client';
 import { SharedOperations } from './shared-operation';
@@ -174,7 +174,7 @@ export class ImageService {
 
   /** Pulls an image (or joins the same pull already running). Resolves to the stored image. */
   pull(ref: string, auth?: PullAuth, signal?: AbortSignal): Promise<ImageRecord> {
-    let resolution;
+    let resolution: ShortNameResolution;
     try {
       resolution = resolveName(this.registries, ref, this.registriesOptions.defaultShortNameRegistry);
     } catch (err) {

@@ -30,7 +30,11 @@ export class SharedOperations<T> {
       const created: Operation<T> = {
         controller,
         waiters: 0,
-        promise: Promise.resolve().then(() => work(controller.signal)).finally(() => {
+        promise: Promise.resolve().then(() => {
+          // Every caller may have left before the work even started.
+          if (controller.signal.aborted) throw errors.cancelled(`${key}: cancelled`);
+          return work(controller.signal);
+        }).finally(() => {
           if (this.running.get(key) === created) this.running.delete(key);
         }),
       };

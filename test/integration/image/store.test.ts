@@ -68,6 +68,9 @@ test('a new ImageService on the same root keeps images; crash leftovers are clea
   const { service, root, options } = newService(t, registriesConf([registry.host]), { pinned: [`${registry.host}/store/restart:v1`] });
   const pulled = await service.pull(a.reference);
   assert.equal(pulled.pinned, true);
+  const usage = await service.fsInfo();
+  assert.equal(usage.mountpoint, root);
+  assert.ok(usage.usedBytes > 0 && usage.inodesUsed >= 10, `usage counted: ${JSON.stringify(usage)}`);
   service.close();
   // What a crash mid-unpack or mid-download leaves behind.
   fs.mkdirSync(path.join(root, 'layers', '.tmp-crashed', 'diff'), { recursive: true });
