@@ -1,3 +1,5 @@
+import { COLLECTORS, isCollectorName } from '../metrics/collectors';
+
 // cradle's configuration model: one typed table per concern, each key described once
 // (type, default, documentation). The loader validates against it, `cradled config`
 // renders commented TOML from it, command-line flags are derived from it, and
@@ -98,6 +100,8 @@ export interface MetricsConfig {
   port: number;
   socket: string;
   collectors: string[];
+  tls_cert: string;
+  tls_key: string;
 }
 
 export interface StreamingConfig {
@@ -207,7 +211,15 @@ export const metricsSchema: TableSchema<MetricsConfig> = {
   host: { type: 'string', default: '127.0.0.1', doc: 'Address of the metrics HTTP server.' },
   port: { type: 'integer', default: 9090, min: 0, max: 65535, doc: 'Port of the metrics HTTP server.' },
   socket: { type: 'string', default: '', doc: 'Also serve metrics on this unix socket path when set.', check: optionalAbsolutePath },
-  collectors: { type: 'string-list', default: [], doc: 'Metric collectors to enable; empty means all.' },
+  collectors: {
+    type: 'string-list', default: [], doc: 'Metric collectors to enable (names in docs/metrics.md); empty means all.',
+    check: (names) => {
+      const unknown = names.filter((n) => !isCollectorName(n));
+      return unknown.length ? `unknown collectors ${unknown.join(', ')}; known: ${COLLECTORS.join(', ')}` : undefined;
+    },
+  },
+  tls_cert: { type: 'string', default: '', doc: 'TLS certificate for the metrics server; empty serves plain HTTP.', check: optionalAbsolutePath },
+  tls_key: { type: 'string', default: '', doc: 'TLS key for the metrics server.', check: optionalAbsolutePath },
 };
 
 export const streamingSchema: TableSchema<StreamingConfig> = {

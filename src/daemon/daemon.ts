@@ -3,7 +3,7 @@
 // running) and sd_notify readiness.
 import * as fs from 'node:fs';
 import { createLogger, type Logger } from '../common/logger';
-import { messageOf } from '../common/errors';
+import { messageOf, withContext } from '../common/errors';
 import { cradleVersion } from '../common/package-info';
 import type { CradleConfig } from '../config/schema';
 import { loadConfig, type LoadOptions, type LoadedConfig } from '../config/load';
@@ -15,6 +15,9 @@ import { sdNotify } from '../sys/sd-notify';
 import { RuntimeSettingsFile } from './runtime-settings';
 import { RuntimeReadiness } from './runtime-readiness';
 import { CniConfigReadiness } from './network-readiness';
+import { CradleMetrics } from '../metrics/registry';
+import { MetricsServer } from '../metrics/server';
+import { metricsInterceptor } from '../metrics/interceptor';
 import { beforeCallHook, readTestHooks } from './test-hooks';
 
 /** How long in-flight calls may take to finish on shutdown. */
@@ -25,11 +28,14 @@ export class Daemon {
   private readonly server: CriServer;
   private stopping: Promise<void> | undefined;
 
+  private metricsServer: MetricsServer | undefined;
+
   private constructor(
     loaded: LoadedConfig,
     private readonly loadOptions: LoadOptions,
     readonly log: Logger,
     readonly services: CradleServices,
+    readonly metrics: CradleMetrics,
   ) {
     this.config = loaded.config;
     this.server = new CriServer({
@@ -39,7 +45,7 @@ export class Daemon {
       log,
       runtime: runtimeRpcs(services),
       image: imageRpcs(services),
-      interceptors: [loggingInterceptor()],
+      interceptors: [loggingInterceptor(), ...(loaded.config.metrics.enable ? [metricsInterceptor(metrics)] : [])],
       beforeCall: beforeCallHook(readTestHooks()),
     });
   }
@@ -62,9 +68,23 @@ export class Daemon {
       runtimeSettings,
       verboseInfo: () => ({ config: current, sources: loaded.sources, podCidr: runtimeSettings.podCidr(), node: process.version }),
     };
-    const daemon = new Daemon(loaded, loadOptions, log, services);
+    const metrics = config.metrics.enable ? new CradleMetrics(config.metrics.collectors) : CradleMetrics.disabled();
+    metrics.setDefaultRuntime(config.runtime.default_runtime);
+    const daemon = new Daemon(loaded, loadOptions, log, services, metrics);
     daemon.onConfigChange = (next) => { current = next; };
     await daemon.server.start();
+    if (config.metrics.enable) {
+      daemon.metricsServer = new MetricsServer(metrics, {
+        host: config.metrics.host, port: config.metrics.port, socket: config.metrics.socket,
+        tlsCert: config.metrics.tls_cert, tlsKey: config.metrics.tls_key, log,
+      });
+      try {
+        await daemon.metricsServer.start();
+      } catch (err) {
+        await daemon.server.shutdown(0);
+        throw withContext(err, `starting the metrics server on ${config.metrics.host}:${config.metrics.port}`);
+      }
+    }
     log.info({ socket: daemon.server.socketPath, version: services.version, sources: loaded.sources }, 'cradled ready');
     try {
       if (sdNotify('READY=1')) log.debug('sent READY=1 to the service manager');
@@ -116,6 +136,7 @@ export class Daemon {
         sdNotify('STOPPING=1');
       } catch { /* best effort */ }
       await this.server.shutdown(SHUTDOWN_GRACE_MS);
+      await this.metricsServer?.stop();
       this.log.info('cradled stopped');
     })();
     return this.stopping;
