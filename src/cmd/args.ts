@@ -4,10 +4,11 @@ import { errors } from '../common/errors';
 import { TABLES, type Field, type TableName } from '../config/schema';
 import { flagName } from '../config/load';
 
-export type Subcommand = 'run' | 'config' | 'version' | 'help';
+export type Subcommand = 'run' | 'config' | 'status' | 'version' | 'help';
 export const SUBCOMMANDS: Record<Subcommand, string> = {
   run: 'Run the daemon (the default).',
   config: 'Print the effective configuration as commented TOML and exit.',
+  status: 'Ask the running daemon for its view (readiness, pods, containers, images); --json for raw JSON.',
   version: 'Print cradle\'s version and exit.',
   help: 'Print this help and exit.',
 };
@@ -18,6 +19,8 @@ export interface ParsedArgs {
   configDir?: string;
   /** "table.key" → raw text. */
   settings: Map<string, string>;
+  /** `status --json` */
+  json: boolean;
 }
 
 interface FlagSpec {
@@ -37,7 +40,7 @@ function flagTable(): Map<string, FlagSpec> {
 
 export function parseArgs(argv: string[]): ParsedArgs {
   const flags = flagTable();
-  const parsed: ParsedArgs = { subcommand: 'run', settings: new Map() };
+  const parsed: ParsedArgs = { subcommand: 'run', settings: new Map(), json: false };
   let subcommandSeen = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -47,6 +50,10 @@ export function parseArgs(argv: string[]): ParsedArgs {
     }
     if (arg === '--version' || arg === '-v') {
       parsed.subcommand = 'version';
+      continue;
+    }
+    if (arg === '--json') {
+      parsed.json = true;
       continue;
     }
     if (!arg.startsWith('--')) {
@@ -100,6 +107,7 @@ export function helpText(): string {
     '  --config-dir DIR    Drop-in directory, *.toml in lexical order (default /etc/cradle/cradle.conf.d).',
     '  -h, --help          Print this help.',
     '  -v, --version       Print the version.',
+    '  --json              With status: print JSON.',
     '',
     'Every configuration key is also a flag; flags override the config files.',
     'Lists are comma-separated; durations look like 90s, 5m, 1h30m.',

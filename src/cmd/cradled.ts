@@ -6,6 +6,8 @@ import { loadConfig, type LoadOptions } from '../config/load';
 import { renderConfigToml } from '../config/render';
 import { cradleVersion } from '../common/package-info';
 import { Daemon } from '../daemon/daemon';
+import { inspectSocketPath } from '../daemon/inspect';
+import { printStatus } from './status';
 
 const EXIT_USAGE = 2;
 
@@ -34,6 +36,10 @@ async function main(argv: string[]): Promise<number> {
       const loaded = loadConfig(loadOptions);
       process.stdout.write(renderConfigToml(loaded.config, loaded.sources));
       return 0;
+    }
+    case 'status': {
+      const loaded = loadConfig(loadOptions);
+      return printStatus(inspectSocketPath(loaded.config), args.json);
     }
     case 'run': {
       const daemon = await Daemon.start(loadOptions);

@@ -44,6 +44,7 @@ export interface ApiConfig {
   listen: string;
   max_msg_size: number;
   socket_mode: string;
+  inspect_socket: string;
 }
 
 export interface StateConfig {
@@ -148,6 +149,11 @@ export const apiSchema: TableSchema<ApiConfig> = {
     type: 'string', default: '0660',
     doc: 'File mode of the socket (octal). The socket is owned by root.',
     check: (v) => (/^0?[0-7]{3}$/.test(v) ? undefined : 'must be an octal mode such as "0660"'),
+  },
+  inspect_socket: {
+    type: 'string', default: '',
+    doc: 'Unix socket (mode 0600, root only) of the HTTP inspection API used by `cradled status`; empty means <run_root>/inspect.sock.',
+    check: optionalAbsolutePath,
   },
 };
 

@@ -18,6 +18,7 @@ import { CniConfigReadiness } from './network-readiness';
 import { CradleMetrics } from '../metrics/registry';
 import { MetricsServer } from '../metrics/server';
 import { metricsInterceptor } from '../metrics/interceptor';
+import { InspectServer, inspectSocketPath, type InspectSource } from './inspect';
 import { beforeCallHook, readTestHooks } from './test-hooks';
 
 /** How long in-flight calls may take to finish on shutdown. */
@@ -29,6 +30,8 @@ export class Daemon {
   private stopping: Promise<void> | undefined;
 
   private metricsServer: MetricsServer | undefined;
+  private inspectServer: InspectServer | undefined;
+  private readonly startedAt = new Date();
 
   private constructor(
     loaded: LoadedConfig,
@@ -73,6 +76,13 @@ export class Daemon {
     const daemon = new Daemon(loaded, loadOptions, log, services, metrics);
     daemon.onConfigChange = (next) => { current = next; };
     await daemon.server.start();
+    daemon.inspectServer = new InspectServer(daemon.inspectSource(loaded.sources), inspectSocketPath(config), log);
+    try {
+      await daemon.inspectServer.start();
+    } catch (err) {
+      await daemon.server.shutdown(0);
+      throw withContext(err, `starting the inspection API on ${inspectSocketPath(config)}`);
+    }
     if (config.metrics.enable) {
       daemon.metricsServer = new MetricsServer(metrics, {
         host: config.metrics.host, port: config.metrics.port, socket: config.metrics.socket,
@@ -82,6 +92,7 @@ export class Daemon {
         await daemon.metricsServer.start();
       } catch (err) {
         await daemon.server.shutdown(0);
+        await daemon.inspectServer.stop();
         throw withContext(err, `starting the metrics server on ${config.metrics.host}:${config.metrics.port}`);
       }
     }
@@ -95,6 +106,33 @@ export class Daemon {
   }
 
   private onConfigChange: (next: CradleConfig) => void = () => {};
+
+  private inspectSource(sources: string[]): InspectSource {
+    return {
+      info: () => {
+        const runtime = this.services.runtimeReadiness.status();
+        const network = this.services.networkReadiness.status();
+        return {
+          name: 'cradle',
+          version: this.services.version,
+          node: process.version,
+          pid: process.pid,
+          startedAt: this.startedAt.toISOString(),
+          socket: this.server.socketPath,
+          cgroupDriver: this.config.runtime.cgroup_manager,
+          defaultRuntime: this.config.runtime.default_runtime,
+          runtimeHandlers: Object.keys(this.config.runtime.runtimes),
+          stateRoot: this.config.state.root,
+          runRoot: this.config.state.run_root,
+          podCidr: this.services.runtimeSettings.podCidr(),
+          conditions: { RuntimeReady: runtime, NetworkReady: network },
+        };
+      },
+      config: () => ({ config: this.config, sources }),
+      collections: () => ({}),
+      item: () => undefined,
+    };
+  }
 
   get socketPath(): string {
     return this.server.socketPath;
@@ -137,6 +175,7 @@ export class Daemon {
       } catch { /* best effort */ }
       await this.server.shutdown(SHUTDOWN_GRACE_MS);
       await this.metricsServer?.stop();
+      await this.inspectServer?.stop();
       this.log.info('cradled stopped');
     })();
     return this.stopping;
