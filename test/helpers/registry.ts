@@ -176,8 +176,12 @@ export async function startFixtureRegistry(opts: FixtureRegistryOptions = {}): P
       try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
     }
   };
+  const killAtExit = (): void => {
+    killNow();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
   installExitHook();
-  live.add(killNow);
+  live.add(killAtExit);
 
   let stopped = false;
   const stop = async (): Promise<void> => {
@@ -189,7 +193,7 @@ export async function startFixtureRegistry(opts: FixtureRegistryOptions = {}): P
       await exitPromise;
       clearTimeout(timer);
     }
-    live.delete(killNow);
+    live.delete(killAtExit);
     fs.rmSync(dir, { recursive: true, force: true });
   };
 
