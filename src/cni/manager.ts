@@ -7,6 +7,7 @@ import { errors, messageOf, withContext } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { AttachmentCache, type CachedAttachment } from './cache';
 import { DEFAULT_CONF_DIR, DEFAULT_PLUGIN_DIRS, loadNetworkConfigs, networkFromJson, type InvalidConfigFile } from './config';
+import { formatCniArgs } from './exec';
 import { bringUpLoopback } from './loopback';
 import { NetworkOps } from './network-ops';
 import { parseResult, podIps, resultDns } from './result';
@@ -376,6 +377,7 @@ export class CniManager {
       ],
       capabilityArgs: this.capabilityArgs(req),
     };
+    formatCniArgs(rt.args); // refuse bad values before anything is created
     const context = `pod ${req.podNamespace}/${req.podName} (${req.id}): network ${JSON.stringify(network.name)}`;
     return this.withPodLock(req.id, async () => {
       try {
