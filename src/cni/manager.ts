@@ -3,6 +3,7 @@
 // readiness for the CRI Status RPC, the attachment cache, and pod setup/teardown.
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
+import { isIP } from 'node:net';
 import { errors, messageOf, withContext } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { AttachmentCache, type CachedAttachment } from './cache';
@@ -121,6 +122,22 @@ function parseCidr(cidr: string): string {
   const v6 = /^([0-9a-fA-F:]+)\/(\d{1,3})$/.exec(trimmed);
   if (v6 && v6[1]!.includes(':') && Number(v6[2]) <= 128) return trimmed;
   throw errors.invalidArgument(`pod CIDR ${JSON.stringify(cidr)} is not a valid CIDR`);
+}
+
+const PROTOCOLS = new Set(['tcp', 'udp', 'sctp']);
+
+/** Checks a port mapping for the portmap plugin; protocol is lower-cased. Throws INVALID_ARGUMENT naming it. */
+export function normalizePortMapping(mapping: PortMapping): PortMapping {
+  const bad = (problem: string): never => {
+    throw errors.invalidArgument(`port mapping ${JSON.stringify(mapping)}: ${problem}`);
+  };
+  const port = (value: unknown): boolean => Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 65535;
+  if (!port(mapping.hostPort)) bad('hostPort must be 1-65535');
+  if (!port(mapping.containerPort)) bad('containerPort must be 1-65535');
+  const protocol = String(mapping.protocol ?? '').toLowerCase();
+  if (!PROTOCOLS.has(protocol)) bad('protocol must be tcp, udp or sctp');
+  if (mapping.hostIP !== undefined && mapping.hostIP !== '' && isIP(mapping.hostIP) === 0) bad('hostIP is not an IP address');
+  return { hostPort: mapping.hostPort, containerPort: mapping.containerPort, protocol, ...(mapping.hostIP ? { hostIP: mapping.hostIP } : {}) };
 }
 
 /** True when `path` is a live network namespace file (nsfs), as a pinned bind mount is. */
@@ -338,9 +355,10 @@ export class CniManager {
   }
 
   private capabilityArgs(req: PodNetworkRequest): CapabilityArgs {
+    const portMappings = req.portMappings?.map(normalizePortMapping);
     const ipRanges = req.ipRanges ?? (this.podCidrs.length ? this.podCidrs.map((subnet) => [{ subnet }]) : undefined);
     const args: CapabilityArgs = {};
-    if (req.portMappings?.length) args.portMappings = req.portMappings;
+    if (portMappings?.length) args.portMappings = portMappings;
     if (req.bandwidth) args.bandwidth = req.bandwidth;
     if (ipRanges?.length) args.ipRanges = ipRanges;
     if (req.dns) args.dns = req.dns;
@@ -361,9 +379,6 @@ export class CniManager {
     }
     const ifName = req.ifName ?? 'eth0';
     validateIfName(ifName);
-    const network = this.state.defaultNetwork;
-    const status = this.status();
-    if (!network || !status.ready) throw errors.cniNotReady(status.message);
     const rt: RuntimeConf = {
       containerId: req.id,
       netns: req.netnsPath,
@@ -378,6 +393,9 @@ export class CniManager {
       capabilityArgs: this.capabilityArgs(req),
     };
     formatCniArgs(rt.args); // refuse bad values before anything is created
+    const network = this.state.defaultNetwork;
+    const status = this.status();
+    if (!network || !status.ready) throw errors.cniNotReady(status.message);
     const context = `pod ${req.podNamespace}/${req.podName} (${req.id}): network ${JSON.stringify(network.name)}`;
     return this.withPodLock(req.id, async () => {
       try {

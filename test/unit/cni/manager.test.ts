@@ -105,7 +105,7 @@ test('ADD chains plugins with converted prevResult, CNI_ARGS and filtered capabi
   await m.start();
   m.setPodCidr('10.77.0.0/16, fd77::/64');
   const res = await m.setUpPod({
-    ...pod, portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }], dns: { servers: ['10.0.0.10'] }, cgroupPath: '/kubepods/x',
+    ...pod, portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'TCP' }], dns: { servers: ['10.0.0.10'] }, cgroupPath: '/kubepods/x',
   });
   assert.equal(res.network, 'podnet');
   assert.deepEqual(res.ips, [{ ip: '10.5.0.7', cidr: '10.5.0.7/24', family: 'ipv4', gateway: '10.5.0.1', interface: 'eth0' }]);
@@ -261,6 +261,11 @@ test('bad requests are refused before any plugin runs', async (t) => {
   await assert.rejects(m.setUpPod({ ...pod, ifName: 'a-very-long-interface-name' }), /interface name .* is not valid/);
   await assert.rejects(m.setUpPod({ ...pod, podName: 'a;b' }), /contains ';'/);
   assert.throws(() => m.setPodCidr('10.0.0.0/33'), /pod CIDR "10.0.0.0\/33" is not a valid CIDR/);
+  await assert.rejects(m.setUpPod({ ...pod, portMappings: [{ hostPort: 0, containerPort: 80, protocol: 'tcp' }] }),
+    (err: unknown) => errors.invalidArgument.is(err) && /port mapping .*"hostPort":0.*: hostPort must be 1-65535/.test((err as Error).message));
+  await assert.rejects(m.setUpPod({ ...pod, portMappings: [{ hostPort: 80, containerPort: 70000, protocol: 'tcp' }] }), /containerPort must be 1-65535/);
+  await assert.rejects(m.setUpPod({ ...pod, portMappings: [{ hostPort: 80, containerPort: 80, protocol: 'icmp' }] }), /protocol must be tcp, udp or sctp/);
+  await assert.rejects(m.setUpPod({ ...pod, portMappings: [{ hostPort: 80, containerPort: 80, protocol: 'TCP', hostIP: 'nope' }] }), /hostIP is not an IP address/);
   assert.deepEqual(readCalls(env.log), []);
   assert.equal(fs.existsSync(path.join(env.cache, 'results')), false);
 });
