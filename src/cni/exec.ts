@@ -139,7 +139,8 @@ export function execPlugin(req: ExecRequest): Promise<unknown> {
       reject(errors.cancelled(`CNI ${req.command} on network ${JSON.stringify(req.network)} cancelled before ${req.plugin} ran`));
       return;
     }
-    const child = spawn(req.pluginPath, [], { env: req.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Own process group, so a timeout also kills what the plugin started (iptables, IPAM plugins).
+    const child = spawn(req.pluginPath, [], { env: req.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let size = 0;
@@ -148,7 +149,11 @@ export function execPlugin(req: ExecRequest): Promise<unknown> {
 
     const kill = (why: CradleError): void => {
       if (!failure) failure = why;
-      child.kill('SIGKILL');
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
     };
     const timer = setTimeout(() => kill(errors.cniTimeout(req.plugin, req.command, req.network, req.timeoutMs)), req.timeoutMs);
     const onAbort = (): void => kill(errors.cancelled(`CNI ${req.command} on network ${JSON.stringify(req.network)} cancelled while ${req.plugin} ran; plugin killed`));
