@@ -4,7 +4,8 @@
 // namespaces named cradle-test-cni-*. Leftovers of a killed run are swept first.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import * as net from 'node:net';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -235,14 +236,36 @@ test('GC after a restart releases leaked allocations, including an ADD interrupt
   await restarted.tearDownPod({ id: keep.id });
 });
 
-test('port mappings reach portmap through the capability and are removed by DEL', { skip }, async (t) => {
+test('a port mapping reaches the pod from the host on 127.0.0.1 and is removed by DEL', { skip }, async (t) => {
+  // Host side of the test bridge gets an address (no forwarding, no default route in
+  // the pod): portmap needs a host route to the pod to set up localhost DNAT.
+  tryRun('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
+  run('ip', ['addr', 'replace', '10.213.0.254/24', 'dev', BRIDGE]);
+  run('ip', ['link', 'set', BRIDGE, 'up']);
   const m = await manager();
   const ns = newNetns(t);
   const pod = podSpec(uniqueId(), ns);
   const hostPort = 31000 + Math.floor(Math.random() * 1000);
-  await m.setUpPod({ ...pod, portMappings: [{ hostPort, containerPort: 8080, protocol: 'tcp' }] });
+  const res = await m.setUpPod({ ...pod, portMappings: [{ hostPort, containerPort: 8080, protocol: 'TCP' }] });
   t.after(() => m.tearDownPod({ id: pod.id }).catch(() => undefined));
-  assert.match(natRules(), new RegExp(`--dport ${hostPort} .*-j DNAT --to-destination 10\\.213\\.0\\.\\d+:8080`));
+  assert.match(natRules(), new RegExp(`--dport ${hostPort} .*-j DNAT --to-destination ${res.ips[0]!.ip.replace(/\./g, '\\.')}:8080`));
+
+  const server = spawn('ip', ['netns', 'exec', ns, 'busybox', 'nc', '-l', '-p', '8080', '-e', 'echo', 'hello-from-pod'], { stdio: 'ignore' });
+  t.after(() => { server.kill('SIGKILL'); });
+  let reply = '';
+  for (let attempt = 0; attempt < 20 && !reply; attempt++) {
+    reply = await new Promise<string>((resolve) => {
+      const socket = net.connect(hostPort, '127.0.0.1');
+      let data = '';
+      socket.on('data', (chunk) => { data += chunk.toString(); });
+      socket.on('end', () => resolve(data));
+      socket.on('error', () => resolve(''));
+      socket.setTimeout(3000, () => { socket.destroy(); resolve(data); });
+    });
+    if (!reply) await new Promise((r) => setTimeout(r, 100)); // the listener may not be up yet
+  }
+  assert.equal(reply, 'hello-from-pod\n');
+
   await m.tearDownPod({ id: pod.id, netnsPath: nsPath(ns) });
   assert.doesNotMatch(natRules(), new RegExp(`--dport ${hostPort} `));
 });
