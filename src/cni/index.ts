@@ -1,5 +1,5 @@
 // Public surface of cradle's CNI library (a libcni/ocicni equivalent).
-export { CniManager, NETWORK_NOT_READY_REASON, isNetnsPath } from './manager';
+export { CniManager, NETWORK_NOT_READY_REASON, isNetnsPath, normalizePortMapping } from './manager';
 export type {
   CniManagerOptions, NetworkStatus, PodNetworkRequest, PodTeardownRequest, PodNetworkResult, GcReport,
 } from './manager';
