@@ -91,6 +91,7 @@ export interface NetworkConfig {
   cni_config_dir: string;
   cni_plugin_dirs: string[];
   cni_default_network: string;
+  plugin_timeout: number;
   write_default_config: boolean;
   default_subnet: string;
 }
@@ -205,6 +206,7 @@ export const networkSchema: TableSchema<NetworkConfig> = {
   cni_config_dir: { type: 'string', default: '/etc/cni/net.d', doc: 'CNI network configurations (.conf, .conflist, .json), first valid file in lexical order is the default.', check: absolutePath },
   cni_plugin_dirs: { type: 'string-list', default: ['/opt/cni/bin', '/usr/lib/cni'], doc: 'Directories searched for CNI plugin binaries.', check: absolutePaths },
   cni_default_network: { type: 'string', default: '', doc: 'Name of the CNI network to use; empty means the first valid configuration.' },
+  plugin_timeout: { type: 'duration', default: 120_000, doc: 'Kill a CNI plugin (and its process group) that runs longer than this.' },
   write_default_config: { type: 'boolean', default: true, doc: 'When cni_config_dir holds no configuration, write cradle\'s bridge + host-local + portmap network there.' },
   default_subnet: {
     type: 'string', default: '10.85.0.0/16', doc: 'Subnet of the default bridge network written by write_default_config.',

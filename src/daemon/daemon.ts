@@ -14,12 +14,32 @@ import type { CradleServices, ReadinessSource } from '../cri-server/services';
 import { sdNotify } from '../sys/sd-notify';
 import { RuntimeSettingsFile } from './runtime-settings';
 import { RuntimeReadiness } from './runtime-readiness';
-import { CniConfigReadiness } from './network-readiness';
+import * as path from 'node:path';
+import { CniManager, ensureDefaultConfig } from '../cni';
 import { CradleMetrics } from '../metrics/registry';
 import { MetricsServer } from '../metrics/server';
 import { metricsInterceptor } from '../metrics/interceptor';
 import { InspectServer, inspectSocketPath, type InspectSource } from './inspect';
 import { beforeCallHook, readTestHooks } from './test-hooks';
+
+/** Writes cradle's default network when configured and none exists, then loads and watches CNI configs. */
+async function startCni(config: CradleConfig, log: Logger): Promise<CniManager> {
+  const { network } = config;
+  if (network.write_default_config) {
+    const written = await ensureDefaultConfig(network.cni_config_dir, { subnet: network.default_subnet });
+    if (written) log.info({ file: written, subnet: network.default_subnet }, 'no CNI configuration found: wrote cradle\'s default bridge network');
+  }
+  const cni = new CniManager({
+    cacheDir: path.join(config.state.root, 'cni'),
+    log: log.child({ component: 'cni' }),
+    confDir: network.cni_config_dir,
+    pluginDirs: network.cni_plugin_dirs,
+    execTimeoutMs: network.plugin_timeout,
+    ...(network.cni_default_network ? { defaultNetwork: network.cni_default_network } : {}),
+  });
+  await cni.start();
+  return cni;
+}
 
 /** How long in-flight calls may take to finish on shutdown. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -30,6 +50,7 @@ export class Daemon {
   private stopping: Promise<void> | undefined;
 
   private metricsServer: MetricsServer | undefined;
+  private cni: CniManager | undefined;
   private inspectServer: InspectServer | undefined;
   private readonly startedAt = new Date();
 
@@ -62,7 +83,10 @@ export class Daemon {
 
     let current = config;
     const runtimeSettings = RuntimeSettingsFile.load(config.state.root);
-    const networkReadiness: ReadinessSource = new CniConfigReadiness(() => current.network);
+    const cni = await startCni(config, log);
+    runtimeSettings.onPodCidrChange((cidr) => cni.setPodCidr(cidr));
+    cni.setPodCidr(runtimeSettings.podCidr());
+    const networkReadiness: ReadinessSource = cni;
     const services: CradleServices = {
       config: () => current,
       version: cradleVersion(),
@@ -74,6 +98,7 @@ export class Daemon {
     const metrics = config.metrics.enable ? new CradleMetrics(config.metrics.collectors) : CradleMetrics.disabled();
     metrics.setDefaultRuntime(config.runtime.default_runtime);
     const daemon = new Daemon(loaded, loadOptions, log, services, metrics);
+    daemon.cni = cni;
     daemon.onConfigChange = (next) => { current = next; };
     await daemon.server.start();
     daemon.inspectServer = new InspectServer(daemon.inspectSource(loaded.sources), inspectSocketPath(config), log);
@@ -176,6 +201,7 @@ export class Daemon {
       await this.server.shutdown(SHUTDOWN_GRACE_MS);
       await this.metricsServer?.stop();
       await this.inspectServer?.stop();
+      await this.cni?.stop();
       this.log.info('cradled stopped');
     })();
     return this.stopping;

@@ -58,6 +58,9 @@ export function baseArgs(t: TempDirs): string[] {
     '--state-root', t.root,
     '--state-run-root', t.runRoot,
     '--network-cni-config-dir', t.cniDir,
+    // Tests bring their own CNI configs (test subnets, no masquerade); cradle's
+    // default bridge network is only written where a test asks for it.
+    '--network-write-default-config=false',
   ];
 }
 

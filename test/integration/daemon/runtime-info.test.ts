@@ -55,12 +55,28 @@ test('NetworkReady turns true once a CNI config appears, without a restart', asy
     cniVersion: '1.0.0', name: 'cradle-test-net', plugins: [{ type: 'loopback' }],
   }));
   try {
-    const s = await cri.runtime.Status({ verbose: false });
-    const network = s.status!.conditions.find((c) => c.type === 'NetworkReady')!;
+    let network = { status: false, message: '' };
+    for (let i = 0; i < 100 && !network.status; i++) {
+      const s = await cri.runtime.Status({ verbose: false });
+      network = s.status!.conditions.find((c) => c.type === 'NetworkReady')!;
+      if (!network.status) await new Promise((r) => setTimeout(r, 50));
+    }
     assert.equal(network.status, true, network.message);
   } finally {
     fs.rmSync(path.join(daemon.dirs.cniDir, '10-test.conflist'), { force: true });
   }
+});
+
+test('with no CNI config and the defaults, cradled writes its own bridge network and is NetworkReady', async (t) => {
+  const own = await startCradled({ args: ['--network-write-default-config=true', '--network-default-subnet', '10.213.128.0/24'] });
+  t.after(() => own.stop());
+  const file = path.join(own.dirs.cniDir, '10-cradle-default.conflist');
+  const conf = JSON.parse(fs.readFileSync(file, 'utf8')) as { plugins: { type: string; ipam?: { ranges?: { subnet: string }[][] } }[] };
+  assert.deepEqual(conf.plugins.map((p) => p.type), ['bridge', 'portmap']);
+  assert.equal(conf.plugins[0]!.ipam!.ranges![0]![0]!.subnet, '10.213.128.0/24');
+  const s = await own.client().runtime.Status({ verbose: false });
+  const network = s.status!.conditions.find((c) => c.type === 'NetworkReady')!;
+  assert.equal(network.status, true, network.message);
 });
 
 test('RuntimeConfig reports the cgroupfs driver by default', async () => {
