@@ -210,7 +210,9 @@ export class Conmon {
       '-l', `k8s-file:${logPath}`,
       '--sync',
       '--exec-process-spec', specPath,
-      '--log-global-size-max', String(req.maxOutputBytes * 2),
+      // The log carries ~40 bytes of framing per line; leave room so the cap below
+      // (maxOutputBytes of payload per stream) is what limits the output.
+      '--log-global-size-max', String(Math.max(req.maxOutputBytes * 4, 1 << 20)),
       ...commonArgs(this.settings),
       ...(req.tty ? ['-t'] : []),
       ...(req.timeoutSeconds > 0 ? ['-T', String(req.timeoutSeconds)] : []),
