@@ -62,6 +62,10 @@ after(() => {
     try { runc('delete', '--force', id); } catch { /* already gone */ }
   }
   fs.rmSync(dir, { recursive: true, force: true });
+  // runc removes each container's cgroup but not the shared parent this test named.
+  for (const controller of fs.readdirSync('/sys/fs/cgroup')) {
+    try { fs.rmdirSync(path.join('/sys/fs/cgroup', controller, 'cradle-test')); } catch { /* absent or not a hierarchy */ }
+  }
 });
 
 test('create + start: CRI log lines (full and partial), exit file with the exit code', async () => {
