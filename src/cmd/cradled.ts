@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// Entry point of `cradled` (see bin/cradled for the launcher).
+import { parseArgs, helpText } from './args';
+import { isCradleError, messageOf } from '../common/errors';
+import { loadConfig, type LoadOptions } from '../config/load';
+import { renderConfigToml } from '../config/render';
+import { cradleVersion } from '../common/package-info';
+import { Daemon } from '../daemon/daemon';
+import { inspectSocketPath } from '../daemon/inspect';
+import { printStatus } from './status';
+
+const EXIT_USAGE = 2;
+
+async function main(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs(argv);
+  } catch (err) {
+    process.stderr.write(`cradled: ${messageOf(err)}\n`);
+    return EXIT_USAGE;
+  }
+  const loadOptions: LoadOptions = {
+    configFileExplicit: args.configFile !== undefined,
+    flags: args.settings,
+    ...(args.configFile !== undefined ? { configFile: args.configFile } : {}),
+    ...(args.configDir !== undefined ? { configDir: args.configDir } : {}),
+  };
+  switch (args.subcommand) {
+    case 'help':
+      process.stdout.write(helpText());
+      return 0;
+    case 'version':
+      process.stdout.write(`cradled ${cradleVersion()} (node ${process.version}, CRI v1)\n`);
+      return 0;
+    case 'config': {
+      const loaded = loadConfig(loadOptions);
+      process.stdout.write(renderConfigToml(loaded.config, loaded.sources));
+      return 0;
+    }
+    case 'status': {
+      const loaded = loadConfig(loadOptions);
+      return printStatus(inspectSocketPath(loaded.config), args.json);
+    }
+    case 'run': {
+      const daemon = await Daemon.start(loadOptions);
+      daemon.handleSignals((code) => process.exit(code));
+      return -1; // keep running
+    }
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`cradled: ${messageOf(err)}\n`);
+    process.exit(isCradleError(err) && err.code === 'CRADLE_ERR_USAGE' ? EXIT_USAGE : 1);
+  },
+);

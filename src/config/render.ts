@@ -1,0 +1,88 @@
+// Renders a configuration as commented TOML (`cradled config`) and the config
+// reference in Markdown (docs/config.md, checked against this by a test).
+import type { CradleConfig, Field, TableName } from './schema';
+import { TABLES, TABLE_DOCS, runtimeHandlerSchema } from './schema';
+import { formatDuration } from './duration';
+import { flagName } from './load';
+
+function tomlValue(field: Field, value: unknown): string {
+  switch (field.type) {
+    case 'duration':
+      return JSON.stringify(formatDuration(value as number));
+    case 'string-list':
+      return `[${(value as string[]).map((v) => JSON.stringify(v)).join(', ')}]`;
+    default:
+      return typeof value === 'string' ? JSON.stringify(value) : String(value);
+  }
+}
+
+function comment(text: string): string {
+  return text.split('\n').map((line) => `# ${line}`).join('\n');
+}
+
+function renderFields(schema: Record<string, Field>, values: Record<string, unknown>): string[] {
+  const lines: string[] = [];
+  for (const [key, field] of Object.entries(schema)) {
+    lines.push(comment(field.doc));
+    lines.push(`${key} = ${tomlValue(field, values[key])}`);
+    lines.push('');
+  }
+  return lines;
+}
+
+export function renderConfigToml(config: CradleConfig, sources: string[]): string {
+  const lines: string[] = [
+    '# cradled configuration: the effective values.',
+    `# Read from: ${sources.length ? sources.join(', ') : 'embedded defaults only'}`,
+    '',
+  ];
+  for (const table of Object.keys(TABLES) as TableName[]) {
+    lines.push(comment(TABLE_DOCS[table]), `[${table}]`, '');
+    const values = config[table] as unknown as Record<string, unknown>;
+    lines.push(...renderFields(TABLES[table] as Record<string, Field>, values));
+    if (table === 'runtime') {
+      for (const [name, handler] of Object.entries(config.runtime.runtimes)) {
+        lines.push(comment(`Runtime handler "${name}" (RuntimeClass handler).`), `[runtime.runtimes.${name}]`, '');
+        lines.push(...renderFields(runtimeHandlerSchema as unknown as Record<string, Field>, handler as unknown as Record<string, unknown>));
+      }
+    }
+  }
+  return lines.join('\n');
+}
+
+function defaultText(field: Field): string {
+  return `\`${tomlValue(field, field.default)}\``;
+}
+
+export function renderConfigReference(): string {
+  const out: string[] = [
+    '# Configuration reference',
+    '',
+    'cradled reads `/etc/cradle/cradle.toml` (or `--config FILE`), then every `*.toml` in',
+    '`/etc/cradle/cradle.conf.d/` (or `--config-dir DIR`) in lexical order, the last value winning, then',
+    'command-line flags. Unknown tables or keys and values of the wrong type stop cradled with an error',
+    'naming the file and key. `cradled config` prints the effective configuration as commented TOML.',
+    'Keys marked *reloadable* change on SIGHUP without a restart.',
+    '',
+    'This file is generated from `src/config/schema.ts` (`npm run docs:config`); a test checks it is current.',
+    '',
+  ];
+  for (const table of Object.keys(TABLES) as TableName[]) {
+    out.push(`## [${table}]`, '', TABLE_DOCS[table], '', '| key | flag | type | default | meaning |', '| --- | --- | --- | --- | --- |');
+    for (const [key, field] of Object.entries(TABLES[table] as Record<string, Field>)) {
+      const type = field.type === 'enum' ? field.values.map((v) => `"${v}"`).join(' \\| ') : field.type;
+      out.push(`| \`${key}\` | \`${flagName(table, key)}\` | ${type} | ${defaultText(field)} | ${field.doc}${field.reloadable ? ' *reloadable*' : ''} |`);
+    }
+    out.push('');
+    if (table === 'runtime') {
+      out.push('### [runtime.runtimes.&lt;name&gt;]', '', 'One table per runtime handler (the RuntimeClass `handler`). The default configuration has `cradle`.', '',
+        '| key | type | default | meaning |', '| --- | --- | --- | --- |');
+      for (const [key, field] of Object.entries(runtimeHandlerSchema as unknown as Record<string, Field>)) {
+        const type = field.type === 'enum' ? field.values.map((v) => `"${v}"`).join(' \\| ') : field.type;
+        out.push(`| \`${key}\` | ${type} | ${defaultText(field)} | ${field.doc} |`);
+      }
+      out.push('');
+    }
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,48 @@
+// The one place where cradle's errors become gRPC statuses.
+import * as grpc from '@grpc/grpc-js';
+import { type ErrorKind, isCradleError, messageOf } from '../common/errors';
+
+const KIND_TO_STATUS: Record<ErrorKind, grpc.status> = {
+  'invalid-argument': grpc.status.INVALID_ARGUMENT,
+  'not-found': grpc.status.NOT_FOUND,
+  'already-exists': grpc.status.ALREADY_EXISTS,
+  'failed-precondition': grpc.status.FAILED_PRECONDITION,
+  'resource-exhausted': grpc.status.RESOURCE_EXHAUSTED,
+  'permission-denied': grpc.status.PERMISSION_DENIED,
+  'deadline-exceeded': grpc.status.DEADLINE_EXCEEDED,
+  unavailable: grpc.status.UNAVAILABLE,
+  unimplemented: grpc.status.UNIMPLEMENTED,
+  aborted: grpc.status.ABORTED,
+  cancelled: grpc.status.CANCELLED,
+  internal: grpc.status.INTERNAL,
+};
+
+export interface WireError {
+  code: grpc.status;
+  details: string;
+  metadata: grpc.Metadata;
+  /** Stable catalogue code, also sent as trailer metadata `cradle-error-code`. */
+  errorCode: string;
+}
+
+export function toWireError(err: unknown): WireError {
+  const metadata = new grpc.Metadata();
+  if (isCradleError(err)) {
+    metadata.set('cradle-error-code', err.code);
+    return { code: KIND_TO_STATUS[err.kind], details: err.message, metadata, errorCode: err.code };
+  }
+  metadata.set('cradle-error-code', 'CRADLE_ERR_INTERNAL');
+  return { code: grpc.status.INTERNAL, details: messageOf(err), metadata, errorCode: 'CRADLE_ERR_INTERNAL' };
+}
+
+export function statusName(code: grpc.status): string {
+  return grpc.status[code] ?? String(code);
+}
+
+/** Client-caused failures log at warn, server faults at error. */
+export function isClientError(code: grpc.status): boolean {
+  return code === grpc.status.INVALID_ARGUMENT || code === grpc.status.NOT_FOUND
+    || code === grpc.status.ALREADY_EXISTS || code === grpc.status.FAILED_PRECONDITION
+    || code === grpc.status.UNIMPLEMENTED || code === grpc.status.CANCELLED
+    || code === grpc.status.DEADLINE_EXCEEDED || code === grpc.status.PERMISSION_DENIED;
+}

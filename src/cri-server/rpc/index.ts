@@ -1,0 +1,21 @@
+// Every implemented RPC, by its proto name. Each lives in rpc/<kebab-case-name>.ts.
+// RPCs missing here answer UNIMPLEMENTED (see server.ts).
+import type { ImageRpcs, RuntimeRpcs } from '../handler';
+import type { CradleServices } from '../services';
+import { version } from './version';
+import { status } from './status';
+import { runtimeConfig } from './runtime-config';
+import { updateRuntimeConfig } from './update-runtime-config';
+
+export function runtimeRpcs(services: CradleServices): Partial<RuntimeRpcs> {
+  return {
+    Version: version(services),
+    Status: status(services),
+    RuntimeConfig: runtimeConfig(services),
+    UpdateRuntimeConfig: updateRuntimeConfig(services),
+  };
+}
+
+export function imageRpcs(_services: CradleServices): Partial<ImageRpcs> {
+  return {};
+}

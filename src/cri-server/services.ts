@@ -1,0 +1,32 @@
+// What the RPC handlers need from the rest of the daemon, as explicit interfaces.
+// The daemon (src/daemon) builds one CradleServices and hands it to every handler.
+import type { CradleConfig } from '../config/schema';
+
+export interface Readiness {
+  ready: boolean;
+  /** CamelCase reason, e.g. "NetworkPluginNotReady". Empty when ready. */
+  reason: string;
+  message: string;
+}
+
+export interface ReadinessSource {
+  status(): Readiness;
+}
+
+/** Runtime-wide settings the kubelet pushes through UpdateRuntimeConfig. */
+export interface RuntimeSettingsStore {
+  podCidr(): string;
+  setPodCidr(cidr: string): Promise<void>;
+}
+
+export interface CradleServices {
+  /** The current effective configuration (replaced on SIGHUP reload). */
+  config(): CradleConfig;
+  /** cradle's own version (package version). */
+  readonly version: string;
+  readonly runtimeReadiness: ReadinessSource;
+  readonly networkReadiness: ReadinessSource;
+  readonly runtimeSettings: RuntimeSettingsStore;
+  /** Extra JSON documents for Status(verbose), by key. */
+  verboseInfo(): Record<string, unknown>;
+}

@@ -1,0 +1,230 @@
+// cradled's lifecycle: state directories, services, the CRI server, signals
+// (SIGHUP reloads, SIGTERM/SIGINT shut down gracefully and leave containers
+// running) and sd_notify readiness.
+import * as fs from 'node:fs';
+import { createLogger, type Logger } from '../common/logger';
+import { messageOf, withContext } from '../common/errors';
+import { cradleVersion } from '../common/package-info';
+import type { CradleConfig } from '../config/schema';
+import { loadConfig, type LoadOptions, type LoadedConfig } from '../config/load';
+import { CriServer } from '../cri-server/server';
+import { loggingInterceptor } from '../cri-server/interceptors';
+import { imageRpcs, runtimeRpcs } from '../cri-server/rpc';
+import type { CradleServices, ReadinessSource } from '../cri-server/services';
+import { sdNotify } from '../sys/sd-notify';
+import { RuntimeSettingsFile } from './runtime-settings';
+import { RuntimeReadiness } from './runtime-readiness';
+import * as path from 'node:path';
+import { CniManager, ensureDefaultConfig } from '../cni';
+import { CradleMetrics } from '../metrics/registry';
+import { MetricsServer } from '../metrics/server';
+import { metricsInterceptor } from '../metrics/interceptor';
+import { InspectServer, inspectSocketPath, type InspectSource } from './inspect';
+import { beforeCallHook, readTestHooks } from './test-hooks';
+
+/** Writes cradle's default network when configured and none exists, then loads and watches CNI configs. */
+async function startCni(config: CradleConfig, log: Logger): Promise<CniManager> {
+  const { network } = config;
+  if (network.write_default_config) {
+    const written = await ensureDefaultConfig(network.cni_config_dir, { subnet: network.default_subnet });
+    if (written) log.info({ file: written, subnet: network.default_subnet }, 'no CNI configuration found: wrote cradle\'s default bridge network');
+  }
+  const cni = new CniManager({
+    cacheDir: path.join(config.state.root, 'cni'),
+    log: log.child({ component: 'cni' }),
+    confDir: network.cni_config_dir,
+    pluginDirs: network.cni_plugin_dirs,
+    execTimeoutMs: network.plugin_timeout,
+    ...(network.cni_default_network ? { defaultNetwork: network.cni_default_network } : {}),
+  });
+  await cni.start();
+  return cni;
+}
+
+/** How long in-flight calls may take to finish on shutdown. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export class Daemon {
+  private config: CradleConfig;
+  private readonly server: CriServer;
+  private stopping: Promise<void> | undefined;
+
+  private metricsServer: MetricsServer | undefined;
+  private cni: CniManager | undefined;
+  private inspectServer: InspectServer | undefined;
+  private readonly startedAt = new Date();
+
+  private constructor(
+    loaded: LoadedConfig,
+    private readonly loadOptions: LoadOptions,
+    readonly log: Logger,
+    readonly services: CradleServices,
+    readonly metrics: CradleMetrics,
+  ) {
+    this.config = loaded.config;
+    this.server = new CriServer({
+      listen: this.config.api.listen,
+      maxMessageSize: this.config.api.max_msg_size,
+      socketMode: parseInt(this.config.api.socket_mode, 8),
+      log,
+      runtime: runtimeRpcs(services),
+      image: imageRpcs(services),
+      interceptors: [loggingInterceptor(), ...(loaded.config.metrics.enable ? [metricsInterceptor(metrics)] : [])],
+      beforeCall: beforeCallHook(readTestHooks()),
+    });
+  }
+
+  static async start(loadOptions: LoadOptions): Promise<Daemon> {
+    const loaded = loadConfig(loadOptions);
+    const { config } = loaded;
+    const log = createLogger({ level: config.log.level, format: config.log.format, name: 'cradled' });
+    await fs.promises.mkdir(config.state.root, { recursive: true, mode: 0o711 });
+    await fs.promises.mkdir(config.state.run_root, { recursive: true, mode: 0o711 });
+
+    let current = config;
+    const runtimeSettings = RuntimeSettingsFile.load(config.state.root);
+    const cni = await startCni(config, log);
+    runtimeSettings.onPodCidrChange((cidr) => cni.setPodCidr(cidr));
+    cni.setPodCidr(runtimeSettings.podCidr());
+    const networkReadiness: ReadinessSource = cni;
+    const services: CradleServices = {
+      config: () => current,
+      version: cradleVersion(),
+      runtimeReadiness: new RuntimeReadiness(() => current),
+      networkReadiness,
+      runtimeSettings,
+      verboseInfo: () => ({ config: current, sources: loaded.sources, podCidr: runtimeSettings.podCidr(), node: process.version }),
+    };
+    const metrics = config.metrics.enable ? new CradleMetrics(config.metrics.collectors) : CradleMetrics.disabled();
+    metrics.setDefaultRuntime(config.runtime.default_runtime);
+    const daemon = new Daemon(loaded, loadOptions, log, services, metrics);
+    daemon.cni = cni;
+    daemon.onConfigChange = (next) => { current = next; };
+    await daemon.server.start();
+    daemon.inspectServer = new InspectServer(daemon.inspectSource(loaded.sources), inspectSocketPath(config), log);
+    try {
+      await daemon.inspectServer.start();
+    } catch (err) {
+      await daemon.server.shutdown(0);
+      throw withContext(err, `starting the inspection API on ${inspectSocketPath(config)}`);
+    }
+    if (config.metrics.enable) {
+      daemon.metricsServer = new MetricsServer(metrics, {
+        host: config.metrics.host, port: config.metrics.port, socket: config.metrics.socket,
+        tlsCert: config.metrics.tls_cert, tlsKey: config.metrics.tls_key, log,
+      });
+      try {
+        await daemon.metricsServer.start();
+      } catch (err) {
+        await daemon.server.shutdown(0);
+        await daemon.inspectServer.stop();
+        throw withContext(err, `starting the metrics server on ${config.metrics.host}:${config.metrics.port}`);
+      }
+    }
+    log.info({ socket: daemon.server.socketPath, version: services.version, sources: loaded.sources }, 'cradled ready');
+    try {
+      if (sdNotify('READY=1')) log.debug('sent READY=1 to the service manager');
+    } catch (err) {
+      log.warn({ error: messageOf(err) }, 'sd_notify failed');
+    }
+    return daemon;
+  }
+
+  private onConfigChange: (next: CradleConfig) => void = () => {};
+
+  private inspectSource(sources: string[]): InspectSource {
+    return {
+      info: () => {
+        const runtime = this.services.runtimeReadiness.status();
+        const network = this.services.networkReadiness.status();
+        return {
+          name: 'cradle',
+          version: this.services.version,
+          node: process.version,
+          pid: process.pid,
+          startedAt: this.startedAt.toISOString(),
+          socket: this.server.socketPath,
+          cgroupDriver: this.config.runtime.cgroup_manager,
+          defaultRuntime: this.config.runtime.default_runtime,
+          runtimeHandlers: Object.keys(this.config.runtime.runtimes),
+          stateRoot: this.config.state.root,
+          runRoot: this.config.state.run_root,
+          podCidr: this.services.runtimeSettings.podCidr(),
+          conditions: { RuntimeReady: runtime, NetworkReady: network },
+        };
+      },
+      config: () => ({ config: this.config, sources }),
+      collections: () => ({}),
+      item: () => undefined,
+    };
+  }
+
+  get socketPath(): string {
+    return this.server.socketPath;
+  }
+
+  /**
+   * SIGHUP: re-reads the config files. Live-changeable keys apply at once; the
+   * others are logged as needing a restart. A bad file keeps the old config.
+   */
+  reload(): void {
+    let next: CradleConfig;
+    try {
+      next = loadConfig(this.loadOptions).config;
+    } catch (err) {
+      this.log.error({ error: messageOf(err) }, 'config reload failed; keeping the current configuration');
+      return;
+    }
+    const previous = this.config;
+    if (next.log.level !== previous.log.level) {
+      this.log.level = next.log.level;
+      this.log.info({ level: next.log.level }, 'log level changed');
+    }
+    const needsRestart = (Object.keys(next) as (keyof CradleConfig)[])
+      .filter((table) => table !== 'log' && JSON.stringify(next[table]) !== JSON.stringify(previous[table]));
+    if (needsRestart.length > 0) {
+      this.log.warn({ tables: needsRestart }, 'config changes in these tables take effect after a restart');
+    }
+    // Keep restart-only tables as they are running now; adopt the live ones.
+    this.config = { ...previous, log: next.log };
+    this.onConfigChange(this.config);
+    this.log.info('configuration reloaded');
+  }
+
+  /** Stops serving; containers and pods are left running. Idempotent. */
+  shutdown(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log.info('shutting down: no new calls, finishing in-flight ones');
+      try {
+        sdNotify('STOPPING=1');
+      } catch { /* best effort */ }
+      await this.server.shutdown(SHUTDOWN_GRACE_MS);
+      await this.metricsServer?.stop();
+      await this.inspectServer?.stop();
+      await this.cni?.stop();
+      this.log.info('cradled stopped');
+    })();
+    return this.stopping;
+  }
+
+  /** Wires SIGHUP, SIGTERM and SIGINT. A second SIGTERM/SIGINT exits at once. */
+  handleSignals(exit: (code: number) => void): void {
+    process.on('SIGHUP', () => this.reload());
+    let signalled = false;
+    const stop = (signal: string) => {
+      if (signalled) {
+        this.log.warn({ signal }, 'second signal: exiting now');
+        exit(1);
+        return;
+      }
+      signalled = true;
+      this.log.info({ signal }, 'signal received');
+      this.shutdown().then(() => exit(0), (err: unknown) => {
+        this.log.error({ error: messageOf(err) }, 'shutdown failed');
+        exit(1);
+      });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  }
+}

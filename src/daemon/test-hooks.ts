@@ -1,0 +1,24 @@
+// Fault-injection hooks for cradle's own tests, read from $CRADLE_TEST_HOOKS (JSON).
+// Never set in production; when unset, no hook runs and nothing is slower.
+//   {"delayMs": {"Version": 1500}}   hold every Version call for 1.5 s before handling it
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface TestHooks {
+  delayMs?: Record<string, number>;
+}
+
+export function readTestHooks(env: NodeJS.ProcessEnv = process.env): TestHooks | undefined {
+  const raw = env.CRADLE_TEST_HOOKS;
+  if (!raw) return undefined;
+  return JSON.parse(raw) as TestHooks;
+}
+
+/** A CriServer beforeCall hook, or undefined when no hooks are configured. */
+export function beforeCallHook(hooks: TestHooks | undefined): ((rpc: string, signal: AbortSignal) => Promise<void>) | undefined {
+  const delays = hooks?.delayMs;
+  if (!delays) return undefined;
+  return async (rpc, signal) => {
+    const ms = delays[rpc];
+    if (ms) await sleep(ms, undefined, { signal }).catch(() => undefined);
+  };
+}
