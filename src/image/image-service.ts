@@ -42,7 +42,19 @@ export interface ImageServiceOptions {
   pinned?: string[];
   /** Platform to pick from multi-arch indexes (default: the host, linux/amd64 here). */
   platform?: Platform;
+  /** Pull metrics sink; src/metrics' registry has these methods. */
+  metrics?: ImagePullMetrics;
   log: Logger;
+}
+
+/** What the image layer reports to Prometheus (cri-o's image_pulls_* family). */
+export interface ImagePullMetrics {
+  recordPullBytes(mediaType: string, bytes: number): void;
+  recordPullSkippedBytes(bytes: number): void;
+  /** undefined = success, else the error code (CRADLE_ERR_…). */
+  recordPullResult(errorCode?: string): void;
+  recordLayerSize(bytes: number): void;
+  recordLayerReuse(layerDigest: string): void;
 }
 
 /** An image as CRI sees it, in cradle's own types. */
@@ -112,6 +124,7 @@ export class ImageService {
   private nextHoldId = 1;
   private readonly configs = new Map<string, ImageConfig>();
   private fsUsage: Promise<ImageFsUsage> | undefined;
+  private readonly metrics: ImagePullMetrics | undefined;
 
   constructor(options: ImageServiceOptions) {
     this.root = path.resolve(options.root);
@@ -124,6 +137,7 @@ export class ImageService {
     this.maxConcurrentDownloads = Math.max(1, options.maxConcurrentDownloads ?? IMAGE_SERVICE_DEFAULTS.maxConcurrentDownloads);
     this.stallTimeoutSec = options.pullProgressTimeoutSec ?? IMAGE_SERVICE_DEFAULTS.pullProgressTimeoutSec;
     this.pinned = options.pinned ?? [];
+    this.metrics = options.metrics;
     this.registriesOptions = options.registries ?? {};
     this.registries = this.loadRegistries();
     this.authFile = new AuthFile(options.authFile);
@@ -182,7 +196,7 @@ export class ImageService {
     }
     const credentials = credentialsFromAuth(auth);
     const key = `${resolution.candidates.map(formatReference).join('|')}#${fingerprint(credentials)}`;
-    return this.pulls.run(key, async (opSignal) => {
+    return this.pulls.run(key, (opSignal) => (async () => {
       const failures: unknown[] = [];
       for (const candidate of resolution.candidates) {
         try {
@@ -196,7 +210,13 @@ export class ImageService {
       const notFound = failures.every((err) => errors.imageNotFound.is(err));
       if (notFound) throw errors.imageNotFound(`${ref} (tried ${resolution.candidates.map(formatReference).join(', ')})`);
       throw withContext(failures.find((err) => !errors.imageNotFound.is(err)), `pulling ${ref}`);
-    }, signal);
+    })().then((image) => {
+      this.metrics?.recordPullResult();
+      return image;
+    }, (err: unknown) => {
+      this.metrics?.recordPullResult(isCradleError(err) ? err.code : errors.internal.code);
+      throw err;
+    }), signal);
   }
 
   private async pullReference(ref: ImageReference, explicit: Credentials | undefined, signal: AbortSignal): Promise<ImageRecord> {
@@ -277,6 +297,11 @@ export class ImageService {
         this.log.info({ image: name, receivedBytes: bytes, layerBytes: totalBytes, layersInFlight: received.size }, 'pull progress');
       }, PROGRESS_LOG_INTERVAL_MS);
       progressTimer.unref();
+      manifest.layers.forEach((layer, i) => {
+        if (!this.layers.has(chains[i]!)) return;
+        this.metrics?.recordPullSkippedBytes(layer.size);
+        this.metrics?.recordLayerReuse(layer.digest);
+      });
       const tasks = manifest.layers.map((layer, i) => this.layers.ensure(chains[i]!, diffIds[i]!, chains[i - 1], layer.digest, async (opSignal) => {
         const release = await limit.acquire(opSignal);
         try {
@@ -288,6 +313,8 @@ export class ImageService {
             log: this.log,
           });
           downloaded += layer.size;
+          this.metrics?.recordPullBytes(layer.mediaType, layer.size);
+          this.metrics?.recordLayerSize(layer.size);
           this.log.debug({ image: name, layer: layer.digest, size: layer.size }, 'layer downloaded');
           return path;
         } finally {
@@ -457,6 +484,27 @@ export class ImageService {
     return {
       image,
       lowerDirs: this.lowerDirs(image),
+      release: () => {
+        if (released) return;
+        released = true;
+        this.holds.delete(id);
+        this.collectGarbage();
+      },
+    };
+  }
+
+  /**
+   * Holds layers by chain ID (bottom first), for containers recovered after a
+   * restart whose image may have been removed meanwhile. Throws when a layer is gone.
+   */
+  holdLayers(chainIds: string[]): { lowerDirs: string[]; release(): void } {
+    const missing = chainIds.find((chain) => !this.layers.has(chain));
+    if (missing) throw errors.notFound('image layer', missing);
+    const id = this.nextHoldId++;
+    this.holds.set(id, [...chainIds]);
+    let released = false;
+    return {
+      lowerDirs: [...chainIds].reverse().map((chain) => this.layers.diffDir(chain)),
       release: () => {
         if (released) return;
         released = true;

@@ -45,7 +45,8 @@ function smallImage(name: string, extra: ImageSpec['layers'] = []): ImageSpec {
 
 test('pull by tag stores the image with CRI names, size and layers; by digest finds the same image', async (t) => {
   const pushed = await pushImage(registry, 'pull/tag:v1', smallImage('tag'));
-  const { service, root } = newService(t, registriesConf([registry.host]));
+  const metrics = recordingMetrics();
+  const { service, root } = newService(t, registriesConf([registry.host]), { metrics });
   const image = await service.pull(pushed.reference);
   assert.equal(image.id, pushed.configDigest);
   assert.deepEqual(image.repoTags, [`${registry.host}/pull/tag:v1`]);
@@ -63,8 +64,16 @@ test('pull by tag stores the image with CRI names, size and layers; by digest fi
   // Layer blobs are not kept once unpacked; manifest and config are.
   assert.deepEqual(blobs(root), [pushed.configDigest, pushed.manifestDigest].sort());
 
+  assert.deepEqual(metrics.calls.splice(0).sort(), [
+    ...pushed.layers.flatMap((l) => [`bytes ${l.mediaType} ${l.size}`, `layer-size ${l.size}`]),
+    'result ok',
+  ].sort(), 'downloads and success recorded');
   const byDigest = await service.pull(pushed.digestReference);
   assert.equal(byDigest.id, image.id);
+  assert.deepEqual(metrics.calls.splice(0).sort(), [
+    ...pushed.layers.flatMap((l) => [`skipped ${l.size}`, `reuse ${l.digest}`]),
+    'result ok',
+  ].sort(), 'a second pull downloads no layer');
   assert.equal(service.list().length, 1);
   for (const ref of [image.id, image.id.slice(7), image.id.slice(7, 19), pushed.reference, pushed.digestReference]) {
     assert.equal(service.status(ref)?.id, image.id, `status(${ref})`);
@@ -101,14 +110,28 @@ test('an index without the host platform fails naming what it offers', async (t)
 });
 
 test('unknown tags and unreachable registries give clear errors and leave nothing listed', async (t) => {
-  const { service, root } = newService(t, registriesConf([registry.host, '127.0.0.1:1']));
+  const metrics = recordingMetrics();
+  const { service, root } = newService(t, registriesConf([registry.host, '127.0.0.1:1']), { metrics });
   await assert.rejects(service.pull(`${registry.host}/pull/missing:nope`),
     (err: unknown) => errors.imageNotFound.is(err) && err.message.includes(`${registry.host}/pull/missing:nope`));
   await assert.rejects(service.pull('127.0.0.1:1/any/image:tag'),
     (err: unknown) => errors.registry.is(err) && err.message.includes('127.0.0.1:1'));
   assert.deepEqual(service.list(), []);
   assert.deepEqual(layerDirs(root), []);
+  assert.deepEqual(metrics.calls, ['result CRADLE_ERR_IMAGE_NOT_FOUND', 'result CRADLE_ERR_REGISTRY']);
 });
+
+function recordingMetrics() {
+  const calls: string[] = [];
+  return {
+    calls,
+    recordPullBytes: (mediaType: string, bytes: number) => { calls.push(`bytes ${mediaType} ${bytes}`); },
+    recordPullSkippedBytes: (bytes: number) => { calls.push(`skipped ${bytes}`); },
+    recordPullResult: (code?: string) => { calls.push(`result ${code ?? 'ok'}`); },
+    recordLayerSize: (bytes: number) => { calls.push(`layer-size ${bytes}`); },
+    recordLayerReuse: (digest: string) => { calls.push(`reuse ${digest}`); },
+  };
+}
 
 test('zstd and uncompressed layers, Docker schema2 manifests and blob redirects', async (t) => {
   const spec: ImageSpec = {

@@ -84,6 +84,13 @@ test('a new ImageService on the same root keeps images; crash leftovers are clea
   const hold = again.hold(pulled.id);
   assert.equal(fs.readFileSync(path.join(hold.lowerDirs[0]!, 'etc/restart'), 'utf8'), 'restart');
   hold.release();
+  // A recovered container holds its layers by chain ID, even once the image is removed.
+  const byChain = again.holdLayers(pulled.chainIds);
+  await again.remove(pulled.id);
+  assert.ok(byChain.lowerDirs.every((dir) => fs.existsSync(dir)));
+  byChain.release();
+  assert.deepEqual(layerDirs(root), []);
+  assert.throws(() => again.holdLayers(pulled.chainIds), (err: unknown) => errors.notFound.is(err));
   await new Promise((resolve) => setTimeout(resolve, 100));
   assert.ok(!fs.existsSync(path.join(root, 'layers', '.tmp-crashed')));
 });
