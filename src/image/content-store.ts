@@ -222,7 +222,9 @@ export class ContentStore {
       const file = path.join(this.ingestDir, name);
       try {
         const stat = await fs.promises.lstat(file);
-        if (now - stat.mtimeMs >= maxAgeMs || name.endsWith('.bytes')) await fs.promises.rm(file, { force: true });
+        // .bytes files are putBytes() temp files: never in use for long.
+        const limit = name.endsWith('.bytes') ? Math.min(maxAgeMs, 3600_000) : maxAgeMs;
+        if (now - stat.mtimeMs >= limit) await fs.promises.rm(file, { force: true });
       } catch {
         // raced with another removal
       }

@@ -101,6 +101,7 @@ export const IMAGE_SERVICE_DEFAULTS = {
 /** Partial ingests older than this are dropped by GC. */
 const STALE_INGEST_MS = 24 * 3600 * 1000;
 const PROGRESS_LOG_INTERVAL_MS = 10_000;
+const MAX_CONFIG_BYTES = 16 << 20;
 
 export class ImageService {
   private readonly root: string;
@@ -270,6 +271,9 @@ export class ImageService {
       await this.content.putBytes({ digest: manifestDigest, size: manifestBytes.length }, manifestBytes, `manifest ${name}`);
 
       // Config
+      if (manifest.config.size > MAX_CONFIG_BYTES) {
+        throw errors.invalidArgument(`${name}: image config ${manifest.config.digest} is ${manifest.config.size} bytes, more than the ${MAX_CONFIG_BYTES} allowed`);
+      }
       lease(manifest.config.digest);
       const configPath = await this.content.ingest(manifest.config, this.opener(source, manifest.config, credentials), {
         what: `config ${manifest.config.digest} of ${name} from ${source.registry}`, signal, stallTimeoutSec: this.stallTimeoutSec, log: this.log,
@@ -349,7 +353,7 @@ export class ImageService {
       if (tag !== undefined) stored.repoTags.push(tag);
       this.configs.set(stored.id, config);
       const image = this.images.put(stored);
-      await this.images.save();
+      await this.saveImages();
       this.log.info({ image: name, id: image.id, size: image.size, downloadedBytes: downloaded, ms: Date.now() - started }, 'image pulled');
       return this.record(image);
     } finally {
@@ -366,6 +370,16 @@ export class ImageService {
 
   private opener(source: PullSource, desc: Descriptor, credentials: Credentials | undefined) {
     return (offset: number, signal: AbortSignal) => this.client.openBlob(source, desc.digest, offset, credentials, signal, desc.urls ?? []);
+  }
+
+  /** Persists image metadata; on failure memory goes back to what the disk holds, so nothing unsaved is listed. */
+  private async saveImages(): Promise<void> {
+    try {
+      await this.images.save();
+    } catch (err) {
+      this.images.reload();
+      throw withContext(err, 'saving image metadata');
+    }
   }
 
   // ---- Lookups ----
@@ -416,7 +430,11 @@ export class ImageService {
   }
 
   private record(image: StoredImage): ImageRecord {
-    const config = this.configs.get(image.id)!;
+    let config = this.configs.get(image.id);
+    if (!config) {
+      config = parseImageConfig(fs.readFileSync(this.content.blobPath(image.configDigest)), image.id);
+      this.configs.set(image.id, config);
+    }
     const record: ImageRecord = {
       id: image.id,
       repoTags: [...image.repoTags],
@@ -468,7 +486,7 @@ export class ImageService {
       this.images.delete(image.id);
       this.configs.delete(image.id);
     }
-    await this.images.save();
+    await this.saveImages();
     this.log.info({ image: image.id, ref: refOrId, removed: gone ? 'image' : name }, 'image removed');
     if (gone) this.collectGarbage();
   }

@@ -44,6 +44,12 @@ export class ImageStore {
 
   constructor(root: string) {
     this.file = path.join(root, 'images.json');
+    this.reload();
+  }
+
+  /** Replaces the in-memory state with what is on disk (after a failed save). */
+  reload(): void {
+    this.images.clear();
     let text: string | undefined;
     try {
       text = fs.readFileSync(this.file, 'utf8');

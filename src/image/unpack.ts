@@ -86,6 +86,9 @@ export async function unpackLayerStream(source: Readable, compression: Compressi
     for await (const entry of extract) {
       try {
         await writer.write(entry.header, entry);
+      } catch (err) {
+        if (isCradleError(err)) throw err;
+        throw errors.internal(`layer ${options.layer}: writing entry ${JSON.stringify(entry.header.name)}: ${messageOf(err)}`);
       } finally {
         entry.resume();
       }
