@@ -81,6 +81,8 @@ export async function unpackLayerStream(source: Readable, compression: Compressi
   if (compression === 'gzip') stages.push(zlib.createGunzip());
   else if (compression === 'zstd') stages.push(zlib.createZstdDecompress());
   const feeding = pipeline([source, ...stages, tap, extract], options.signal ? { signal: options.signal } : {});
+  // It may fail while an entry is still being written; the failure is read below.
+  feeding.catch(() => undefined);
   let failure: unknown;
   try {
     for await (const entry of extract) {
