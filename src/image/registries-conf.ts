@@ -272,16 +272,6 @@ export function pullSources(config: RegistriesConfig, ref: ImageReference): Pull
   return sources;
 }
 
-/** Whether a registry host is configured insecure (TLS not verified, plain HTTP allowed). */
-export function isInsecureHost(config: RegistriesConfig, host: string): boolean {
-  for (const registry of config.registries) {
-    const location = registry.location.split('/', 1)[0];
-    if (registry.insecure && (location === host || registry.prefix === host || (registry.prefix.startsWith('*.') && host.endsWith(registry.prefix.slice(1))))) return true;
-    for (const mirror of registry.mirrors) if (mirror.insecure && mirror.location.split('/', 1)[0] === host) return true;
-  }
-  return false;
-}
-
 function relocate(name: string, prefix: string | undefined, location: string | undefined): string {
   if (prefix === undefined || location === undefined || location === '' || prefix.startsWith('*.')) return name;
   return location + name.slice(prefix.length);

@@ -195,7 +195,7 @@ export class RegistryClient {
 
   /** A request to the registry itself (scheme per insecure/plain-HTTP state), redirects followed. */
   private async request(source: PullSource, method: string, pathname: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<http.IncomingMessage> {
-    const host = source.registry;
+    const host = endpointHost(source.registry);
     if (!this.plainHttp.has(host)) {
       try {
         return await this.send(new URL(`https://${host}${pathname}`), method, headers, signal, source.insecure, 0);
@@ -291,6 +291,11 @@ export class RegistryClient {
   close(): void {
     this.reset();
   }
+}
+
+/** The host serving a registry's API: Docker Hub's is not docker.io itself. */
+export function endpointHost(registry: string): string {
+  return registry === 'docker.io' ? 'registry-1.docker.io' : registry;
 }
 
 function credentialKey(credentials: Credentials | undefined): string {

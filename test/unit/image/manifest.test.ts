@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { parseManifest, selectPlatform, layerMediaType, MediaType, type ManifestIndex } from '../../../src/image/manifest';
-import { parseChallenge } from '../../../src/image/registry-client';
+import { parseChallenge, endpointHost } from '../../../src/image/registry-client';
 import { credentialsFromAuth } from '../../../src/image/credentials';
 import { chainIds } from '../../../src/image/layer-store';
 import { errors } from '../../../src/common/errors';
@@ -90,4 +90,10 @@ test('chain IDs follow the OCI spec', () => {
   assert.equal(ids[0], d('a'));
   // sha256("sha256:aaa… sha256:bbb…")
   assert.equal(ids[1], `sha256:${createHash('sha256').update(`${d('a')} ${d('b')}`).digest('hex')}`);
+});
+
+test('Docker Hub is reached at registry-1.docker.io; other registries at their own host', () => {
+  assert.equal(endpointHost('docker.io'), 'registry-1.docker.io');
+  assert.equal(endpointHost('quay.io'), 'quay.io');
+  assert.equal(endpointHost('127.0.0.1:5000'), '127.0.0.1:5000');
 });
