@@ -7,7 +7,10 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { cleanChildEnv } from '../../../src/common/child-env';
 import { startFixtureRegistry, type FixtureRegistry } from '../../helpers/registry';
-import { entry, pushImage, pushIndex, type ImageSpec } from '../../helpers/image-builder';
+import { buildImage, entry, pushImage, pushIndex, type ImageSpec } from '../../helpers/image-builder';
+import { putManifest, uploadBlob } from '../../helpers/registry-client';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startRegistryProxy, type RegistryProxy } from '../../helpers/registry-proxy';
 import { makeTestCertificates } from '../../helpers/tls-cert';
 import { errors } from '../../../src/common/errors';
@@ -370,4 +373,38 @@ test('TLS registries: CAs from certs.d are trusted, unknown CAs refused unless i
   const insecure = newService(t, registriesConf([secure.host]));
   assert.equal((await insecure.service.pull(ref)).id, pushed.configDigest);
   assert.ok(secure.requests.length > 0);
+});
+
+test('non-distributable layers the registry does not hold come from their URLs', async (t) => {
+  const foreignRegistry = await startFixtureRegistry({ extraConfig: { validation: { manifests: { urls: { allow: ['^http://127\\.0\\.0\\.1'] } } } } });
+  t.after(() => foreignRegistry.stop());
+  const built = await buildImage({ layers: [{ entries: [entry.file('foreign', 'from a url')], mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip' }, { entries: [entry.file('local', 'x')] }] });
+  const foreign = built.layers[0]!;
+  let served = 0;
+  const server = http.createServer((req, res) => {
+    if (req.url === `/foreign/${foreign.digest}`) {
+      served++;
+      res.end(foreign.blob);
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/foreign/${foreign.digest}`;
+  const manifest = JSON.parse(built.manifest.toString()) as { layers: { urls?: string[] }[] };
+  manifest.layers[0]!.urls = [url];
+  const manifestBytes = Buffer.from(JSON.stringify(manifest));
+  await uploadBlob(foreignRegistry, 'foreign/app', built.layers[1]!.blob);
+  await uploadBlob(foreignRegistry, 'foreign/app', built.config);
+  await putManifest(foreignRegistry, 'foreign/app', 'v1', built.manifestMediaType, manifestBytes);
+
+  const { service } = newService(t, registriesConf([foreignRegistry.host]));
+  const image = await service.pull(`${foreignRegistry.host}/foreign/app:v1`);
+  assert.equal(image.id, built.configDigest);
+  assert.equal(served, 1);
+  const hold = service.hold(image.id);
+  assert.equal(fs.readFileSync(path.join(hold.lowerDirs[1]!, 'foreign'), 'utf8'), 'from a url');
+  hold.release();
 });
