@@ -21,6 +21,47 @@ import type { Logger } from '../common/logger';
 import { lsetxattr } from '../sys/xattr';
 import { mknod, S_IFCHR, S_IFBLK, S_IFIFO } from '../sys/mknod';
 
+/**
+ * tar-stream decodes PAX record values as UTF-8, which mangles binary xattr
+ * values such as security.capability (GNU tar and Go write them raw). Its PAX
+ * decoder is wrapped once so that the raw bytes of SCHILY.xattr.* records ride
+ * along under a symbol key: string keys, and so every other reader, see exactly
+ * what tar-stream produced before.
+ */
+const RAW_XATTRS = Symbol.for('cradle.tar.rawXattrValues');
+type PaxRecords = Record<string, string> & { [RAW_XATTRS]?: Record<string, Buffer> };
+
+function captureRawPaxXattrs(): boolean {
+  const file = path.join(path.dirname(require.resolve('tar-stream')), 'headers.js');
+  const headers = require(file) as { decodePax?: ((buf: Buffer) => PaxRecords) & { cradleRaw?: boolean } };
+  const original = headers.decodePax;
+  if (typeof original !== 'function') return false;
+  if (original.cradleRaw) return true;
+  const wrapped = Object.assign((buf: Buffer): PaxRecords => {
+    const result = original(buf);
+    const raw: Record<string, Buffer> = {};
+    let rest = buf;
+    while (rest.length > 0) {
+      const space = rest.indexOf(0x20);
+      const length = space > 0 ? parseInt(rest.subarray(0, space).toString(), 10) : NaN;
+      if (!(length > space + 1) || length > rest.length) break;
+      const record = rest.subarray(space + 1, length - 1);
+      const equals = record.indexOf(0x3d);
+      if (equals > 0) {
+        const key = record.subarray(0, equals).toString();
+        if (key.startsWith('SCHILY.xattr.')) raw[key] = Buffer.from(record.subarray(equals + 1));
+      }
+      rest = rest.subarray(length);
+    }
+    if (Object.keys(raw).length > 0) result[RAW_XATTRS] = raw;
+    return result;
+  }, { cradleRaw: true });
+  headers.decodePax = wrapped;
+  return true;
+}
+
+const RAW_XATTRS_AVAILABLE = captureRawPaxXattrs();
+
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_WHITEOUT = '.wh..wh..opq';
 export const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
@@ -293,15 +334,20 @@ export class LayerWriter {
   }
 
   private applyXattrs(target: string, header: Header): void {
-    const pax = (header as { pax?: Record<string, string> | null }).pax;
+    const pax = (header as { pax?: PaxRecords | null }).pax;
     if (!pax) return;
+    const raw = pax[RAW_XATTRS];
     for (const [key, value] of Object.entries(pax)) {
       let name: string;
       let data: Buffer;
-      if (key.startsWith('SCHILY.xattr.')) {
+      const rawValue = raw?.[key];
+      if (key.startsWith('SCHILY.xattr.') && rawValue) {
         name = key.slice('SCHILY.xattr.'.length);
-        // tar-stream decodes PAX values as UTF-8; a binary value would arrive mangled.
-        if (value.includes('\uFFFD')) {
+        data = rawValue;
+      } else if (key.startsWith('SCHILY.xattr.')) {
+        name = key.slice('SCHILY.xattr.'.length);
+        // Without the raw capture a binary value would arrive mangled.
+        if (!RAW_XATTRS_AVAILABLE && value.includes('\uFFFD')) {
           this.options.log?.warn({ layer: this.options.layer, entry: header.name, xattr: name }, 'skipping binary xattr that the tar decoder mangled');
           continue;
         }
