@@ -110,6 +110,18 @@ export class ContentStore {
     const file = this.blobPath(desc.digest);
     if (fs.existsSync(file)) return file;
     const partial = this.ingestPath(desc.digest);
+    const resumed = fs.existsSync(partial);
+    try {
+      return await this.fetchOnce(desc, open, options, file, partial);
+    } catch (err) {
+      // Bad data may have come from the partial file of an earlier run: start clean once.
+      if (!resumed || !errors.digestMismatch.is(err) || options.signal?.aborted) throw err;
+      options.log?.warn({ digest: desc.digest, err: messageOf(err) }, 'resumed blob failed verification, downloading it again from the start');
+      return this.fetchOnce(desc, open, options, file, partial);
+    }
+  }
+
+  private async fetchOnce(desc: BlobDescriptor, open: BlobOpener, options: IngestOptions, file: string, partial: string): Promise<string> {
     const algorithm = desc.digest.split(':', 1)[0]!;
     let { hash, offset } = await resumeState(partial, algorithm, desc.size);
     if (offset > 0) options.log?.info({ digest: desc.digest, offset, size: desc.size }, 'resuming partial blob download');
