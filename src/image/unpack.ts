@@ -213,7 +213,16 @@ export class LayerWriter {
         queue.unshift(...target.split('/'));
         continue;
       }
-      if (!stat.isDirectory()) throw this.hostile(entry, `${path.join(...resolved, part)} is not a directory`);
+      if (!stat.isDirectory()) {
+        // A whiteout made earlier in this layer may be followed by new content under that name.
+        if (createMissing && stat.isCharacterDevice() && stat.rdev === 0) {
+          await fs.promises.unlink(candidate);
+          await fs.promises.mkdir(candidate, { mode: 0o755 });
+          resolved.push(part);
+          continue;
+        }
+        throw this.hostile(entry, `${path.join(...resolved, part)} is not a directory`);
+      }
       resolved.push(part);
     }
     const result = path.join(this.root, ...resolved);

@@ -408,3 +408,24 @@ test('non-distributable layers the registry does not hold come from their URLs',
   assert.equal(fs.readFileSync(path.join(hold.lowerDirs[1]!, 'foreign'), 'utf8'), 'from a url');
   hold.release();
 });
+
+test('bad images: unsupported layer media type, wrong diff_id, layer count mismatch', async (t) => {
+  const encrypted = await pushImage(registry, 'bad/encrypted:v1', { layers: [{ entries: [entry.file('a', 'a')], mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip+encrypted' }] });
+  const wrongDiff = await pushImage(registry, 'bad/diffid:v1', {
+    layers: [{ entries: [entry.file('a', 'a')] }],
+    mutateConfig: (config) => { (config.rootfs as { diff_ids: string[] }).diff_ids = [`sha256:${'0'.repeat(64)}`]; },
+  });
+  const wrongCount = await pushImage(registry, 'bad/count:v1', {
+    layers: [{ entries: [entry.file('a', 'a')] }],
+    mutateConfig: (config) => { (config.rootfs as { diff_ids: string[] }).diff_ids = []; },
+  });
+  const { service, root } = newService(t, registriesConf([registry.host]));
+  await assert.rejects(service.pull(encrypted.reference),
+    (err: unknown) => errors.unsupportedMediaType.is(err) && err.message.includes(encrypted.layerDigests[0]!) && err.message.includes('+encrypted'));
+  await assert.rejects(service.pull(wrongDiff.reference),
+    (err: unknown) => errors.digestMismatch.is(err) && err.message.includes(`sha256:${'0'.repeat(64)}`) && err.message.includes(wrongDiff.layers[0]!.diffId));
+  await assert.rejects(service.pull(wrongCount.reference), (err: unknown) => errors.invalidArgument.is(err) && /1 layers but the config has 0/.test(err.message));
+  assert.deepEqual(service.list(), []);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.deepEqual(layerDirs(root), []);
+});

@@ -98,7 +98,10 @@ test('OCI whiteouts become overlayfs whiteouts and opaque directories', async (t
     { name: 'var/kept', content: 'new' },
     { name: 'opt/.wh.same', content: '' },
     { name: 'opt/same', content: 'same layer wins' },
+    { name: 'srv/.wh.was-a-file', content: '' },
+    { name: 'srv/was-a-file/now-a-dir', content: 'nested' },
   ]);
+  assert.equal(fs.readFileSync(path.join(layer, 'srv/was-a-file/now-a-dir'), 'utf8'), 'nested');
   const whiteout = fs.lstatSync(path.join(layer, 'etc/removed'));
   assert.ok(whiteout.isCharacterDevice());
   assert.equal(whiteout.rdev, 0);
