@@ -13,6 +13,9 @@ import { entry, pushImage, type LayerEntry } from '../test/helpers/image-builder
 import { ImageService } from '../src/image/image-service';
 import { unpackLayerFile } from '../src/image/unpack';
 import { silentLogger } from '../src/common/logger';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { referenceAvailable, startReferenceContainerd } from '../test/reference/containerd';
 
 function stats(values: number[]): string {
   const sorted = [...values].sort((a, b) => a - b);
@@ -56,6 +59,22 @@ async function main(): Promise<void> {
       fs.rmSync(root, { recursive: true, force: true });
     }
     console.log(`cold pull (download + verify + unpack, 3 parallel): ${stats(pulls)}`);
+
+    // The same pull by the reference containerd (ctr: fetch + unpack into its overlayfs snapshotter), fresh each round.
+    if (referenceAvailable()) {
+      const ctrPulls: number[] = [];
+      for (let i = 0; i < rounds; i++) {
+        const reference = await startReferenceContainerd({ cniConfDir: path.join(work, 'cni') });
+        try {
+          const t0 = performance.now();
+          await promisify(execFile)('ctr', ['--address', reference.endpoint.replace('unix://', ''), '-n', 'bench', 'images', 'pull', '--plain-http', pushed.reference]);
+          ctrPulls.push(performance.now() - t0);
+        } finally {
+          await reference.stop();
+        }
+      }
+      console.log(`containerd 1.6 \`ctr images pull\` (same image, cold): ${stats(ctrPulls)}`);
+    }
 
     // Where the time goes, one stage at a time, on the same blobs.
     const download: number[] = [];
