@@ -3,8 +3,7 @@
 // before it is renamed into place. Runs on koffi's worker thread (it can take a
 // while on a busy disk) so the event loop keeps serving.
 import * as fs from 'node:fs';
-import koffi from 'koffi';
-import { loadLibc, errnoError } from './libc';
+import { loadLibc } from './libc';
 
 interface AsyncFn {
   async(fd: number, callback: (err: unknown, result: number) => void): void;
@@ -19,7 +18,7 @@ export async function syncfsPath(path: string): Promise<void> {
   try {
     const rc = await new Promise<number>((resolve, reject) => fn.async(handle.fd, (err, result) => (err ? reject(err) : resolve(result))));
     // errno of a call on koffi's worker thread is not readable here; report the failure plainly.
-    if (rc !== 0) throw errnoError(koffi.errno() || 5, 'syncfs', path);
+    if (rc !== 0) throw new Error(`syncfs ${JSON.stringify(path)} failed`);
   } finally {
     await handle.close();
   }
