@@ -349,7 +349,8 @@ export class ImageService {
         size: layers.reduce((sum, layer) => sum + layer.size, 0),
         pulledAt: new Date().toISOString(),
       };
-      const tag = tagName(ref);
+      // name:tag@digest pulls by digest; the tag was not checked, so it is not recorded (as containerd).
+      const tag = ref.digest === undefined ? tagName(ref) : undefined;
       if (tag !== undefined) stored.repoTags.push(tag);
       this.configs.set(stored.id, config);
       const image = this.images.put(stored);

@@ -77,6 +77,8 @@ test('pull by tag stores the image with CRI names, size and layers; by digest fi
     ...pushed.layers.flatMap((l) => [`skipped ${l.size}`, `reuse ${l.digest}`]),
     'result ok',
   ].sort(), 'a second pull downloads no layer');
+  const withTag = await service.pull(`${registry.host}/pull/tag:unchecked@${pushed.manifestDigest}`);
+  assert.deepEqual(withTag.repoTags, [`${registry.host}/pull/tag:v1`], 'name:tag@digest pulls by digest and records no unchecked tag');
   assert.equal(service.list().length, 1);
   for (const ref of [image.id, image.id.slice(7), image.id.slice(7, 19), pushed.reference, pushed.digestReference]) {
     assert.equal(service.status(ref)?.id, image.id, `status(${ref})`);
