@@ -1,6 +1,7 @@
 // What the RPC handlers need from the rest of the daemon, as explicit interfaces.
 // The daemon (src/daemon) builds one CradleServices and hands it to every handler.
 import type { CradleConfig } from '../config/schema';
+import type { ImageService } from '../image';
 
 export interface Readiness {
   ready: boolean;
@@ -27,6 +28,7 @@ export interface CradleServices {
   readonly runtimeReadiness: ReadinessSource;
   readonly networkReadiness: ReadinessSource;
   readonly runtimeSettings: RuntimeSettingsStore;
+  readonly images: ImageService;
   /** Extra JSON documents for Status(verbose), by key. */
   verboseInfo(): Record<string, unknown>;
 }

@@ -16,11 +16,26 @@ import { RuntimeSettingsFile } from './runtime-settings';
 import { RuntimeReadiness } from './runtime-readiness';
 import * as path from 'node:path';
 import { CniManager, ensureDefaultConfig } from '../cni';
+import { ImageService } from '../image';
 import { CradleMetrics } from '../metrics/registry';
 import { MetricsServer } from '../metrics/server';
 import { metricsInterceptor } from '../metrics/interceptor';
 import { InspectServer, inspectSocketPath, type InspectSource } from './inspect';
 import { beforeCallHook, readTestHooks } from './test-hooks';
+
+function openImageService(config: CradleConfig, log: Logger, metrics: CradleMetrics): ImageService {
+  const { image } = config;
+  return new ImageService({
+    root: path.join(config.state.root, 'image'),
+    registries: { confPath: image.registries_conf, confDir: image.registries_conf_dir, certsDir: image.certs_dir },
+    ...(image.global_auth_file ? { authFile: image.global_auth_file } : {}),
+    maxConcurrentDownloads: image.max_concurrent_downloads,
+    pullProgressTimeoutSec: image.pull_progress_timeout / 1000,
+    pinned: [...image.pinned_images, image.pause_image],
+    metrics,
+    log: log.child({ component: 'image' }),
+  });
+}
 
 /** Writes cradle's default network when configured and none exists, then loads and watches CNI configs. */
 async function startCni(config: CradleConfig, log: Logger): Promise<CniManager> {
@@ -83,6 +98,9 @@ export class Daemon {
 
     let current = config;
     const runtimeSettings = RuntimeSettingsFile.load(config.state.root);
+    const metrics = config.metrics.enable ? new CradleMetrics(config.metrics.collectors) : CradleMetrics.disabled();
+    metrics.setDefaultRuntime(config.runtime.default_runtime);
+    const images = openImageService(config, log, metrics);
     const cni = await startCni(config, log);
     runtimeSettings.onPodCidrChange((cidr) => cni.setPodCidr(cidr));
     cni.setPodCidr(runtimeSettings.podCidr());
@@ -93,10 +111,9 @@ export class Daemon {
       runtimeReadiness: new RuntimeReadiness(() => current),
       networkReadiness,
       runtimeSettings,
+      images,
       verboseInfo: () => ({ config: current, sources: loaded.sources, podCidr: runtimeSettings.podCidr(), node: process.version }),
     };
-    const metrics = config.metrics.enable ? new CradleMetrics(config.metrics.collectors) : CradleMetrics.disabled();
-    metrics.setDefaultRuntime(config.runtime.default_runtime);
     const daemon = new Daemon(loaded, loadOptions, log, services, metrics);
     daemon.cni = cni;
     daemon.onConfigChange = (next) => { current = next; };
@@ -176,6 +193,7 @@ export class Daemon {
       return;
     }
     const previous = this.config;
+    for (const warning of this.services.images.reloadRegistries()) this.log.warn({ warning }, 'registries configuration');
     if (next.log.level !== previous.log.level) {
       this.log.level = next.log.level;
       this.log.info({ level: next.log.level }, 'log level changed');
@@ -202,6 +220,7 @@ export class Daemon {
       await this.metricsServer?.stop();
       await this.inspectServer?.stop();
       await this.cni?.stop();
+      this.services.images.close();
       this.log.info('cradled stopped');
     })();
     return this.stopping;

@@ -52,6 +52,10 @@ export function makeTempDirs(prefix = 'cradle-test-'): TempDirs {
 
 export function baseArgs(t: TempDirs): string[] {
   return [
+    // A private registries.conf (the test writes it) instead of /etc/containers.
+    '--image-registries-conf', path.join(t.dir, 'registries.conf'),
+    '--image-registries-conf-dir', path.join(t.dir, 'registries.conf.d'),
+    '--image-certs-dir', path.join(t.dir, 'certs.d'),
     '--config', t.configFile,
     '--config-dir', t.configDir,
     '--api-listen', `unix://${t.socket}`,
@@ -62,6 +66,11 @@ export function baseArgs(t: TempDirs): string[] {
     // default bridge network is only written where a test asks for it.
     '--network-write-default-config=false',
   ];
+}
+
+/** Marks a registry (e.g. the fixture registry, plain HTTP on 127.0.0.1) insecure for this daemon. */
+export function allowInsecureRegistry(t: TempDirs, host: string): void {
+  fs.appendFileSync(path.join(t.dir, 'registries.conf'), `[[registry]]\nlocation = "${host}"\ninsecure = true\n`);
 }
 
 export class Cradled {
@@ -109,8 +118,8 @@ export class Cradled {
     ]);
   }
 
-  /** Stops the daemon (SIGTERM, then SIGKILL) and removes its temp dirs. */
-  async stop(): Promise<void> {
+  /** Stops the daemon (SIGTERM, then SIGKILL) and removes its temp dirs unless keepDirs (to restart on them). */
+  async stop(options: { keepDirs?: boolean } = {}): Promise<void> {
     for (const c of this.clients) c.close();
     if (this.proc.exitCode === null && this.proc.signalCode === null) {
       this.proc.kill('SIGTERM');
@@ -121,7 +130,7 @@ export class Cradled {
         await this.exited;
       }
     }
-    fs.rmSync(this.dirs.dir, { recursive: true, force: true });
+    if (!options.keepDirs) fs.rmSync(this.dirs.dir, { recursive: true, force: true });
   }
 }
 
@@ -135,9 +144,9 @@ export function spawnCradled(dirs: TempDirs, options: CradledOptions = {}): Crad
   return new Cradled(dirs, proc);
 }
 
-/** Starts cradled in fresh temp dirs and waits until its socket accepts calls. */
-export async function startCradled(options: CradledOptions = {}): Promise<Cradled> {
-  const daemon = spawnCradled(makeTempDirs(), options);
+/** Starts cradled in fresh temp dirs (or given ones, to restart) and waits until its socket accepts calls. */
+export async function startCradled(options: CradledOptions = {}, dirs: TempDirs = makeTempDirs()): Promise<Cradled> {
+  const daemon = spawnCradled(dirs, options);
   if (options.waitReady !== false) {
     try {
       await waitForSocket(daemon);

@@ -6,6 +6,12 @@ import { version } from './version';
 import { status } from './status';
 import { runtimeConfig } from './runtime-config';
 import { updateRuntimeConfig } from './update-runtime-config';
+import { pullImage } from './pull-image';
+import { listImages } from './list-images';
+import { streamImages } from './stream-images';
+import { imageStatus } from './image-status';
+import { removeImage } from './remove-image';
+import { imageFsInfo } from './image-fs-info';
 
 export function runtimeRpcs(services: CradleServices): Partial<RuntimeRpcs> {
   return {
@@ -16,6 +22,13 @@ export function runtimeRpcs(services: CradleServices): Partial<RuntimeRpcs> {
   };
 }
 
-export function imageRpcs(_services: CradleServices): Partial<ImageRpcs> {
-  return {};
+export function imageRpcs(services: CradleServices): Partial<ImageRpcs> {
+  return {
+    PullImage: pullImage(services),
+    ListImages: listImages(services),
+    StreamImages: streamImages(services),
+    ImageStatus: imageStatus(services),
+    RemoveImage: removeImage(services),
+    ImageFsInfo: imageFsInfo(services),
+  };
 }
