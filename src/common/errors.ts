@@ -96,6 +96,10 @@ export const errors = {
   // Runtime, sandboxes, containers
   runtime: define('CRADLE_ERR_RUNTIME', 'internal', (message: string) => message),
   network: define('CRADLE_ERR_NETWORK', 'unavailable', (message: string) => message),
+  // OCI spec from CRI (src/runtime/spec): a CRI request field that cannot be turned into a spec.
+  // `field` is the CRI field path, e.g. config.linux.securityContext.seccomp.localhostRef.
+  invalidField: define('CRADLE_ERR_INVALID_FIELD', 'invalid-argument', (field: string, problem: string) =>
+    `${field}: ${problem}`),
 } as const;
 
 /**
