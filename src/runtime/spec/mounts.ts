@@ -118,8 +118,9 @@ export interface ImageVolume {
 /** Anonymous volumes for the image's VOLUMEs not already covered by a CRI mount. */
 export function imageVolumes(volumes: Record<string, unknown> | null | undefined, root: string, taken: ReadonlySet<string>): ImageVolume[] {
   const out: ImageVolume[] = [];
-  for (const raw of Object.keys(volumes ?? {}).sort()) {
-    const containerPath = path.posix.normalize('/' + raw).replace(/(.)\/$/, '$1');
+  // Sorted by container path so a parent volume is mounted before one nested in it.
+  const paths = Object.keys(volumes ?? {}).map((raw) => path.posix.normalize('/' + raw).replace(/(.)\/$/, '$1')).sort();
+  for (const containerPath of paths) {
     if (containerPath === '/' || taken.has(containerPath) || out.some((v) => v.containerPath === containerPath)) continue;
     const name = createHash('sha256').update(containerPath).digest('hex').slice(0, 16);
     out.push({ containerPath, hostPath: path.join(root, name) });

@@ -17,7 +17,10 @@ export function normalizeSysctlKey(key: string): string {
 
 /** Which namespace a sysctl belongs to, or null when it is not namespaced. */
 export function sysctlNamespace(key: string): SysctlNamespace | null {
-  const k = normalizeSysctlKey(key);
+  return namespaceOfDotted(normalizeSysctlKey(key));
+}
+
+function namespaceOfDotted(k: string): SysctlNamespace | null {
   if (IPC_SYSCTLS.has(k) || k.startsWith('fs.mqueue.')) return 'ipc';
   if (k.startsWith('net.')) return 'net';
   if (k === 'kernel.domainname') return 'uts';
@@ -38,7 +41,7 @@ export function validateSysctls(
     const key = normalizeSysctlKey(rawKey);
     const f = `${field}[${JSON.stringify(rawKey)}]`;
     if (key === 'kernel.hostname') throw errors.invalidField(f, 'set the hostname through the pod hostname, not a sysctl');
-    const ns = sysctlNamespace(key);
+    const ns = namespaceOfDotted(key);
     if (!ns) throw errors.invalidField(f, `sysctl ${key} is not namespaced and cannot be set for a pod`);
     if (ns === 'net' && host.network) throw errors.invalidField(f, `sysctl ${key} is not allowed with the host network namespace`);
     if (ns === 'ipc' && host.ipc) throw errors.invalidField(f, `sysctl ${key} is not allowed with the host IPC namespace`);

@@ -72,7 +72,7 @@ export function fakeProbe(state: Partial<FakeProbeState> = {}): HostProbe {
     devicesUnder: (dir) => Object.values(s.devices).filter((d): d is HostDevice => d !== 'directory' && d.path.startsWith(dir + '/')),
     realPath: (p) => s.realPaths[p] ?? (s.allExist ? p : null),
     mountPropagation: (p) => {
-      const best = Object.keys(s.propagation).filter((mp) => p === mp || p.startsWith(mp + '/')).sort((a, b) => b.length - a.length)[0];
+      const best = Object.keys(s.propagation).filter((mp) => mp === '/' || p === mp || p.startsWith(mp + '/')).sort((a, b) => b.length - a.length)[0];
       return best ? s.propagation[best]! : 'private';
     },
   };
