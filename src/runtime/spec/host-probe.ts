@@ -119,3 +119,24 @@ export const realHostProbe: HostProbe = {
     return propagationFromMountInfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'), realPath);
   },
 };
+
+/**
+ * Capabilities in this process's bounding set (CapBnd of /proc/self/status), by name.
+ * Use it as SpecRuntimeOptions.allCapabilities: a runtime cannot grant a privileged
+ * container a capability cradled itself lacks (containerd does the same).
+ */
+export function hostCapabilities(all: readonly string[], statusText = fs.readFileSync('/proc/self/status', 'utf8')): string[] {
+  const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(statusText);
+  if (!m) return [...all];
+  const mask = BigInt('0x' + m[1]);
+  return all.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
+}
+
+/**
+ * The lowest oom_score_adj cradle can give: its own (lowering it needs CAP_SYS_RESOURCE,
+ * which cradled may not have; cri-o reads its own value the same way).
+ */
+export function hostMinOomScoreAdj(text = fs.readFileSync('/proc/self/oom_score_adj', 'utf8')): number {
+  const n = Number(text.trim());
+  return Number.isInteger(n) ? n : 0;
+}
