@@ -4,6 +4,7 @@ import {
   ALL_CAPABILITIES, CONTAINERD_DEFAULT_CAPABILITIES, CRIO_DEFAULT_CAPABILITIES, buildCapabilities, normalizeCapability,
 } from '../../../src/runtime/spec/capabilities';
 import { buildContainerSpec } from '../../../src/runtime/spec/build';
+import { hostCapabilities, hostMinOomScoreAdj } from '../../../src/runtime/spec/host-probe';
 import { containerInput } from './fixtures';
 
 const caps = (add: string[] = [], drop: string[] = [], ambient: string[] = []) =>
@@ -98,4 +99,17 @@ test('full spec: privileged container gets all caps, devices, no masks, no secco
 test('full spec: privileged container in an unprivileged pod is refused', () => {
   assert.throws(() => buildContainerSpec(containerInput({ config: { linux: { securityContext: { privileged: true } } } })),
     /config\.linux\.securityContext\.privileged: a privileged container needs a privileged pod sandbox/);
+});
+
+test('hostCapabilities: the bounding set of cradled, by name', () => {
+  // This sandbox's own mask: everything but CAP_SYS_RESOURCE (bit 24).
+  const caps = hostCapabilities(ALL_CAPABILITIES, 'Name:\tx\nCapBnd:\t000001fffeffffff\n');
+  assert.equal(caps.length, 40);
+  assert.ok(!caps.includes('CAP_SYS_RESOURCE'));
+  assert.deepEqual(hostCapabilities(ALL_CAPABILITIES, 'CapBnd:\t0000000000000401\n'), ['CAP_CHOWN', 'CAP_NET_BIND_SERVICE']);
+  assert.equal(hostCapabilities(ALL_CAPABILITIES, 'nothing').length, 41);
+  assert.ok(hostCapabilities(ALL_CAPABILITIES).length > 0);
+  assert.equal(hostMinOomScoreAdj('-999\n'), -999);
+  assert.equal(hostMinOomScoreAdj('garbage'), 0);
+  assert.equal(typeof hostMinOomScoreAdj(), 'number');
 });
