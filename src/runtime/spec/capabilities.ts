@@ -73,8 +73,12 @@ export function buildCapabilities(
         if (allowAll) return [];
         throw errors.invalidField(`${FIELD}.${which}[${i}]`, '"ALL" is not allowed here');
       }
-      const cap = normalizeCapability(name, all);
+      const cap = normalizeCapability(name, [...ALL_CAPABILITIES, ...all]);
       if (!cap) throw errors.invalidField(`${FIELD}.${which}[${i}]`, `unknown capability ${JSON.stringify(name)}`);
+      // Dropping what the host cannot grant is a no-op; adding it cannot work.
+      if (!all.includes(cap) && which !== 'dropCapabilities') {
+        throw errors.invalidField(`${FIELD}.${which}[${i}]`, `capability ${cap} is not available to cradle on this host`);
+      }
       return [cap];
     });
   const added = check(add, 'addCapabilities', true);
@@ -84,11 +88,12 @@ export function buildCapabilities(
   let set: string[];
   if (add.some(isAll)) set = [...all];
   else if (drop.some(isAll)) set = [];
-  else set = defaults.map((d) => normalizeCapability(d, all) ?? d);
+  // Configured defaults the host cannot grant are left out rather than failing every container.
+  else set = defaults.flatMap((d) => normalizeCapability(d, all) ?? []);
   for (const c of added) if (!set.includes(c)) set.push(c);
   set = set.filter((c) => !dropped.includes(c));
   for (const c of ambient) if (!set.includes(c)) set.push(c);
-  const ordered = all.filter((c) => set.includes(c)).concat(set.filter((c) => !all.includes(c)));
+  const ordered = all.filter((c) => set.includes(c));
   const ambientOrdered = all.filter((c) => ambient.includes(c));
   return {
     bounding: ordered,

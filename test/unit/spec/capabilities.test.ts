@@ -113,3 +113,13 @@ test('hostCapabilities: the bounding set of cradled, by name', () => {
   assert.equal(hostMinOomScoreAdj('garbage'), 0);
   assert.equal(typeof hostMinOomScoreAdj(), 'number');
 });
+
+test('capabilities: only what the host can grant', () => {
+  const host = ALL_CAPABILITIES.filter((c) => c !== 'CAP_SYS_RESOURCE' && c !== 'CAP_KILL');
+  const out = buildCapabilities(caps(['NET_ADMIN'], ['SYS_RESOURCE']), false, CRIO_DEFAULT_CAPABILITIES, host);
+  assert.ok(!out.bounding.includes('CAP_KILL'), 'a default the host lacks is left out');
+  assert.ok(out.bounding.includes('CAP_NET_ADMIN'));
+  assert.throws(() => buildCapabilities(caps(['SYS_RESOURCE']), false, CRIO_DEFAULT_CAPABILITIES, host),
+    /addCapabilities\[0\]: capability CAP_SYS_RESOURCE is not available to cradle on this host/);
+  assert.deepEqual(buildCapabilities(null, true, [], host).bounding, host);
+});
