@@ -17,7 +17,9 @@ import { containerInput, pauseInput, runtimeOptions, PASSWD, GROUP } from '../..
 const RUNC = '/usr/sbin/runc';
 const BUSYBOX = '/bin/busybox';
 const PREFIX = 'cradle-test-spec-int-';
-const CGROUP_PARENT = `/${PREFIX}cg`;
+// Per run (pid-suffixed) so a concurrent run elsewhere on this shared machine is left alone.
+const RUN = `${PREFIX}${process.pid}-`;
+const CGROUP_PARENT = `/${RUN}cg`;
 const skip = process.getuid?.() !== 0 ? 'needs root' : !fs.existsSync(RUNC) ? 'runc not installed' : !fs.existsSync(BUSYBOX) ? 'busybox-static not installed' : false;
 
 function runc(root: string, args: string[], timeout = 30_000) {
@@ -36,10 +38,23 @@ function runcDetached(root: string, args: string[]) {
   }
 }
 
-/** Deletes containers, state and cgroups left by this test (also by a killed earlier run). */
+/** The run a leftover belongs to is over: this one, or a dead process. */
+function ownerGone(name: string): boolean {
+  const pid = Number(/^cradle-test-spec-int-(\d+)-/.exec(name)?.[1]);
+  if (!pid) return true;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** Deletes containers, state and cgroups left by this run or by killed earlier runs. */
 function sweep(): void {
   for (const name of fs.readdirSync(os.tmpdir())) {
-    if (!name.startsWith(PREFIX)) continue;
+    if (!name.startsWith(PREFIX) || !ownerGone(name)) continue;
     const dir = path.join(os.tmpdir(), name);
     const root = path.join(dir, 'runc');
     if (fs.existsSync(root)) {
@@ -49,12 +64,17 @@ function sweep(): void {
     fs.rmSync(dir, { recursive: true, force: true });
   }
   for (const controller of fs.readdirSync('/sys/fs/cgroup')) {
-    const parent = path.join('/sys/fs/cgroup', controller, CGROUP_PARENT);
-    if (!fs.existsSync(parent)) continue;
-    for (const child of fs.readdirSync(parent, { withFileTypes: true })) {
-      if (child.isDirectory()) try { fs.rmdirSync(path.join(parent, child.name)); } catch { /* busy: a live container */ }
+    const base = path.join('/sys/fs/cgroup', controller);
+    let names: string[];
+    try { names = fs.readdirSync(base); } catch { continue; }
+    for (const name of names) {
+      if (!name.startsWith(PREFIX) || !ownerGone(name)) continue;
+      const parent = path.join(base, name);
+      for (const child of fs.readdirSync(parent, { withFileTypes: true })) {
+        if (child.isDirectory()) try { fs.rmdirSync(path.join(parent, child.name)); } catch { /* busy */ }
+      }
+      try { fs.rmdirSync(parent); } catch { /* not empty */ }
     }
-    try { fs.rmdirSync(parent); } catch { /* not empty */ }
   }
 }
 
@@ -104,7 +124,7 @@ function runToCompletion(name: string, spec: OciSpec): { status: number | null; 
 before(() => {
   if (skip) return;
   sweep();
-  work = fs.mkdtempSync(path.join(os.tmpdir(), PREFIX));
+  work = fs.mkdtempSync(path.join(os.tmpdir(), RUN));
   rootfs = path.join(work, 'rootfs');
   runcRoot = path.join(work, 'runc');
   makeBusyboxRootfs(rootfs);
