@@ -264,3 +264,62 @@ test('privileged container: all capabilities, no seccomp filter', { skip }, () =
   assert.match(r.stdout, new RegExp(`^CapBnd:\\t${all}$`, 'm'));
   assert.match(r.stdout, /^Seccomp:\t0$/m);
 });
+
+test('read-only rootfs, CRI bind mounts, image volume and a device, as runc applies them', { skip }, () => {
+  const data = path.join(work, 'data');
+  fs.mkdirSync(data, { recursive: true });
+  fs.writeFileSync(path.join(data, 'f'), 'from-host\n');
+  const rw = path.join(work, 'rwdata');
+  fs.mkdirSync(rw, { recursive: true });
+  const result = buildContainerSpec({
+    ...containerInput({
+      rootfs,
+      probe: realHostProbe,
+      runtime: hostRuntime(),
+      sandbox: {
+        id: 'pause',
+        namespaces: {
+          network: { path: `/proc/${pausePid}/ns/net` },
+          ipc: { path: `/proc/${pausePid}/ns/ipc` },
+          uts: { path: `/proc/${pausePid}/ns/uts` },
+        },
+        hostname: 'cradle-test-pod',
+        hostsPath: path.join(work, 'hosts'),
+        resolvConfPath: path.join(work, 'resolv.conf'),
+        hostnamePath: path.join(work, 'hostname'),
+        shmPath: path.join(work, 'shm'),
+        cgroupParent: CGROUP_PARENT,
+      },
+      image: { Cmd: ['/bin/sh'], Volumes: { '/vol': {} }, Env: ['PATH=/bin'] },
+      config: {
+        metadata: { name: 'mounts' },
+        command: ['/bin/sh', '-c', [
+          'echo x > /rootfs-write 2>/dev/null && echo rootfs-writable || echo rootfs-readonly',
+          'cat /data/f',
+          'echo x > /data/g 2>/dev/null && echo data-writable || echo data-readonly',
+          'echo x > /rw/g && cat /rw/g',
+          'echo x > /vol/v && echo vol-writable',
+          'echo x > /dev/xnull && echo device-ok',
+          'echo x > /etc/hosts 2>/dev/null && echo hosts-writable || echo hosts-readonly',
+          'echo shm > /dev/shm/s && echo shm-ok',
+        ].join('; ')],
+        mounts: [
+          { containerPath: '/data', hostPath: data, readonly: true },
+          { containerPath: '/rw', hostPath: rw },
+        ],
+        devices: [{ hostPath: '/dev/null', containerPath: '/dev/xnull', permissions: 'rw' }],
+        linux: { securityContext: { readonlyRootfs: true, namespaceOptions: { network: 'POD', ipc: 'POD', pid: 'CONTAINER' } } },
+      },
+    }),
+    container: { id: 'mounts', logPath: '', imageRef: 'sha256:test', imageVolumeRoot: path.join(work, 'volumes', 'mounts') },
+  });
+  for (const v of result.imageVolumes) fs.mkdirSync(v.hostPath, { recursive: true });
+  const r = runToCompletion('mounts', result.spec);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), [
+    'rootfs-readonly', 'from-host', 'data-readonly', 'x', 'vol-writable', 'device-ok', 'hosts-readonly', 'shm-ok',
+  ]);
+  assert.equal(fs.readFileSync(path.join(rw, 'g'), 'utf8'), 'x\n', 'write reached the host directory');
+  assert.equal(fs.readFileSync(path.join(result.imageVolumes[0]!.hostPath, 'v'), 'utf8'), 'x\n');
+  assert.equal(fs.readFileSync(path.join(work, 'shm', 's'), 'utf8'), 'shm\n', '/dev/shm is the pod shm directory');
+});
