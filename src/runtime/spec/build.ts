@@ -12,7 +12,7 @@ import {
   sandboxFileMounts, shmMount, standardMounts, type ImageVolume,
 } from './mounts';
 import { buildContainerNamespaces, buildPauseNamespaces } from './namespaces';
-import { OCI_VERSION, type OciLinux, type OciSpec } from './oci-types';
+import { OCI_VERSION, type OciLinux, type OciProcess, type OciSpec } from './oci-types';
 import { mergeArgs, mergeEnv, resolveCwd } from './process-args';
 import { buildResources, cgroupsPath, oomScoreAdj } from './resources';
 import { buildSeccomp, chooseSeccomp } from './seccomp';
@@ -223,4 +223,17 @@ export function buildPauseSpec(input: PauseSpecInput): OciSpec {
   };
   if (!ns.hostUts && input.hostname) spec.hostname = input.hostname;
   return spec;
+}
+
+/**
+ * The process of an exec in a running container (ExecSync/Exec): the container's own
+ * process with the command replaced and the terminal as asked (cri-o's prepareProcessExec).
+ */
+export function buildExecProcess(container: OciProcess, cmd: readonly string[], tty: boolean): OciProcess {
+  if (cmd.length === 0 || cmd[0] === '') throw errors.invalidField('cmd', 'no command to execute');
+  const env = container.env.filter((e) => !e.startsWith('TERM='));
+  if (tty) env.push('TERM=xterm');
+  const out: OciProcess = { ...container, args: [...cmd], env, terminal: tty };
+  out.user = { ...container.user, ...(container.user.additionalGids ? { additionalGids: [...container.user.additionalGids] } : {}) };
+  return out;
 }

@@ -1,5 +1,5 @@
 // OCI runtime spec from CRI: the public surface of src/runtime/spec.
-export { buildContainerSpec, buildPauseSpec, normalizeSignal, PAUSE_CPU_SHARES, PAUSE_OOM_SCORE_ADJ, type ContainerSpecResult } from './build';
+export { buildContainerSpec, buildPauseSpec, buildExecProcess, normalizeSignal, PAUSE_CPU_SHARES, PAUSE_OOM_SCORE_ADJ, type ContainerSpecResult } from './build';
 export type {
   ContainerSpecInput, PauseSpecInput, ImageConfig, SandboxFacts, SpecRuntimeOptions, ContainerHostInfo,
   NamespaceRef, PauseNamespace, CgroupDriver,

@@ -133,11 +133,15 @@ export function imageVolumeMounts(volumes: readonly ImageVolume[]): OciMount[] {
 }
 
 /**
- * Final mount list: standard and sandbox mounts first, then image volumes, then CRI mounts.
+ * Final mount list: standard and sandbox mounts first, then image volumes and CRI mounts.
  * A CRI mount replaces any other mount with the same destination (kubelet's own
  * /etc/hosts, for example); mounts under a replaced /dev or /sys stay.
  */
 export function mergeMounts(base: readonly OciMount[], volumes: readonly OciMount[], cri: readonly OciMount[]): OciMount[] {
   const criDest = new Set(cri.map((m) => m.destination));
-  return [...base.filter((m) => !criDest.has(m.destination)), ...volumes.filter((m) => !criDest.has(m.destination)), ...cri];
+  // runc mounts in order: a parent must come before what is mounted inside it, so volumes
+  // and CRI mounts are stably ordered by depth (containerd's orderedMounts).
+  const depth = (m: OciMount) => m.destination.split('/').filter(Boolean).length;
+  const user = [...volumes.filter((m) => !criDest.has(m.destination)), ...cri].sort((a, b) => depth(a) - depth(b));
+  return [...base.filter((m) => !criDest.has(m.destination)), ...user];
 }

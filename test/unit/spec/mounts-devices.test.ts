@@ -189,3 +189,15 @@ test('masked and readonly paths: kubelet lists win, defaults otherwise', () => {
   assert.deepEqual(kubelet.maskedPaths, ['/proc/foo']);
   assert.deepEqual(kubelet.readonlyPaths, ['/proc/bar']);
 });
+
+test('mounts: volumes and CRI mounts ordered parent-first', () => {
+  const { spec } = buildContainerSpec(containerInput({
+    image: { Cmd: ['/bin/sh'], Volumes: { '/var/lib/mysql': {} } },
+    config: { mounts: [
+      { containerPath: '/var/lib/mysql/conf.d', hostPath: '/srv/conf' },
+      { containerPath: '/var', hostPath: '/srv/var' },
+    ] },
+  }));
+  const user = spec.mounts.slice(10).map((m) => m.destination);
+  assert.deepEqual(user, ['/var', '/var/lib/mysql', '/var/lib/mysql/conf.d']);
+});

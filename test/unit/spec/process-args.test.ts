@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { errors } from '../../../src/common/errors';
 import { DEFAULT_PATH, mergeArgs, mergeEnv, resolveCwd } from '../../../src/runtime/spec/process-args';
-import { buildContainerSpec } from '../../../src/runtime/spec/build';
+import { buildContainerSpec, buildExecProcess } from '../../../src/runtime/spec/build';
 import { containerInput } from './fixtures';
 
 const ARGS_CASES: { name: string; command: string[]; args: string[]; entrypoint: string[] | null; cmd: string[] | null; want: string[] }[] = [
@@ -84,4 +84,17 @@ test('full spec: tty sets terminal and TERM', () => {
   const { spec } = buildContainerSpec(containerInput({ config: { tty: true, stdin: true } }));
   assert.equal(spec.process.terminal, true);
   assert.ok(spec.process.env.includes('TERM=xterm'));
+});
+
+test('exec process: container process with the command and terminal replaced', () => {
+  const { spec } = buildContainerSpec(containerInput({ config: { tty: true } }));
+  const p = buildExecProcess(spec.process, ['/bin/ls', '-l'], false);
+  assert.deepEqual(p.args, ['/bin/ls', '-l']);
+  assert.equal(p.terminal, false);
+  assert.ok(!p.env.some((e) => e.startsWith('TERM=')));
+  assert.deepEqual(p.user, spec.process.user);
+  assert.deepEqual(p.capabilities, spec.process.capabilities);
+  assert.equal(buildExecProcess(spec.process, ['sh'], true).env.filter((e) => e === 'TERM=xterm').length, 1);
+  assert.deepEqual(spec.process.args, ['/bin/sh'], 'the container process is not modified');
+  assert.throws(() => buildExecProcess(spec.process, [], false), /^CradleError: cmd: no command to execute/);
 });
