@@ -48,12 +48,12 @@ function kubeletMaskedPaths(list: readonly string[], defaults: readonly string[]
 export function buildContainerSpec(input: ContainerSpecInput): ContainerSpecResult {
   const { config, sandboxConfig, imageConfig, sandbox, runtime, container } = input;
   const probe = input.probe ?? realHostProbe;
+  if (!config.metadata || config.metadata.name === '') throw errors.missingField('config.metadata.name');
   const sc = config.linux?.securityContext ?? null;
   const privileged = sc?.privileged ?? false;
   if (privileged && !sandboxConfig.linux?.securityContext?.privileged) {
     throw errors.invalidField(`${SC}.privileged`, 'a privileged container needs a privileged pod sandbox');
   }
-  if (!config.metadata || config.metadata.name === '') throw errors.missingField('config.metadata.name');
 
   const ns = buildContainerNamespaces(sc?.namespaceOptions ?? null, sandbox, container.targetPidNamespace, runtime.cgroupVersion === 2 && !privileged);
   const all = runtime.allCapabilities ?? ALL_CAPABILITIES;

@@ -109,3 +109,7 @@ test('full spec is plain JSON (what config.json will hold)', () => {
   const nnp = buildContainerSpec(containerInput({ config: { linux: { securityContext: { noNewPrivs: true } } } })).spec;
   assert.equal(nnp.process.noNewPrivileges, true);
 });
+
+test('full spec: a container without a name is refused', () => {
+  assert.throws(() => buildContainerSpec(containerInput({ config: { metadata: { name: '' } } })), /config\.metadata\.name is required/);
+});
