@@ -108,6 +108,11 @@ export const errors = {
     `CNI plugin ${plugin} failed ${command} on network ${JSON.stringify(network)}: ${problem}`),
   cniTimeout: define('CRADLE_ERR_CNI_TIMEOUT', 'deadline-exceeded', (plugin: string, command: string, network: string, ms: number) =>
     `CNI plugin ${plugin} ${command} on network ${JSON.stringify(network)} did not finish within ${ms} ms and was killed`),
+
+  // OCI spec from CRI (src/runtime/spec): a CRI request field that cannot be turned into a spec.
+  // `field` is the CRI field path, e.g. config.linux.securityContext.seccomp.localhostRef.
+  invalidField: define('CRADLE_ERR_INVALID_FIELD', 'invalid-argument', (field: string, problem: string) =>
+    `${field}: ${problem}`),
 } as const;
 
 /**

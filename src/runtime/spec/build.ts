@@ -1,0 +1,239 @@
+// The OCI runtime spec (config.json) of a container and of a pod's pause process, from
+// the CRI request, the image config and the sandbox's facts. Pure apart from reading the
+// rootfs's /etc/passwd and /etc/group, a Localhost seccomp file and HostProbe calls.
+import { errors } from '../../common/errors';
+import { buildAnnotations } from './annotations';
+import { buildCapabilities, ALL_CAPABILITIES } from './capabilities';
+import { buildDevices } from './devices';
+import { realHostProbe } from './host-probe';
+import type { ContainerSpecInput, ImageConfig, PauseSpecInput } from './inputs';
+import {
+  DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, buildCriMounts, imageVolumeMounts, imageVolumes, mergeMounts,
+  sandboxFileMounts, shmMount, standardMounts, type ImageVolume,
+} from './mounts';
+import { buildContainerNamespaces, buildPauseNamespaces } from './namespaces';
+import { OCI_VERSION, type OciLinux, type OciProcess, type OciSpec } from './oci-types';
+import { mergeArgs, mergeEnv, resolveCwd } from './process-args';
+import { buildResources, cgroupsPath, oomScoreAdj } from './resources';
+import { buildSeccomp, chooseSeccomp } from './seccomp';
+import { validateSysctls } from './sysctls';
+import { readAccountDb, resolveUser, type ResolvedUser } from './user';
+
+export interface ContainerSpecResult {
+  spec: OciSpec;
+  /** The resolved user (for ContainerStatus.user). */
+  user: ResolvedUser;
+  /** Host directories to create before `create` (anonymous image volumes). */
+  imageVolumes: ImageVolume[];
+  /** Signal for StopContainer: CRI stop_signal, else the image's StopSignal, else SIGTERM. */
+  stopSignal: string;
+}
+
+const SC = 'config.linux.securityContext';
+
+/** CRI Signal enum / image StopSignal ("TERM", "SIGTERM", "15") → "SIGTERM" or "15". */
+export function normalizeSignal(value: string | undefined): string | undefined {
+  if (!value || value === 'RUNTIME_DEFAULT') return undefined;
+  const v = value.trim().toUpperCase();
+  if (/^\d+$/.test(v)) return v;
+  const named = v.startsWith('SIG') ? v : `SIG${v}`;
+  return named.replace(/^SIGRTMINPLUS(\d+)$/, 'SIGRTMIN+$1').replace(/^SIGRTMAXMINUS(\d+)$/, 'SIGRTMAX-$1');
+}
+
+function kubeletMaskedPaths(list: readonly string[], defaults: readonly string[]): string[] {
+  // An empty list cannot be told from "unset" on the wire: use cradle's defaults (containerd does the same).
+  return list.length > 0 ? [...list] : [...defaults];
+}
+
+export function buildContainerSpec(input: ContainerSpecInput): ContainerSpecResult {
+  const { config, sandboxConfig, imageConfig, sandbox, runtime, container } = input;
+  const probe = input.probe ?? realHostProbe;
+  if (!config.metadata || config.metadata.name === '') throw errors.missingField('config.metadata.name');
+  const sc = config.linux?.securityContext ?? null;
+  const privileged = sc?.privileged ?? false;
+  if (privileged && !sandboxConfig.linux?.securityContext?.privileged) {
+    throw errors.invalidField(`${SC}.privileged`, 'a privileged container needs a privileged pod sandbox');
+  }
+
+  const ns = buildContainerNamespaces(sc?.namespaceOptions ?? null, sandbox, container.targetPidNamespace, runtime.cgroupVersion === 2 && !privileged);
+  const all = runtime.allCapabilities ?? ALL_CAPABILITIES;
+  const capabilities = buildCapabilities(sc?.capabilities ?? null, privileged, runtime.defaultCapabilities, all);
+  const user = resolveUser(sc, imageConfig.User, readAccountDb(input.rootfs));
+  const hostname = ns.hostUts ? undefined : sandbox.hostname;
+
+  const args = mergeArgs(config.command, config.args, imageConfig.Entrypoint, imageConfig.Cmd);
+  const env = mergeEnv(imageConfig.Env, config.envs, { hostname: sandbox.hostname, home: user.home, tty: config.tty });
+  const cwd = resolveCwd(config.workingDir, imageConfig.WorkingDir);
+
+  const seccomp = buildSeccomp(chooseSeccomp(sc?.seccomp ?? null, sc?.seccompProfilePath ?? '', SC), {
+    privileged,
+    capabilities: capabilities.bounding,
+    profileRoot: runtime.seccompProfileRoot,
+    ...(runtime.arch ? { arch: runtime.arch } : {}),
+  });
+
+  const readonlyRootfs = sc?.readonlyRootfs ?? false;
+  const cri = buildCriMounts(config.mounts, probe, runtime.supportsRecursiveReadOnly);
+  const criDestinations = new Set(cri.mounts.map((m) => m.destination));
+  const volumes = imageVolumes(imageConfig.Volumes, container.imageVolumeRoot, criDestinations);
+  const base = [
+    ...standardMounts(privileged),
+    shmMount(sandbox.shmPath),
+    ...sandboxFileMounts(sandbox, readonlyRootfs),
+  ];
+  const mounts = mergeMounts(base, imageVolumeMounts(volumes), cri.mounts);
+
+  const devices = buildDevices(config.devices, privileged, probe);
+  const resources = buildResources(config.linux?.resources ?? null, runtime);
+  resources.devices = devices.cgroup;
+
+  const linux: OciLinux = {
+    namespaces: ns.namespaces,
+    cgroupsPath: cgroupsPath(runtime.cgroupDriver, sandbox.cgroupParent, container.id),
+    resources,
+  };
+  if (devices.devices.length > 0) linux.devices = devices.devices;
+  if (seccomp) linux.seccomp = seccomp;
+  if (cri.rootfsPropagation) linux.rootfsPropagation = cri.rootfsPropagation;
+  if (!privileged) {
+    linux.maskedPaths = kubeletMaskedPaths(sc?.maskedPaths ?? [], DEFAULT_MASKED_PATHS);
+    linux.readonlyPaths = kubeletMaskedPaths(sc?.readonlyPaths ?? [], DEFAULT_READONLY_PATHS);
+  }
+
+  const meta = sandboxConfig.metadata;
+  const spec: OciSpec = {
+    ociVersion: OCI_VERSION,
+    process: {
+      terminal: config.tty,
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      args,
+      env,
+      cwd,
+      capabilities,
+      noNewPrivileges: sc?.noNewPrivs ?? false,
+      oomScoreAdj: oomScoreAdj(config.linux?.resources?.oomScoreAdj ?? '0', runtime.minOomScoreAdj),
+    },
+    root: { path: input.rootfs, readonly: readonlyRootfs },
+    mounts,
+    annotations: buildAnnotations(config.annotations, {
+      type: 'container',
+      id: container.id,
+      sandboxId: sandbox.id,
+      name: config.metadata.name,
+      attempt: config.metadata.attempt,
+      podName: meta?.name ?? '',
+      podNamespace: meta?.namespace ?? '',
+      podUid: meta?.uid ?? '',
+      image: config.image?.userSpecifiedImage || config.image?.image || '',
+      imageRef: container.imageRef,
+      logPath: container.logPath,
+      ...(container.createdAt ? { createdAt: container.createdAt } : {}),
+      labels: config.labels,
+    }),
+    linux,
+  };
+  if (runtime.defaultUlimits.length > 0) spec.process.rlimits = runtime.defaultUlimits.map((r) => ({ ...r }));
+  if (hostname !== undefined) spec.hostname = hostname;
+
+  return {
+    spec,
+    user,
+    imageVolumes: volumes,
+    stopSignal: normalizeSignal(config.stopSignal) ?? normalizeSignal(imageConfig.StopSignal) ?? 'SIGTERM',
+  };
+}
+
+/** oom_score_adj kubelet gives sandboxes (PodInfraOOMAdj), bounded by the host minimum. */
+export const PAUSE_OOM_SCORE_ADJ = -998;
+/** cpu.shares of the pause process (the kernel minimum, as kubelet/cri-o give it). */
+export const PAUSE_CPU_SHARES = 2;
+
+function pauseArgs(input: PauseSpecInput, image: ImageConfig): string[] {
+  if (input.args && input.args.length > 0) return [...input.args];
+  const fromImage = [...(image.Entrypoint ?? []), ...(image.Cmd ?? [])];
+  return fromImage.length > 0 ? fromImage : ['/pause'];
+}
+
+/**
+ * The pause process: holds the pod's namespaces and does nothing else. No capabilities,
+ * no_new_privs, read-only rootfs, lowest cpu shares, oom_score_adj as low as allowed.
+ * Pod-level sysctls are applied here (the pod's namespaces are first entered by pause).
+ */
+export function buildPauseSpec(input: PauseSpecInput): OciSpec {
+  const { sandboxConfig, runtime } = input;
+  const psc = sandboxConfig.linux?.securityContext ?? null;
+  const privileged = psc?.privileged ?? false;
+  const ns = buildPauseNamespaces(input.namespaces, runtime.cgroupVersion === 2 && !privileged);
+  const field = 'config.linux.securityContext';
+  const user = resolveUser(
+    psc ? { ...psc, runAsUsername: '' } : null,
+    input.imageConfig.User,
+    // pause images are FROM scratch: numeric USER, no /etc/passwd needed.
+    readAccountDb(input.rootfs),
+    field,
+  );
+  const capabilities = { bounding: [], effective: [], inheritable: [], permitted: [], ambient: [] };
+  const seccomp = buildSeccomp(chooseSeccomp(psc?.seccomp ?? null, psc?.seccompProfilePath ?? '', field), {
+    privileged,
+    capabilities: [],
+    profileRoot: runtime.seccompProfileRoot,
+    ...(runtime.arch ? { arch: runtime.arch } : {}),
+  });
+  const sysctls = validateSysctls(input.sysctls, { network: ns.hostNetwork, ipc: ns.hostIpc, uts: ns.hostUts }, 'config.linux.sysctls');
+
+  const linux: OciLinux = {
+    namespaces: ns.namespaces,
+    cgroupsPath: cgroupsPath(runtime.cgroupDriver, input.cgroupParent, input.sandboxId, 'config.linux.cgroupParent'),
+    resources: { cpu: { shares: PAUSE_CPU_SHARES }, devices: [{ allow: false, access: 'rwm' }] },
+    maskedPaths: [...DEFAULT_MASKED_PATHS],
+    readonlyPaths: [...DEFAULT_READONLY_PATHS],
+  };
+  if (Object.keys(sysctls).length > 0) linux.sysctl = sysctls;
+  if (seccomp) linux.seccomp = seccomp;
+
+  const meta = sandboxConfig.metadata;
+  const spec: OciSpec = {
+    ociVersion: OCI_VERSION,
+    process: {
+      terminal: false,
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      args: pauseArgs(input, input.imageConfig),
+      env: mergeEnv(input.imageConfig.Env, []),
+      cwd: '/',
+      capabilities,
+      noNewPrivileges: true,
+      oomScoreAdj: Math.max(PAUSE_OOM_SCORE_ADJ, runtime.minOomScoreAdj),
+    },
+    root: { path: input.rootfs, readonly: true },
+    mounts: [...standardMounts(false), shmMount(input.shmPath)],
+    annotations: buildAnnotations(sandboxConfig.annotations, {
+      type: 'sandbox',
+      id: input.sandboxId,
+      sandboxId: input.sandboxId,
+      name: meta?.name ?? '',
+      attempt: meta?.attempt ?? 0,
+      podName: meta?.name ?? '',
+      podNamespace: meta?.namespace ?? '',
+      podUid: meta?.uid ?? '',
+      ...(input.imageRef ? { imageRef: input.imageRef } : {}),
+      logDirectory: sandboxConfig.logDirectory,
+      labels: sandboxConfig.labels,
+    }),
+    linux,
+  };
+  if (!ns.hostUts && input.hostname) spec.hostname = input.hostname;
+  return spec;
+}
+
+/**
+ * The process of an exec in a running container (ExecSync/Exec): the container's own
+ * process with the command replaced and the terminal as asked (cri-o's prepareProcessExec).
+ */
+export function buildExecProcess(container: OciProcess, cmd: readonly string[], tty: boolean): OciProcess {
+  if (cmd.length === 0 || cmd[0] === '') throw errors.invalidField('cmd', 'no command to execute');
+  const env = container.env.filter((e) => !e.startsWith('TERM='));
+  if (tty) env.push('TERM=xterm');
+  const out: OciProcess = { ...container, args: [...cmd], env, terminal: tty };
+  out.user = { ...container.user, ...(container.user.additionalGids ? { additionalGids: [...container.user.additionalGids] } : {}) };
+  return out;
+}

@@ -1,0 +1,142 @@
+// The few host facts the spec builder needs (device numbers, mount propagation of a host
+// path). Behind an interface so unit tests do not depend on the machine.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export interface HostDevice {
+  /** Host path of the device node. */
+  path: string;
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+  /** Permission bits (st_mode & 0o7777). */
+  fileMode: number;
+  uid: number;
+  gid: number;
+}
+
+export type MountPropagationMode = 'shared' | 'slave' | 'private';
+
+export interface HostProbe {
+  /** A device node, 'directory' for a directory, or null when the path does not exist. Throws for other file types. */
+  device(hostPath: string): HostDevice | 'directory' | null;
+  /** Every device node under dir (recursively, not following symlinks). */
+  devicesUnder(dir: string): HostDevice[];
+  /** Real path of a mount source, or null when it does not exist. */
+  realPath(hostPath: string): string | null;
+  /** Propagation of the host mount that contains the (real) path. */
+  mountPropagation(realPath: string): MountPropagationMode;
+}
+
+function deviceFromStat(p: string, st: fs.BigIntStats): HostDevice | null {
+  const type = st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : null;
+  if (!type) return null;
+  const rdev = st.rdev;
+  // glibc's gnu_dev_major/minor encoding.
+  const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
+  const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+  return { path: p, type, major, minor, fileMode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid) };
+}
+
+// /dev entries that are not devices to hand to a privileged container (containerd's list).
+const SKIPPED_DEV_DIRS = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev']);
+
+/** Parses one /proc/self/mountinfo line into (mount point, optional fields). */
+export function parseMountInfoLine(line: string): { mountPoint: string; optional: string[] } | null {
+  const fields = line.split(' ');
+  if (fields.length < 7) return null;
+  const sep = fields.indexOf('-', 6);
+  if (sep < 0) return null;
+  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return { mountPoint: unescape(fields[4]!), optional: fields.slice(6, sep) };
+}
+
+/** Propagation of the mount containing p, from mountinfo text (the longest matching mount point wins; later entries shadow earlier). */
+export function propagationFromMountInfo(mountInfo: string, p: string): MountPropagationMode {
+  let best: { mountPoint: string; optional: string[] } | null = null;
+  for (const line of mountInfo.split('\n')) {
+    const entry = parseMountInfoLine(line);
+    if (!entry) continue;
+    const mp = entry.mountPoint;
+    const contains = mp === '/' || p === mp || p.startsWith(mp + '/');
+    if (contains && (!best || mp.length >= best.mountPoint.length)) best = entry;
+  }
+  if (!best) return 'private';
+  if (best.optional.some((o) => o.startsWith('shared:'))) return 'shared';
+  if (best.optional.some((o) => o.startsWith('master:'))) return 'slave';
+  return 'private';
+}
+
+export const realHostProbe: HostProbe = {
+  device(hostPath) {
+    let st: fs.BigIntStats;
+    try {
+      st = fs.statSync(hostPath, { bigint: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    if (st.isDirectory()) return 'directory';
+    const dev = deviceFromStat(hostPath, st);
+    if (!dev) throw new Error(`${hostPath} is not a device node`);
+    return dev;
+  },
+  devicesUnder(dir) {
+    const out: HostDevice[] = [];
+    const walk = (d: string, top: boolean) => {
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(d, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const full = path.join(d, e.name);
+        if (e.isDirectory()) {
+          if (top && SKIPPED_DEV_DIRS.has(e.name)) continue;
+          walk(full, false);
+        } else if (e.isCharacterDevice() || e.isBlockDevice()) {
+          if (top && e.name === 'console') continue;
+          try {
+            const dev = deviceFromStat(full, fs.lstatSync(full, { bigint: true }));
+            if (dev) out.push(dev);
+          } catch { /* raced away */ }
+        }
+      }
+    };
+    walk(dir, true);
+    return out;
+  },
+  realPath(hostPath) {
+    try {
+      return fs.realpathSync(hostPath);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  },
+  mountPropagation(realPath) {
+    return propagationFromMountInfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'), realPath);
+  },
+};
+
+/**
+ * Capabilities in this process's bounding set (CapBnd of /proc/self/status), by name.
+ * Use it as SpecRuntimeOptions.allCapabilities: a runtime cannot grant a privileged
+ * container a capability cradled itself lacks (containerd does the same).
+ */
+export function hostCapabilities(all: readonly string[], statusText = fs.readFileSync('/proc/self/status', 'utf8')): string[] {
+  const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(statusText);
+  if (!m) return [...all];
+  const mask = BigInt('0x' + m[1]);
+  return all.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
+}
+
+/**
+ * The lowest oom_score_adj cradle can give: its own (lowering it needs CAP_SYS_RESOURCE,
+ * which cradled may not have; cri-o reads its own value the same way).
+ */
+export function hostMinOomScoreAdj(text = fs.readFileSync('/proc/self/oom_score_adj', 'utf8')): number {
+  const n = Number(text.trim());
+  return Number.isInteger(n) ? n : 0;
+}

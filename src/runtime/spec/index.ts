@@ -1,0 +1,15 @@
+// OCI runtime spec from CRI: the public surface of src/runtime/spec.
+export { buildContainerSpec, buildPauseSpec, buildExecProcess, normalizeSignal, PAUSE_CPU_SHARES, PAUSE_OOM_SCORE_ADJ, type ContainerSpecResult } from './build';
+export type {
+  ContainerSpecInput, PauseSpecInput, ImageConfig, SandboxFacts, SpecRuntimeOptions, ContainerHostInfo,
+  NamespaceRef, PauseNamespace, CgroupDriver,
+} from './inputs';
+export type { OciSpec } from './oci-types';
+export { realHostProbe, hostCapabilities, hostMinOomScoreAdj, type HostProbe, type HostDevice } from './host-probe';
+export { ALL_CAPABILITIES, CRIO_DEFAULT_CAPABILITIES, CONTAINERD_DEFAULT_CAPABILITIES } from './capabilities';
+export { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, type ImageVolume } from './mounts';
+export { DEFAULT_MEMORY_FLOOR, buildResources, oomScoreAdj, parseUlimit, cgroupsPath } from './resources';
+export { validateSysctls } from './sysctls';
+export { ANNOTATIONS, readRecoveryAnnotations, type RecoveryInfo } from './annotations';
+export type { ResolvedUser } from './user';
+export { DEFAULT_SECCOMP_PROFILE } from './seccomp-default';

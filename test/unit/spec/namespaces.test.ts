@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildContainerNamespaces } from '../../../src/runtime/spec/namespaces';
+import { buildContainerSpec } from '../../../src/runtime/spec/build';
+import type { NamespaceOption__Output } from '../../../src/generated/runtime/v1/NamespaceOption';
+import { containerInput, sandboxFacts } from './fixtures';
+
+const opts = (o: Partial<NamespaceOption__Output>): NamespaceOption__Output => ({
+  network: 'POD', pid: 'CONTAINER', ipc: 'POD', targetId: '', usernsOptions: null, ...o,
+});
+const sb = sandboxFacts();
+
+test('namespaces: default pod container', () => {
+  const r = buildContainerNamespaces(opts({}), sb, undefined, false);
+  assert.deepEqual(r.namespaces, [
+    { type: 'mount' },
+    { type: 'network', path: '/run/cradle/ns/net/sandbox0123' },
+    { type: 'ipc', path: '/run/cradle/ns/ipc/sandbox0123' },
+    { type: 'uts', path: '/run/cradle/ns/uts/sandbox0123' },
+    { type: 'pid' },
+  ]);
+  assert.deepEqual([r.hostNetwork, r.hostIpc, r.hostPid, r.hostUts], [false, false, false, false]);
+});
+
+test('namespaces: null options = POD network/ipc, CONTAINER pid', () => {
+  assert.deepEqual(buildContainerNamespaces(null, sb, undefined, false).namespaces, buildContainerNamespaces(opts({}), sb, undefined, false).namespaces);
+});
+
+test('namespaces: host network / ipc / pid', () => {
+  const hostSb = sandboxFacts({ namespaces: { network: 'host', ipc: 'host', uts: 'host', pid: 'host' } });
+  const r = buildContainerNamespaces(opts({ network: 'NODE', ipc: 'NODE', pid: 'NODE' }), hostSb, undefined, false);
+  assert.deepEqual(r.namespaces, [{ type: 'mount' }]);
+  assert.deepEqual([r.hostNetwork, r.hostIpc, r.hostPid, r.hostUts], [true, true, true, true]);
+  // POD mode in a host-network sandbox also means host.
+  const r2 = buildContainerNamespaces(opts({}), hostSb, undefined, false);
+  assert.equal(r2.hostNetwork, true);
+  assert.ok(!r2.namespaces.some((n) => n.type === 'network' || n.type === 'uts'));
+});
+
+test('namespaces: shared pod PID namespace', () => {
+  const r = buildContainerNamespaces(opts({ pid: 'POD' }), sb, undefined, false);
+  assert.deepEqual(r.namespaces.find((n) => n.type === 'pid'), { type: 'pid', path: '/proc/4242/ns/pid' });
+  const noPid = sandboxFacts({ namespaces: { ...sb.namespaces, pid: undefined } as never });
+  assert.throws(() => buildContainerNamespaces(opts({ pid: 'POD' }), noPid, undefined, false), /namespaceOptions\.pid: the pod has no shared PID namespace/);
+});
+
+test('namespaces: TARGET joins the target container PID namespace', () => {
+  const r = buildContainerNamespaces(opts({ pid: 'TARGET', targetId: 'abc' }), sb, '/proc/777/ns/pid', false);
+  assert.deepEqual(r.namespaces.find((n) => n.type === 'pid'), { type: 'pid', path: '/proc/777/ns/pid' });
+  assert.throws(() => buildContainerNamespaces(opts({ pid: 'TARGET' }), sb, undefined, false), /namespaceOptions\.targetId: required/);
+  assert.throws(() => buildContainerNamespaces(opts({ pid: 'TARGET', targetId: 'abc' }), sb, undefined, false), /target container "abc"/);
+});
+
+test('namespaces: CONTAINER ipc is private; TARGET network is invalid', () => {
+  const r = buildContainerNamespaces(opts({ ipc: 'CONTAINER' }), sb, undefined, false);
+  assert.deepEqual(r.namespaces.find((n) => n.type === 'ipc'), { type: 'ipc' });
+  assert.throws(() => buildContainerNamespaces(opts({ network: 'TARGET' }), sb, undefined, false), /namespaceOptions\.network: mode TARGET/);
+});
+
+test('namespaces: cgroup namespace on v2, user namespaces refused', () => {
+  assert.ok(buildContainerNamespaces(opts({}), sb, undefined, true).namespaces.some((n) => n.type === 'cgroup'));
+  assert.throws(() => buildContainerNamespaces(opts({ usernsOptions: { mode: 'POD', uids: [], gids: [] } }), sb, undefined, false),
+    /usernsOptions\.mode: user namespaces \(mode POD\) are not supported/);
+  assert.doesNotThrow(() => buildContainerNamespaces(opts({ usernsOptions: { mode: 'NODE', uids: [], gids: [] } }), sb, undefined, false));
+});
+
+test('full spec: hostname only with the pod UTS namespace', () => {
+  assert.equal(buildContainerSpec(containerInput()).spec.hostname, 'web-0');
+  const host = buildContainerSpec(containerInput({
+    sandbox: { namespaces: { network: 'host', ipc: 'host', uts: 'host' } },
+    config: { linux: { securityContext: { namespaceOptions: { network: 'NODE', ipc: 'NODE', pid: 'CONTAINER' } } } },
+  })).spec;
+  assert.equal(host.hostname, undefined);
+  assert.ok(host.process.env.includes('HOSTNAME=web-0'));
+  const v2 = buildContainerSpec(containerInput({ runtime: { cgroupVersion: 2 } })).spec;
+  assert.ok(v2.linux.namespaces.some((n) => n.type === 'cgroup'));
+});
