@@ -144,7 +144,7 @@ function mountCgroup(ctx: RootfsContext, dest: string, flags: number): void {
       }
     }
   }
-  if (ro) sys.mount(null, dest, null, c.MS_REMOUNT | base | c.MS_RDONLY, 'mode=755');
+  // The tmpfs itself stays writable, as under runc: only the hierarchies are read-only.
 }
 
 const DEFAULT_DEVICES: DeviceNode[] = [
@@ -241,11 +241,8 @@ export function finishRootfs(spec: Spec): void {
       if ((err as { code?: string }).code === 'ENOENT') continue;
       throw err;
     }
-    try {
-      sys.mount(null, p, null, c.MS_BIND | c.MS_REMOUNT | c.MS_RDONLY | c.MS_REC | c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC);
-    } catch {
-      sys.mount(null, p, null, c.MS_BIND | c.MS_REMOUNT | c.MS_RDONLY | c.MS_REC);
-    }
+    // As runc: only MS_RDONLY is added; the submount keeps procfs's own flags.
+    sys.mount(null, p, null, c.MS_BIND | c.MS_REMOUNT | c.MS_RDONLY | c.MS_REC);
   }
   for (const p of spec.linux?.maskedPaths ?? []) {
     let st: fs.Stats;
