@@ -109,9 +109,12 @@ export class TestContainer {
     const out = fs.openSync(this.outFile, 'a');
     const err = fs.openSync(this.errFile, 'a');
     const leak = fs.openSync(this.dir, 'r');
+    const errBefore = fs.fstatSync(err).size;
     try {
-      return this.cli(['create', '--bundle', this.bundle, '--pid-file', path.join(this.dir, 'pid'), ...extra, this.id],
+      const r = this.cli(['create', '--bundle', this.bundle, '--pid-file', path.join(this.dir, 'pid'), ...extra, this.id],
         { stdio: ['ignore', out, err, 'ignore', 'ignore', 'ignore', 'ignore', leak] });
+      // The runtime's stderr is the container's: what it wrote during create is its error message.
+      return { ...r, stderr: fs.readFileSync(this.errFile, 'utf8').slice(errBefore) };
     } finally {
       fs.closeSync(out);
       fs.closeSync(err);
