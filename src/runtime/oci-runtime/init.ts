@@ -92,6 +92,15 @@ function initMain(): void {
   } catch (err) {
     throw new Error(`process.cwd ${proc.cwd}: ${(err as Error).message}`);
   }
+  // CVE-2024-21626: a cwd like /proc/self/fd/N through a leaked host fd lands outside
+  // the root; getcwd() then fails (glibc turns "(unreachable)" into ENOENT).
+  let cwdNow: string | undefined;
+  try {
+    cwdNow = process.cwd();
+  } catch {
+    cwdNow = undefined;
+  }
+  if (!cwdNow || !cwdNow.startsWith('/')) throw new Error(`process.cwd ${proc.cwd} is outside the container's root`);
   process.umask(proc.user.umask ?? 0o022);
   if (proc.noNewPrivileges) sys.prctl(c.PR_SET_NO_NEW_PRIVS, 1);
 

@@ -102,8 +102,9 @@ export class TestContainer {
 
   /**
    * create with the container's stdout/stderr going to files, as conmon's pipes
-   * would. The runtime also inherits an unrelated fd 7 (trap 5: it must not reach
-   * the container).
+   * would. The runtime also inherits an unrelated host directory as fd 20 (trap 5:
+   * Node only marks fds 0-15 close-on-exec, so this one reaches the init and must
+   * not reach the container).
    */
   create(extra: string[] = []): SpawnSyncReturns<string> {
     const out = fs.openSync(this.outFile, 'a');
@@ -112,7 +113,7 @@ export class TestContainer {
     const errBefore = fs.fstatSync(err).size;
     try {
       const r = this.cli(['create', '--bundle', this.bundle, '--pid-file', path.join(this.dir, 'pid'), ...extra, this.id],
-        { stdio: ['ignore', out, err, 'ignore', 'ignore', 'ignore', 'ignore', leak] });
+        { stdio: ['ignore', out, err, ...new Array<'ignore'>(17).fill('ignore'), leak] });
       // The runtime's stderr is the container's: what it wrote during create is its error message.
       return { ...r, stderr: fs.readFileSync(this.errFile, 'utf8').slice(errBefore) };
     } finally {

@@ -48,7 +48,7 @@ test('the container sees runc\'s view: caps, no_new_privs, seccomp, ids, hostnam
   assert.match(ours, /^id: uid=0\(root\) gid=0\(root\)/m);
   assert.match(ours, /^hostname: cradle-ctr$/m);
   // fd 10 is busybox sh's saved stdout while it runs the redirected `ls` in-process;
-  // fd 7 was inherited by the runtime from its caller and must not leak (trap 5).
+  // fd 20 was inherited by the runtime from its caller and must not leak (trap 5).
   assert.match(ours, /^fds: 0 1 10 2 $/m, 'trap 5: only fds 0-2 (open), nothing inherited');
   assert.match(ours, /^cgroup-self: \d+:memory:\/$/m, 'cgroup namespace rooted at the container cgroup');
   assert.match(ours, /^mem-limit: 67108864$/m);
