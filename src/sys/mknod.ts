@@ -1,7 +1,7 @@
 // mknod(2) for device nodes, FIFOs and overlayfs whiteouts (character device 0/0);
 // Node's fs has no mknod.
 import koffi from 'koffi';
-import { loadLibc, errnoError } from './libc';
+import { loadLibc, errnoError } from './libc-handle';
 
 export const S_IFIFO = 0o010000;
 export const S_IFCHR = 0o020000;

@@ -3,7 +3,7 @@
 // before it is renamed into place. Runs on koffi's worker thread (it can take a
 // while on a busy disk) so the event loop keeps serving.
 import * as fs from 'node:fs';
-import { loadLibc } from './libc';
+import { loadLibc } from './libc-handle';
 
 interface AsyncFn {
   async(fd: number, callback: (err: unknown, result: number) => void): void;

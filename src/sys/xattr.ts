@@ -3,7 +3,7 @@
 // xattrs carried in image layers (security.capability, ...). The l* variants never
 // follow a final symlink.
 import koffi from 'koffi';
-import { loadLibc, errnoError } from './libc';
+import { loadLibc, errnoError } from './libc-handle';
 
 interface XattrFunctions {
   lsetxattr: (path: string, name: string, value: Buffer, size: number, flags: number) => number;

@@ -1,0 +1,120 @@
+// `exec`: runs a process in a running container without a Node init ("main thread
+// as template"): this thread joins the container's cgroups (v1 `tasks`: only this
+// thread moves) and namespaces, drops to the process's bounding set, identity,
+// capabilities, no_new_privs and seccomp with per-thread calls, then spawns. The
+// CLI's main thread is tainted afterwards, so the process only waits and exits.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import * as sys from '../../sys/libc';
+import * as c from '../../sys/constants';
+import { loadLibseccomp } from '../../sys/seccomp';
+import { Container } from './commands';
+import { loadSpec, type Process } from './spec';
+import { buildSeccomp } from './seccomp-filter';
+import { dropBoundingSet, lookPath, processEnv, switchIdentity, applyRlimits } from './process-setup';
+
+export interface ExecOptions {
+  root: string;
+  id: string;
+  processFile?: string;
+  args: string[];
+  pidFile?: string;
+  detach: boolean;
+  tty: boolean;
+  consoleSocket?: string;
+  cwd?: string;
+  env?: string;
+  user?: string;
+}
+
+const NS_ORDER: [string, number][] = [
+  ['ipc', c.CLONE_NEWIPC], ['uts', c.CLONE_NEWUTS], ['net', c.CLONE_NEWNET], ['cgroup', c.CLONE_NEWCGROUP], ['pid', c.CLONE_NEWPID], ['mnt', c.CLONE_NEWNS],
+];
+
+function loadProcess(opts: ExecOptions, base: Process): Process {
+  if (opts.processFile) {
+    const proc = JSON.parse(fs.readFileSync(opts.processFile, 'utf8')) as Process;
+    if (!Array.isArray(proc.args) || proc.args.length === 0) throw new Error(`${opts.processFile}: args must be a non-empty array`);
+    return { ...proc, cwd: proc.cwd || '/', user: proc.user ?? { uid: 0, gid: 0 } };
+  }
+  if (opts.args.length === 0) throw new Error('exec: either --process or a command is required');
+  const proc: Process = { ...base, args: opts.args, terminal: opts.tty };
+  if (opts.cwd) proc.cwd = opts.cwd;
+  if (opts.env) proc.env = [...(proc.env ?? []), opts.env];
+  if (opts.user) {
+    const [uid, gid] = opts.user.split(':').map(Number);
+    proc.user = { uid: uid!, gid: gid ?? 0 };
+  }
+  return proc;
+}
+
+export async function execProcess(opts: ExecOptions): Promise<number> {
+  const ctr = new Container(opts.root, opts.id);
+  const status = ctr.status();
+  if (status !== 'running' && status !== 'created') throw new Error(`cannot exec in a ${status} container`);
+  const { spec } = loadSpec(ctr.saved.bundle);
+  const proc = loadProcess(opts, spec.process!);
+  if (proc.terminal) throw new Error('exec --tty is not supported by cradle-runtime yet');
+  const pid = ctr.saved.pid;
+
+  // Everything that needs the host's view first (trap 9: /proc/self is gone after setns(mnt)).
+  sys.preloadLibc();
+  const seccompConfig = spec.linux?.seccomp;
+  if (seccompConfig) loadLibseccomp();
+  const lastCap = Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
+  const nsFds = NS_ORDER.flatMap(([name, flag]) => {
+    const p = `/proc/${pid}/ns/${name}`;
+    try {
+      if (fs.readlinkSync(p) === fs.readlinkSync(`/proc/self/ns/${name}`)) return [];
+    } catch {
+      return [];
+    }
+    return [{ name, flag, fd: fs.openSync(p, 'r') }];
+  });
+  // The pid file is a host path: open it now, before this thread changes root.
+  const pidFd = opts.pidFile ? fs.openSync(path.resolve(opts.pidFile), 'w', 0o644) : undefined;
+  const seccomp = seccompConfig ? buildSeccomp(seccompConfig) : undefined;
+  sys.closeRange(3, c.CLOSE_RANGE_CLOEXEC); // trap 5: nothing inherited may reach the container
+  await fs.promises.stat('/'); // trap 2: threadpool up before the pid ns switch
+
+  // cgroups: v1 moves just this thread; v2 has no per-thread move for domain cgroups.
+  const tid = sys.gettid();
+  if (ctr.saved.cgroupVersion === 1) {
+    for (const dir of Object.values(ctr.saved.cgroupPaths)) fs.writeFileSync(path.join(dir, 'tasks'), String(tid));
+  }
+  sys.unshare(c.CLONE_FS);
+  for (const ns of nsFds) sys.setns(ns.fd, ns.flag, `/proc/${pid}/ns/${ns.name}`);
+  for (const ns of nsFds) fs.closeSync(ns.fd);
+  process.chdir('/');
+
+  const env = processEnv(proc);
+  const executable = lookPath(proc.args[0]!, env);
+  applyRlimits(proc);
+  dropBoundingSet(proc, lastCap);
+  if (seccomp && !proc.noNewPrivileges) seccomp.load();
+  switchIdentity(proc);
+  if (proc.noNewPrivileges) sys.prctl(c.PR_SET_NO_NEW_PRIVS, 1);
+  if (seccomp && proc.noNewPrivileges) seccomp.load();
+
+  const child = spawn(executable, proc.args.slice(1), {
+    argv0: proc.args[0], cwd: proc.cwd, env: Object.fromEntries(env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
+    stdio: [0, 1, 2],
+  });
+  const childPid = await new Promise<number>((resolve, reject) => {
+    child.once('spawn', () => resolve(child.pid!));
+    child.once('error', reject);
+  });
+  if (ctr.saved.cgroupVersion === 2) fs.writeFileSync(path.join(ctr.saved.cgroupPaths['']!, 'cgroup.procs'), String(childPid));
+  if (pidFd !== undefined) {
+    fs.writeSync(pidFd, String(childPid));
+    fs.closeSync(pidFd);
+  }
+  if (opts.detach) {
+    child.unref();
+    return 0;
+  }
+  return await new Promise<number>((resolve) => {
+    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? (require('node:os').constants.signals[signal] as number) : 0)));
+  });
+}

@@ -1,0 +1,253 @@
+// The subset of the OCI runtime spec (config.json, Linux) this runtime reads, and
+// its validation. Validation runs in `create` before anything is created, so a bad
+// config leaves nothing behind and names the offending key.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { capabilityBit } from '../../sys/capabilities';
+
+export interface Spec {
+  ociVersion: string;
+  process?: Process;
+  root?: { path: string; readonly?: boolean };
+  hostname?: string;
+  domainname?: string;
+  mounts?: Mount[];
+  hooks?: Hooks;
+  annotations?: Record<string, string>;
+  linux?: Linux;
+}
+
+export interface Process {
+  terminal?: boolean;
+  consoleSize?: { height: number; width: number };
+  user: { uid: number; gid: number; umask?: number; additionalGids?: number[] };
+  args: string[];
+  env?: string[];
+  cwd: string;
+  capabilities?: Capabilities;
+  rlimits?: { type: string; hard: number; soft: number }[];
+  noNewPrivileges?: boolean;
+  apparmorProfile?: string;
+  oomScoreAdj?: number;
+  selinuxLabel?: string;
+}
+
+export interface Capabilities {
+  bounding?: string[];
+  effective?: string[];
+  inheritable?: string[];
+  permitted?: string[];
+  ambient?: string[];
+}
+
+export interface Mount {
+  destination: string;
+  type?: string;
+  source?: string;
+  options?: string[];
+}
+
+export interface Hook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  timeout?: number;
+}
+
+export interface Hooks {
+  prestart?: Hook[];
+  createRuntime?: Hook[];
+  createContainer?: Hook[];
+  startContainer?: Hook[];
+  poststart?: Hook[];
+  poststop?: Hook[];
+}
+
+export interface Namespace {
+  type: string;
+  path?: string;
+}
+
+export interface DeviceNode {
+  type: string;
+  path: string;
+  major?: number;
+  minor?: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+export interface DeviceRule {
+  allow: boolean;
+  type?: string;
+  major?: number;
+  minor?: number;
+  access?: string;
+}
+
+export interface Resources {
+  devices?: DeviceRule[];
+  memory?: { limit?: number; reservation?: number; swap?: number; kernel?: number; swappiness?: number; disableOOMKiller?: boolean };
+  cpu?: { shares?: number; quota?: number; period?: number; realtimeRuntime?: number; realtimePeriod?: number; cpus?: string; mems?: string; idle?: number };
+  pids?: { limit: number };
+  blockIO?: { weight?: number; leafWeight?: number };
+  hugepageLimits?: { pageSize: string; limit: number }[];
+  unified?: Record<string, string>;
+}
+
+export interface SeccompSyscall {
+  names: string[];
+  action: string;
+  errnoRet?: number;
+  args?: { index: number; value: number; valueTwo?: number; op: string }[];
+}
+
+export interface Seccomp {
+  defaultAction: string;
+  defaultErrnoRet?: number;
+  architectures?: string[];
+  flags?: string[];
+  listenerPath?: string;
+  syscalls?: SeccompSyscall[];
+}
+
+export interface Linux {
+  namespaces?: Namespace[];
+  uidMappings?: unknown[];
+  gidMappings?: unknown[];
+  devices?: DeviceNode[];
+  cgroupsPath?: string;
+  resources?: Resources;
+  rootfsPropagation?: string;
+  seccomp?: Seccomp;
+  sysctl?: Record<string, string>;
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
+  mountLabel?: string;
+}
+
+export const NAMESPACE_TYPES = ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time'] as const;
+
+/** A config problem: `key` is the JSON path of the offending value. */
+export class SpecError extends Error {
+  constructor(readonly file: string, readonly key: string, problem: string) {
+    super(`${file}: ${key}: ${problem}`);
+    this.name = 'SpecError';
+  }
+}
+
+/** Reads and validates <bundle>/config.json; resolves root.path against the bundle. */
+export function loadSpec(bundle: string): { spec: Spec; rootfs: string } {
+  const file = path.join(bundle, 'config.json');
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new SpecError(file, '(file)', `cannot read: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new SpecError(file, '(file)', `invalid JSON: ${(err as Error).message}`);
+  }
+  const spec = validateSpec(raw, file);
+  const rootfs = path.resolve(bundle, spec.root!.path);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(rootfs);
+  } catch {
+    throw new SpecError(file, 'root.path', `rootfs ${rootfs} does not exist`);
+  }
+  if (!st.isDirectory()) throw new SpecError(file, 'root.path', `rootfs ${rootfs} is not a directory`);
+  return { spec, rootfs };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((x) => typeof x === 'string');
+}
+
+export function validateSpec(raw: unknown, file = 'config.json'): Spec {
+  const fail = (key: string, problem: string): never => { throw new SpecError(file, key, problem); };
+  if (!isObject(raw)) return fail('(root)', 'must be a JSON object');
+  if (typeof raw.ociVersion !== 'string') fail('ociVersion', 'is required (string)');
+  else if (!/^1\./.test(raw.ociVersion)) fail('ociVersion', `unsupported version ${JSON.stringify(raw.ociVersion)} (want 1.x)`);
+  if (!isObject(raw.root) || typeof raw.root.path !== 'string' || raw.root.path === '') fail('root.path', 'is required (string)');
+  const proc = raw.process;
+  if (!isObject(proc)) return fail('process', 'is required (object)');
+  if (!isStringArray(proc.args) || proc.args.length === 0) fail('process.args', 'must be a non-empty array of strings');
+  if (typeof proc.cwd !== 'string' || !proc.cwd.startsWith('/')) fail('process.cwd', 'must be an absolute path');
+  if (!isObject(proc.user) || !Number.isInteger(proc.user.uid) || !Number.isInteger(proc.user.gid)) fail('process.user', 'uid and gid are required integers');
+  const user = proc.user as Record<string, unknown>;
+  if (user.additionalGids !== undefined && !(Array.isArray(user.additionalGids) && user.additionalGids.every(Number.isInteger))) {
+    fail('process.user.additionalGids', 'must be an array of integers');
+  }
+  if (proc.env !== undefined && !isStringArray(proc.env)) fail('process.env', 'must be an array of strings');
+  if (proc.capabilities !== undefined) {
+    if (!isObject(proc.capabilities)) fail('process.capabilities', 'must be an object');
+    for (const set of ['bounding', 'effective', 'inheritable', 'permitted', 'ambient']) {
+      const names = (proc.capabilities as Record<string, unknown>)[set];
+      if (names === undefined) continue;
+      if (!isStringArray(names)) fail(`process.capabilities.${set}`, 'must be an array of strings');
+      for (const name of names as string[]) {
+        if (capabilityBit(name) === undefined) fail(`process.capabilities.${set}`, `unknown capability ${JSON.stringify(name)}`);
+      }
+    }
+  }
+  if (proc.rlimits !== undefined) {
+    if (!Array.isArray(proc.rlimits)) fail('process.rlimits', 'must be an array');
+    (proc.rlimits as unknown[]).forEach((r, i) => {
+      if (!isObject(r) || typeof r.type !== 'string' || !Number.isFinite(r.hard) || !Number.isFinite(r.soft)) fail(`process.rlimits[${i}]`, 'needs type, hard and soft');
+    });
+  }
+  if (raw.mounts !== undefined) {
+    if (!Array.isArray(raw.mounts)) fail('mounts', 'must be an array');
+    (raw.mounts as unknown[]).forEach((m, i) => {
+      if (!isObject(m) || typeof m.destination !== 'string') return fail(`mounts[${i}].destination`, 'is required (string)');
+      if (!m.destination.startsWith('/')) fail(`mounts[${i}].destination`, `must be absolute, got ${JSON.stringify(m.destination)}`);
+      if (m.options !== undefined && !isStringArray(m.options)) fail(`mounts[${i}].options`, 'must be an array of strings');
+    });
+  }
+  const linux = raw.linux;
+  if (linux !== undefined) {
+    if (!isObject(linux)) return fail('linux', 'must be an object');
+    const seen = new Set<string>();
+    if (linux.namespaces !== undefined) {
+      if (!Array.isArray(linux.namespaces)) fail('linux.namespaces', 'must be an array');
+      (linux.namespaces as unknown[]).forEach((ns, i) => {
+        if (!isObject(ns) || typeof ns.type !== 'string') return fail(`linux.namespaces[${i}].type`, 'is required');
+        if (!(NAMESPACE_TYPES as readonly string[]).includes(ns.type)) fail(`linux.namespaces[${i}].type`, `unknown namespace type ${JSON.stringify(ns.type)}`);
+        if (seen.has(ns.type)) fail(`linux.namespaces[${i}].type`, `namespace ${ns.type} listed twice`);
+        seen.add(ns.type);
+        if (ns.type === 'user') {
+          fail(`linux.namespaces[${i}]`, 'user namespaces are not supported by cradle-runtime (a Node process cannot join or create one); use runc for this container');
+        }
+        if (ns.path !== undefined && (typeof ns.path !== 'string' || !ns.path.startsWith('/'))) fail(`linux.namespaces[${i}].path`, 'must be an absolute path');
+      });
+    }
+    if (linux.uidMappings !== undefined || linux.gidMappings !== undefined) {
+      if ((Array.isArray(linux.uidMappings) && linux.uidMappings.length) || (Array.isArray(linux.gidMappings) && linux.gidMappings.length)) {
+        fail('linux.uidMappings', 'uid/gid mappings need a user namespace, which cradle-runtime does not support');
+      }
+    }
+    if (linux.seccomp !== undefined) {
+      const sc = linux.seccomp;
+      if (!isObject(sc) || typeof sc.defaultAction !== 'string') fail('linux.seccomp.defaultAction', 'is required');
+      const s = sc as Record<string, unknown>;
+      if (s.listenerPath) fail('linux.seccomp.listenerPath', 'SCMP_ACT_NOTIFY listeners are not supported');
+      if (s.syscalls !== undefined && !Array.isArray(s.syscalls)) fail('linux.seccomp.syscalls', 'must be an array');
+    }
+    if (linux.resources !== undefined && !isObject(linux.resources)) fail('linux.resources', 'must be an object');
+  }
+  return raw as unknown as Spec;
+}
+
+/** The namespace entry of a type, if the config lists it. */
+export function namespaceOf(spec: Spec, type: string): Namespace | undefined {
+  return spec.linux?.namespaces?.find((ns) => ns.type === type);
+}

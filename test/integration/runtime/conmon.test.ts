@@ -1,0 +1,72 @@
+// conmon 2.1.6 drives cradle-runtime exactly as cri-o has it drive runc: sync and
+// start pipes, CRI log lines, exit file, oom file, tty through the console socket,
+// and the container outliving its caller.
+import { test, before } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import { cleanChildEnv } from '../../../src/common/child-env';
+import { TestContainer, isRoot, sweepStale } from './harness';
+import { CONMON, conmonCreate, waitFor } from './conmon-driver';
+
+const skip = (!isRoot() || !fs.existsSync(CONMON)) && 'needs root and conmon';
+before(() => { if (isRoot()) sweepStale(); });
+
+test('conmon: CRI log lines and the exit code in the exit file', { skip }, async (t) => {
+  const ctr = new TestContainer('cradle', 'conmon', ['sh', '-c', 'echo MARK-EXEC; printf partial; echo to-stderr >&2; exit 7']);
+  t.after(() => ctr.cleanup());
+  ctr.writeSpec();
+  const run = await conmonCreate(ctr);
+  assert.equal(ctr.state()!.status, 'created');
+  assert.equal(ctr.cli(['start', ctr.id]).status, 0);
+  assert.equal(await waitFor(run.exitFile), '7');
+  const log = fs.readFileSync(run.logFile, 'utf8');
+  assert.match(log, /^\S+ stdout F MARK-EXEC$/m);
+  assert.match(log, /^\S+ stdout P partial$/m);
+  assert.match(log, /^\S+ stderr F to-stderr$/m);
+  assert.doesNotMatch(log, /cradle-runtime/, 'the runtime wrote nothing into the container log');
+});
+
+test('conmon: create errors reach the sync pipe as runc\'s do', { skip }, async (t) => {
+  const ctr = new TestContainer('cradle', 'conmonerr', ['no-such-binary']);
+  t.after(() => ctr.cleanup());
+  ctr.writeSpec();
+  await assert.rejects(conmonCreate(ctr), /executable file not found/);
+});
+
+test('conmon: terminal through --console-socket (SCM_RIGHTS)', { skip }, async (t) => {
+  const ctr = new TestContainer('cradle', 'tty', ['sh', '-c', 'tty; stat -c %t,%T /dev/console; exit 5']);
+  t.after(() => ctr.cleanup());
+  ctr.spec.process!.terminal = true;
+  ctr.writeSpec();
+  const run = await conmonCreate(ctr, true);
+  assert.equal(ctr.cli(['start', ctr.id]).status, 0);
+  assert.equal(await waitFor(run.exitFile), '5');
+  const log = fs.readFileSync(run.logFile, 'utf8');
+  assert.match(log, /stdout F \/dev\/pts\/0\r?$/m);
+  assert.match(log, /stdout F 88,0\r?$/m, '/dev/console is the pty slave (136,0 = 0x88,0)');
+});
+
+test('conmon: an OOM kill writes the oom file', { skip }, async (t) => {
+  const ctr = new TestContainer('cradle', 'conmonoom', ['sh', '-c', 'dd if=/dev/zero of=/dev/null bs=100M count=1']);
+  t.after(() => ctr.cleanup());
+  ctr.spec.linux!.resources!.memory = { limit: 32 * 1024 * 1024, swap: 32 * 1024 * 1024 };
+  ctr.writeSpec();
+  const run = await conmonCreate(ctr);
+  assert.equal(ctr.cli(['start', ctr.id]).status, 0);
+  assert.equal(await waitFor(run.exitFile), '137');
+  for (let i = 0; i < 100 && !fs.existsSync(path.join(run.persistDir, 'oom')); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(fs.existsSync(path.join(run.persistDir, 'oom')), 'conmon wrote the oom file');
+});
+
+test('conmon: the container outlives a SIGKILLed caller, and its exit is still recorded', { skip }, async (t) => {
+  const ctr = new TestContainer('cradle', 'survive', ['sh', '-c', 'echo first; sleep 0.5; echo survived; exit 3']);
+  t.after(() => ctr.cleanup());
+  ctr.writeSpec();
+  const driver = spawn(process.execPath, [path.join(__dirname, 'conmon-driver.js'), ctr.dir, ctr.bundle, ctr.id, ctr.root], { stdio: 'ignore', env: cleanChildEnv() });
+  assert.equal(await waitFor(path.join(ctr.dir, 'driver-started')), '0');
+  driver.kill('SIGKILL');
+  assert.equal(await waitFor(path.join(ctr.dir, 'exits', ctr.id)), '3');
+  assert.match(fs.readFileSync(path.join(ctr.dir, 'ctr.log'), 'utf8'), /stdout F survived$/m);
+});
