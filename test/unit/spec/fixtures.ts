@@ -161,7 +161,7 @@ export function pauseInput(over: Partial<PauseSpecInput> = {}, sandboxConfig: Po
     sandboxConfig: podSandboxConfig({ metadata: { name: 'web-0', namespace: 'default', uid: 'uid-1', attempt: 0 }, logDirectory: '/var/log/pods/x', ...sandboxConfig }),
     imageConfig: { User: '65535:65535', Entrypoint: ['/pause'] },
     sandboxId: 'sandbox0123',
-    rootfs: emptyRootfs(),
+    rootfs: over.rootfs ?? emptyRootfs(),
     namespaces: { network: { path: '/run/cradle/ns/net/x' }, ipc: 'new', uts: 'new', pid: 'new' },
     hostname: 'web-0',
     shmPath: '/run/cradle/sandboxes/sandbox0123/shm',
