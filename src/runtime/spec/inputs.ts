@@ -67,6 +67,13 @@ export interface SpecRuntimeOptions {
   seccompProfileRoot: string;
   /** Whether memory+swap can be limited (cgroup v1 memsw files or v2 memory.swap.max). */
   swapAccounting: boolean;
+  /**
+   * Whether the hugetlb controller is usable for containers. When false, hugepage limits
+   * are dropped silently (cri-o): kubelet sends a zero limit per page size even to pods
+   * that use none, and runc fails every container on hosts without the controller
+   * (e.g. cgroup v1 with hugetlb bound to the unified hierarchy). Default true.
+   */
+  hugetlb?: boolean;
   /** Whether the OCI runtime supports `rro` (recursive read-only) mounts. */
   supportsRecursiveReadOnly: boolean;
   /** Default pids limit for containers (0 = none). */

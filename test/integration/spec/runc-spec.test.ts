@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { cleanChildEnv } from '../../../src/common/child-env';
 import { buildContainerSpec, buildPauseSpec } from '../../../src/runtime/spec/build';
 import type { OciSpec } from '../../../src/runtime/spec/oci-types';
-import { hostCapabilities, hostMinOomScoreAdj, realHostProbe } from '../../../src/runtime/spec/host-probe';
+import { detectCgroupFeatures, hostCapabilities, hostMinOomScoreAdj, realHostProbe } from '../../../src/runtime/spec/host-probe';
 import { ALL_CAPABILITIES } from '../../../src/runtime/spec/capabilities';
 import { containerInput, pauseInput, runtimeOptions, PASSWD, GROUP } from '../../unit/spec/fixtures';
 
@@ -84,7 +84,11 @@ let runcRoot = '';
 let pausePid = 0;
 
 /** What cradled would configure on this host: its own oom_score_adj floor and capability set. */
+const cgroups = detectCgroupFeatures();
 const hostRuntime = (over: Parameters<typeof runtimeOptions>[0] = {}) => runtimeOptions({
+  cgroupVersion: cgroups.version,
+  hugetlb: cgroups.hugetlb,
+  swapAccounting: cgroups.swapAccounting,
   minOomScoreAdj: hostMinOomScoreAdj(),
   allCapabilities: hostCapabilities(ALL_CAPABILITIES),
   defaultUlimits: [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 4096 }],
@@ -215,7 +219,8 @@ test('container as a non-root image user: ids, caps, seccomp, hostname, limits, 
     config: {
       metadata: { name: 'user', attempt: 0 },
       linux: {
-        resources: { memoryLimitInBytes: String(64 * 1024 * 1024), oomScoreAdj: '300' },
+        // kubelet-style zero hugepage limits: must not break hosts without the hugetlb controller.
+        resources: { memoryLimitInBytes: String(64 * 1024 * 1024), oomScoreAdj: '300', hugepageLimits: [{ pageSize: '2MB', limit: '0' }, { pageSize: '1GB', limit: '0' }] },
         securityContext: { supplementalGroups: ['5000'], noNewPrivs: true, namespaceOptions: { network: 'POD', ipc: 'POD', pid: 'CONTAINER' } },
       },
     },
