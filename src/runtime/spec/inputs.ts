@@ -55,7 +55,10 @@ export interface SpecRuntimeOptions {
   cgroupVersion: 1 | 2;
   /** Capability names (with CAP_ prefix) given to non-privileged containers. */
   defaultCapabilities: readonly string[];
-  /** Every capability the host kernel knows (privileged containers get all). Default: ALL_CAPABILITIES. */
+  /**
+   * Every capability cradle can grant (privileged containers get all). Default: this
+   * process's bounding set (hostCapabilities), read on each build — pass it once instead.
+   */
   allCapabilities?: readonly string[];
   /** Default rlimits for containers. */
   defaultUlimits: readonly OciRlimit[];
