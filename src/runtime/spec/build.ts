@@ -5,7 +5,7 @@ import { errors } from '../../common/errors';
 import { buildAnnotations } from './annotations';
 import { buildCapabilities, ALL_CAPABILITIES } from './capabilities';
 import { buildDevices } from './devices';
-import { realHostProbe } from './host-probe';
+import { hostCapabilities, realHostProbe } from './host-probe';
 import type { ContainerSpecInput, ImageConfig, PauseSpecInput } from './inputs';
 import {
   DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, buildCriMounts, imageVolumeMounts, imageVolumes, mergeMounts,
@@ -56,7 +56,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpecResu
   }
 
   const ns = buildContainerNamespaces(sc?.namespaceOptions ?? null, sandbox, container.targetPidNamespace, runtime.cgroupVersion === 2 && !privileged);
-  const all = runtime.allCapabilities ?? ALL_CAPABILITIES;
+  const all = runtime.allCapabilities ?? hostCapabilities(ALL_CAPABILITIES);
   const capabilities = buildCapabilities(sc?.capabilities ?? null, privileged, runtime.defaultCapabilities, all);
   const user = resolveUser(sc, imageConfig.User, readAccountDb(input.rootfs));
   const hostname = ns.hostUts ? undefined : sandbox.hostname;

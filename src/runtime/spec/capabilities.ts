@@ -49,8 +49,9 @@ function isAll(name: string): boolean {
 }
 
 /**
- * The capability set:
- * 1. start from the defaults; "ALL" in drop empties the start, "ALL" in add makes it every capability;
+ * The capability set, as cri-o computes it (SpecSetupCapabilities):
+ * 1. start from the defaults; "ALL" in add makes it every capability; "ALL" in drop then
+ *    empties it (drop ALL wins over add ALL);
  * 2. named adds are added, then named drops removed (a capability both added and dropped is dropped).
  * Ambient capabilities are also put into every other set (the kernel requires them in
  * permitted and inheritable). Inheritable is otherwise empty (CVE-2022-27652).
@@ -86,8 +87,8 @@ export function buildCapabilities(
   const ambient = check(ambientNames, 'addAmbientCapabilities', false);
 
   let set: string[];
-  if (add.some(isAll)) set = [...all];
-  else if (drop.some(isAll)) set = [];
+  if (drop.some(isAll)) set = [];
+  else if (add.some(isAll)) set = [...all];
   // Configured defaults the host cannot grant are left out rather than failing every container.
   else set = defaults.flatMap((d) => normalizeCapability(d, all) ?? []);
   for (const c of added) if (!set.includes(c)) set.push(c);

@@ -140,3 +140,45 @@ export function hostMinOomScoreAdj(text = fs.readFileSync('/proc/self/oom_score_
   const n = Number(text.trim());
   return Number.isInteger(n) ? n : 0;
 }
+
+export interface CgroupFeatures {
+  version: 1 | 2;
+  /** The hugetlb controller can limit containers (a v1 hierarchy of its own, or enabled on v2). */
+  hugetlb: boolean;
+  /** memory+swap can be limited (v1 memory.memsw.*, v2 memory.swap.max). */
+  swapAccounting: boolean;
+}
+
+/**
+ * What the host's cgroups offer, for SpecRuntimeOptions (call once at start-up).
+ * `root` is the cgroup mount root (for tests).
+ */
+export function detectCgroupFeatures(root = '/sys/fs/cgroup', procCgroups = '/proc/cgroups'): CgroupFeatures {
+  const exists = (p: string) => fs.existsSync(path.join(root, p));
+  if (exists('cgroup.controllers')) {
+    const controllers = fs.readFileSync(path.join(root, 'cgroup.controllers'), 'utf8').trim().split(/\s+/);
+    return {
+      version: 2,
+      hugetlb: controllers.includes('hugetlb'),
+      swapAccounting: controllers.includes('memory') && (exists('memory.swap.max') || hasSwapMaxBelow(root)),
+    };
+  }
+  // v1 (or hybrid): a controller counts only if it has a v1 hierarchy (non-zero id in /proc/cgroups).
+  let hugetlb = false;
+  try {
+    for (const line of fs.readFileSync(procCgroups, 'utf8').split('\n')) {
+      const [name, hierarchy, , enabled] = line.split(/\s+/);
+      if (name === 'hugetlb') hugetlb = hierarchy !== '0' && enabled === '1' && exists('hugetlb');
+    }
+  } catch { /* no /proc/cgroups: assume none */ }
+  return { version: 1, hugetlb, swapAccounting: exists('memory/memory.memsw.limit_in_bytes') };
+}
+
+// memory.swap.max exists in child cgroups only, never in the root.
+function hasSwapMaxBelow(root: string): boolean {
+  try {
+    return fs.readdirSync(root, { withFileTypes: true }).some((e) => e.isDirectory() && fs.existsSync(path.join(root, e.name, 'memory.swap.max')));
+  } catch {
+    return false;
+  }
+}

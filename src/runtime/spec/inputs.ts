@@ -55,7 +55,10 @@ export interface SpecRuntimeOptions {
   cgroupVersion: 1 | 2;
   /** Capability names (with CAP_ prefix) given to non-privileged containers. */
   defaultCapabilities: readonly string[];
-  /** Every capability the host kernel knows (privileged containers get all). Default: ALL_CAPABILITIES. */
+  /**
+   * Every capability cradle can grant (privileged containers get all). Default: this
+   * process's bounding set (hostCapabilities), read on each build — pass it once instead.
+   */
   allCapabilities?: readonly string[];
   /** Default rlimits for containers. */
   defaultUlimits: readonly OciRlimit[];
@@ -67,6 +70,13 @@ export interface SpecRuntimeOptions {
   seccompProfileRoot: string;
   /** Whether memory+swap can be limited (cgroup v1 memsw files or v2 memory.swap.max). */
   swapAccounting: boolean;
+  /**
+   * Whether the hugetlb controller is usable for containers. When false, hugepage limits
+   * are dropped silently (cri-o): kubelet sends a zero limit per page size even to pods
+   * that use none, and runc fails every container on hosts without the controller
+   * (e.g. cgroup v1 with hugetlb bound to the unified hierarchy). Default true.
+   */
+  hugetlb?: boolean;
   /** Whether the OCI runtime supports `rro` (recursive read-only) mounts. */
   supportsRecursiveReadOnly: boolean;
   /** Default pids limit for containers (0 = none). */

@@ -25,7 +25,7 @@ const PAGE_SIZE = /^\d+(KB|MB|GB|TB|PB)$/;
  */
 export function buildResources(
   r: LinuxContainerResources__Output | null,
-  runtime: Pick<SpecRuntimeOptions, 'cgroupVersion' | 'memoryFloorBytes' | 'swapAccounting' | 'pidsLimit'>,
+  runtime: Pick<SpecRuntimeOptions, 'cgroupVersion' | 'memoryFloorBytes' | 'swapAccounting' | 'pidsLimit' | 'hugetlb'>,
   field = 'config.linux.resources',
 ): OciResources {
   const out: OciResources = {};
@@ -75,10 +75,11 @@ export function buildResources(
   }
 
   if (r.hugepageLimits.length > 0) {
-    out.hugepageLimits = r.hugepageLimits.map((h, i) => {
+    const limits = r.hugepageLimits.map((h, i) => {
       if (!PAGE_SIZE.test(h.pageSize)) throw errors.invalidField(`${field}.hugepageLimits[${i}].pageSize`, `${JSON.stringify(h.pageSize)} is not a page size like 2MB`);
       return { pageSize: h.pageSize, limit: int(h.limit, `${field}.hugepageLimits[${i}].limit`) };
     });
+    if (runtime.hugetlb !== false) out.hugepageLimits = limits;
   }
 
   const unified = Object.entries(r.unified ?? {});

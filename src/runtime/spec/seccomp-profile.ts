@@ -62,6 +62,10 @@ export function validateSeccompProfile(value: unknown): string | null {
   if (p.architectures !== undefined && !(Array.isArray(p.architectures) && p.architectures.every((a) => typeof a === 'string'))) {
     return 'architectures is not a list of strings';
   }
+  if (p.flags !== undefined && p.flags !== null && !(Array.isArray(p.flags) && p.flags.every((f) => typeof f === 'string' && f.startsWith('SECCOMP_FILTER_FLAG_')))) {
+    return 'flags is not a list of SECCOMP_FILTER_FLAG_* names';
+  }
+  if (p.listenerPath) return 'listenerPath is not supported (cradle runs no seccomp agent)';
   if (p.archMap !== undefined && p.archMap !== null) {
     if (!Array.isArray(p.archMap)) return 'archMap is not a list';
     if (Array.isArray(p.architectures) && p.architectures.length > 0 && p.archMap.length > 0) return 'architectures and archMap are both set';

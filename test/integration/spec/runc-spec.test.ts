@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { cleanChildEnv } from '../../../src/common/child-env';
 import { buildContainerSpec, buildPauseSpec } from '../../../src/runtime/spec/build';
 import type { OciSpec } from '../../../src/runtime/spec/oci-types';
-import { hostCapabilities, hostMinOomScoreAdj, realHostProbe } from '../../../src/runtime/spec/host-probe';
+import { detectCgroupFeatures, hostCapabilities, hostMinOomScoreAdj, realHostProbe } from '../../../src/runtime/spec/host-probe';
 import { ALL_CAPABILITIES } from '../../../src/runtime/spec/capabilities';
 import { containerInput, pauseInput, runtimeOptions, PASSWD, GROUP } from '../../unit/spec/fixtures';
 
@@ -84,7 +84,11 @@ let runcRoot = '';
 let pausePid = 0;
 
 /** What cradled would configure on this host: its own oom_score_adj floor and capability set. */
+const cgroups = detectCgroupFeatures();
 const hostRuntime = (over: Parameters<typeof runtimeOptions>[0] = {}) => runtimeOptions({
+  cgroupVersion: cgroups.version,
+  hugetlb: cgroups.hugetlb,
+  swapAccounting: cgroups.swapAccounting,
   minOomScoreAdj: hostMinOomScoreAdj(),
   allCapabilities: hostCapabilities(ALL_CAPABILITIES),
   defaultUlimits: [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 4096 }],
@@ -215,7 +219,8 @@ test('container as a non-root image user: ids, caps, seccomp, hostname, limits, 
     config: {
       metadata: { name: 'user', attempt: 0 },
       linux: {
-        resources: { memoryLimitInBytes: String(64 * 1024 * 1024), oomScoreAdj: '300' },
+        // kubelet-style zero hugepage limits: must not break hosts without the hugetlb controller.
+        resources: { memoryLimitInBytes: String(64 * 1024 * 1024), oomScoreAdj: '300', hugepageLimits: [{ pageSize: '2MB', limit: '0' }, { pageSize: '1GB', limit: '0' }] },
         securityContext: { supplementalGroups: ['5000'], noNewPrivs: true, namespaceOptions: { network: 'POD', ipc: 'POD', pid: 'CONTAINER' } },
       },
     },
@@ -322,4 +327,71 @@ test('read-only rootfs, CRI bind mounts, image volume and a device, as runc appl
   assert.equal(fs.readFileSync(path.join(rw, 'g'), 'utf8'), 'x\n', 'write reached the host directory');
   assert.equal(fs.readFileSync(path.join(result.imageVolumes[0]!.hostPath, 'v'), 'utf8'), 'x\n');
   assert.equal(fs.readFileSync(path.join(work, 'shm', 's'), 'utf8'), 'shm\n', '/dev/shm is the pod shm directory');
+});
+
+test('host-to-container propagation: a host mount made after start shows up inside; private sources are refused', { skip }, async (t) => {
+  const shared = path.join(work, 'prop');
+  fs.mkdirSync(shared, { recursive: true });
+  const sh = (cmd: string, args: string[]) => {
+    const r = spawnSync(cmd, args, { env: cleanChildEnv(), encoding: 'utf8' });
+    assert.equal(r.status, 0, `${cmd} ${args.join(' ')}: ${r.stderr}`);
+  };
+  sh('mount', ['--bind', shared, shared]);
+  t.after(() => { spawnSync('umount', ['-R', '-l', shared]); });
+  sh('mount', ['--make-shared', shared]);
+
+  const base = {
+    rootfs,
+    probe: realHostProbe,
+    runtime: hostRuntime(),
+    sandbox: {
+      id: 'pause',
+      namespaces: { network: { path: `/proc/${pausePid}/ns/net` }, ipc: { path: `/proc/${pausePid}/ns/ipc` }, uts: { path: `/proc/${pausePid}/ns/uts` } },
+      hostname: 'cradle-test-pod', hostsPath: path.join(work, 'hosts'), resolvConfPath: path.join(work, 'resolv.conf'),
+      hostnamePath: path.join(work, 'hostname'), shmPath: path.join(work, 'shm'), cgroupParent: CGROUP_PARENT,
+    },
+  };
+  // The work dir itself sits on the host's private root mount: refused before runc is involved.
+  const privateDir = path.join(work, 'private-src');
+  fs.mkdirSync(privateDir);
+  assert.throws(() => buildContainerSpec(containerInput({
+    ...base,
+    config: { metadata: { name: 'p' }, mounts: [{ containerPath: '/p', hostPath: privateDir, propagation: 'PROPAGATION_HOST_TO_CONTAINER' }] },
+  })), /config\.mounts\[0\]\.propagation: host-to-container propagation needs .* \(it is private\)/);
+
+  const { spec } = buildContainerSpec({
+    ...containerInput({
+      ...base,
+      config: {
+        metadata: { name: 'prop' },
+        command: ['/bin/sh', '-c', 'i=0; while [ ! -e /prop/sub/marker ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; cat /prop/sub/marker'],
+        mounts: [{ containerPath: '/prop', hostPath: shared, propagation: 'PROPAGATION_HOST_TO_CONTAINER' }],
+        linux: { securityContext: { namespaceOptions: { network: 'POD', ipc: 'POD', pid: 'CONTAINER' } } },
+      },
+    }),
+    container: { id: 'prop', logPath: '', imageRef: 'sha256:test', imageVolumeRoot: path.join(work, 'volumes', 'prop') },
+  });
+  assert.equal(spec.linux.rootfsPropagation, 'rslave');
+  const bundle = writeBundle('prop', spec);
+  t.after(() => { runc(runcRoot, ['delete', '-f', 'prop']); });
+  const { spawn } = await import('node:child_process');
+  const child = spawn(RUNC, ['--root', runcRoot, 'run', '--bundle', bundle, 'prop'], { env: cleanChildEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  // Wait until the container runs, so the mount below can only reach it by propagation.
+  for (let i = 0; i < 100; i++) {
+    const state = runc(runcRoot, ['state', 'prop']);
+    if (state.status === 0 && (JSON.parse(state.stdout) as { status: string }).status === 'running') break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const sub = path.join(shared, 'sub');
+  fs.mkdirSync(sub);
+  sh('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', sub]);
+  fs.writeFileSync(path.join(sub, 'marker'), 'propagated\n');
+  const code = await exited;
+  assert.equal(code, 0, err);
+  assert.equal(out.trim(), 'propagated');
 });

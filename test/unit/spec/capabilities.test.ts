@@ -123,3 +123,17 @@ test('capabilities: only what the host can grant', () => {
     /addCapabilities\[0\]: capability CAP_SYS_RESOURCE is not available to cradle on this host/);
   assert.deepEqual(buildCapabilities(null, true, [], host).bounding, host);
 });
+
+test('capabilities: add ALL + drop ALL leaves only the named adds (cri-o order)', () => {
+  assert.deepEqual(buildCapabilities(caps(['ALL', 'CHOWN'], ['ALL']), false, CRIO_DEFAULT_CAPABILITIES).bounding, ['CAP_CHOWN']);
+  assert.deepEqual(buildCapabilities(caps(['ALL'], ['ALL']), false, CRIO_DEFAULT_CAPABILITIES).bounding, []);
+});
+
+test('full spec: privileged defaults to the capabilities cradled itself holds', () => {
+  const { spec } = buildContainerSpec(containerInput({
+    runtime: { allCapabilities: undefined },
+    config: { linux: { securityContext: { privileged: true } } },
+    sandboxConfig: { linux: { securityContext: { privileged: true } } },
+  }));
+  assert.deepEqual(spec.process.capabilities!.bounding, hostCapabilities(ALL_CAPABILITIES));
+});

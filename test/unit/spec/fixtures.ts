@@ -9,7 +9,7 @@ import type { ContainerConfig, ContainerConfig__Output } from '../../../src/gene
 import type { PodSandboxConfig, PodSandboxConfig__Output } from '../../../src/generated/runtime/v1/PodSandboxConfig';
 import type { ContainerSpecInput, PauseSpecInput, SandboxFacts, SpecRuntimeOptions } from '../../../src/runtime/spec/inputs';
 import type { HostDevice, HostProbe, MountPropagationMode } from '../../../src/runtime/spec/host-probe';
-import { CRIO_DEFAULT_CAPABILITIES } from '../../../src/runtime/spec/capabilities';
+import { ALL_CAPABILITIES, CRIO_DEFAULT_CAPABILITIES } from '../../../src/runtime/spec/capabilities';
 import { DEFAULT_MEMORY_FLOOR } from '../../../src/runtime/spec/resources';
 
 export function decodeRequest(config: ContainerConfig, sandboxConfig: PodSandboxConfig = {}): {
@@ -30,6 +30,7 @@ export const runtimeOptions = (over: Partial<SpecRuntimeOptions> = {}): SpecRunt
   cgroupDriver: 'cgroupfs',
   cgroupVersion: 1,
   defaultCapabilities: CRIO_DEFAULT_CAPABILITIES,
+  allCapabilities: ALL_CAPABILITIES,
   defaultUlimits: [{ type: 'RLIMIT_NOFILE', soft: 1048576, hard: 1048576 }],
   minOomScoreAdj: -999,
   memoryFloorBytes: DEFAULT_MEMORY_FLOOR,
@@ -161,7 +162,7 @@ export function pauseInput(over: Partial<PauseSpecInput> = {}, sandboxConfig: Po
     sandboxConfig: podSandboxConfig({ metadata: { name: 'web-0', namespace: 'default', uid: 'uid-1', attempt: 0 }, logDirectory: '/var/log/pods/x', ...sandboxConfig }),
     imageConfig: { User: '65535:65535', Entrypoint: ['/pause'] },
     sandboxId: 'sandbox0123',
-    rootfs: emptyRootfs(),
+    rootfs: over.rootfs ?? emptyRootfs(),
     namespaces: { network: { path: '/run/cradle/ns/net/x' }, ipc: 'new', uts: 'new', pid: 'new' },
     hostname: 'web-0',
     shmPath: '/run/cradle/sandboxes/sandbox0123/shm',

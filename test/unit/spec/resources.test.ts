@@ -1,4 +1,8 @@
 import { test } from 'node:test';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { detectCgroupFeatures } from '../../../src/runtime/spec/host-probe';
 import assert from 'node:assert/strict';
 import { errors } from '../../../src/common/errors';
 import { buildResources, cgroupsPath, oomScoreAdj, parseUlimit, DEFAULT_MEMORY_FLOOR, MIB } from '../../../src/runtime/spec/resources';
@@ -106,4 +110,33 @@ test('full spec: resources, device cgroup and cgroupsPath per driver', () => {
   assert.equal(sd.linux.cgroupsPath, 'kubepods-besteffort-pod1234.slice:cradle:c0ffee');
   assert.throws(() => buildContainerSpec(containerInput({ config: { linux: { resources: { memoryLimitInBytes: '1048576' } } } })),
     /^CradleError: config\.linux\.resources\.memoryLimitInBytes: 1048576 bytes is below/);
+});
+
+test('hugepage limits are dropped where the hugetlb controller is missing (kubelet sends zero limits)', () => {
+  const kubelet = res({ hugepageLimits: [{ pageSize: '2MB', limit: '0' }, { pageSize: '1GB', limit: '0' }] });
+  assert.equal(buildResources(kubelet, { ...v1, hugetlb: false }).hugepageLimits, undefined);
+  assert.equal(buildResources(kubelet, { ...v1, hugetlb: true }).hugepageLimits!.length, 2);
+  assert.throws(() => buildResources(res({ hugepageLimits: [{ pageSize: 'huge', limit: '0' }] }), { ...v1, hugetlb: false }), /pageSize/);
+});
+
+test('detectCgroupFeatures: v1 hybrid, v1 with hugetlb, v2', () => {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-test-spec-cg-'));
+  try {
+    const mk = (p: string, content = '') => { fs.mkdirSync(path.dirname(path.join(base, p)), { recursive: true }); fs.writeFileSync(path.join(base, p), content); };
+    // v1 hybrid like this host: hugetlb bound to the unified hierarchy (id 0).
+    mk('hybrid/memory/memory.memsw.limit_in_bytes');
+    mk('proc-hybrid', '#subsys_name\thierarchy\tnum_cgroups\tenabled\nmemory\t5\t100\t1\nhugetlb\t0\t1\t1\n');
+    assert.deepEqual(detectCgroupFeatures(path.join(base, 'hybrid'), path.join(base, 'proc-hybrid')), { version: 1, hugetlb: false, swapAccounting: true });
+    mk('v1/memory/memory.limit_in_bytes');
+    mk('v1/hugetlb/hugetlb.2MB.limit_in_bytes');
+    mk('proc-v1', 'hugetlb\t7\t1\t1\n');
+    assert.deepEqual(detectCgroupFeatures(path.join(base, 'v1'), path.join(base, 'proc-v1')), { version: 1, hugetlb: true, swapAccounting: false });
+    mk('v2/cgroup.controllers', 'cpuset cpu io memory hugetlb pids\n');
+    mk('v2/system.slice/memory.swap.max', 'max\n');
+    assert.deepEqual(detectCgroupFeatures(path.join(base, 'v2'), path.join(base, 'nope')), { version: 2, hugetlb: true, swapAccounting: true });
+    mk('v2b/cgroup.controllers', 'cpu memory pids\n');
+    assert.deepEqual(detectCgroupFeatures(path.join(base, 'v2b'), path.join(base, 'nope')), { version: 2, hugetlb: false, swapAccounting: false });
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
 });

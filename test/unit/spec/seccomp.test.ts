@@ -17,6 +17,16 @@ after(() => fs.rmSync(dir, { recursive: true, force: true }));
 const resolveDefault = (capabilities: readonly string[], arch: NodeJS.Architecture = 'x64') =>
   resolveSeccompProfile(DEFAULT_SECCOMP_PROFILE, { capabilities, arch, kernel: '6.1.0-13-amd64' });
 
+test('validateSeccompProfile: flags and listeners', () => {
+  assert.equal(validateSeccompProfile({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_LOG'] }), null);
+  assert.match(validateSeccompProfile({ defaultAction: 'SCMP_ACT_ALLOW', flags: [1] })!, /flags/);
+  assert.match(validateSeccompProfile({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock' })!, /listenerPath/);
+  assert.match(validateSeccompProfile([])!, /not a JSON object/);
+  assert.match(validateSeccompProfile({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ name: 'a', names: ['b'], action: 'SCMP_ACT_ALLOW' }] })!, /both name and names/);
+  assert.match(validateSeccompProfile({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ action: 'SCMP_ACT_ALLOW' }] })!, /names no syscall/);
+  assert.match(validateSeccompProfile({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64'], archMap: [{ architecture: 'SCMP_ARCH_X86_64', subArchitectures: [] }] })!, /both set/);
+});
+
 test('RuntimeDefault: deny with EPERM, x86_64 + x86 + x32', () => {
   const p = resolveDefault(CRIO_DEFAULT_CAPABILITIES);
   assert.equal(p.defaultAction, 'SCMP_ACT_ERRNO');
