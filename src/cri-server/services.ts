@@ -2,6 +2,7 @@
 // The daemon (src/daemon) builds one CradleServices and hands it to every handler.
 import type { CradleConfig } from '../config/schema';
 import type { ImageService } from '../image';
+import type { SandboxManager } from '../pod-sandbox/manager';
 
 export interface Readiness {
   ready: boolean;
@@ -29,6 +30,7 @@ export interface CradleServices {
   readonly networkReadiness: ReadinessSource;
   readonly runtimeSettings: RuntimeSettingsStore;
   readonly images: ImageService;
+  readonly sandboxes: SandboxManager;
   /** Extra JSON documents for Status(verbose), by key. */
   verboseInfo(): Record<string, unknown>;
 }

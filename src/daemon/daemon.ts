@@ -17,6 +17,9 @@ import { RuntimeReadiness } from './runtime-readiness';
 import * as path from 'node:path';
 import { CniManager, ensureDefaultConfig } from '../cni';
 import { ImageService } from '../image';
+import { SandboxManager } from '../pod-sandbox/manager';
+import { RuntimeHandlers, specRuntimeOptions } from '../runtime/handlers';
+import { ExitMonitor } from '../runtime/conmon/exit-monitor';
 import { CradleMetrics } from '../metrics/registry';
 import { MetricsServer } from '../metrics/server';
 import { metricsInterceptor } from '../metrics/interceptor';
@@ -66,6 +69,7 @@ export class Daemon {
 
   private metricsServer: MetricsServer | undefined;
   private cni: CniManager | undefined;
+  private exits: ExitMonitor | undefined;
   private inspectServer: InspectServer | undefined;
   private readonly startedAt = new Date();
 
@@ -104,6 +108,19 @@ export class Daemon {
     const cni = await startCni(config, log);
     runtimeSettings.onPodCidrChange((cidr) => cni.setPodCidr(cidr));
     cni.setPodCidr(runtimeSettings.podCidr());
+    const handlers = new RuntimeHandlers(config);
+    const specOptions = specRuntimeOptions(config);
+    const sandboxes = new SandboxManager({
+      stateRoot: config.state.root, runRoot: config.state.run_root, pauseImage: config.image.pause_image,
+      handlers, cni, images, specOptions: () => specOptions, log: log.child({ component: 'pod-sandbox' }),
+    });
+    await sandboxes.recover();
+    const gc = await cni.gc(sandboxes.networkedIds());
+    if (gc.released.length) log.info({ released: gc.released }, 'released network attachments of pods cradle no longer knows');
+    const exits = new ExitMonitor(handlers.exitDir, (exit) => {
+      if (sandboxes.get(exit.id)) void sandboxes.pauseExited(exit.id);
+    }, log);
+    await exits.start();
     const networkReadiness: ReadinessSource = cni;
     const services: CradleServices = {
       config: () => current,
@@ -112,10 +129,12 @@ export class Daemon {
       networkReadiness,
       runtimeSettings,
       images,
+      sandboxes,
       verboseInfo: () => ({ config: current, sources: loaded.sources, podCidr: runtimeSettings.podCidr(), node: process.version }),
     };
     const daemon = new Daemon(loaded, loadOptions, log, services, metrics);
     daemon.cni = cni;
+    daemon.exits = exits;
     daemon.onConfigChange = (next) => { current = next; };
     await daemon.server.start();
     daemon.inspectServer = new InspectServer(daemon.inspectSource(loaded.sources), inspectSocketPath(config), log);
@@ -220,6 +239,7 @@ export class Daemon {
       await this.metricsServer?.stop();
       await this.inspectServer?.stop();
       await this.cni?.stop();
+      this.exits?.stop();
       this.services.images.close();
       this.log.info('cradled stopped');
     })();

@@ -1,6 +1,6 @@
 // Starts a real cradled (bin/cradled, the same launcher users run) in temp dirs on
 // a temp socket, side by side with any real install, and stops it afterwards.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -73,6 +73,14 @@ export function allowInsecureRegistry(t: TempDirs, host: string): void {
   fs.appendFileSync(path.join(t.dir, 'registries.conf'), `[[registry]]\nlocation = "${host}"\ninsecure = true\n`);
 }
 
+/** Mount points below dir, deepest first. */
+export function mountPointsUnder(dir: string): string[] {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m === dir || m.startsWith(dir + '/'))
+    .sort((a, b) => b.length - a.length);
+}
+
 export class Cradled {
   readonly stderrLines: string[] = [];
   private exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -130,7 +138,14 @@ export class Cradled {
         await this.exited;
       }
     }
-    if (!options.keepDirs) fs.rmSync(this.dirs.dir, { recursive: true, force: true });
+    if (!options.keepDirs) {
+      // cradled leaves <run_root>/ns bind-mounted (as a real install would); undo it
+      // so the temp dir can go. Pod mounts are checked by the tests themselves.
+      for (const mountPoint of mountPointsUnder(this.dirs.dir)) {
+        try { execFileSync('umount', ['-l', mountPoint], { stdio: 'ignore' }); } catch { /* already gone */ }
+      }
+      fs.rmSync(this.dirs.dir, { recursive: true, force: true });
+    }
   }
 }
 

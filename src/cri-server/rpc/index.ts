@@ -7,6 +7,12 @@ import { status } from './status';
 import { runtimeConfig } from './runtime-config';
 import { updateRuntimeConfig } from './update-runtime-config';
 import { pullImage } from './pull-image';
+import { runPodSandbox } from './run-pod-sandbox';
+import { stopPodSandbox } from './stop-pod-sandbox';
+import { removePodSandbox } from './remove-pod-sandbox';
+import { podSandboxStatus } from './pod-sandbox-status';
+import { listPodSandbox } from './list-pod-sandbox';
+import { streamPodSandboxes } from './stream-pod-sandboxes';
 import { listImages } from './list-images';
 import { streamImages } from './stream-images';
 import { imageStatus } from './image-status';
@@ -19,6 +25,12 @@ export function runtimeRpcs(services: CradleServices): Partial<RuntimeRpcs> {
     Status: status(services),
     RuntimeConfig: runtimeConfig(services),
     UpdateRuntimeConfig: updateRuntimeConfig(services),
+    RunPodSandbox: runPodSandbox(services),
+    StopPodSandbox: stopPodSandbox(services),
+    RemovePodSandbox: removePodSandbox(services),
+    PodSandboxStatus: podSandboxStatus(services),
+    ListPodSandbox: listPodSandbox(services),
+    StreamPodSandboxes: streamPodSandboxes(services),
   };
 }
 

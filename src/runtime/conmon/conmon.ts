@@ -14,8 +14,8 @@ export interface ConmonSettings {
   conmon: string;
   /** The OCI runtime binary conmon runs (`-r`). */
   runtimePath: string;
-  /** The runtime's --root. */
-  runtimeRoot: string;
+  /** The runtime's --root (undefined: the runtime's own default). */
+  runtimeRoot: string | undefined;
   /** Where conmon writes `<id>` with the exit code (watched by ExitMonitor). */
   exitDir: string;
   /** Short directory for attach-socket symlinks (sun_path is 108 bytes). */
@@ -92,7 +92,7 @@ function spawnConmon(settings: ConmonSettings, args: string[], cwd: string): Chi
 function commonArgs(settings: ConmonSettings): string[] {
   return [
     '-r', settings.runtimePath,
-    '--runtime-arg', `--root=${settings.runtimeRoot}`,
+    ...(settings.runtimeRoot ? ['--runtime-arg', `--root=${settings.runtimeRoot}`] : []),
     '--socket-dir-path', settings.socketDir,
     '--log-level', settings.logLevel,
     ...(settings.systemdCgroup ? ['-s'] : []),

@@ -37,8 +37,10 @@ export function checkSpecForHost(spec: Spec, file: string, hasConsole: boolean):
     throw new SpecError(file, 'linux.resources.memory.limit',
       `${limit} bytes is below cradle-runtime's floor of ${MEMORY_FLOOR_BYTES} (the Node init is charged to the container until exec)`);
   }
-  if ((spec.hostname || spec.domainname) && !(namespaceOf(spec, 'uts') && !namespaceOf(spec, 'uts')!.path)) {
-    throw new SpecError(file, 'hostname', 'setting a hostname needs a new uts namespace');
+  // As runc: a hostname needs a uts namespace of the container's own, new or joined
+  // by path (pod containers join the pod's pinned one), never the host's.
+  if ((spec.hostname || spec.domainname) && !namespaceOf(spec, 'uts')) {
+    throw new SpecError(file, 'hostname', 'setting a hostname needs a uts namespace (new or joined by path)');
   }
   if (!namespaceOf(spec, 'mount') || namespaceOf(spec, 'mount')!.path) {
     throw new SpecError(file, 'linux.namespaces', 'a new mount namespace is required');

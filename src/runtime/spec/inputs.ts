@@ -64,7 +64,7 @@ export interface SpecRuntimeOptions {
   defaultUlimits: readonly OciRlimit[];
   /** Lowest oom_score_adj the runtime may set (cradled's own, as cri-o does). */
   minOomScoreAdj: number;
-  /** Memory limits below this are rejected (cradle's runtime init needs ~8 MiB). */
+  /** Memory limits below this are rejected (cradle's runtime init needs ~16 MiB). */
   memoryFloorBytes: number;
   /** Directory for relative Localhost seccomp profile references. */
   seccompProfileRoot: string;

@@ -5,8 +5,8 @@ import type { CgroupDriver, SpecRuntimeOptions } from './inputs';
 import type { OciResources, OciRlimit } from './oci-types';
 
 export const MIB = 1024 * 1024;
-/** cradle's runtime init needs about 8 MiB inside the container's memory cgroup. */
-export const DEFAULT_MEMORY_FLOOR = 8 * MIB;
+/** cradle's runtime init (Node 24) is charged to the container's memory cgroup until exec; 8 MiB (Node 20) is no longer enough: EBUSY setting the limit. */
+export const DEFAULT_MEMORY_FLOOR = 16 * MIB;
 
 function int(value: string, field: string, { min = 0 }: { min?: number } = {}): number {
   if (!/^-?\d+$/.test(value)) throw errors.invalidField(field, `${JSON.stringify(value)} is not an integer`);

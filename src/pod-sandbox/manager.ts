@@ -1,0 +1,343 @@
+// Pod sandboxes: pinned namespaces, CNI networking, pod files and a pause process
+// (an OCI container from the pause image run by the pod's runtime handler under
+// conmon). Every step of RunPodSandbox registers its undo, so a failure anywhere
+// leaves nothing behind; stop and remove are idempotent.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import type { Logger } from '../common/logger';
+import { errors, messageOf, withContext } from '../common/errors';
+import { UndoStack } from '../common/undo';
+import { NameReservations } from '../common/reservations';
+import { RecordStore } from '../common/record-store';
+import { writeFileAtomicSync } from '../common/atomic-file';
+import type { CniManager, PortMapping } from '../cni';
+import { normalizePortMapping } from '../cni';
+import type { ImageService } from '../image';
+import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig';
+import type { RuntimeHandlers } from '../runtime/handlers';
+import type { SpecRuntimeOptions, PauseNamespace } from '../runtime/spec/inputs';
+import { buildPauseSpec, validateSysctls } from '../runtime/spec';
+import { mountOverlay, unmountOverlay } from '../runtime/rootfs/overlay';
+import { isProcessAlive } from '../runtime/conmon/proc';
+import { mount, umount2 } from '../sys/libc';
+import { MNT_DETACH, MS_NODEV, MS_NOEXEC, MS_NOSUID } from '../sys/constants';
+import { NamespacePinner, type PinnableKind } from './namespaces';
+import { hostsFile, resolvConf, validateDns, validateHostname } from './pod-files';
+import { reservedNameOf, type PidMode, type SandboxRecord } from './sandbox';
+
+const SHM_SIZE = 64 * 1024 * 1024;
+const STOP_WAIT_MS = 10_000;
+
+export interface SandboxManagerOptions {
+  stateRoot: string;
+  runRoot: string;
+  pauseImage: string;
+  handlers: RuntimeHandlers;
+  cni: CniManager;
+  images: ImageService;
+  specOptions: () => SpecRuntimeOptions;
+  log: Logger;
+}
+
+/** Hooks the container layer registers so stopping a pod stops its containers. */
+export interface SandboxContainerHooks {
+  stopContainers(sandboxId: string): Promise<void>;
+  removeContainers(sandboxId: string): Promise<void>;
+}
+
+export interface SandboxFilter {
+  id?: string;
+  state?: SandboxRecord['state'];
+  labelSelector?: Record<string, string>;
+}
+
+function nowNanos(): string {
+  return (BigInt(Date.now()) * 1_000_000n + BigInt(process.hrtime()[1] % 1_000_000)).toString();
+}
+
+export class SandboxManager {
+  private readonly sandboxes = new Map<string, SandboxRecord>();
+  private readonly names = new NameReservations<string>('pod sandbox');
+  private readonly store: RecordStore<SandboxRecord>;
+  private readonly pinner: NamespacePinner;
+  private readonly holds = new Map<string, () => void>();
+  private containerHooks: SandboxContainerHooks = { stopContainers: async () => {}, removeContainers: async () => {} };
+
+  constructor(private readonly options: SandboxManagerOptions) {
+    this.store = new RecordStore(path.join(options.stateRoot, 'pods'), options.log);
+    this.pinner = new NamespacePinner(path.join(options.runRoot, 'ns'));
+  }
+
+  setContainerHooks(hooks: SandboxContainerHooks): void {
+    this.containerHooks = hooks;
+  }
+
+  // ---- queries -------------------------------------------------------------
+
+  get(id: string): SandboxRecord | undefined {
+    return this.sandboxes.get(id);
+  }
+
+  /** By full id or unique prefix; NOT_FOUND otherwise. */
+  find(idOrPrefix: string): SandboxRecord {
+    const exact = this.sandboxes.get(idOrPrefix);
+    if (exact) return exact;
+    const matches = idOrPrefix.length >= 3 ? [...this.sandboxes.values()].filter((s) => s.id.startsWith(idOrPrefix)) : [];
+    if (matches.length === 1) return matches[0]!;
+    throw errors.notFound('pod sandbox', idOrPrefix);
+  }
+
+  list(filter: SandboxFilter = {}): SandboxRecord[] {
+    return [...this.sandboxes.values()].filter((s) =>
+      (!filter.id || s.id.startsWith(filter.id))
+      && (!filter.state || s.state === filter.state)
+      && Object.entries(filter.labelSelector ?? {}).every(([k, v]) => s.config.labels[k] === v))
+      .sort((a, b) => (BigInt(a.createdAt) < BigInt(b.createdAt) ? -1 : 1));
+  }
+
+  // ---- RunPodSandbox -------------------------------------------------------
+
+  /** Creates and starts a sandbox; a kubelet retry of an in-flight run gets the same id. */
+  async run(config: PodSandboxConfig__Output, runtimeHandler: string, log: Logger): Promise<string> {
+    validateSandboxConfig(config);
+    this.options.handlers.get(runtimeHandler);
+    const fingerprint = createHash('sha256').update(JSON.stringify([config, runtimeHandler])).digest('hex');
+    const id = randomBytes(32).toString('hex');
+    return this.names.run(reservedNameOf(config), id, fingerprint, () => this.create(id, fingerprint, config, runtimeHandler, log.child({ podSandboxId: id })));
+  }
+
+  private async create(id: string, fingerprint: string, config: PodSandboxConfig__Output, runtimeHandler: string, log: Logger): Promise<string> {
+    const undo = new UndoStack();
+    const nsOptions = config.linux?.securityContext?.namespaceOptions;
+    const hostNetwork = nsOptions?.network === 'NODE';
+    const hostIpc = nsOptions?.ipc === 'NODE';
+    const pidMode: PidMode = nsOptions?.pid === 'NODE' ? 'NODE' : nsOptions?.pid === 'POD' ? 'POD' : 'CONTAINER';
+    const runDir = path.join(this.options.runRoot, 'pods', id);
+    const handler = this.options.handlers.get(runtimeHandler);
+    const hostname = config.hostname || (hostNetwork ? fs.readFileSync('/proc/sys/kernel/hostname', 'utf8').trim() : id.slice(0, 12));
+    try {
+      // 1. Network plugin ready (pods on the host network do not need it).
+      if (!hostNetwork) await this.options.cni.waitForReady({ timeoutMs: 30_000 });
+
+      // 2. Pause image present, its layers held while the pod exists.
+      const pauseImage = this.options.pauseImage;
+      if (!this.options.images.status(pauseImage)) {
+        log.info({ image: pauseImage }, 'pulling the pause image');
+        await this.options.images.pull(pauseImage);
+      }
+      const hold = this.options.images.hold(pauseImage);
+      undo.push(`releasing pause image layers for ${id}`, () => hold.release());
+
+      // 3. Run directory with the pod files and its /dev/shm.
+      fs.mkdirSync(runDir, { recursive: true, mode: 0o711 });
+      undo.push(`removing ${runDir}`, () => fs.rmSync(runDir, { recursive: true, force: true }));
+      const files = {
+        resolvConf: path.join(runDir, 'resolv.conf'),
+        hosts: path.join(runDir, 'hosts'),
+        hostname: path.join(runDir, 'hostname'),
+        shm: hostIpc ? '/dev/shm' : path.join(runDir, 'shm'),
+      };
+      if (!hostIpc) {
+        fs.mkdirSync(files.shm, { recursive: true });
+        mount('shm', files.shm, 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${SHM_SIZE}`);
+        undo.push(`unmounting ${files.shm}`, () => umount2(files.shm, MNT_DETACH));
+      }
+
+      // 4. Namespaces pinned by bind mounts (network, IPC, UTS unless shared with the host).
+      const kinds: PinnableKind[] = [];
+      if (!hostNetwork) kinds.push('net', 'uts');
+      if (!hostIpc) kinds.push('ipc');
+      this.pinner.prepare();
+      const pinned = this.pinner.pin(id, kinds, hostNetwork ? undefined : hostname);
+      undo.push(`unpinning namespaces of ${id}`, () => this.pinner.unpin(pinned));
+
+      // 5. Network through CNI.
+      let ips: SandboxRecord['ips'] = [];
+      if (!hostNetwork) {
+        const portMappings = portMappingsOf(config);
+        const result = await this.options.cni.setUpPod({
+          id, netnsPath: pinned.net!, podName: config.metadata!.name, podNamespace: config.metadata!.namespace,
+          podUid: config.metadata!.uid, portMappings, cgroupPath: config.linux?.cgroupParent ?? '',
+          ...(config.dnsConfig ? { dns: { servers: config.dnsConfig.servers, searches: config.dnsConfig.searches, options: config.dnsConfig.options } } : {}),
+        });
+        undo.push(`tearing down the network of ${id}`, () => this.options.cni.tearDownPod({ id, netnsPath: pinned.net! }));
+        ips = result.ips;
+        log.debug({ ips: ips.map((i) => i.ip) }, 'pod network set up');
+      }
+
+      // 6. Pod files.
+      writeFileAtomicSync(files.hostname, `${hostname}\n`, { durable: false });
+      writeFileAtomicSync(files.hosts, hostNetwork ? safeRead('/etc/hosts') : hostsFile(hostname, ips.map((i) => i.ip)), { durable: false });
+      writeFileAtomicSync(files.resolvConf, resolvConf(config.dnsConfig ?? undefined), { durable: false });
+
+      // 7. The pause process: an OCI container joining the pinned namespaces.
+      const bundle = path.join(runDir, 'pause');
+      const overlay = mountOverlay(bundle, hold.lowerDirs);
+      undo.push(`unmounting the pause root filesystem of ${id}`, () => unmountOverlay(overlay.rootfs));
+      const ns = (kind: PinnableKind, host: boolean): PauseNamespace => (host ? 'host' : { path: pinned[kind]! });
+      const spec = buildPauseSpec({
+        sandboxConfig: config,
+        imageConfig: hold.image.config.config ?? {},
+        sandboxId: id,
+        rootfs: overlay.rootfs,
+        namespaces: { network: ns('net', hostNetwork), ipc: ns('ipc', hostIpc), uts: ns('uts', hostNetwork), pid: pidMode === 'NODE' ? 'host' : 'new' },
+        hostname,
+        shmPath: files.shm,
+        cgroupParent: config.linux?.cgroupParent ?? '',
+        sysctls: config.linux?.sysctls ?? {},
+        imageRef: hold.image.id,
+        runtime: this.options.specOptions(),
+      });
+      fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+      const created = await handler.conmon.create({
+        id, name: `${config.metadata!.namespace}_${config.metadata!.name}_POD`, bundle,
+        persistDir: path.join(this.options.stateRoot, 'pods-persist', id),
+        logPath: path.join(runDir, 'pause.log'), tty: false, stdin: false, stdinOnce: false, timeoutMs: 60_000,
+      });
+      undo.push(`deleting the pause container of ${id}`, async () => {
+        await handler.cli.delete(id, true).catch(() => undefined);
+        fs.rmSync(path.join(this.options.stateRoot, 'pods-persist', id), { recursive: true, force: true });
+      });
+      await handler.cli.start(id);
+
+      const record: SandboxRecord = {
+        id, reservedName: reservedNameOf(config), fingerprint, state: 'SANDBOX_READY', createdAt: nowNanos(),
+        runtimeHandler: handler.name, config, runDir, hostNetwork, hostIpc, pidMode, pinned, hostname, files, ips,
+        pause: { pid: created.pid, conmonPid: created.conmonPid, conmonStartTime: created.conmonStartTime, bundle },
+        pauseChainIds: hold.image.chainIds, pauseImageRef: hold.image.id, networkUp: !hostNetwork,
+      };
+      await this.store.save(record);
+      this.sandboxes.set(id, record);
+      this.holds.set(id, () => hold.release());
+      undo.release();
+      log.info({ name: config.metadata!.name, namespace: config.metadata!.namespace, ips: ips.map((i) => i.ip) }, 'pod sandbox ready');
+      return id;
+    } catch (err) {
+      const failures = await undo.unwind(log);
+      if (failures.length) log.error({ failures }, 'cleanup after a failed RunPodSandbox was incomplete');
+      throw withContext(err, `running pod sandbox ${config.metadata?.namespace}/${config.metadata?.name}`);
+    }
+  }
+
+  // ---- StopPodSandbox / RemovePodSandbox -----------------------------------
+
+  /** Stops the pod's containers and pause process and tears down its network. Idempotent. */
+  async stop(id: string, log: Logger): Promise<void> {
+    const sandbox = this.sandboxes.get(id);
+    if (!sandbox) return;
+    await this.containerHooks.stopContainers(id);
+    if (sandbox.pause) {
+      const handler = this.options.handlers.get(sandbox.runtimeHandler);
+      if (isProcessAlive(sandbox.pause.pid)) {
+        await handler.cli.kill(id, 'KILL').catch((err: unknown) => log.debug({ error: messageOf(err) }, 'killing pause'));
+        const deadline = Date.now() + STOP_WAIT_MS;
+        while (isProcessAlive(sandbox.pause.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      }
+      await handler.cli.delete(id, true).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'deleting pause'));
+      sandbox.pause = undefined;
+    }
+    if (sandbox.networkUp) {
+      await this.options.cni.tearDownPod({ id, netnsPath: sandbox.pinned.net ?? '' });
+      sandbox.networkUp = false;
+    }
+    if (sandbox.state !== 'SANDBOX_NOTREADY') log.info('pod sandbox stopped');
+    sandbox.state = 'SANDBOX_NOTREADY';
+    await this.store.save(sandbox);
+  }
+
+  /** Stops the pod if needed and removes every trace of it. Idempotent. */
+  async remove(id: string, log: Logger): Promise<void> {
+    const sandbox = this.sandboxes.get(id);
+    if (!sandbox) return;
+    await this.stop(id, log);
+    await this.containerHooks.removeContainers(id);
+    unmountOverlay(path.join(sandbox.runDir, 'pause', 'rootfs'));
+    if (!sandbox.hostIpc) {
+      try { umount2(sandbox.files.shm, MNT_DETACH); } catch { /* not mounted */ }
+    }
+    this.pinner.unpin(sandbox.pinned);
+    fs.rmSync(sandbox.runDir, { recursive: true, force: true });
+    fs.rmSync(path.join(this.options.stateRoot, 'pods-persist', id), { recursive: true, force: true });
+    this.holds.get(id)?.();
+    this.holds.delete(id);
+    await this.store.remove(id);
+    this.sandboxes.delete(id);
+    this.names.release(sandbox.reservedName, id);
+    log.info('pod sandbox removed');
+  }
+
+  /** The pause process exited (seen by the exit monitor): the pod is no longer ready. */
+  async pauseExited(id: string): Promise<void> {
+    const sandbox = this.sandboxes.get(id);
+    if (!sandbox || sandbox.state === 'SANDBOX_NOTREADY') return;
+    sandbox.state = 'SANDBOX_NOTREADY';
+    await this.store.save(sandbox);
+    this.options.log.warn({ podSandboxId: id }, 'pause process exited: pod sandbox not ready');
+  }
+
+  // ---- recovery --------------------------------------------------------------
+
+  /**
+   * Loads every recorded sandbox after a restart of cradled: live pods stay ready,
+   * pods whose pause died or whose run directory vanished (a reboot) are not ready.
+   */
+  async recover(): Promise<void> {
+    for (const record of await this.store.loadAll()) {
+      const log = this.options.log.child({ podSandboxId: record.id });
+      const rebooted = !fs.existsSync(record.runDir);
+      const alive = !rebooted && record.pause !== undefined && isProcessAlive(record.pause.pid);
+      if (!alive && record.state === 'SANDBOX_READY') {
+        record.state = 'SANDBOX_NOTREADY';
+        log.warn({ rebooted }, 'recovered pod sandbox is not ready');
+      }
+      if (rebooted) record.pause = undefined;
+      try {
+        const hold = this.options.images.holdLayers(record.pauseChainIds);
+        this.holds.set(record.id, () => hold.release());
+      } catch (err) {
+        log.warn({ error: messageOf(err) }, 'pause image layers missing');
+      }
+      this.sandboxes.set(record.id, record);
+      this.names.hold(record.reservedName, record.id, record.fingerprint, record.id);
+      await this.store.save(record);
+    }
+  }
+
+  /** IDs the CNI cache may keep (for CNI GC at start-up). */
+  networkedIds(): string[] {
+    return [...this.sandboxes.values()].filter((s) => s.networkUp).map((s) => s.id);
+  }
+}
+
+function safeRead(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function portMappingsOf(config: PodSandboxConfig__Output): PortMapping[] {
+  return config.portMappings
+    .filter((m) => m.hostPort !== 0)
+    .map((m) => normalizePortMapping({ hostPort: m.hostPort, containerPort: m.containerPort, protocol: String(m.protocol).toLowerCase(), ...(m.hostIp ? { hostIP: m.hostIp } : {}) }));
+}
+
+/** Everything that can be refused before any resource is created. */
+export function validateSandboxConfig(config: PodSandboxConfig__Output): void {
+  const m = config.metadata;
+  if (!m) throw errors.missingField('config.metadata');
+  if (!m.name) throw errors.missingField('config.metadata.name');
+  if (!m.namespace) throw errors.missingField('config.metadata.namespace');
+  if (!m.uid) throw errors.missingField('config.metadata.uid');
+  if (config.hostname) validateHostname(config.hostname);
+  if (config.dnsConfig) validateDns(config.dnsConfig);
+  for (const [i, pm] of config.portMappings.entries()) {
+    if (pm.hostPort === 0 && pm.containerPort === 0) throw errors.invalidArgument(`config.portMappings[${i}]: containerPort must be 1-65535`);
+    if (pm.containerPort < 1 || pm.containerPort > 65535) throw errors.invalidArgument(`config.portMappings[${i}].containerPort: must be 1-65535, got ${pm.containerPort}`);
+    if (pm.hostPort < 0 || pm.hostPort > 65535) throw errors.invalidArgument(`config.portMappings[${i}].hostPort: must be 0-65535, got ${pm.hostPort}`);
+  }
+  const ns = config.linux?.securityContext?.namespaceOptions;
+  validateSysctls(config.linux?.sysctls ?? {}, { network: ns?.network === 'NODE', ipc: ns?.ipc === 'NODE', uts: ns?.network === 'NODE' }, 'config.linux.sysctls');
+}

@@ -1,0 +1,108 @@
+// Pod namespaces pinned by bind mounts (as cri-o's pinns, but in-daemon): the main
+// thread unshares new network/IPC/UTS namespaces, bind-mounts its own namespace
+// files onto <dir>/<kind>/<id>, and setns()es straight back. The namespaces then
+// live as long as the bind mounts: past the pause process and past cradled.
+//
+// Namespaces are per thread (runtime-notes Q1): between unshare and setns only
+// synchronous work happens on this thread, so no other JavaScript runs inside the
+// pod's namespaces.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWUTS, MNT_DETACH, MS_BIND, MS_PRIVATE, MS_REC } from '../sys/constants';
+import { mount, setns, umount2, unshare, sethostname } from '../sys/libc';
+import { errors, messageOf } from '../common/errors';
+
+export type PinnableKind = 'net' | 'ipc' | 'uts';
+const CLONE_FLAG: Record<PinnableKind, number> = { net: CLONE_NEWNET, ipc: CLONE_NEWIPC, uts: CLONE_NEWUTS };
+
+export type PinnedNamespaces = Partial<Record<PinnableKind, string>>;
+
+function isMountPoint(dir: string): boolean {
+  const target = path.resolve(dir);
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((line) => line.split(' ')[4] === target);
+}
+
+export class NamespacePinner {
+  constructor(private readonly dir: string) {}
+
+  /**
+   * Makes <dir> a private mount (once), so pins made under it neither propagate
+   * into other mount namespaces nor receive their mounts.
+   */
+  prepare(): void {
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o711 });
+    for (const kind of Object.keys(CLONE_FLAG)) fs.mkdirSync(path.join(this.dir, kind), { recursive: true, mode: 0o711 });
+    if (!isMountPoint(this.dir)) mount(this.dir, this.dir, null, MS_BIND | MS_REC);
+    mount(null, this.dir, null, MS_PRIVATE | MS_REC);
+  }
+
+  pathOf(kind: PinnableKind, id: string): string {
+    return path.join(this.dir, kind, id);
+  }
+
+  /**
+   * Creates new namespaces of the given kinds and pins them. On failure nothing
+   * stays pinned and the thread is back in its own namespaces.
+   */
+  pin(id: string, kinds: readonly PinnableKind[], hostname?: string): PinnedNamespaces {
+    if (kinds.length === 0) return {};
+    const saved = kinds.map((kind) => ({ kind, fd: fs.openSync(`/proc/thread-self/ns/${kind}`, 'r') }));
+    const pinned: PinnedNamespaces = {};
+    let failure: unknown;
+    try {
+      unshare(kinds.reduce((flags, kind) => flags | CLONE_FLAG[kind], 0));
+      try {
+        if (hostname !== undefined && kinds.includes('uts')) sethostname(hostname);
+        for (const kind of kinds) {
+          const target = this.pathOf(kind, id);
+          fs.writeFileSync(target, '', { mode: 0o444 });
+          mount(`/proc/thread-self/ns/${kind}`, target, null, MS_BIND);
+          pinned[kind] = target;
+        }
+      } catch (err) {
+        failure = err;
+      } finally {
+        for (const { kind, fd } of saved) setns(fd, CLONE_FLAG[kind], kind);
+      }
+    } catch (err) {
+      failure ??= err;
+    } finally {
+      for (const { fd } of saved) fs.closeSync(fd);
+    }
+    if (failure !== undefined) {
+      this.unpin(pinned);
+      throw errors.runtime(`pinning namespaces of pod sandbox ${id}: ${messageOf(failure)}`);
+    }
+    return pinned;
+  }
+
+  /** Unmounts and removes pins; missing ones are fine (idempotent). */
+  unpin(pinned: PinnedNamespaces): void {
+    for (const target of Object.values(pinned)) {
+      if (!target) continue;
+      try {
+        umount2(target, MNT_DETACH);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'EINVAL' && (err as { code?: string }).code !== 'ENOENT') throw err;
+      }
+      fs.rmSync(target, { force: true });
+    }
+  }
+}
+
+/** Runs fn with this thread inside the namespace pinned at nsPath (for sysctls). */
+export function withinNamespace<T>(nsPath: string, kind: PinnableKind, fn: () => T): T {
+  const own = fs.openSync(`/proc/thread-self/ns/${kind}`, 'r');
+  const target = fs.openSync(nsPath, 'r');
+  try {
+    setns(target, CLONE_FLAG[kind], nsPath);
+    try {
+      return fn();
+    } finally {
+      setns(own, CLONE_FLAG[kind], kind);
+    }
+  } finally {
+    fs.closeSync(target);
+    fs.closeSync(own);
+  }
+}

@@ -1,0 +1,78 @@
+// Runtime handlers (RuntimeClass): each names an OCI runtime binary and its root.
+// The daemon resolves a pod's handler here once; containers of the pod use the
+// same one.
+import * as path from 'node:path';
+import type { CradleConfig } from '../config/schema';
+import { errors } from '../common/errors';
+import { RuntimeCli } from './runtime-cli';
+import { Conmon } from './conmon/conmon';
+import { shippedBinary } from '../common/package-info';
+import type { SpecRuntimeOptions } from './spec/inputs';
+import {
+  CRIO_DEFAULT_CAPABILITIES, DEFAULT_MEMORY_FLOOR, hostCapabilities, hostMinOomScoreAdj, parseUlimit, ALL_CAPABILITIES,
+  detectCgroupFeatures,
+} from './spec';
+
+export interface RuntimeHandler {
+  name: string;
+  cli: RuntimeCli;
+  conmon: Conmon;
+}
+
+export class RuntimeHandlers {
+  private readonly handlers = new Map<string, RuntimeHandler>();
+  readonly defaultName: string;
+  readonly exitDir: string;
+
+  constructor(config: CradleConfig) {
+    this.defaultName = config.runtime.default_runtime;
+    this.exitDir = path.join(config.state.run_root, 'exits');
+    for (const [name, h] of Object.entries(config.runtime.runtimes)) {
+      const binary = h.runtime_path || shippedBinary('cradle-runtime');
+      const cli = new RuntimeCli({ binary, root: h.runtime_root, systemdCgroup: config.runtime.cgroup_manager === 'systemd' });
+      const conmon = new Conmon({
+        conmon: h.monitor_path || config.runtime.conmon,
+        runtimePath: binary,
+        runtimeRoot: h.runtime_root,
+        exitDir: this.exitDir,
+        socketDir: path.join(config.state.run_root, 's'),
+        systemdCgroup: config.runtime.cgroup_manager === 'systemd',
+        logLevel: 'error',
+      });
+      this.handlers.set(name, { name, cli, conmon });
+    }
+  }
+
+  /** The handler for a RuntimeClass name ('' = the default); unknown is INVALID_ARGUMENT. */
+  get(name: string, field = 'runtimeHandler'): RuntimeHandler {
+    const handler = this.handlers.get(name === '' ? this.defaultName : name);
+    if (!handler) {
+      throw errors.invalidArgument(`${field}: unknown runtime handler ${JSON.stringify(name)}; configured: ${[...this.handlers.keys()].join(', ')}`);
+    }
+    return handler;
+  }
+
+  names(): string[] {
+    return [...this.handlers.keys()];
+  }
+}
+
+/** Host facts and config that shape every OCI spec cradle builds. */
+export function specRuntimeOptions(config: CradleConfig): SpecRuntimeOptions {
+  const cgroups = detectCgroupFeatures();
+  const host = hostCapabilities(ALL_CAPABILITIES);
+  return {
+    cgroupDriver: config.runtime.cgroup_manager,
+    cgroupVersion: cgroups.version,
+    hugetlb: cgroups.hugetlb,
+    // cri-o's 9 (docs/spec.md says why), less any the host cannot grant.
+    defaultCapabilities: CRIO_DEFAULT_CAPABILITIES.filter((c) => host.includes(c)),
+    allCapabilities: host,
+    defaultUlimits: config.runtime.default_ulimits.map((u) => parseUlimit(u)),
+    minOomScoreAdj: hostMinOomScoreAdj(),
+    memoryFloorBytes: DEFAULT_MEMORY_FLOOR,
+    seccompProfileRoot: '/var/lib/kubelet/seccomp',
+    swapAccounting: cgroups.swapAccounting,
+    supportsRecursiveReadOnly: false,
+  };
+}

@@ -1,0 +1,66 @@
+// Container root filesystems: an overlay of an image's unpacked layers (read-only
+// lower dirs, shared by every container of the image) and a writable upper dir of
+// the container's own.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MNT_DETACH } from '../../sys/constants';
+import { mount, umount2 } from '../../sys/libc';
+import { errors, messageOf } from '../../common/errors';
+
+export interface OverlayRootfs {
+  /** The mounted root filesystem. */
+  rootfs: string;
+  upper: string;
+  work: string;
+}
+
+/** Mounts lowerDirs (top-most first) with a fresh upper under dir; returns the paths. */
+export function mountOverlay(dir: string, lowerDirs: readonly string[]): OverlayRootfs {
+  if (lowerDirs.length === 0) throw errors.runtime(`mounting a root filesystem in ${dir}: the image has no layers`);
+  const rootfs = path.join(dir, 'rootfs');
+  const upper = path.join(dir, 'upper');
+  const work = path.join(dir, 'work');
+  for (const d of [rootfs, upper, work]) fs.mkdirSync(d, { recursive: true, mode: 0o755 });
+  const options = `lowerdir=${lowerDirs.join(':')},upperdir=${upper},workdir=${work}`;
+  try {
+    mount('overlay', rootfs, 'overlay', 0, options);
+  } catch (err) {
+    throw errors.runtime(`mounting the overlay root filesystem at ${rootfs}: ${messageOf(err)}`);
+  }
+  return { rootfs, upper, work };
+}
+
+/** Unmounts a root filesystem if mounted (idempotent). */
+export function unmountOverlay(rootfs: string): void {
+  try {
+    umount2(rootfs, MNT_DETACH);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code !== 'EINVAL' && code !== 'ENOENT') throw err;
+  }
+}
+
+/** Bytes and inodes used by a container's writable layer (for stats). */
+export function writableLayerUsage(upper: string): { bytes: number; inodes: number } {
+  let bytes = 0;
+  let inodes = 0;
+  const walk = (dir: string) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const full = path.join(dir, entry.name);
+      inodes++;
+      try {
+        const st = fs.lstatSync(full);
+        bytes += st.blocks * 512;
+        if (entry.isDirectory()) walk(full);
+      } catch { /* raced with removal */ }
+    }
+  };
+  walk(upper);
+  return { bytes, inodes };
+}
