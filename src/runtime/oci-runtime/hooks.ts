@@ -15,7 +15,9 @@ export function runHooks(kind: string, hooks: Hook[] | undefined, stateJson: str
       killSignal: 'SIGKILL',
     });
     const where = `hooks.${kind}[${i}] ${hook.path}`;
-    if (result.error) throw new Error(`${where}: ${result.error.message}`);
+    // A hook that exits without reading the state gives EPIPE on our side: not an error (as in runc).
+    const epipe = (result.error as NodeJS.ErrnoException | undefined)?.code === 'EPIPE' && result.status !== null;
+    if (result.error && !epipe) throw new Error(`${where}: ${result.error.message}`);
     if (result.signal) throw new Error(`${where}: killed by ${result.signal}${hook.timeout ? ` (timeout ${hook.timeout}s)` : ''}`);
     if (result.status !== 0) throw new Error(`${where}: exit status ${result.status}: ${result.stderr.toString().trim()}`);
   }

@@ -24,17 +24,27 @@ export function uniqueId(tag: string): string {
   return `${PREFIX}${tag}-${process.pid}-${++counter}`;
 }
 
+/**
+ * True for names made by uniqueId() in a test process that is gone. Names of live
+ * test processes (test files run concurrently) are never touched.
+ */
+function isStale(name: string): boolean {
+  const m = /^cradle-test-rt-[a-z0-9-]+?-(\d+)-\d+/.exec(name);
+  if (!m) return false;
+  return !fs.existsSync(`/proc/${m[1]}`);
+}
+
 /** Removes leftovers of earlier (killed) runs: bundles, state roots and cgroups with our prefix. */
 export function sweepStale(): void {
   for (const entry of fs.readdirSync(os.tmpdir())) {
-    if (entry.startsWith(PREFIX)) fs.rmSync(path.join(os.tmpdir(), entry), { recursive: true, force: true });
+    if (isStale(entry)) fs.rmSync(path.join(os.tmpdir(), entry), { recursive: true, force: true });
   }
   for (const ctrl of fs.readdirSync(CGROUP_ROOT)) {
     const dir = path.join(CGROUP_ROOT, ctrl);
     try {
       if (fs.lstatSync(dir).isSymbolicLink()) continue;
       for (const entry of fs.readdirSync(dir)) {
-        if (entry.startsWith(PREFIX)) killAndRemoveCgroup(path.join(dir, entry));
+        if (isStale(entry)) killAndRemoveCgroup(path.join(dir, entry));
       }
     } catch {
       // not a hierarchy
