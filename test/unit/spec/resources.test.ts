@@ -35,7 +35,7 @@ test('resources: memory limit, swap and the floor', () => {
   assert.throws(() => buildResources(res({ memoryLimitInBytes: String(4 * MIB) }), v1), (err: unknown) => {
     assert.ok(errors.invalidField.is(err));
     assert.equal(err.kind, 'invalid-argument');
-    assert.equal(err.message, "config.linux.resources.memoryLimitInBytes: 4194304 bytes is below cradle's minimum of 8388608 bytes (8 MiB)");
+    assert.equal(err.message, "config.linux.resources.memoryLimitInBytes: 4194304 bytes is below cradle's minimum of 16777216 bytes (16 MiB)");
     return true;
   });
   assert.throws(() => buildResources(res({ memoryLimitInBytes: String(64 * MIB), memorySwapLimitInBytes: String(32 * MIB) }), v1), /memorySwapLimitInBytes: 33554432 is below memoryLimitInBytes/);
