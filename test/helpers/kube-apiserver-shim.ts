@@ -26,7 +26,7 @@ function pod(namespace: string, name: string): object {
   return {
     kind: 'Pod', apiVersion: 'v1',
     metadata: { name, namespace, uid: '00000000-0000-0000-0000-000000000001', resourceVersion: '1' },
-    spec: { containers: [{ name: 'main', image: 'busybox' }] },
+    spec: { containers: [{ name: 'main', image: 'busybox', stdin: true }] },
     status: {
       phase: 'Running',
       containerStatuses: [{ name: 'main', ready: true, restartCount: 0, image: 'busybox', imageID: '', state: { running: {} } }],

@@ -89,7 +89,8 @@ export class SpdyTestClient {
   constructor(readonly socket: Duplex, rest: Buffer) {
     this.deflate.on('data', (c: Buffer) => this.deflated.push(c));
     socket.on('data', (c: Buffer) => this.onBytes(c));
-    socket.on('close', () => { this.closed = true; this.wake(); });
+    // Frames already read are handled before the client counts as closed.
+    socket.on('close', () => { this.chain = this.chain.then(() => { this.closed = true; this.wake(); }); });
     socket.on('error', () => {});
     if (rest.length > 0) this.onBytes(rest);
     socket.resume();

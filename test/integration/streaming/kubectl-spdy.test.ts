@@ -100,6 +100,23 @@ describe('kubectl 1.20 (SPDY) against the streaming server', { skip: kubectl ? f
     assert.deepEqual(backends.resizes.slice(before)[0], { width: 123, height: 45 });
   });
 
+  test('attach -i: output of the attached process, stdin delivered', async () => {
+    const r = await run(['attach', '-i', 'web'], 'hello attach\n');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'attached to default/web/main\nhello attach\n');
+  });
+
+  test('killing kubectl mid-stream aborts the backend and leaves no process', async () => {
+    const aborts = backends.aborts;
+    const child = spawn(kubectl!, kubectlArgs(['exec', 'web', '--', 'sh', '-c', 'echo started; exec sleep 60']),
+      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir } });
+    await new Promise<void>((resolve) => child.stdout.on('data', (c: Buffer) => { if (c.toString().includes('started')) resolve(); }));
+    assert.equal(backends.running.size, 1);
+    child.kill('SIGKILL');
+    await eventually(() => backends.running.size === 0 && backends.aborts === aborts + 1, 'the abort');
+    await eventually(() => server.activeSessions === 0, 'the session to end');
+  });
+
   test('port-forward to a TCP echo server', async () => {
     const echo = await startEchoServer();
     const child = spawn(kubectl!, kubectlArgs(['port-forward', '--address', '127.0.0.1', 'pod/web', `:${echo.port}`]),
