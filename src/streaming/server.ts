@@ -154,18 +154,27 @@ export class StreamingServer {
     return (this.server.address() as AddressInfo).port;
   }
 
-  /** Registers an Exec RPC; returns the URL for ExecResponse.url. Throws RESOURCE_EXHAUSTED when too many wait. */
+  /**
+   * Registers an Exec RPC; returns the URL for ExecResponse.url. Throws
+   * INVALID_ARGUMENT for requests the kubelet's streaming server refuses (empty
+   * cmd or container id, tty with stderr, no stream at all) and RESOURCE_EXHAUSTED
+   * when too many requests wait for their client.
+   */
   execUrl(request: ExecRequest): string {
+    if (request.cmd.length === 0) throw errors.missingField('cmd');
+    validateStreams(request);
     return this.register({ kind: 'exec', request: { ...request, cmd: [...request.cmd] } });
   }
 
-  /** Registers an Attach RPC; returns the URL for AttachResponse.url. */
+  /** Registers an Attach RPC; returns the URL for AttachResponse.url (same checks as execUrl). */
   attachUrl(request: AttachRequest): string {
+    validateStreams(request);
     return this.register({ kind: 'attach', request: { ...request } });
   }
 
   /** Registers a PortForward RPC; returns the URL for PortForwardResponse.url. */
   portForwardUrl(request: PortForwardRequest): string {
+    if (request.podSandboxId === '') throw errors.missingField('pod_sandbox_id');
     return this.register({ kind: 'portforward', request: { ...request } });
   }
 
@@ -299,6 +308,15 @@ export class StreamingServer {
         serveRemoteCommandOverWebSocket(ws, { target: request, protocol, backends: this.backends, logger: log });
       }
     });
+  }
+}
+
+/** The checks of the kubelet's cri-streaming server (validateExecRequest/validateAttachRequest). */
+function validateStreams(request: ExecRequest | AttachRequest): void {
+  if (request.containerId === '') throw errors.missingField('container_id');
+  if (request.tty && request.stderr) throw errors.invalidArgument('tty and stderr cannot both be true');
+  if (!request.stdin && !request.stdout && !request.stderr) {
+    throw errors.invalidArgument('one of stdin, stdout, or stderr must be set');
   }
 }
 

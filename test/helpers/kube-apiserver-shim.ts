@@ -44,6 +44,19 @@ const RESOURCES = {
   ],
 };
 
+function register(kind: string, q: URLSearchParams, containerId: string, podSandboxId: string, streaming: StreamingServer): string {
+  const flag = (name: string): boolean => q.get(name) === 'true' || q.get(name) === '1';
+  // As the kubelet: with a tty, stderr is merged into stdout.
+  const stderr = flag('stderr') && !flag('tty');
+  if (kind === 'exec') {
+    return streaming.execUrl({ containerId, cmd: q.getAll('command'), tty: flag('tty'), stdin: flag('stdin'), stdout: flag('stdout'), stderr });
+  }
+  if (kind === 'attach') {
+    return streaming.attachUrl({ containerId, tty: flag('tty'), stdin: flag('stdin'), stdout: flag('stdout'), stderr });
+  }
+  return streaming.portForwardUrl({ podSandboxId });
+}
+
 export async function startApiShim(streaming: StreamingServer): Promise<ApiShim> {
   const proxied: ApiShim['proxied'] = [];
   const sockets = new Set<Duplex>();
@@ -76,17 +89,14 @@ export async function startApiShim(streaming: StreamingServer): Promise<ApiShim>
     const kind = m[3];
     const q = url.searchParams;
     proxied.push({ kind, query: q });
-    const flag = (name: string): boolean => q.get(name) === 'true' || q.get(name) === '1';
     const containerId = `${m[1]}/${m[2]}/${q.get('container') ?? 'main'}`;
     let target: string;
-    if (kind === 'exec') {
-      target = streaming.execUrl({
-        containerId, cmd: q.getAll('command'), tty: flag('tty'), stdin: flag('stdin'), stdout: flag('stdout'), stderr: flag('stderr'),
-      });
-    } else if (kind === 'attach') {
-      target = streaming.attachUrl({ containerId, tty: flag('tty'), stdin: flag('stdin'), stdout: flag('stdout'), stderr: flag('stderr') });
-    } else {
-      target = streaming.portForwardUrl({ podSandboxId: `${m[1]}/${m[2]}` });
+    try {
+      target = register(kind, q, containerId, `${m[1]}/${m[2]}`, streaming);
+    } catch (err) {
+      const body = (err as Error).message;
+      client.end(`HTTP/1.1 400 Bad Request\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      return;
     }
     // The kubelet's proxy: replay the request line and headers to the streaming URL, then splice.
     const t = new URL(target);

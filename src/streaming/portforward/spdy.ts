@@ -61,7 +61,12 @@ export function servePortForwardOverSpdy(socket: Duplex, head: Buffer, options: 
     if (pair.data && pair.error) {
       clearTimeout(pair.timer);
       pairs.delete(requestId);
-      void forward(pair.data, pair.error);
+      const { data, error } = pair;
+      forward(data, error).catch((err: unknown) => {
+        logger.error({ err, requestId }, 'port-forward: connection failed');
+        data.destroy();
+        error.destroy();
+      });
     }
   };
 

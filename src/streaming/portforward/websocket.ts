@@ -76,5 +76,8 @@ export function servePortForwardOverWebSocket(ws: WebSocket, options: PortForwar
     }, abort.signal, logger);
   })).then(() => {
     if (ws.readyState === ws.OPEN) ws.close(1000);
+  }, (err: unknown) => {
+    logger.error({ err }, 'websocket: port-forward session failed');
+    ws.terminate();
   });
 }

@@ -55,7 +55,12 @@ export function serveRemoteCommandOverSpdy(socket: Duplex, head: Buffer, options
     }
     stream.reply();
     streams.set(type, stream);
-    if ([...expected].every((t) => streams.has(t))) void start();
+    if ([...expected].every((t) => streams.has(t))) {
+      start().catch((err: unknown) => {
+        logger.error({ err }, 'spdy: remotecommand session failed');
+        session.destroy();
+      });
+    }
   };
 
   const session = new SpdySession(socket, { logger, onStream }, head);

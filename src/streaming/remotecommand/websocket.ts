@@ -82,5 +82,8 @@ export function serveRemoteCommandOverWebSocket(ws: WebSocket, options: RemoteCo
     const status = statusBytes(outcome, structuredStatus);
     if (status) await new Promise<void>((resolve) => sendOnChannel(ws, codec, Channel.ERROR, status, resolve));
     ws.close(1000);
-  })();
+  })().catch((err: unknown) => {
+    logger.error({ err }, 'websocket: remotecommand session failed');
+    ws.terminate();
+  });
 }

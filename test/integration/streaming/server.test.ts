@@ -74,6 +74,15 @@ describe('streaming server', () => {
     assert.equal(backends.execRequests.length, ran);
   });
 
+  test('requests the kubelet would refuse are INVALID_ARGUMENT before any URL is handed out', () => {
+    const invalid = (err: unknown): boolean => errors.invalidArgument.is(err) || errors.missingField.is(err);
+    assert.throws(() => server.execUrl(execReq([])), invalid);
+    assert.throws(() => server.execUrl(execReq(['true'], { containerId: '' })), invalid);
+    assert.throws(() => server.execUrl(execReq(['true'], { tty: true, stderr: true })), /tty and stderr/);
+    assert.throws(() => server.attachUrl({ containerId: 'c', tty: false, stdin: false, stdout: false, stderr: false }), /one of stdin/);
+    assert.throws(() => server.portForwardUrl({ podSandboxId: '' }), invalid);
+  });
+
   test('too many waiting requests: RESOURCE_EXHAUSTED', async () => {
     const small = await StreamingServer.start({ backends, logger, maxInFlight: 2 });
     try {
