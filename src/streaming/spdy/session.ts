@@ -21,6 +21,10 @@ import {
 export const DEFAULT_INITIAL_WINDOW = 64 * 1024;
 /** Largest DATA payload we send in one frame. */
 const MAX_DATA_CHUNK = 32 * 1024;
+/** Streams a peer may have open at once (announced as MAX_CONCURRENT_STREAMS). */
+export const DEFAULT_MAX_CONCURRENT_STREAMS = 1000;
+/** Frames parsed but not handled yet beyond which we stop reading the connection. */
+const MAX_QUEUED_FRAMES = 256;
 
 export interface SpdySessionOptions {
   logger: Logger;
@@ -28,6 +32,8 @@ export interface SpdySessionOptions {
   onStream: (stream: SpdyStream) => void;
   /** Our receive window per stream, announced in SETTINGS (default 64 KiB). */
   initialWindow?: number;
+  /** Streams the peer may have open at once; more are refused (default 1000). */
+  maxConcurrentStreams?: number;
 }
 
 export interface SpdySessionEvents {
@@ -48,6 +54,8 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   private goAwaySent = false;
   private closed = false;
   private pausedBy = 0;
+  private queuePaused = false;
+  private readonly maxConcurrentStreams: number;
 
   /** Flow control state. */
   readonly receiveWindow: number;
@@ -64,6 +72,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     this.logger = options.logger;
     this.onStream = options.onStream;
     this.receiveWindow = options.initialWindow ?? DEFAULT_INITIAL_WINDOW;
+    this.maxConcurrentStreams = options.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS;
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (err: Error) => this.logger.debug({ err }, 'spdy: connection error'));
     socket.on('close', () => this.teardown());
@@ -71,7 +80,10 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     socket.on('drain', () => this.notifyWindow());
     this.writeFrame({
       type: 'settings', clear: false,
-      entries: [{ flags: 0, id: SettingId.INITIAL_WINDOW_SIZE, value: this.receiveWindow }],
+      entries: [
+        { flags: 0, id: SettingId.MAX_CONCURRENT_STREAMS, value: this.maxConcurrentStreams },
+        { flags: 0, id: SettingId.INITIAL_WINDOW_SIZE, value: this.receiveWindow },
+      ],
     });
     if (head && head.length > 0) this.receive(head);
   }
@@ -212,6 +224,10 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     }
     if (frames.length === 0) return;
     this.queue.push(...frames);
+    if (this.queue.length > MAX_QUEUED_FRAMES && !this.queuePaused) {
+      this.queuePaused = true;
+      this.pauseFor();
+    }
     if (!this.draining) void this.drain();
   }
 
@@ -222,6 +238,10 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     try {
       while (this.queue.length > 0 && !this.closed) {
         const frame = this.queue.shift()!;
+        if (this.queuePaused && this.queue.length < MAX_QUEUED_FRAMES / 2) {
+          this.queuePaused = false;
+          this.resumeFor();
+        }
         try {
           await this.handle(frame);
         } catch (err) {
@@ -257,7 +277,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
           throw new SpdyFrameError(`SYN_STREAM for stream ${id} after stream ${this.lastRemoteStreamId}`, id);
         }
         this.lastRemoteStreamId = id;
-        if (this.goAwaySent) {
+        if (this.goAwaySent || this.streams.size >= this.maxConcurrentStreams) {
           this.writeFrame({ type: 'rst_stream', streamId: id, status: RstStatus.REFUSED_STREAM });
           return;
         }

@@ -9,9 +9,9 @@ import { SpdyTestClient } from '../../helpers/spdy-test-client';
 
 const logger = createLogger({ level: 'fatal', format: 'json' });
 
-function pair(onStream: (s: SpdyStream) => void = (s) => s.reply()): { session: SpdySession; client: SpdyTestClient } {
+function pair(onStream: (s: SpdyStream) => void = (s) => s.reply(), maxConcurrentStreams?: number): { session: SpdySession; client: SpdyTestClient } {
   const [serverSide, clientSide] = duplexPair();
-  const session = new SpdySession(serverSide, { logger, onStream });
+  const session = new SpdySession(serverSide, { logger, onStream, ...(maxConcurrentStreams ? { maxConcurrentStreams } : {}) });
   const client = new SpdyTestClient(clientSide, Buffer.alloc(0));
   return { session, client };
 }
@@ -21,7 +21,10 @@ test('the server announces its window, echoes client PINGs and ignores unknown c
   t.after(() => { client.close(); session.destroy(); });
   await client.until(() => client.frames.some((f) => f.type === 'settings'), 'SETTINGS');
   const settings = client.frames.find((f) => f.type === 'settings');
-  assert.deepEqual(settings?.type === 'settings' && settings.entries, [{ flags: 0, id: SettingId.INITIAL_WINDOW_SIZE, value: 65536 }]);
+  assert.deepEqual(settings?.type === 'settings' && settings.entries, [
+    { flags: 0, id: SettingId.MAX_CONCURRENT_STREAMS, value: 1000 },
+    { flags: 0, id: SettingId.INITIAL_WINDOW_SIZE, value: 65536 },
+  ]);
   client.write({ type: 'unknown', controlType: 0x77, flags: 0, payload: Buffer.from('?') });
   client.write({ type: 'ping', id: 7 });
   await client.until(() => client.frames.some((f) => f.type === 'ping'), 'PING reply');
@@ -131,4 +134,16 @@ test('a SYN_STREAM with an id going backwards is a session error; an even or reu
   await client.open({ streamtype: 'd' }, { wait: false });
   await client.until(() => client.goAway !== undefined, 'GOAWAY');
   assert.equal(client.goAway?.status, GoAwayStatus.PROTOCOL_ERROR);
+});
+
+test('streams beyond the concurrency limit are refused; closing one makes room', async (t) => {
+  const { session, client } = pair((s) => s.reply(), 2);
+  t.after(() => { client.close(); session.destroy(); });
+  const a = await client.open({ n: '1' });
+  await client.open({ n: '2' });
+  const third = await client.open({ n: '3' });
+  assert.equal(third.reset, RstStatus.REFUSED_STREAM);
+  client.write({ type: 'rst_stream', streamId: a.id, status: RstStatus.CANCEL });
+  const fourth = await client.open({ n: '4' });
+  assert.equal(fourth.replied, true);
 });
