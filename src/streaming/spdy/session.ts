@@ -175,6 +175,20 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id);
   }
 
+  /**
+   * The peer has shown it does flow control. Windows we overran while it had
+   * not (it evidently did not enforce them) restart from the initial size
+   * rather than stalling us until the peer acknowledges data it never counted.
+   */
+  private startFlowControl(): void {
+    if (this.peerDoesFlowControl) return;
+    this.peerDoesFlowControl = true;
+    if (this.sessionSendWindow < 0) this.sessionSendWindow = DEFAULT_INITIAL_WINDOW;
+    for (const stream of this.streams.values()) {
+      if (stream.sendWindow < 0) stream.sendWindow = this.peerInitialWindow;
+    }
+  }
+
   private notifyWindow(): void {
     const waiters = [...this.windowWaiters];
     this.windowWaiters.clear();
@@ -323,9 +337,9 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
       case 'settings': {
         for (const entry of frame.entries) {
           if (entry.id === SettingId.INITIAL_WINDOW_SIZE) {
+            this.startFlowControl();
             const delta = entry.value - this.peerInitialWindow;
             this.peerInitialWindow = entry.value;
-            this.peerDoesFlowControl = true;
             for (const stream of this.streams.values()) stream.sendWindow += delta;
           }
         }
@@ -341,7 +355,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
         this.goAwaySent = true; // accept no new streams either
         return;
       case 'window_update': {
-        this.peerDoesFlowControl = true;
+        this.startFlowControl();
         if (frame.streamId === 0) this.sessionSendWindow += frame.delta;
         else {
           const stream = this.streams.get(frame.streamId);

@@ -147,3 +147,15 @@ test('streams beyond the concurrency limit are refused; closing one makes room',
   const fourth = await client.open({ n: '4' });
   assert.equal(fourth.replied, true);
 });
+
+test('a peer that starts flow control late is not stalled by data sent before', async (t) => {
+  let server: SpdyStream | undefined;
+  const { session, client } = pair((s) => { s.reply(); server = s; });
+  t.after(() => { client.close(); session.destroy(); });
+  const stream = await client.open({ streamtype: 'stdout' });
+  server!.write(Buffer.alloc(200 * 1024));
+  await client.until(() => Buffer.concat(stream.data).length === 200 * 1024, 'the unmetered data');
+  client.write({ type: 'window_update', streamId: stream.id, delta: 100 });
+  server!.write(Buffer.alloc(1000));
+  await client.until(() => Buffer.concat(stream.data).length >= 200 * 1024 + 1000, 'data after the first WINDOW_UPDATE');
+});
