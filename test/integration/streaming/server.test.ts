@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -163,7 +164,9 @@ describe('streaming server', () => {
     outputs.forEach((o, i) => assert.equal(o, `ws${i}\n`));
   });
 
-  test('a SPDY client that disconnects mid-stream: abort fires, the process is gone', async () => {
+  test('a SPDY client that disconnects mid-stream: abort fires, the process and its fds are gone', async () => {
+    const fds = (): number => readdirSync('/proc/self/fd').length;
+    const fdsBefore = fds();
     const aborts = backends.aborts;
     const client = await SpdyTestClient.connect(server.execUrl(execReq(['sh', '-c', 'echo started; exec sleep 60'])), ['v4.channel.k8s.io']);
     await client.open({ streamtype: 'error' });
@@ -174,6 +177,7 @@ describe('streaming server', () => {
     client.socket.destroy();
     await eventually(() => backends.running.size === 0 && backends.aborts === aborts + 1, 'the abort');
     await eventually(() => server.activeSessions === 0, 'the session to be gone');
+    await eventually(() => fds() <= fdsBefore, `file descriptors back to ${fdsBefore}`);
   });
 
   test('a WebSocket client that disconnects mid-stream: abort fires, the process is gone', async () => {
