@@ -3,6 +3,7 @@
 import type { CradleConfig } from '../config/schema';
 import type { ImageService } from '../image';
 import type { SandboxManager } from '../pod-sandbox/manager';
+import type { ContainerManager } from '../runtime/containers/manager';
 
 export interface Readiness {
   ready: boolean;
@@ -31,6 +32,7 @@ export interface CradleServices {
   readonly runtimeSettings: RuntimeSettingsStore;
   readonly images: ImageService;
   readonly sandboxes: SandboxManager;
+  readonly containers: ContainerManager;
   /** Extra JSON documents for Status(verbose), by key. */
   verboseInfo(): Record<string, unknown>;
 }

@@ -20,6 +20,7 @@ import { ImageService } from '../image';
 import { SandboxManager } from '../pod-sandbox/manager';
 import { RuntimeHandlers, specRuntimeOptions } from '../runtime/handlers';
 import { ExitMonitor } from '../runtime/conmon/exit-monitor';
+import { ContainerManager } from '../runtime/containers/manager';
 import { CradleMetrics } from '../metrics/registry';
 import { MetricsServer } from '../metrics/server';
 import { metricsInterceptor } from '../metrics/interceptor';
@@ -115,10 +116,19 @@ export class Daemon {
       handlers, cni, images, specOptions: () => specOptions, log: log.child({ component: 'pod-sandbox' }),
     });
     await sandboxes.recover();
+    const containers = new ContainerManager({
+      stateRoot: config.state.root, runRoot: config.state.run_root, handlers, images, sandboxes,
+      specOptions: () => specOptions, log: log.child({ component: 'containers' }),
+      onEventDropped: () => metrics.recordEventDropped(), onOom: (name) => metrics.recordOom(name),
+    });
+    await containers.recover();
     const gc = await cni.gc(sandboxes.networkedIds());
     if (gc.released.length) log.info({ released: gc.released }, 'released network attachments of pods cradle no longer knows');
     const exits = new ExitMonitor(handlers.exitDir, (exit) => {
-      if (sandboxes.get(exit.id)) void sandboxes.pauseExited(exit.id);
+      void (async () => {
+        if (!(await containers.handleExit(exit)) && sandboxes.get(exit.id)) await sandboxes.pauseExited(exit.id);
+        await exits.consume(exit.id);
+      })().catch((err: unknown) => log.error({ id: exit.id, error: messageOf(err) }, 'handling an exit failed'));
     }, log);
     await exits.start();
     const networkReadiness: ReadinessSource = cni;
@@ -130,6 +140,7 @@ export class Daemon {
       runtimeSettings,
       images,
       sandboxes,
+      containers,
       verboseInfo: () => ({ config: current, sources: loaded.sources, podCidr: runtimeSettings.podCidr(), node: process.version }),
     };
     const daemon = new Daemon(loaded, loadOptions, log, services, metrics);

@@ -7,6 +7,17 @@ import { status } from './status';
 import { runtimeConfig } from './runtime-config';
 import { updateRuntimeConfig } from './update-runtime-config';
 import { pullImage } from './pull-image';
+import { createContainer } from './create-container';
+import { startContainer } from './start-container';
+import { stopContainer } from './stop-container';
+import { removeContainer } from './remove-container';
+import { containerStatus } from './container-status';
+import { listContainers } from './list-containers';
+import { streamContainers } from './stream-containers';
+import { updateContainerResources } from './update-container-resources';
+import { reopenContainerLog } from './reopen-container-log';
+import { execSync } from './exec-sync';
+import { getContainerEvents } from './get-container-events';
 import { runPodSandbox } from './run-pod-sandbox';
 import { stopPodSandbox } from './stop-pod-sandbox';
 import { removePodSandbox } from './remove-pod-sandbox';
@@ -31,6 +42,17 @@ export function runtimeRpcs(services: CradleServices): Partial<RuntimeRpcs> {
     PodSandboxStatus: podSandboxStatus(services),
     ListPodSandbox: listPodSandbox(services),
     StreamPodSandboxes: streamPodSandboxes(services),
+    CreateContainer: createContainer(services),
+    StartContainer: startContainer(services),
+    StopContainer: stopContainer(services),
+    RemoveContainer: removeContainer(services),
+    ContainerStatus: containerStatus(services),
+    ListContainers: listContainers(services),
+    StreamContainers: streamContainers(services),
+    UpdateContainerResources: updateContainerResources(services),
+    ReopenContainerLog: reopenContainerLog(services),
+    ExecSync: execSync(services),
+    GetContainerEvents: getContainerEvents(services),
   };
 }
 

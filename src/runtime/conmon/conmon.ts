@@ -224,13 +224,16 @@ export class Conmon {
         child.once('error', (err) => reject(errors.runtime(`starting conmon: ${err.message}`)));
       });
       const overallMs = (req.timeoutSeconds > 0 ? req.timeoutSeconds * 1000 : 24 * 3600_000) + 30_000;
+      const startedAt = Date.now();
       const sync = readSync(child, 2, overallMs, `exec in container ${req.id}`);
       startPipe(child).end(Buffer.from([0]));
       const messages = await sync;
       await waitExit(child);
       const last = messages[messages.length - 1];
       const exitCode = last?.exit_code ?? last?.data ?? -1;
-      const timedOut = exitCode === -1 && /timed out/i.test(last?.message ?? '');
+      // conmon reports a -T expiry as exit code -1 (with "timed out" in some versions' message).
+      const timedOut = exitCode === -1 && (/timed out/i.test(last?.message ?? '')
+        || (req.timeoutSeconds > 0 && Date.now() - startedAt >= req.timeoutSeconds * 1000));
       if (exitCode === -1 && !timedOut && last?.message) throw errors.runtime(`exec in container ${req.id}: ${last.message.trim()}`);
       const { stdout, stderr } = await readCriLog(logPath, req.maxOutputBytes);
       return { exitCode, stdout, stderr, timedOut };

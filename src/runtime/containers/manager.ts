@@ -1,0 +1,435 @@
+// Containers: a CRI ContainerConfig becomes an OCI bundle (overlay root
+// filesystem + config.json from src/runtime/spec) created by the pod's runtime
+// handler under conmon, which keeps it, its logs and its exit code alive across
+// restarts of cradled. Exits arrive through the exit monitor (inotify on conmon's
+// exit directory), never by polling.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import type { Logger } from '../../common/logger';
+import { errors, messageOf, withContext } from '../../common/errors';
+import { UndoStack } from '../../common/undo';
+import { NameReservations } from '../../common/reservations';
+import { RecordStore } from '../../common/record-store';
+import { EventBus } from '../../common/event-bus';
+import type { ImageService } from '../../image';
+import type { ContainerConfig__Output } from '../../generated/runtime/v1/ContainerConfig';
+import type { LinuxContainerResources__Output } from '../../generated/runtime/v1/LinuxContainerResources';
+import type { RuntimeHandlers } from '../handlers';
+import type { SandboxFacts, SpecRuntimeOptions } from '../spec/inputs';
+import type { OciProcess, OciSpec } from '../spec/oci-types';
+import { buildContainerSpec, buildExecProcess, buildResources } from '../spec';
+import { mountOverlay, unmountOverlay } from '../rootfs/overlay';
+import { isProcessAlive } from '../conmon/proc';
+import type { ContainerExit } from '../conmon/exit-monitor';
+import type { SandboxManager } from '../../pod-sandbox/manager';
+import type { SandboxRecord } from '../../pod-sandbox/sandbox';
+import { nowNanos, reservedContainerName, type ContainerRecord, type ContainerState } from './container';
+
+/** ExecSync output cap per stream, as cri-o's (16 MiB). */
+export const EXEC_SYNC_OUTPUT_LIMIT = 16 * 1024 * 1024;
+const KILL_WAIT_MS = 10_000;
+
+export type ContainerEventType = 'CONTAINER_CREATED_EVENT' | 'CONTAINER_STARTED_EVENT' | 'CONTAINER_STOPPED_EVENT' | 'CONTAINER_DELETED_EVENT';
+
+export interface ContainerEvent {
+  type: ContainerEventType;
+  containerId: string;
+  sandboxId: string;
+  createdAt: string;
+  /** The container as it was at the event (undefined after deletion). */
+  container: ContainerRecord | undefined;
+}
+
+export interface ContainerFilter {
+  id?: string;
+  sandboxId?: string;
+  state?: ContainerState;
+  labelSelector?: Record<string, string>;
+}
+
+export interface ContainerManagerOptions {
+  stateRoot: string;
+  runRoot: string;
+  handlers: RuntimeHandlers;
+  images: ImageService;
+  sandboxes: SandboxManager;
+  specOptions: () => SpecRuntimeOptions;
+  log: Logger;
+  onEventDropped?: () => void;
+  onOom?: (containerName: string) => void;
+}
+
+export interface ExecSyncOutcome {
+  stdout: Buffer;
+  stderr: Buffer;
+  exitCode: number;
+}
+
+export class ContainerManager {
+  private readonly containers = new Map<string, ContainerRecord>();
+  private readonly names = new NameReservations<string>('container');
+  private readonly store: RecordStore<ContainerRecord>;
+  private readonly holds = new Map<string, () => void>();
+  private readonly exitWaiters = new Map<string, (() => void)[]>();
+  readonly events: EventBus<ContainerEvent>;
+
+  constructor(private readonly options: ContainerManagerOptions) {
+    this.store = new RecordStore(path.join(options.stateRoot, 'containers'), options.log);
+    this.events = new EventBus<ContainerEvent>(1000, options.onEventDropped);
+    options.sandboxes.setContainerHooks({
+      stopContainers: (sandboxId) => this.stopAllIn(sandboxId),
+      removeContainers: (sandboxId) => this.removeAllIn(sandboxId),
+    });
+  }
+
+  // ---- queries -------------------------------------------------------------
+
+  get(id: string): ContainerRecord | undefined {
+    return this.containers.get(id);
+  }
+
+  find(idOrPrefix: string): ContainerRecord {
+    const exact = this.containers.get(idOrPrefix);
+    if (exact) return exact;
+    const matches = idOrPrefix.length >= 3 ? [...this.containers.values()].filter((c) => c.id.startsWith(idOrPrefix)) : [];
+    if (matches.length === 1) return matches[0]!;
+    throw errors.notFound('container', idOrPrefix);
+  }
+
+  list(filter: ContainerFilter = {}): ContainerRecord[] {
+    return [...this.containers.values()].filter((c) =>
+      (!filter.id || c.id.startsWith(filter.id))
+      && (!filter.sandboxId || c.sandboxId.startsWith(filter.sandboxId))
+      && (!filter.state || c.state === filter.state)
+      && Object.entries(filter.labelSelector ?? {}).every(([k, v]) => c.config.labels[k] === v))
+      .sort((a, b) => (BigInt(a.createdAt) < BigInt(b.createdAt) ? -1 : 1));
+  }
+
+  // ---- CreateContainer -------------------------------------------------------
+
+  async create(sandboxId: string, config: ContainerConfig__Output, log: Logger): Promise<string> {
+    const sandbox = this.options.sandboxes.find(sandboxId);
+    if (!config.metadata) throw errors.missingField('config.metadata');
+    if (!config.metadata.name) throw errors.missingField('config.metadata.name');
+    if (!config.image?.image) throw errors.missingField('config.image.image');
+    if (sandbox.state !== 'SANDBOX_READY') {
+      throw errors.failedPrecondition(`pod sandbox ${sandbox.id} is not ready: cannot create a container in it`);
+    }
+    const sm = sandbox.config.metadata!;
+    const fingerprint = createHash('sha256').update(JSON.stringify(config)).digest('hex');
+    const id = randomBytes(32).toString('hex');
+    return this.names.run(reservedContainerName(config, sm.name, sm.namespace, sm.uid), id, fingerprint,
+      () => this.createIn(id, fingerprint, sandbox, config, log.child({ containerId: id, podSandboxId: sandbox.id })));
+  }
+
+  private async createIn(id: string, fingerprint: string, sandbox: SandboxRecord, config: ContainerConfig__Output, log: Logger): Promise<string> {
+    const undo = new UndoStack();
+    const handler = this.options.handlers.get(sandbox.runtimeHandler);
+    const dir = path.join(this.options.stateRoot, 'containers-data', id);
+    try {
+      const imageRef = config.image!.image;
+      if (!this.options.images.status(imageRef)) throw errors.imageNotFound(imageRef);
+      const hold = this.options.images.hold(imageRef);
+      undo.push(`releasing image layers for ${id}`, () => hold.release());
+
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      undo.push(`removing ${dir}`, () => fs.rmSync(dir, { recursive: true, force: true }));
+      const overlay = mountOverlay(dir, hold.lowerDirs);
+      undo.push(`unmounting ${overlay.rootfs}`, () => unmountOverlay(overlay.rootfs));
+
+      const logPath = containerLogPath(sandbox, config, this.options.stateRoot, id);
+      if (logPath) fs.mkdirSync(path.dirname(logPath), { recursive: true });
+      const createdAt = nowNanos();
+      const built = buildContainerSpec({
+        config,
+        sandboxConfig: sandbox.config,
+        imageConfig: hold.image.config.config ?? {},
+        sandbox: sandboxFacts(sandbox),
+        rootfs: overlay.rootfs,
+        container: { id, logPath, imageRef: hold.image.id, imageVolumeRoot: path.join(dir, 'volumes'), createdAt },
+        runtime: this.options.specOptions(),
+      });
+      for (const volume of built.imageVolumes) fs.mkdirSync(volume.hostPath, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(built.spec));
+
+      const persistDir = path.join(dir, 'persist');
+      const created = await handler.conmon.create({
+        id, name: config.metadata!.name, bundle: dir, persistDir,
+        logPath: logPath || path.join(dir, 'console.log'),
+        tty: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce, timeoutMs: 240_000,
+      });
+      undo.push(`deleting container ${id} from the runtime`, () => handler.cli.delete(id, true).catch(() => undefined));
+
+      const record: ContainerRecord = {
+        id, sandboxId: sandbox.id, fingerprint,
+        reservedName: reservedContainerName(config, sandbox.config.metadata!.name, sandbox.config.metadata!.namespace, sandbox.config.metadata!.uid),
+        state: 'CONTAINER_CREATED', createdAt, startedAt: '0', finishedAt: '0', exitCode: 0, reason: '', message: '',
+        config, image: imageRef, imageId: hold.image.id, imageChainIds: hold.image.chainIds, runtimeHandler: handler.name,
+        dir, rootfs: overlay.rootfs, upperDir: overlay.upper, persistDir, logPath, stopSignal: built.stopSignal, user: built.user,
+        pid: created.pid, conmonPid: created.conmonPid, conmonStartTime: created.conmonStartTime,
+        resources: config.linux?.resources ?? null, cgroupsPath: built.spec.linux?.cgroupsPath ?? '',
+      };
+      await this.store.save(record);
+      this.containers.set(id, record);
+      this.holds.set(id, () => hold.release());
+      undo.release();
+      this.publish('CONTAINER_CREATED_EVENT', record);
+      log.info({ name: config.metadata!.name, image: imageRef }, 'container created');
+      return id;
+    } catch (err) {
+      const failures = await undo.unwind(log);
+      if (failures.length) log.error({ failures }, 'cleanup after a failed CreateContainer was incomplete');
+      throw withContext(err, `creating container ${config.metadata!.name} in pod sandbox ${sandbox.id}`);
+    }
+  }
+
+  // ---- StartContainer / StopContainer / RemoveContainer ------------------
+
+  async start(idOrPrefix: string, log: Logger): Promise<void> {
+    const c = this.find(idOrPrefix);
+    if (c.state !== 'CONTAINER_CREATED') {
+      throw errors.failedPrecondition(`container ${c.id} is ${c.state.replace('CONTAINER_', '').toLowerCase()}, not created: it cannot be started`);
+    }
+    const handler = this.options.handlers.get(c.runtimeHandler);
+    c.startedAt = nowNanos();
+    try {
+      await handler.cli.start(c.id);
+    } catch (err) {
+      c.state = 'CONTAINER_EXITED';
+      c.finishedAt = nowNanos();
+      c.exitCode = 128;
+      c.reason = 'StartError';
+      c.message = messageOf(err);
+      await this.store.save(c);
+      throw withContext(err, `starting container ${c.id}`);
+    }
+    // An exit may have been recorded between start and here (a short-lived process).
+    if (c.state === 'CONTAINER_CREATED') c.state = 'CONTAINER_RUNNING';
+    await this.store.save(c);
+    this.publish('CONTAINER_STARTED_EVENT', c);
+    log.info('container started');
+  }
+
+  /** Stop signal, then SIGKILL after `timeoutSeconds`. Idempotent. */
+  async stop(idOrPrefix: string, timeoutSeconds: number, log: Logger): Promise<void> {
+    const c = this.find(idOrPrefix);
+    if (c.state === 'CONTAINER_EXITED') return;
+    const handler = this.options.handlers.get(c.runtimeHandler);
+    if (c.state === 'CONTAINER_CREATED' || timeoutSeconds <= 0) {
+      await this.killAndWait(c, 'KILL', KILL_WAIT_MS);
+    } else {
+      await handler.cli.kill(c.id, c.stopSignal).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'stop signal'));
+      if (!(await this.waitForExit(c, timeoutSeconds * 1000))) {
+        log.info({ timeoutSeconds }, 'container ignored its stop signal: killing it');
+        await this.killAndWait(c, 'KILL', KILL_WAIT_MS);
+      }
+    }
+    log.info('container stopped');
+  }
+
+  private async killAndWait(c: ContainerRecord, signal: string, waitMs: number): Promise<void> {
+    const handler = this.options.handlers.get(c.runtimeHandler);
+    await handler.cli.kill(c.id, signal, true).catch(() => undefined);
+    if (!(await this.waitForExit(c, waitMs)) && !isProcessAlive(c.pid)) {
+      // conmon is gone too (killed from outside): record the exit ourselves.
+      await this.recordExit(c, { id: c.id, exitCode: 137, finishedAt: new Date() }, 'ContainerMonitorDied');
+    }
+  }
+
+  /** Resolves true when the container has exited (state EXITED), false on timeout. */
+  private waitForExit(c: ContainerRecord, timeoutMs: number): Promise<boolean> {
+    if (c.state === 'CONTAINER_EXITED') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const list = this.exitWaiters.get(c.id) ?? [];
+        this.exitWaiters.set(c.id, list.filter((w) => w !== done));
+        resolve(c.state === 'CONTAINER_EXITED');
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.exitWaiters.set(c.id, [...(this.exitWaiters.get(c.id) ?? []), done]);
+    });
+  }
+
+  /** Removes the container (killing it if it runs). Idempotent for unknown ids. */
+  async remove(idOrPrefix: string, log: Logger): Promise<void> {
+    let c: ContainerRecord;
+    try {
+      c = this.find(idOrPrefix);
+    } catch {
+      return;
+    }
+    if (c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED') await this.killAndWait(c, 'KILL', KILL_WAIT_MS);
+    const handler = this.options.handlers.get(c.runtimeHandler);
+    await handler.cli.delete(c.id, true).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'runtime delete'));
+    unmountOverlay(c.rootfs);
+    fs.rmSync(c.dir, { recursive: true, force: true });
+    this.holds.get(c.id)?.();
+    this.holds.delete(c.id);
+    await this.store.remove(c.id);
+    this.containers.delete(c.id);
+    this.names.release(c.reservedName, c.id);
+    this.publish('CONTAINER_DELETED_EVENT', c, undefined);
+    log.info('container removed');
+  }
+
+  private async stopAllIn(sandboxId: string): Promise<void> {
+    await Promise.all(this.list({ sandboxId }).filter((c) => c.state !== 'CONTAINER_EXITED')
+      .map((c) => this.stop(c.id, 0, this.options.log.child({ containerId: c.id, podSandboxId: sandboxId }))));
+  }
+
+  private async removeAllIn(sandboxId: string): Promise<void> {
+    for (const c of this.list({ sandboxId })) await this.remove(c.id, this.options.log.child({ containerId: c.id, podSandboxId: sandboxId }));
+  }
+
+  // ---- exits -------------------------------------------------------------------
+
+  /** Called by the exit monitor for every exit file; true when it was one of ours. */
+  async handleExit(exit: ContainerExit): Promise<boolean> {
+    const c = this.containers.get(exit.id);
+    if (!c) return false;
+    await this.recordExit(c, exit);
+    return true;
+  }
+
+  private async recordExit(c: ContainerRecord, exit: ContainerExit, reason?: string): Promise<void> {
+    if (c.state === 'CONTAINER_EXITED') return;
+    const oom = fs.existsSync(path.join(c.dir, 'oom')) || fs.existsSync(path.join(c.persistDir, 'oom'));
+    c.state = 'CONTAINER_EXITED';
+    c.exitCode = exit.exitCode;
+    c.finishedAt = (BigInt(exit.finishedAt.getTime()) * 1_000_000n).toString();
+    c.reason = reason ?? (oom ? 'OOMKilled' : exit.exitCode === 0 ? 'Completed' : 'Error');
+    c.message = reason === 'ContainerMonitorDied' ? 'conmon, the container\'s monitor, died: the exit code is unknown' : '';
+    if (oom) this.options.onOom?.(c.config.metadata?.name ?? c.id);
+    await this.store.save(c);
+    for (const waiter of this.exitWaiters.get(c.id) ?? []) waiter();
+    this.exitWaiters.delete(c.id);
+    this.publish('CONTAINER_STOPPED_EVENT', c);
+    this.options.log.info({ containerId: c.id, exitCode: c.exitCode, reason: c.reason }, 'container exited');
+  }
+
+  // ---- ExecSync, UpdateContainerResources, ReopenContainerLog ------------
+
+  async execSync(idOrPrefix: string, cmd: string[], timeoutSeconds: number): Promise<ExecSyncOutcome> {
+    const c = this.find(idOrPrefix);
+    if (cmd.length === 0 || cmd[0] === '') throw errors.missingField('cmd');
+    if (c.state !== 'CONTAINER_RUNNING') throw errors.failedPrecondition(`container ${c.id} is not running`);
+    const handler = this.options.handlers.get(c.runtimeHandler);
+    const process = buildExecProcess(this.processOf(c), cmd, false);
+    const result = await handler.conmon.execSync({
+      id: c.id, name: c.config.metadata!.name, process, tty: false, timeoutSeconds,
+      workDir: path.join(this.options.runRoot, 'exec', `${c.id.slice(0, 16)}-${randomBytes(6).toString('hex')}`),
+      maxOutputBytes: EXEC_SYNC_OUTPUT_LIMIT,
+    });
+    if (result.timedOut) {
+      // As cri-o: exit code -1 and a message, so a probe fails instead of going Unknown.
+      return { stdout: result.stdout, stderr: Buffer.concat([result.stderr, Buffer.from(`command ${JSON.stringify(cmd)} timed out after ${timeoutSeconds}s\n`)]), exitCode: -1 };
+    }
+    return { stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode };
+  }
+
+  /** The OCI process of the container (for exec: same user, env, caps, cwd). */
+  processOf(c: ContainerRecord): OciProcess {
+    const spec = JSON.parse(fs.readFileSync(path.join(c.dir, 'config.json'), 'utf8')) as OciSpec;
+    return spec.process!;
+  }
+
+  async updateResources(idOrPrefix: string, resources: LinuxContainerResources__Output | null, log: Logger): Promise<void> {
+    const c = this.find(idOrPrefix);
+    if (!resources) throw errors.missingField('linux');
+    if (c.state === 'CONTAINER_EXITED') throw errors.failedPrecondition(`container ${c.id} has exited`);
+    const oci = buildResources(resources, this.options.specOptions(), 'linux');
+    await this.options.handlers.get(c.runtimeHandler).cli.update(c.id, oci);
+    c.resources = resources;
+    await this.store.save(c);
+    log.info('container resources updated');
+  }
+
+  /** Asks conmon to reopen the log file (after the kubelet rotated it). */
+  async reopenLog(idOrPrefix: string): Promise<void> {
+    const c = this.find(idOrPrefix);
+    if (c.state !== 'CONTAINER_RUNNING') throw errors.failedPrecondition(`container ${c.id} is not running`);
+    const before = fs.existsSync(c.logPath);
+    const fd = fs.openSync(path.join(c.dir, 'ctl'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    try {
+      fs.writeSync(fd, '2 0 0\n');
+    } finally {
+      fs.closeSync(fd);
+    }
+    // conmon reopens asynchronously; wait (briefly) for the new file to appear.
+    for (let i = 0; i < 100 && !fs.existsSync(c.logPath); i++) await new Promise((r) => setTimeout(r, 10));
+    if (!before && !fs.existsSync(c.logPath)) throw errors.internal(`container ${c.id}: conmon did not reopen ${c.logPath}`);
+  }
+
+  // ---- recovery --------------------------------------------------------------
+
+  /** Loads every recorded container after a restart; exits recorded while cradled was down are applied by the exit monitor's start-up scan. */
+  async recover(): Promise<void> {
+    for (const record of await this.store.loadAll()) {
+      const log = this.options.log.child({ containerId: record.id, podSandboxId: record.sandboxId });
+      if (!this.options.sandboxes.get(record.sandboxId)) {
+        log.warn('container of an unknown pod sandbox: removing its record');
+        await this.store.remove(record.id);
+        continue;
+      }
+      try {
+        const hold = this.options.images.holdLayers(record.imageChainIds);
+        this.holds.set(record.id, () => hold.release());
+      } catch (err) {
+        log.warn({ error: messageOf(err) }, 'image layers missing');
+      }
+      this.containers.set(record.id, record);
+      this.names.hold(record.reservedName, record.id, record.fingerprint, record.id);
+      const monitorAlive = isProcessAlive(record.conmonPid, record.conmonStartTime);
+      if ((record.state === 'CONTAINER_RUNNING' || record.state === 'CONTAINER_CREATED') && !monitorAlive) {
+        const exitFile = path.join(record.persistDir, 'exit');
+        if (fs.existsSync(exitFile)) {
+          const code = Number(fs.readFileSync(exitFile, 'utf8').trim());
+          await this.recordExit(record, { id: record.id, exitCode: Number.isFinite(code) ? code : 255, finishedAt: fs.statSync(exitFile).mtime });
+        } else {
+          await this.recordExit(record, { id: record.id, exitCode: 255, finishedAt: new Date() }, 'ContainerMonitorDied');
+        }
+      }
+    }
+  }
+
+  // ---- events ------------------------------------------------------------------
+
+  private publish(type: ContainerEventType, c: ContainerRecord, snapshot: ContainerRecord | undefined = { ...c }): void {
+    this.events.publish({ type, containerId: c.id, sandboxId: c.sandboxId, createdAt: nowNanos(), container: snapshot });
+  }
+}
+
+/** Where the kubelet wants the log: LogDirectory (pod) joined with LogPath (container). */
+export function containerLogPath(sandbox: SandboxRecord, config: ContainerConfig__Output, stateRoot: string, id: string): string {
+  if (config.logPath && sandbox.config.logDirectory) {
+    const full = path.resolve(sandbox.config.logDirectory, config.logPath);
+    if (!full.startsWith(path.resolve(sandbox.config.logDirectory) + path.sep)) {
+      throw errors.invalidArgument(`config.logPath: ${JSON.stringify(config.logPath)} leaves the pod's log directory`);
+    }
+    return full;
+  }
+  return path.join(stateRoot, 'logs', sandbox.id, `${config.metadata!.name}_${config.metadata!.attempt}_${id.slice(0, 12)}.log`);
+}
+
+function sandboxFacts(s: SandboxRecord): SandboxFacts {
+  return {
+    id: s.id,
+    namespaces: {
+      network: s.hostNetwork ? 'host' : { path: s.pinned.net! },
+      ipc: s.hostIpc ? 'host' : { path: s.pinned.ipc! },
+      uts: s.hostNetwork ? 'host' : { path: s.pinned.uts! },
+      ...(s.pidMode === 'NODE' ? { pid: 'host' as const } : s.pidMode === 'POD' && s.pause ? { pid: { path: `/proc/${s.pause.pid}/ns/pid` } } : {}),
+    },
+    hostname: s.hostname,
+    resolvConfPath: s.files.resolvConf,
+    hostsPath: s.files.hosts,
+    hostnamePath: s.files.hostname,
+    shmPath: s.files.shm,
+    cgroupParent: s.config.linux?.cgroupParent ?? '',
+    sysctls: s.config.linux?.sysctls ?? {},
+  };
+}

@@ -1,0 +1,173 @@
+// Containers through a real cradled: create/start/stop/remove, exit codes and
+// reasons, logs, ExecSync, resources, events, and survival across restarts.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { PodFixture } from '../../helpers/pod-fixture';
+import { grpcError } from '../../helpers/cri-client';
+import { mountsContaining } from '../../helpers/pod-network';
+import { parseCriLog } from '../../../src/runtime/conmon/conmon';
+import { isProcessAlive } from '../../../src/runtime/conmon/proc';
+import { busyboxImage } from '../../helpers/image-builder';
+import { loadCriProto } from '../../../src/cri-server/proto';
+
+const f = new PodFixture('cradle-tct0', '10.216.0.0/24');
+
+describe('containers', () => {
+  before(() => f.start());
+  after(() => f.stop());
+
+  it('runs to completion: exit code, reason, timestamps and CRI logs', async () => {
+    const pod = await f.runPod('exit');
+    const id = await f.runContainer(pod, f.containerConfig('exiter', ['sh', '-c', 'echo hello; echo oops >&2; exit 3']));
+    await f.waitForState(id, 'CONTAINER_EXITED');
+    const s = (await f.cri.runtime.ContainerStatus({ containerId: id })).status!;
+    assert.equal(s.exitCode, 3);
+    assert.equal(s.reason, 'Error');
+    assert.ok(BigInt(s.createdAt) <= BigInt(s.startedAt) && BigInt(s.startedAt) <= BigInt(s.finishedAt), 'created <= started <= finished');
+    assert.equal(s.logPath, path.join(pod.config.logDirectory!, 'exiter.log'));
+    const lines = parseCriLog(fs.readFileSync(s.logPath)).map((r) => `${r.stream} ${r.content.toString()}`);
+    assert.deepEqual(lines.sort(), ['stderr oops', 'stdout hello']);
+    const ok = await f.runContainer(pod, f.containerConfig('ok', ['true']));
+    await f.waitForState(ok, 'CONTAINER_EXITED');
+    assert.equal((await f.cri.runtime.ContainerStatus({ containerId: ok })).status!.reason, 'Completed');
+  });
+
+  it('image user, env, args and working dir combine as the kubelet expects', async () => {
+    const img = await f.pushAndPull('test/userimg:1', busyboxImage({
+      users: [{ name: 'app', uid: 1000, gid: 1000, home: '/home/app' }], groups: [{ name: 'app', gid: 1000 }],
+      config: { User: 'app', Env: ['FROM_IMAGE=1', 'SHARED=image'], WorkingDir: '/tmp', Entrypoint: ['sh', '-c'], Cmd: ['echo default'] },
+    }));
+    const pod = await f.runPod('env');
+    const id = await f.runContainer(pod, {
+      ...f.containerConfig('env', [], { image: { image: img.reference } }),
+      command: [], args: ['echo "$(id -u):$(id -g) $(pwd) $FROM_IMAGE $SHARED $FROM_CRI"'],
+      envs: [{ key: 'SHARED', value: Buffer.from('cri') }, { key: 'FROM_CRI', value: Buffer.from('yes') }],
+    });
+    await f.waitForState(id, 'CONTAINER_EXITED');
+    const s = (await f.cri.runtime.ContainerStatus({ containerId: id })).status!;
+    assert.equal(s.exitCode, 0, s.message);
+    const out = parseCriLog(fs.readFileSync(s.logPath)).map((r) => r.content.toString()).join('\n');
+    assert.equal(out, '1000:1000 /tmp 1 cri yes');
+    assert.equal(s.user!.linux!.uid, '1000');
+  });
+
+  it('ExecSync: output, exit codes, timeout as -1; stop with a timeout kills a process ignoring SIGTERM', async () => {
+    const pod = await f.runPod('exec');
+    const id = await f.runContainer(pod, f.containerConfig('sleeper', ['sleep', '1000']));
+    await f.waitForState(id, 'CONTAINER_RUNNING');
+    const r = await f.cri.runtime.ExecSync({ containerId: id, cmd: ['sh', '-c', 'echo out; echo err >&2; hostname; exit 5'], timeout: 10 });
+    assert.equal(r.exitCode, 5);
+    assert.equal(r.stdout.toString(), `out\n${pod.config.hostname}\n`);
+    assert.equal(r.stderr.toString(), 'err\n');
+    const slow = await f.cri.runtime.ExecSync({ containerId: id, cmd: ['sleep', '30'], timeout: 1 });
+    assert.equal(slow.exitCode, -1);
+    assert.match(slow.stderr.toString(), /timed out/);
+    await assert.rejects(f.cri.runtime.ExecSync({ containerId: id, cmd: [], timeout: 1 }), (err) => grpcError(err).code === grpc.status.INVALID_ARGUMENT);
+
+    const started = Date.now();
+    await f.cri.runtime.StopContainer({ containerId: id, timeout: 1 });
+    assert.ok(Date.now() - started >= 900, 'waited for the grace period');
+    const s = (await f.cri.runtime.ContainerStatus({ containerId: id })).status!;
+    assert.equal(s.state, 'CONTAINER_EXITED');
+    assert.equal(s.exitCode, 137);
+    await f.cri.runtime.StopContainer({ containerId: id, timeout: 1 });
+    await assert.rejects(f.cri.runtime.ExecSync({ containerId: id, cmd: ['true'], timeout: 1 }), (err) => grpcError(err).code === grpc.status.FAILED_PRECONDITION);
+  });
+
+  it('a small memory limit ends in OOMKilled', async () => {
+    const pod = await f.runPod('oom');
+    const id = await f.runContainer(pod, f.containerConfig('hog', ['sh', '-c', 'x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo survived'], {
+      linux: { resources: { memoryLimitInBytes: String(32 * 1024 * 1024) } },
+    }));
+    await f.waitForState(id, 'CONTAINER_EXITED', 60_000);
+    const s = (await f.cri.runtime.ContainerStatus({ containerId: id })).status!;
+    assert.equal(s.reason, 'OOMKilled');
+    assert.equal(s.exitCode, 137);
+  });
+
+  it('UpdateContainerResources reaches the cgroup and ContainerStatus', async () => {
+    const pod = await f.runPod('update');
+    const id = await f.runContainer(pod, f.containerConfig('upd', ['sleep', '1000'], { linux: { resources: { memoryLimitInBytes: String(64 * 1024 * 1024) } } }));
+    await f.cri.runtime.UpdateContainerResources({ containerId: id, linux: { memoryLimitInBytes: String(96 * 1024 * 1024), cpuShares: '512' } });
+    const info = JSON.parse((await f.cri.runtime.ContainerStatus({ containerId: id, verbose: true })).info.info!) as { cgroupsPath: string };
+    assert.equal(fs.readFileSync(path.join('/sys/fs/cgroup/memory', info.cgroupsPath, 'memory.limit_in_bytes'), 'utf8').trim(), String(96 * 1024 * 1024));
+    assert.equal(fs.readFileSync(path.join('/sys/fs/cgroup/cpu', info.cgroupsPath, 'cpu.shares'), 'utf8').trim(), '512');
+    const s = await f.cri.runtime.ContainerStatus({ containerId: id });
+    assert.equal(s.status!.resources!.linux!.memoryLimitInBytes, String(96 * 1024 * 1024));
+    await assert.rejects(f.cri.runtime.UpdateContainerResources({ containerId: id, linux: { memoryLimitInBytes: String(4 * 1024 * 1024) } }), (err) => grpcError(err).code === grpc.status.INVALID_ARGUMENT);
+  });
+
+  it('events arrive in order: created, started, stopped, deleted', async () => {
+    const pod = await f.runPod('events');
+    const seen: { type: string; id: string }[] = [];
+    const proto = loadCriProto();
+    const client = new proto.runtime.v1.RuntimeService(`unix://${f.daemon.socket}`, grpc.credentials.createInsecure());
+    const events = client.GetContainerEvents({});
+    events.on('data', (e: { containerId: string; containerEventType: string }) => seen.push({ type: e.containerEventType, id: e.containerId }));
+    events.on('error', () => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    const id = await f.runContainer(pod, f.containerConfig('ev', ['true']));
+    await f.waitForState(id, 'CONTAINER_EXITED');
+    await f.cri.runtime.RemoveContainer({ containerId: id });
+    for (let i = 0; i < 100 && seen.filter((e) => e.id === id).length < 4; i++) await new Promise((r) => setTimeout(r, 20));
+    events.cancel();
+    client.close();
+    assert.deepEqual(seen.filter((e) => e.id === id).map((e) => e.type),
+      ['CONTAINER_CREATED_EVENT', 'CONTAINER_STARTED_EVENT', 'CONTAINER_STOPPED_EVENT', 'CONTAINER_DELETED_EVENT']);
+  });
+
+  it('ReopenContainerLog: after the kubelet renames the log, new lines go to a new file', async () => {
+    const pod = await f.runPod('logs');
+    const id = await f.runContainer(pod, f.containerConfig('ticker', ['sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done']));
+    const logPath = (await f.cri.runtime.ContainerStatus({ containerId: id })).status!.logPath;
+    await new Promise((r) => setTimeout(r, 400));
+    fs.renameSync(logPath, `${logPath}.1`);
+    await f.cri.runtime.ReopenContainerLog({ containerId: id });
+    await new Promise((r) => setTimeout(r, 400));
+    const fresh = parseCriLog(fs.readFileSync(logPath));
+    assert.ok(fresh.length > 0 && fresh.every((r) => r.content.toString().startsWith('tick')), 'new file gets new lines');
+  });
+
+  it('list filters; remove kills, unmounts and is idempotent; bad input gets the right codes', async () => {
+    const pod = await f.runPod('list');
+    const id = await f.runContainer(pod, f.containerConfig('listed', ['sleep', '1000']));
+    const byLabel = await f.cri.runtime.ListContainers({ filter: { labelSelector: { container: 'listed' } } });
+    assert.deepEqual(byLabel.containers.map((c) => c.id), [id]);
+    assert.deepEqual((await f.cri.runtime.ListContainers({ filter: { podSandboxId: pod.id, state: { state: 'CONTAINER_RUNNING' } } })).containers.map((c) => c.id), [id]);
+    const streamed = (await f.cri.runtimeStreams.StreamContainers({ filter: { podSandboxId: pod.id } })).flatMap((m) => m.containers);
+    assert.deepEqual(streamed.map((c) => c.id), [id]);
+    const info = JSON.parse((await f.cri.runtime.ContainerStatus({ containerId: id, verbose: true })).info.info!) as { pid: number };
+    await f.cri.runtime.RemoveContainer({ containerId: id });
+    await f.cri.runtime.RemoveContainer({ containerId: id });
+    assert.equal(isProcessAlive(info.pid), false);
+    assert.deepEqual(mountsContaining(id), []);
+    await assert.rejects(f.cri.runtime.ContainerStatus({ containerId: id }), (err) => grpcError(err).code === grpc.status.NOT_FOUND);
+
+    await assert.rejects(f.cri.runtime.CreateContainer({ podSandboxId: 'nope', config: f.containerConfig('x', ['true']) }), (err) => grpcError(err).code === grpc.status.NOT_FOUND);
+    await assert.rejects(f.cri.runtime.CreateContainer({ podSandboxId: pod.id, config: f.containerConfig('x', ['true'], { image: { image: `${f.registry.host}/never/pulled:1` } }) }), (err) => {
+      assert.equal(grpcError(err).code, grpc.status.NOT_FOUND);
+      assert.match(grpcError(err).details, /never\/pulled:1/);
+      return true;
+    });
+    await assert.rejects(f.cri.runtime.StartContainer({ containerId: 'nope' }), (err) => grpcError(err).code === grpc.status.NOT_FOUND);
+    await f.cri.runtime.StopPodSandbox({ podSandboxId: pod.id });
+    await assert.rejects(f.cri.runtime.CreateContainer({ podSandboxId: pod.id, config: f.containerConfig('late', ['true']) }), (err) => grpcError(err).code === grpc.status.FAILED_PRECONDITION);
+  });
+
+  it('containers survive a restart of cradled; an exit while it was down is recorded', async () => {
+    const pod = await f.runPod('restart');
+    const long = await f.runContainer(pod, f.containerConfig('long', ['sleep', '1000']));
+    const short = await f.runContainer(pod, f.containerConfig('short', ['sh', '-c', 'sleep 1; exit 4']));
+    await f.daemon.stop({ keepDirs: true });
+    await new Promise((r) => setTimeout(r, 1500));
+    await f.restart();
+    assert.equal((await f.cri.runtime.ContainerStatus({ containerId: long })).status!.state, 'CONTAINER_RUNNING');
+    await f.waitForState(short, 'CONTAINER_EXITED', 5000);
+    assert.equal((await f.cri.runtime.ContainerStatus({ containerId: short })).status!.exitCode, 4);
+    const r = await f.cri.runtime.ExecSync({ containerId: long, cmd: ['echo', 'still here'], timeout: 5 });
+    assert.equal(r.stdout.toString(), 'still here\n');
+  });
+});
