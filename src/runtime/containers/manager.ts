@@ -300,7 +300,9 @@ export class ContainerManager {
     const oom = fs.existsSync(path.join(c.dir, 'oom')) || fs.existsSync(path.join(c.persistDir, 'oom'));
     c.state = 'CONTAINER_EXITED';
     c.exitCode = exit.exitCode;
-    c.finishedAt = (BigInt(exit.finishedAt.getTime()) * 1_000_000n).toString();
+    // The exit file's mtime has millisecond precision: never report finishing before starting.
+    const finished = BigInt(exit.finishedAt.getTime()) * 1_000_000n;
+    c.finishedAt = (finished > BigInt(c.startedAt) ? finished : BigInt(c.startedAt)).toString();
     c.reason = reason ?? (oom ? 'OOMKilled' : exit.exitCode === 0 ? 'Completed' : 'Error');
     c.message = reason === 'ContainerMonitorDied' ? 'conmon, the container\'s monitor, died: the exit code is unknown' : '';
     if (oom) this.options.onOom?.(c.config.metadata?.name ?? c.id);
