@@ -32,6 +32,15 @@ fi
 # The docker-registry package starts a registry on :5000 at install; cradle's
 # tests run their own on 127.0.0.1 and never need that one.
 
+# kubectl 1.20 (Debian's kubernetes-client) is the SPDY client of the streaming
+# tests; it is unpacked into a cache, never installed over the machine's kubectl.
+kube_cache=/var/cache/cradle-test/kubernetes-client
+if [ ! -x "$kube_cache/root/usr/bin/kubectl" ]; then
+  mkdir -p "$kube_cache"
+  ( cd "$kube_cache" && { ls kubernetes-client_*.deb >/dev/null 2>&1 || apt-get download -qq kubernetes-client 2>/dev/null || { apt-get update -qq && apt-get download -qq kubernetes-client; }; } \
+    && dpkg -x kubernetes-client_*.deb root ) || echo "cradle: kubectl 1.20 unavailable; its streaming tests will be skipped" >&2
+fi
+
 lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f node_modules/.cradle-lock-sum ] || [ "$(cat node_modules/.cradle-lock-sum)" != "$lock_sum" ]; then
   echo "cradle: npm ci" >&2

@@ -4,6 +4,7 @@ import type { CradleConfig } from '../config/schema';
 import type { ImageService } from '../image';
 import type { SandboxManager } from '../pod-sandbox/manager';
 import type { ContainerManager } from '../runtime/containers/manager';
+import type { StreamingServer } from '../streaming/server';
 
 export interface Readiness {
   ready: boolean;
@@ -33,6 +34,7 @@ export interface CradleServices {
   readonly images: ImageService;
   readonly sandboxes: SandboxManager;
   readonly containers: ContainerManager;
+  readonly streaming: StreamingServer;
   /** Extra JSON documents for Status(verbose), by key. */
   verboseInfo(): Record<string, unknown>;
 }

@@ -21,6 +21,9 @@ import { SandboxManager } from '../pod-sandbox/manager';
 import { RuntimeHandlers, specRuntimeOptions } from '../runtime/handlers';
 import { ExitMonitor } from '../runtime/conmon/exit-monitor';
 import { ContainerManager } from '../runtime/containers/manager';
+import { StreamingServer, streamingOptionsFromConfig } from '../streaming/server';
+import { execBackend } from '../streaming/backends/exec';
+import { portForwardBackend } from '../streaming/backends/port-forward';
 import { CradleMetrics } from '../metrics/registry';
 import { MetricsServer } from '../metrics/server';
 import { metricsInterceptor } from '../metrics/interceptor';
@@ -122,6 +125,15 @@ export class Daemon {
       onEventDropped: () => metrics.recordEventDropped(), onOom: (name) => metrics.recordOom(name),
     });
     await containers.recover();
+    const streaming = await StreamingServer.start({
+      ...(await streamingOptionsFromConfig(config.streaming)),
+      backends: {
+        exec: execBackend(containers, handlers, path.join(config.state.run_root, 'exec')),
+        portForward: portForwardBackend(sandboxes),
+      },
+      logger: log.child({ component: 'streaming' }),
+    });
+    log.info({ url: streaming.url }, 'streaming server listening');
     const gc = await cni.gc(sandboxes.networkedIds());
     if (gc.released.length) log.info({ released: gc.released }, 'released network attachments of pods cradle no longer knows');
     const exits = new ExitMonitor(handlers.exitDir, (exit) => {
@@ -141,6 +153,7 @@ export class Daemon {
       images,
       sandboxes,
       containers,
+      streaming,
       verboseInfo: () => ({ config: current, sources: loaded.sources, podCidr: runtimeSettings.podCidr(), node: process.version }),
     };
     const daemon = new Daemon(loaded, loadOptions, log, services, metrics);
@@ -250,6 +263,7 @@ export class Daemon {
       await this.metricsServer?.stop();
       await this.inspectServer?.stop();
       await this.cni?.stop();
+      await this.services.streaming.stop();
       this.exits?.stop();
       this.services.images.close();
       this.log.info('cradled stopped');

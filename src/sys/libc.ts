@@ -159,6 +159,37 @@ export function connectUnix(path: string): number {
   return fd;
 }
 
+/**
+ * A TCP socket connected to the loopback address of whatever network namespace
+ * the calling thread is in *when the socket is created*: create it inside a pod's
+ * namespace, then connect from anywhere. Blocking connect: loopback answers at once.
+ */
+export function connectLoopbackTcp(port: number, family: 4 | 6): number {
+  const b = libc();
+  const AF_INET = 2;
+  const AF_INET6 = 10;
+  const fd = check('socket', b.socket(family === 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  let addr: Buffer;
+  if (family === 4) {
+    addr = Buffer.alloc(16);
+    addr.writeUInt16LE(AF_INET, 0);
+    addr.writeUInt16BE(port, 2);
+    addr.writeUInt32BE(0x7f000001, 4);
+  } else {
+    addr = Buffer.alloc(28);
+    addr.writeUInt16LE(AF_INET6, 0);
+    addr.writeUInt16BE(port, 2);
+    addr[23] = 1; // ::1
+  }
+  try {
+    check('connect', b.connect(fd, addr, addr.length), `${family === 4 ? '127.0.0.1' : '[::1]'}:${port}`);
+  } catch (err) {
+    require('node:fs').closeSync(fd);
+    throw err;
+  }
+  return fd;
+}
+
 /** Sends `fdToSend` over a unix socket with SCM_RIGHTS, `payload` as the data (runc sends the pty name). */
 export function sendFd(sock: number, fdToSend: number, payload: string): void {
   const b = libc();

@@ -11,6 +11,17 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { StreamingServer } from '../../src/streaming/server';
 
+/**
+ * Where URLs come from: the streaming server itself (protocol tests), or cradled's
+ * Exec/Attach/PortForward RPCs (end-to-end tests), as the kubelet gets them.
+ */
+export type UrlSource = {
+  [K in 'execUrl' | 'attachUrl' | 'portForwardUrl']: (request: Parameters<StreamingServer[K]>[0]) => string | Promise<string>;
+};
+
+/** Maps the API path's namespace/pod/container to runtime ids (default: "ns/pod/container" and "ns/pod"). */
+export type PodResolver = (namespace: string, pod: string, container: string) => { containerId: string; podSandboxId: string };
+
 export interface ApiShim {
   url: string;
   /** Writes a kubeconfig for this shim into dir; returns its path. */
@@ -44,7 +55,7 @@ const RESOURCES = {
   ],
 };
 
-function register(kind: string, q: URLSearchParams, containerId: string, podSandboxId: string, streaming: StreamingServer): string {
+function register(kind: string, q: URLSearchParams, containerId: string, podSandboxId: string, streaming: UrlSource): string | Promise<string> {
   const flag = (name: string): boolean => q.get(name) === 'true' || q.get(name) === '1';
   // As the kubelet: with a tty, stderr is merged into stdout.
   const stderr = flag('stderr') && !flag('tty');
@@ -57,7 +68,7 @@ function register(kind: string, q: URLSearchParams, containerId: string, podSand
   return streaming.portForwardUrl({ podSandboxId });
 }
 
-export async function startApiShim(streaming: StreamingServer): Promise<ApiShim> {
+export async function startApiShim(streaming: UrlSource, resolve?: PodResolver): Promise<ApiShim> {
   const proxied: ApiShim['proxied'] = [];
   const sockets = new Set<Duplex>();
 
@@ -76,7 +87,7 @@ export async function startApiShim(streaming: StreamingServer): Promise<ApiShim>
     json(res, { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `shim: no route for ${req.method} ${url.pathname}`, code: 404 }, 404);
   });
 
-  server.on('upgrade', (req: http.IncomingMessage, client: Duplex, head: Buffer) => {
+  server.on('upgrade', (req: http.IncomingMessage, client: Duplex, head: Buffer) => void (async () => {
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
     client.on('error', () => {});
@@ -89,10 +100,11 @@ export async function startApiShim(streaming: StreamingServer): Promise<ApiShim>
     const kind = m[3];
     const q = url.searchParams;
     proxied.push({ kind, query: q });
-    const containerId = `${m[1]}/${m[2]}/${q.get('container') ?? 'main'}`;
+    const ids = resolve ? resolve(m[1]!, m[2]!, q.get('container') ?? 'main')
+      : { containerId: `${m[1]}/${m[2]}/${q.get('container') ?? 'main'}`, podSandboxId: `${m[1]}/${m[2]}` };
     let target: string;
     try {
-      target = register(kind, q, containerId, `${m[1]}/${m[2]}`, streaming);
+      target = await register(kind, q, ids.containerId, ids.podSandboxId, streaming);
     } catch (err) {
       const body = (err as Error).message;
       client.end(`HTTP/1.1 400 Bad Request\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
@@ -115,7 +127,7 @@ export async function startApiShim(streaming: StreamingServer): Promise<ApiShim>
     if (head.length > 0) upstream.write(head);
     upstream.pipe(client);
     client.pipe(upstream);
-  });
+  })());
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;

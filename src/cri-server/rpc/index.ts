@@ -7,6 +7,8 @@ import { status } from './status';
 import { runtimeConfig } from './runtime-config';
 import { updateRuntimeConfig } from './update-runtime-config';
 import { pullImage } from './pull-image';
+import { exec } from './exec';
+import { portForward } from './port-forward';
 import { createContainer } from './create-container';
 import { startContainer } from './start-container';
 import { stopContainer } from './stop-container';
@@ -42,6 +44,8 @@ export function runtimeRpcs(services: CradleServices): Partial<RuntimeRpcs> {
     PodSandboxStatus: podSandboxStatus(services),
     ListPodSandbox: listPodSandbox(services),
     StreamPodSandboxes: streamPodSandboxes(services),
+    Exec: exec(services),
+    PortForward: portForward(services),
     CreateContainer: createContainer(services),
     StartContainer: startContainer(services),
     StopContainer: stopContainer(services),

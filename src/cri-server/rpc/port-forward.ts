@@ -1,0 +1,16 @@
+// PortForward: hands out a single-use URL of the streaming server; connections
+// then go to localhost:<port> inside the pod's network namespace.
+import type { UnaryRpc } from '../handler';
+import type { CradleServices } from '../services';
+import type { PortForwardRequest__Output } from '../../generated/runtime/v1/PortForwardRequest';
+import type { PortForwardResponse } from '../../generated/runtime/v1/PortForwardResponse';
+import { errors } from '../../common/errors';
+import { requireString } from '../validate';
+
+export const portForward = (services: CradleServices): UnaryRpc<PortForwardRequest__Output, PortForwardResponse> =>
+  async (_ctx, request) => {
+    const sandbox = services.sandboxes.find(requireString(request.podSandboxId, 'podSandboxId'));
+    if (sandbox.state !== 'SANDBOX_READY') throw errors.failedPrecondition(`pod sandbox ${sandbox.id} is not ready`);
+    if (sandbox.hostNetwork) throw errors.failedPrecondition(`pod sandbox ${sandbox.id} uses the host network: connect to the node's ports directly`);
+    return { url: services.streaming.portForwardUrl({ podSandboxId: sandbox.id }) };
+  };

@@ -1,0 +1,91 @@
+// Exec and PortForward end to end: cradled's RPCs hand out URLs, kubectl 1.20 (a
+// real SPDY client) connects through an API-server stand-in, as through the kubelet.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { PodFixture } from '../../helpers/pod-fixture';
+import { grpcError } from '../../helpers/cri-client';
+import { startApiShim, type ApiShim } from '../../helpers/kube-apiserver-shim';
+import { kubectl120 } from '../../helpers/kubectl-1.20';
+
+const kubectl = kubectl120();
+const f = new PodFixture('cradle-tse0', '10.217.0.0/24');
+
+describe('exec and port-forward through cradled', { skip: kubectl ? false : 'kubectl 1.20 unavailable' }, () => {
+  let shim: ApiShim;
+  let kubeconfig: string;
+  let pod: { id: string; config: { metadata?: { name?: string } | null } };
+  let web: string;
+
+  before(async () => {
+    await f.start();
+    const p = await f.runPod('stream');
+    pod = p;
+    web = await f.runContainer(p, f.containerConfig('web', ['sh', '-c', 'mkdir -p /www && echo hello-from-pod > /www/index.html && exec httpd -f -p 8080 -h /www']));
+    await f.waitForState(web, 'CONTAINER_RUNNING');
+    shim = await startApiShim({
+      execUrl: async (r) => (await f.cri.runtime.Exec({ containerId: r.containerId, cmd: r.cmd, tty: r.tty, stdin: r.stdin, stdout: r.stdout, stderr: r.stderr })).url,
+      attachUrl: async (r) => (await f.cri.runtime.Attach({ containerId: r.containerId, tty: r.tty, stdin: r.stdin, stdout: r.stdout, stderr: r.stderr })).url,
+      portForwardUrl: async (r) => (await f.cri.runtime.PortForward({ podSandboxId: r.podSandboxId, port: [] })).url,
+    }, () => ({ containerId: web, podSandboxId: pod.id }));
+    kubeconfig = await shim.writeKubeconfig(f.dirs.dir);
+  });
+  after(async () => {
+    await shim?.close();
+    await f.stop();
+  });
+
+  function run(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(kubectl!, ['--kubeconfig', kubeconfig, '--cache-dir', path.join(f.dirs.dir, 'kcache'), ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: f.dirs.dir } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+      child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+      const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`kubectl timed out: ${stderr}`)); }, 30_000);
+      child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+      child.stdin.end(input ?? '');
+    });
+  }
+
+  it('kubectl exec runs in the container: output, exit code, stdin', async () => {
+    const r = await run(['exec', 'web', '--', 'sh', '-c', 'echo out; echo err >&2; cat /www/index.html; hostname; exit 3']);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stdout, /^out\nhello-from-pod\nstream-\d+\n$/);
+    assert.match(r.stderr, /err/);
+    const piped = await run(['exec', '-i', 'web', '--', 'sh', '-c', 'tr a-z A-Z'], 'shout\n');
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(piped.stdout, 'SHOUT\n');
+  });
+
+  it('kubectl port-forward reaches a server listening on localhost in the pod', async () => {
+    const child = spawn(kubectl!, ['--kubeconfig', kubeconfig, 'port-forward', 'web', ':8080'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: f.dirs.dir } });
+    try {
+      const localPort = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (c: Buffer) => {
+          out += c.toString();
+          const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
+          if (m) resolve(Number(m[1]));
+        });
+        child.on('close', () => reject(new Error(`port-forward ended: ${out}`)));
+        setTimeout(() => reject(new Error('no forwarding line')), 20_000).unref();
+      });
+      const body = await (await fetch(`http://127.0.0.1:${localPort}/index.html`)).text();
+      assert.equal(body, 'hello-from-pod\n');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('bad requests are refused before any URL exists', async () => {
+    await assert.rejects(f.cri.runtime.Exec({ containerId: web, cmd: [], stdout: true }), (err) => grpcError(err).code === grpc.status.INVALID_ARGUMENT);
+    await assert.rejects(f.cri.runtime.Exec({ containerId: 'nope', cmd: ['true'], stdout: true }), (err) => grpcError(err).code === grpc.status.NOT_FOUND);
+    await assert.rejects(f.cri.runtime.PortForward({ podSandboxId: 'nope' }), (err) => grpcError(err).code === grpc.status.NOT_FOUND);
+    const done = await f.runContainer(pod as never, f.containerConfig('done', ['true']));
+    await f.waitForState(done, 'CONTAINER_EXITED');
+    await assert.rejects(f.cri.runtime.Exec({ containerId: done, cmd: ['true'], stdout: true }), (err) => grpcError(err).code === grpc.status.FAILED_PRECONDITION);
+  });
+});
