@@ -8,6 +8,7 @@ import { cradleVersion } from '../common/package-info';
 import type { CradleConfig } from '../config/schema';
 import { loadConfig, type LoadOptions, type LoadedConfig } from '../config/load';
 import { CriServer } from '../cri-server/server';
+import { prepareSocketPath, socketPathOf } from '../cri-server/socket';
 import { loggingInterceptor } from '../cri-server/interceptors';
 import { imageRpcs, runtimeRpcs } from '../cri-server/rpc';
 import type { CradleServices, ReadinessSource } from '../cri-server/services';
@@ -24,6 +25,7 @@ import { ContainerManager } from '../runtime/containers/manager';
 import { StreamingServer, streamingOptionsFromConfig } from '../streaming/server';
 import { execBackend } from '../streaming/backends/exec';
 import { portForwardBackend } from '../streaming/backends/port-forward';
+import { attachBackend } from '../streaming/backends/attach';
 import { CradleMetrics } from '../metrics/registry';
 import { MetricsServer } from '../metrics/server';
 import { metricsInterceptor } from '../metrics/interceptor';
@@ -101,6 +103,8 @@ export class Daemon {
     const loaded = loadConfig(loadOptions);
     const { config } = loaded;
     const log = createLogger({ level: config.log.level, format: config.log.format, name: 'cradled' });
+    // Refuse early when another cradled serves this socket: it owns the state dirs.
+    await prepareSocketPath(socketPathOf(config.api.listen));
     await fs.promises.mkdir(config.state.root, { recursive: true, mode: 0o711 });
     await fs.promises.mkdir(config.state.run_root, { recursive: true, mode: 0o711 });
 
@@ -130,6 +134,7 @@ export class Daemon {
       backends: {
         exec: execBackend(containers, handlers, path.join(config.state.run_root, 'exec')),
         portForward: portForwardBackend(sandboxes),
+        attach: attachBackend(containers, path.join(config.state.run_root, 's')),
       },
       logger: log.child({ component: 'streaming' }),
     });
@@ -160,12 +165,10 @@ export class Daemon {
     daemon.cni = cni;
     daemon.exits = exits;
     daemon.onConfigChange = (next) => { current = next; };
-    await daemon.server.start();
     daemon.inspectServer = new InspectServer(daemon.inspectSource(loaded.sources), inspectSocketPath(config), log);
     try {
       await daemon.inspectServer.start();
     } catch (err) {
-      await daemon.server.shutdown(0);
       throw withContext(err, `starting the inspection API on ${inspectSocketPath(config)}`);
     }
     if (config.metrics.enable) {
@@ -176,10 +179,17 @@ export class Daemon {
       try {
         await daemon.metricsServer.start();
       } catch (err) {
-        await daemon.server.shutdown(0);
         await daemon.inspectServer.stop();
         throw withContext(err, `starting the metrics server on ${config.metrics.host}:${config.metrics.port}`);
       }
+    }
+    // The CRI socket last: once it accepts calls, everything else is serving too.
+    try {
+      await daemon.server.start();
+    } catch (err) {
+      await daemon.metricsServer?.stop();
+      await daemon.inspectServer.stop();
+      throw err;
     }
     log.info({ socket: daemon.server.socketPath, version: services.version, sources: loaded.sources }, 'cradled ready');
     try {

@@ -8,6 +8,7 @@ import { runtimeConfig } from './runtime-config';
 import { updateRuntimeConfig } from './update-runtime-config';
 import { pullImage } from './pull-image';
 import { exec } from './exec';
+import { attach } from './attach';
 import { portForward } from './port-forward';
 import { createContainer } from './create-container';
 import { startContainer } from './start-container';
@@ -45,6 +46,7 @@ export function runtimeRpcs(services: CradleServices): Partial<RuntimeRpcs> {
     ListPodSandbox: listPodSandbox(services),
     StreamPodSandboxes: streamPodSandboxes(services),
     Exec: exec(services),
+    Attach: attach(services),
     PortForward: portForward(services),
     CreateContainer: createContainer(services),
     StartContainer: startContainer(services),

@@ -1,6 +1,7 @@
 // Exec: runs the runtime's `exec` attached (not through conmon): the command's
-// stdio are the runtime CLI's pipes, its exit code is the CLI's. With a tty the
-// session needs a console socket; that is not supported yet and is refused clearly.
+// exit code is the CLI's. Without a tty its stdio are the CLI's pipes; with a tty
+// the runtime hands the pty master over a console socket (SCM_RIGHTS), and the
+// session reads and writes the master.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,20 +11,81 @@ import { errors } from '../../common/errors';
 import type { ContainerManager } from '../../runtime/containers/manager';
 import type { RuntimeHandlers } from '../../runtime/handlers';
 import { buildExecProcess } from '../../runtime/spec';
-import type { ExecBackend } from '../backend';
+import type { ExecBackend, ExecResult, SessionIO } from '../backend';
+import { acceptAsync, listenUnix, receiveFdAsync, setWindowSize } from '../../sys/unix-socket';
+import * as tty from 'node:tty';
+
+async function ttyExec(binary: string, args: string[], id: string, dir: string, pidFile: string, io: SessionIO, signal: AbortSignal): Promise<ExecResult> {
+  const socketPath = path.join(dir, 'console.sock');
+  const listener = listenUnix(socketPath);
+  const child = spawn(binary, [...args, '--console-socket', socketPath, id], { stdio: ['ignore', 'ignore', 'pipe'], env: cleanChildEnv() });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const exited = new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve(code ?? 1));
+  });
+  const kill = () => {
+    try { process.kill(Number(fs.readFileSync(pidFile, 'utf8')), 'SIGKILL'); } catch { /* gone */ }
+    child.kill('SIGKILL');
+  };
+  signal.addEventListener('abort', kill, { once: true });
+  let master: number | undefined;
+  try {
+    const conn = await Promise.race([acceptAsync(listener), exited.then((code) => {
+      throw errors.runtime(`exec with a tty failed (exit ${code}): ${stderr.trim()}`);
+    })]);
+    try {
+      master = await receiveFdAsync(conn);
+    } finally {
+      fs.closeSync(conn);
+    }
+    const m = master;
+    const output = new tty.ReadStream(m);
+    const drained = new Promise<void>((resolve) => {
+      output.on('data', (chunk: Buffer) => { io.stdout?.write(chunk); });
+      output.once('end', () => resolve());
+      output.once('error', () => resolve()); // EIO once the last slave fd closes
+      output.once('close', () => resolve());
+    });
+    const onInput = (chunk: Buffer) => fs.write(m, chunk, () => undefined);
+    io.stdin?.on('data', onInput);
+    void (async () => {
+      for await (const size of io.resize) {
+        try { setWindowSize(m, size.height, size.width); } catch { /* closed */ }
+      }
+    })();
+    const exitCode = await exited;
+    await Promise.race([drained, new Promise((r) => setTimeout(r, 2000))]);
+    io.stdin?.off('data', onInput);
+    output.destroy();
+    master = undefined; // closed by the stream
+    return { exitCode };
+  } finally {
+    signal.removeEventListener('abort', kill);
+    fs.closeSync(listener);
+    if (master !== undefined) fs.closeSync(master);
+  }
+}
 
 export function execBackend(containers: ContainerManager, handlers: RuntimeHandlers, scratchDir: string): ExecBackend {
   return {
     async exec(request, io, signal) {
       const c = containers.find(request.containerId);
       if (c.state !== 'CONTAINER_RUNNING') throw errors.failedPrecondition(`container ${c.id} is not running`);
-      if (request.tty) throw errors.unimplemented('Exec with a tty (a console socket is not supported yet)');
       const cli = handlers.get(c.runtimeHandler).cli;
       const dir = path.join(scratchDir, `${c.id.slice(0, 16)}-${randomBytes(6).toString('hex')}`);
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       const processFile = path.join(dir, 'process.json');
       const pidFile = path.join(dir, 'pid');
-      fs.writeFileSync(processFile, JSON.stringify(buildExecProcess(containers.processOf(c), request.cmd, false)), { mode: 0o600 });
+      fs.writeFileSync(processFile, JSON.stringify(buildExecProcess(containers.processOf(c), request.cmd, request.tty)), { mode: 0o600 });
+      if (request.tty) {
+        try {
+          return await ttyExec(cli.binary, [...cli.globalArgs(), 'exec', '--tty', '--process', processFile, '--pid-file', pidFile], c.id, dir, pidFile, io, signal);
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
+      }
       const child = spawn(cli.binary, [...cli.globalArgs(), 'exec', '--process', processFile, '--pid-file', pidFile, c.id], {
         stdio: [io.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
         env: cleanChildEnv(),
