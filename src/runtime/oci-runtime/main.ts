@@ -23,7 +23,7 @@ commands:
   state ID
   kill [--all|-a] ID [SIGNAL]
   delete [--force|-f] ID
-  exec --process FILE [--pid-file FILE] [--detach|-d] [--tty|-t] [--console-socket SOCK] ID
+  exec --process FILE [--pid-file FILE] [--detach|-d] [--tty|-t --console-socket SOCK] ID
   exec [options] ID COMMAND [ARGS...]
   ps [--format table|json] ID [PS_ARGS...]
   pause ID | resume ID

@@ -92,3 +92,24 @@ test('conmon -e (cri-o ExecSync): exec into a running container, exit code and l
   assert.match(log, /stdout F exec-out$/m);
   assert.match(log, /stdout F pid1=sleep$/m, 'the exec\'d process is in the container\'s pid namespace');
 });
+
+test('conmon -e -t: exec with a terminal from the container\'s devpts', { skip }, async (t) => {
+  const ctr = new TestContainer('cradle', 'conmonexectty', ['sleep', '1000']);
+  t.after(() => ctr.cleanup());
+  ctr.writeSpec();
+  assert.equal(ctr.create().status, 0);
+  assert.equal(ctr.cli(['start', ctr.id]).status, 0);
+  const execDir = path.join(ctr.dir, 'exec');
+  fs.mkdirSync(path.join(execDir, 'exits'), { recursive: true });
+  fs.writeFileSync(path.join(execDir, 'process.json'), JSON.stringify({ ...ctr.spec.process, terminal: true, consoleSize: { height: 40, width: 100 }, args: ['sh', '-c', 'tty; stty size; exit 3'] }));
+  const r = spawnSync(CONMON, [
+    '--api-version', '1', '-c', ctr.id, '-u', `${ctr.id}-exec`, '-n', ctr.id, '-r', CRADLE_RUNTIME, '-b', ctr.bundle,
+    '-p', path.join(execDir, 'pid'), '-e', '--exec-process-spec', path.join(execDir, 'process.json'), '-t',
+    '--exit-dir', path.join(execDir, 'exits'), '-l', `k8s-file:${path.join(execDir, 'log')}`, '--socket-dir-path', execDir,
+    '--runtime-arg', `--root=${ctr.root}`, '--sync',
+  ], { env: cleanChildEnv(), encoding: 'utf8', timeout: 30000 });
+  assert.equal(r.status, 3, r.stderr);
+  const log = fs.readFileSync(path.join(execDir, 'log'), 'utf8');
+  assert.match(log, /stdout F \/dev\/pts\/\d+\r?$/m);
+  assert.match(log, /stdout F 40 100\r?$/m, 'consoleSize applied');
+});
