@@ -46,6 +46,8 @@ export function checkSpecForHost(spec: Spec, file: string, hasConsole: boolean):
 }
 
 export async function createContainer(opts: CreateOptions): Promise<void> {
+  // Phase times (ms since this process started) go to the --debug log.
+  const phases: Record<string, number> = { entered: Math.round(performance.now()) };
   const bundle = path.resolve(opts.bundle);
   const { spec, rootfs } = loadSpec(bundle);
   checkSpecForHost(spec, path.join(bundle, 'config.json'), opts.consoleSocket !== undefined);
@@ -79,6 +81,7 @@ export async function createContainer(opts: CreateOptions): Promise<void> {
       options: { stdio: [0, 1, 2, 'pipe', consoleFd ?? 'ignore'], env: cleanChildEnv(), cwd: '/' },
       sealPaths: [nodeBinary],
     });
+    phases.spawned = Math.round(performance.now());
     if (consoleFd !== undefined) fs.closeSync(consoleFd);
     const pid = child.pid;
     if (pid === undefined) throw new Error('spawning the container init failed');
@@ -128,13 +131,15 @@ export async function createContainer(opts: CreateOptions): Promise<void> {
         send(sock, { type: 'hooks-done' });
       }
     }
+    phases.ready = Math.round(performance.now());
     // runc's order: limits once the init is ready, so its own setup cannot trip them (trap 11).
     if (spec.linux?.resources) cgroups.set(spec.linux.resources);
 
     replaceFile(path.join(dir, 'state.json'), JSON.stringify(saved));
     if (opts.pidFile) replaceFile(path.resolve(opts.pidFile), String(pid));
     undo.release();
-    opts.log.debug('created', { id: opts.id, pid });
+    phases.done = Math.round(performance.now());
+    opts.log.debug('created', { id: opts.id, pid, phasesMs: phases });
   } catch (err) {
     const failures = await undo.unwind();
     for (const f of failures) opts.log.error(`cleanup after failed create: ${f}`);
