@@ -157,5 +157,9 @@ export function update(root: string, id: string, resources: Resources): void {
   if (status === 'stopped') throw new Error('cannot update a stopped container');
   const limit = resources.memory?.limit;
   if (limit !== undefined && limit > 0 && limit < 4 * 1024 * 1024) throw new Error(`memory limit ${limit} is too small`);
+  if (resources.devices && ctr.cgroups.version === 2) {
+    // Programs attached with BPF_F_ALLOW_MULTI all have to allow: a second one could only narrow.
+    throw new Error('device rules cannot be updated on cgroup v2');
+  }
   ctr.cgroups.set(resources);
 }
