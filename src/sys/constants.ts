@@ -68,6 +68,7 @@ export const SOL_SOCKET = 1;
 export const SCM_RIGHTS = 1;
 
 export const TIOCSCTTY = 0x540e;
+export const TIOCSWINSZ = 0x5414;
 export const TIOCGPTN = 0x80045430;
 export const TIOCSPTLCK = 0x40045431;
 

@@ -138,6 +138,11 @@ export function ioctlIntPtr(fd: number, request: number, value = 0): number {
   return buf.readInt32LE();
 }
 
+/** ioctl with a caller-filled buffer (TIOCSWINSZ's struct winsize...). */
+export function ioctlBuffer(fd: number, request: number, buf: Buffer): void {
+  check('ioctl', libc().ioctlPtr(fd, request, buf), `${fd}, 0x${request.toString(16)}`);
+}
+
 export function ioctlInt(fd: number, request: number, arg: number): void {
   check('ioctl', libc().ioctlInt(fd, request, arg), `${fd}, 0x${request.toString(16)}`);
 }

@@ -3,12 +3,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import * as c from '../../sys/constants';
 import { savedCgroupManager, type CgroupManager } from './cgroups';
-import { containerDir, deriveStatus, isAlive, ociState, readSaved, type OciState, type SavedState, type Status } from './state';
-import { runHooks } from './hooks';
-import { waitGone } from './create';
+import { containerDir, deriveStatus, isAlive, ociState, readSaved, sleepMs, waitGone, type OciState, type SavedState, type Status } from './state';
+import type { Hook } from './spec';
 import type { Resources } from './spec';
 import type { RuntimeLog } from './log';
 
@@ -34,9 +32,10 @@ export class Container {
   }
 }
 
-const nap = new Int32Array(new SharedArrayBuffer(4));
-function sleepMs(ms: number): void {
-  Atomics.wait(nap, 0, 0, ms);
+/** Hooks need child_process: loaded only when a container has some. */
+function runHooks(kind: string, hooks: Hook[] | undefined, stateJson: string): void {
+  if (!hooks?.length) return;
+  (require('./hooks') as typeof import('./hooks')).runHooks(kind, hooks, stateJson);
 }
 
 export function start(root: string, id: string, log: RuntimeLog): void {
@@ -141,6 +140,7 @@ export function ps(root: string, id: string, format: string, psArgs: string[]): 
   const ctr = new Container(root, id);
   const pids = ctr.cgroups.pids();
   if (format === 'json') return JSON.stringify(pids) + '\n';
+  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
   const out = spawnSync('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8' });
   if (out.status !== 0) throw new Error(`ps ${psArgs.join(' ')}: ${out.stderr}`);
   const lines = out.stdout.split('\n');
@@ -157,5 +157,9 @@ export function update(root: string, id: string, resources: Resources): void {
   if (status === 'stopped') throw new Error('cannot update a stopped container');
   const limit = resources.memory?.limit;
   if (limit !== undefined && limit > 0 && limit < 4 * 1024 * 1024) throw new Error(`memory limit ${limit} is too small`);
+  if (resources.devices && ctr.cgroups.version === 2) {
+    // Programs attached with BPF_F_ALLOW_MULTI all have to allow: a second one could only narrow.
+    throw new Error('device rules cannot be updated on cgroup v2');
+  }
   ctr.cgroups.set(resources);
 }

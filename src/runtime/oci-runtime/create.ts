@@ -8,12 +8,10 @@ import type { ChildProcess } from 'node:child_process';
 import * as sys from '../../sys/libc';
 import { UndoStack } from '../../common/undo';
 import { cleanChildEnv } from '../../common/child-env';
-import { writeFileAtomicSync } from '../../common/atomic-file';
 import { loadSpec, namespaceOf, SpecError, type Spec } from './spec';
 import { cgroupManager, MEMORY_FLOOR_BYTES } from './cgroups';
-import { containerDir, ociState, procStat, type SavedState } from './state';
+import { containerDir, ociState, procStat, replaceFile, waitGone, type SavedState } from './state';
 import { spawnInNamespaces } from './namespaces';
-import { runHooks } from './hooks';
 import type { FromInit, InitConfig, ToInit } from './sync';
 import type { RuntimeLog } from './log';
 
@@ -50,6 +48,8 @@ export function checkSpecForHost(spec: Spec, file: string, hasConsole: boolean):
 }
 
 export async function createContainer(opts: CreateOptions): Promise<void> {
+  // Phase times (ms since this process started) go to the --debug log.
+  const phases: Record<string, number> = { entered: Math.round(performance.now()) };
   const bundle = path.resolve(opts.bundle);
   const { spec, rootfs } = loadSpec(bundle);
   checkSpecForHost(spec, path.join(bundle, 'config.json'), opts.consoleSocket !== undefined);
@@ -83,6 +83,7 @@ export async function createContainer(opts: CreateOptions): Promise<void> {
       options: { stdio: [0, 1, 2, 'pipe', consoleFd ?? 'ignore'], env: cleanChildEnv(), cwd: '/' },
       sealPaths: [nodeBinary],
     });
+    phases.spawned = Math.round(performance.now());
     if (consoleFd !== undefined) fs.closeSync(consoleFd);
     const pid = child.pid;
     if (pid === undefined) throw new Error('spawning the container init failed');
@@ -122,6 +123,7 @@ export async function createContainer(opts: CreateOptions): Promise<void> {
       if (msg.type === 'ready') break;
       if (msg.type === 'hooks') {
         try {
+          const { runHooks } = require('./hooks') as typeof import('./hooks');
           runHooks('prestart', spec.hooks?.prestart, creatingState);
           runHooks('createRuntime', spec.hooks?.createRuntime, creatingState);
         } catch (err) {
@@ -131,13 +133,15 @@ export async function createContainer(opts: CreateOptions): Promise<void> {
         send(sock, { type: 'hooks-done' });
       }
     }
+    phases.ready = Math.round(performance.now());
     // runc's order: limits once the init is ready, so its own setup cannot trip them (trap 11).
     if (spec.linux?.resources) cgroups.set(spec.linux.resources);
 
-    writeFileAtomicSync(path.join(dir, 'state.json'), JSON.stringify(saved), { durable: false });
-    if (opts.pidFile) writeFileAtomicSync(path.resolve(opts.pidFile), String(pid), { durable: false });
+    replaceFile(path.join(dir, 'state.json'), JSON.stringify(saved));
+    if (opts.pidFile) replaceFile(path.resolve(opts.pidFile), String(pid));
     undo.release();
-    opts.log.debug('created', { id: opts.id, pid });
+    phases.done = Math.round(performance.now());
+    opts.log.debug('created', { id: opts.id, pid, phasesMs: phases });
   } catch (err) {
     const failures = await undo.unwind();
     for (const f of failures) opts.log.error(`cleanup after failed create: ${f}`);
@@ -215,16 +219,4 @@ function setOomScoreAdj(pid: number, requested: number | undefined, log: Runtime
 function hasCapability(bit: number): boolean {
   const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
   return m !== null && (BigInt(`0x${m[1]}`) & (1n << BigInt(bit))) !== 0n;
-}
-
-/** Waits (bounded) until pid is gone or a zombie, so its cgroups can be removed. */
-export function waitGone(pid: number, timeoutMs = 5000): boolean {
-  const deadline = Date.now() + timeoutMs;
-  const nap = new Int32Array(new SharedArrayBuffer(4));
-  while (Date.now() < deadline) {
-    const st = procStat(pid);
-    if (!st || st.state === 'Z' || st.state === 'X') return true;
-    Atomics.wait(nap, 0, 0, 5);
-  }
-  return false;
 }

@@ -36,7 +36,7 @@ function loadProcess(opts: ExecOptions, base: Process): Process {
   if (opts.processFile) {
     const proc = JSON.parse(fs.readFileSync(opts.processFile, 'utf8')) as Process;
     if (!Array.isArray(proc.args) || proc.args.length === 0) throw new Error(`${opts.processFile}: args must be a non-empty array`);
-    return { ...proc, cwd: proc.cwd || '/', user: proc.user ?? { uid: 0, gid: 0 } };
+    return { ...proc, terminal: Boolean(proc.terminal) || opts.tty, cwd: proc.cwd || '/', user: proc.user ?? { uid: 0, gid: 0 } };
   }
   if (opts.args.length === 0) throw new Error('exec: either --process or a command is required');
   const proc: Process = { ...base, args: opts.args, terminal: opts.tty };
@@ -49,14 +49,50 @@ function loadProcess(opts: ExecOptions, base: Process): Process {
   return proc;
 }
 
+/**
+ * Allocates a pty from the container's own devpts instance (through /proc/<pid>/root,
+ * before this thread changes root), hands the master to the console socket and
+ * returns the slave.
+ */
+function openContainerPty(pid: number, consoleSocket: string, proc: Process): number {
+  const pts = `/proc/${pid}/root/dev/pts`;
+  const master = fs.openSync(`${pts}/ptmx`, c.O_RDWR | c.O_NOCTTY | c.O_CLOEXEC);
+  try {
+    sys.ioctlIntPtr(master, c.TIOCSPTLCK, 0);
+    const n = sys.ioctlIntPtr(master, c.TIOCGPTN);
+    if (proc.consoleSize) {
+      const ws = Buffer.alloc(8);
+      ws.writeUInt16LE(proc.consoleSize.height, 0);
+      ws.writeUInt16LE(proc.consoleSize.width, 2);
+      sys.ioctlBuffer(master, c.TIOCSWINSZ, ws);
+    }
+    const slave = fs.openSync(`${pts}/${n}`, c.O_RDWR | c.O_NOCTTY | c.O_CLOEXEC);
+    const sock = sys.connectUnix(consoleSocket);
+    try {
+      sys.sendFd(sock, master, '/dev/ptmx');
+    } finally {
+      fs.closeSync(sock);
+    }
+    return slave;
+  } finally {
+    fs.closeSync(master);
+  }
+}
+
 export async function execProcess(opts: ExecOptions): Promise<number> {
   const ctr = new Container(opts.root, opts.id);
   const status = ctr.status();
   if (status !== 'running' && status !== 'created') throw new Error(`cannot exec in a ${status} container`);
   const { spec } = loadSpec(ctr.saved.bundle);
   const proc = loadProcess(opts, spec.process!);
-  if (proc.terminal) throw new Error('exec --tty is not supported by cradle-runtime yet');
   const pid = ctr.saved.pid;
+  let slave: number | undefined;
+  if (proc.terminal) {
+    if (!opts.consoleSocket) throw new Error('exec: a terminal needs --console-socket');
+    slave = openContainerPty(pid, opts.consoleSocket, proc);
+  } else if (opts.consoleSocket) {
+    throw new Error('exec: --console-socket given without --tty');
+  }
 
   // Everything that needs the host's view first (trap 9: /proc/self is gone after setns(mnt)).
   sys.preloadLibc();
@@ -99,12 +135,16 @@ export async function execProcess(opts: ExecOptions): Promise<number> {
 
   const child = spawn(executable, proc.args.slice(1), {
     argv0: proc.args[0], cwd: proc.cwd, env: Object.fromEntries(env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
-    stdio: [0, 1, 2],
+    stdio: slave !== undefined ? [slave, slave, slave] : [0, 1, 2],
+    // A terminal session: setsid in the child. libuv cannot TIOCSCTTY there, so the pty
+    // is the process's stdio but not its controlling terminal (see docs/runtime.md).
+    detached: slave !== undefined,
   });
   const childPid = await new Promise<number>((resolve, reject) => {
     child.once('spawn', () => resolve(child.pid!));
     child.once('error', reject);
   });
+  if (slave !== undefined) fs.closeSync(slave);
   if (ctr.saved.cgroupVersion === 2) fs.writeFileSync(path.join(ctr.saved.cgroupPaths['']!, 'cgroup.procs'), String(childPid));
   if (pidFd !== undefined) {
     fs.writeSync(pidFd, String(childPid));

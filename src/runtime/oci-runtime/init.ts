@@ -10,7 +10,7 @@ import { CONSOLE_FD, SYNC_FD, SyncReader, writeSync, type InitConfig } from './s
 import { enterRoot, finishRootfs, prepareRootfs, setupConsole } from './rootfs';
 import { buildSeccomp } from './seccomp-filter';
 import { applyRlimits, dropBoundingSet, lookPath, processEnv, switchIdentity } from './process-setup';
-import { runHooks } from './hooks';
+import type { Hook } from './spec';
 
 let readySent = false;
 
@@ -38,6 +38,10 @@ function initMain(): void {
   const cfg: InitConfig = go.config;
   const spec = cfg.spec;
   const proc = spec.process!;
+
+  // Everything is loaded: write the compile cache now, while its directory is
+  // still the host's (after pivot_root the same path is inside the container).
+  (require('node:module') as { flushCompileCache?: () => void }).flushCompileCache?.();
 
   // Joined the cgroups already (create did it before "go"): a new cgroup ns now
   // makes the container's cgroup its root.
@@ -125,4 +129,10 @@ function initMain(): void {
   sys.resetSignals();
   if (seccomp && proc.noNewPrivileges) seccomp.load();
   sys.execve(executable, proc.args, env);
+}
+
+/** Hooks need child_process: loaded only when the config has some. */
+function runHooks(kind: string, hooks: Hook[] | undefined, stateJson: string): void {
+  if (!hooks?.length) return;
+  (require('./hooks') as typeof import('./hooks')).runHooks(kind, hooks, stateJson);
 }

@@ -109,3 +109,34 @@ export function ociState(saved: SavedState, status: Status): OciState {
     ...(Object.keys(saved.annotations).length ? { annotations: saved.annotations } : {}),
   };
 }
+
+const nap = new Int32Array(new SharedArrayBuffer(4));
+export function sleepMs(ms: number): void {
+  Atomics.wait(nap, 0, 0, ms);
+}
+
+/** Waits (bounded) until pid is gone or a zombie, so its cgroups can be removed. */
+export function waitGone(pid: number, timeoutMs = 5000): boolean {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const st = procStat(pid);
+    if (!st || st.state === 'Z' || st.state === 'X') return true;
+    sleepMs(5);
+  }
+  return false;
+}
+
+/**
+ * Replaces a file atomically (temp file + rename), without fsync: state under
+ * /run is tmpfs, and this avoids loading node:crypto on the CLI's hot path.
+ */
+export function replaceFile(file: string, data: string): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  fs.writeFileSync(tmp, data, { mode: 0o644 });
+  try {
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}

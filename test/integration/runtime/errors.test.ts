@@ -101,3 +101,17 @@ test('unknown command and missing id are usage errors', { skip }, (t) => {
   assert.equal(s.status, 1);
   assert.match(s.stderr, /container id is required/);
 });
+
+test('trap 13: an init killed during setup fails create cleanly (no crash on the sync pipe)', { skip }, (t) => {
+  const ctr = new TestContainer('cradle', 'initdies', ['true']);
+  t.after(() => ctr.cleanup());
+  // A createRuntime hook gets the init's pid on stdin and SIGKILLs it, as an OOM kill would.
+  ctr.spec.hooks = { createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', 'read s; pid=$(echo "$s" | grep -o \'"pid":[0-9]*\' | grep -o \'[0-9]*$\'); kill -9 $pid; sleep 0.2'] }] };
+  ctr.writeSpec();
+  const r = ctr.create();
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /container init exited during setup|sync pipe/);
+  assert.doesNotMatch(r.stderr, /ECONNRESET|Unhandled|at .*\.js/, 'a clean message, not a crash');
+  assert.equal(fs.existsSync(path.join(ctr.root, ctr.id)), false);
+  assert.deepEqual(leftoverCgroups(ctr.cgroupsPath), []);
+});

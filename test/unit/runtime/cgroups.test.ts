@@ -62,10 +62,14 @@ test('v2 set writes the files; freeze and isFrozen use cgroup.freeze/cgroup.even
   const root = tmp(t);
   const m = new CgroupV2({ root, selfCgroup: '0::/\n' }, '/ctr');
   fs.mkdirSync(m.dir);
+  const attached: [string, Buffer][] = [];
+  m.applyDevices = (dir, program) => attached.push([dir, program]);
   m.set({ memory: { limit: 1 << 24 }, pids: { limit: 5 }, devices: [{ allow: false, access: 'rwm' }] });
   assert.equal(read(path.join(m.dir, 'memory.max')), String(1 << 24));
   assert.equal(read(path.join(m.dir, 'pids.max')), '5');
-  assert.match(m.warnings.join('\n'), /not enforced on cgroup v2/);
+  assert.equal(attached.length, 1, 'device rules become one BPF program on the container cgroup');
+  assert.equal(attached[0]![0], m.dir);
+  assert.equal(attached[0]![1].length % 8, 0);
   m.freeze(true);
   assert.equal(read(path.join(m.dir, 'cgroup.freeze')), '1');
   fs.writeFileSync(path.join(m.dir, 'cgroup.events'), 'populated 1\nfrozen 1\n');
@@ -136,4 +140,20 @@ test('systemd driver and ".." paths are refused clearly', (t) => {
   const root = tmp(t);
   assert.throws(() => cgroupManager('/a', 'a', { root, selfCgroup: '' }, true), /systemd cgroup driver is not supported/);
   assert.throws(() => cgroupManager('/a/../../etc', 'a', { root, selfCgroup: '' }), /must not contain/);
+});
+
+test('device filter program: rules last to first, unconditional rule ends the program', () => {
+  const { deviceFilterProgram } = require('../../../src/runtime/oci-runtime/cgroups/device-filter') as typeof import('../../../src/runtime/oci-runtime/cgroups/device-filter');
+  const denyAll = deviceFilterProgram([{ allow: false, access: 'rwm' }]);
+  // 6 loads + "r0 = 0; exit" for the unconditional deny, nothing after it.
+  assert.equal(denyAll.length / 8, 8);
+  assert.equal(denyAll.readUInt8(denyAll.length - 8), 0x95);
+  const prog = deviceFilterProgram([{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 5, access: 'r' }]);
+  // c 1:5 r: type check, access subset (3 insns), major, minor, verdict 1, exit; then the deny-all.
+  assert.equal(prog.length / 8, 6 + 6 + 2 + 2);
+  assert.equal(prog.readUInt8(6 * 8), 0x55, 'first check of the last rule: type');
+  assert.equal(prog.readInt16LE(6 * 8 + 2), 7, 'a failed check skips past the verdict');
+  assert.equal(prog.readInt32LE(12 * 8 + 4), 1, 'allow verdict');
+  assert.throws(() => deviceFilterProgram([{ allow: true, type: 'x' }]), /invalid type/);
+  assert.throws(() => deviceFilterProgram([{ allow: true, type: 'c', access: 'rwx' }]), /invalid access/);
 });

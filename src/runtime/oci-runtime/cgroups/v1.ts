@@ -77,9 +77,17 @@ export class CgroupV1 implements CgroupManager {
       const m = r.memory;
       if (m.limit !== undefined && m.limit !== 0) {
         if (m.swap !== undefined && m.swap !== 0) {
-          // memsw must always be >= limit: raise memsw first when growing.
-          try { write('memory', 'memory.limit_in_bytes', m.limit); write('memory', 'memory.memsw.limit_in_bytes', m.swap, true); } catch {
-            write('memory', 'memory.memsw.limit_in_bytes', m.swap, true); write('memory', 'memory.limit_in_bytes', m.limit);
+          // The kernel keeps memsw >= limit at every step: when the new limit is above
+          // the current memsw, memsw has to be raised first (runc's order).
+          const dir = this.dirOf('memory');
+          const memswFile = dir && path.join(dir, 'memory.memsw.limit_in_bytes');
+          const currentMemsw = memswFile && fs.existsSync(memswFile) ? Number(fs.readFileSync(memswFile, 'utf8').trim() || '0') : 0;
+          if (m.swap === -1 || (currentMemsw > 0 && m.limit > currentMemsw)) {
+            write('memory', 'memory.memsw.limit_in_bytes', m.swap, true);
+            write('memory', 'memory.limit_in_bytes', m.limit);
+          } else {
+            write('memory', 'memory.limit_in_bytes', m.limit);
+            write('memory', 'memory.memsw.limit_in_bytes', m.swap, true);
           }
         } else {
           write('memory', 'memory.limit_in_bytes', m.limit);
