@@ -80,7 +80,7 @@ describe('exec and port-forward through cradled', { skip: kubectl ? false : 'kub
     }
   });
 
-  it('kubectl exec -t: a real terminal in the container, with its size', { todo: 'cradle-runtime exec --tty (console socket) is not implemented yet' }, async () => {
+  it('kubectl exec -t: a real terminal in the container, with its size', async () => {
     // kubectl only allocates a tty when its own stdin is a terminal: run it under script(1).
     const cmd = `stty cols 97 rows 31; ${kubectl} --kubeconfig ${kubeconfig} exec -it web -- sh -c 'tty; stty size; exit 2'`;
     const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
