@@ -6,6 +6,8 @@ import * as path from 'node:path';
 import type { Logger } from '../../common/logger';
 import { messageOf } from '../../common/errors';
 
+const RESCAN_INTERVAL_MS = 3000;
+
 export interface ContainerExit {
   id: string;
   exitCode: number;
@@ -15,6 +17,7 @@ export interface ContainerExit {
 
 export class ExitMonitor {
   private watcher: fs.FSWatcher | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
   private readonly seen = new Set<string>();
 
   constructor(
@@ -31,6 +34,14 @@ export class ExitMonitor {
     });
     this.watcher.on('error', (err) => this.log?.error({ error: messageOf(err), dir: this.exitDir }, 'exit watch failed'));
     for (const name of await fs.promises.readdir(this.exitDir)) this.check(name);
+    // A safety net for an inotify event read before conmon finished writing
+    // (its later change event coalesced): a cheap rescan every few seconds.
+    this.rescanTimer = setInterval(() => {
+      fs.readdir(this.exitDir, (err, names) => {
+        if (!err) for (const name of names) this.check(name);
+      });
+    }, RESCAN_INTERVAL_MS);
+    this.rescanTimer.unref();
   }
 
   /** Reads one exit file if it is complete (conmon writes it in one go). */
@@ -63,6 +74,7 @@ export class ExitMonitor {
   }
 
   stop(): void {
+    if (this.rescanTimer) clearInterval(this.rescanTimer);
     this.watcher?.close();
     this.watcher = undefined;
   }

@@ -72,6 +72,8 @@ export class ContainerManager {
   private readonly store: RecordStore<ContainerRecord>;
   private readonly holds = new Map<string, () => void>();
   private readonly exitWaiters = new Map<string, (() => void)[]>();
+  /** Starts in progress: an exit seen meanwhile waits, so STARTED is always published before STOPPED. */
+  private readonly starting = new Map<string, Promise<void>>();
   readonly events: EventBus<ContainerEvent>;
 
   constructor(private readonly options: ContainerManagerOptions) {
@@ -193,6 +195,17 @@ export class ContainerManager {
     }
     const handler = this.options.handlers.get(c.runtimeHandler);
     c.startedAt = nowNanos();
+    let finished!: () => void;
+    this.starting.set(c.id, new Promise<void>((resolve) => { finished = resolve; }));
+    try {
+      await this.startIn(c, handler, log);
+    } finally {
+      this.starting.delete(c.id);
+      finished();
+    }
+  }
+
+  private async startIn(c: ContainerRecord, handler: ReturnType<RuntimeHandlers['get']>, log: Logger): Promise<void> {
     try {
       await handler.cli.start(c.id);
     } catch (err) {
@@ -296,6 +309,7 @@ export class ContainerManager {
   }
 
   private async recordExit(c: ContainerRecord, exit: ContainerExit, reason?: string): Promise<void> {
+    await this.starting.get(c.id);
     if (c.state === 'CONTAINER_EXITED') return;
     const oom = fs.existsSync(path.join(c.dir, 'oom')) || fs.existsSync(path.join(c.persistDir, 'oom'));
     c.state = 'CONTAINER_EXITED';
