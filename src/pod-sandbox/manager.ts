@@ -17,7 +17,9 @@ import type { ImageService } from '../image';
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig';
 import type { RuntimeHandlers } from '../runtime/handlers';
 import type { SpecRuntimeOptions, PauseNamespace } from '../runtime/spec/inputs';
-import { buildPauseSpec, validateSysctls } from '../runtime/spec';
+import { buildPauseSpec, buildResources, validateSysctls } from '../runtime/spec';
+import { cgroupManager } from '../runtime/oci-runtime/cgroups';
+import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources';
 import { mountOverlay, unmountOverlay } from '../runtime/rootfs/overlay';
 import { isProcessAlive } from '../runtime/conmon/proc';
 import { mount, umount2 } from '../sys/libc';
@@ -265,6 +267,31 @@ export class SandboxManager {
     this.sandboxes.delete(id);
     this.names.release(sandbox.reservedName, id);
     log.info('pod sandbox removed');
+  }
+
+  /**
+   * UpdatePodSandboxResources: writes the pod's limits (its containers' sum plus
+   * overhead) to the pod cgroup (CgroupParent), where they bound every container.
+   */
+  async updateResources(id: string, resources: LinuxContainerResources__Output | null, overhead: LinuxContainerResources__Output | null, log: Logger): Promise<void> {
+    const sandbox = this.find(id);
+    const parent = sandbox.config.linux?.cgroupParent ?? '';
+    if (parent === '' || parent === '/') throw errors.failedPrecondition(`pod sandbox ${sandbox.id} has no cgroup parent of its own to update`);
+    if (!resources && !overhead) throw errors.missingField('resources');
+    const sum = (a: string | undefined, b: string | undefined) => String(BigInt(a || '0') + BigInt(b || '0'));
+    const r = resources ?? overhead!;
+    const combined: LinuxContainerResources__Output = {
+      ...r,
+      memoryLimitInBytes: sum(resources?.memoryLimitInBytes, overhead?.memoryLimitInBytes),
+      cpuShares: sum(resources?.cpuShares, overhead?.cpuShares),
+      cpuQuota: sum(resources?.cpuQuota, overhead?.cpuQuota),
+    };
+    const oci = buildResources(combined, this.options.specOptions(), 'resources');
+    const { devices: _devices, ...limits } = oci;
+    void _devices;
+    if (this.options.specOptions().cgroupDriver === 'systemd') throw errors.unimplemented('UpdatePodSandboxResources with the systemd cgroup driver');
+    cgroupManager(parent, sandbox.id).set(limits);
+    log.info({ memoryLimit: combined.memoryLimitInBytes, cpuShares: combined.cpuShares }, 'pod sandbox resources updated');
   }
 
   /** The pause process exited (seen by the exit monitor): the pod is no longer ready. */

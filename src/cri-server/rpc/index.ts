@@ -8,6 +8,7 @@ import { runtimeConfig } from './runtime-config';
 import { updateRuntimeConfig } from './update-runtime-config';
 import { pullImage } from './pull-image';
 import { exec } from './exec';
+import { updatePodSandboxResources } from './update-pod-sandbox-resources';
 import { attach } from './attach';
 import { portForward } from './port-forward';
 import { createContainer } from './create-container';
@@ -46,6 +47,7 @@ export function runtimeRpcs(services: CradleServices): Partial<RuntimeRpcs> {
     ListPodSandbox: listPodSandbox(services),
     StreamPodSandboxes: streamPodSandboxes(services),
     Exec: exec(services),
+    UpdatePodSandboxResources: updatePodSandboxResources(services),
     Attach: attach(services),
     PortForward: portForward(services),
     CreateContainer: createContainer(services),

@@ -5,6 +5,7 @@ import type { PodSandboxStatusRequest__Output } from '../../generated/runtime/v1
 import type { PodSandboxStatusResponse } from '../../generated/runtime/v1/PodSandboxStatusResponse';
 import { requireString } from '../validate';
 import { toCriSandboxStatus } from './sandbox-convert';
+import { toCriContainerStatus } from './container-convert';
 
 export const podSandboxStatus = (services: CradleServices): UnaryRpc<PodSandboxStatusRequest__Output, PodSandboxStatusResponse> =>
   async (_ctx, request) => {
@@ -19,7 +20,7 @@ export const podSandboxStatus = (services: CradleServices): UnaryRpc<PodSandboxS
     return {
       status: toCriSandboxStatus(sandbox),
       info,
-      containersStatuses: [],
+      containersStatuses: services.containers.list({ sandboxId: sandbox.id }).map(toCriContainerStatus),
       timestamp: (BigInt(Date.now()) * 1_000_000n).toString(),
     };
   };

@@ -100,6 +100,20 @@ describe('containers', () => {
     await assert.rejects(f.cri.runtime.UpdateContainerResources({ containerId: id, linux: { memoryLimitInBytes: String(4 * 1024 * 1024) } }), (err) => grpcError(err).code === grpc.status.INVALID_ARGUMENT);
   });
 
+  it('UpdatePodSandboxResources writes the pod cgroup; PodSandboxStatus lists the pod\'s containers', async () => {
+    const pod = await f.runPod('podres', { linux: { cgroupParent: '/cradle-test-pods/podres' } });
+    const id = await f.runContainer(pod, f.containerConfig('inpod', ['sleep', '1000']));
+    await f.cri.runtime.UpdatePodSandboxResources({ podSandboxId: pod.id, resources: { memoryLimitInBytes: String(200 * 1024 * 1024), cpuShares: '300' }, overhead: { memoryLimitInBytes: String(8 * 1024 * 1024), cpuShares: '10' } });
+    assert.equal(fs.readFileSync('/sys/fs/cgroup/memory/cradle-test-pods/podres/memory.limit_in_bytes', 'utf8').trim(), String(208 * 1024 * 1024));
+    assert.equal(fs.readFileSync('/sys/fs/cgroup/cpu/cradle-test-pods/podres/cpu.shares', 'utf8').trim(), '310');
+    const status = await f.cri.runtime.PodSandboxStatus({ podSandboxId: pod.id });
+    assert.deepEqual(status.containersStatuses.map((c) => [c.id, c.state]), [[id, 'CONTAINER_RUNNING']]);
+    await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id });
+    for (const c of ['memory', 'cpu', 'cpuacct', 'pids', 'devices', 'freezer', 'blkio', 'cpuset', 'net_cls', 'perf_event', 'hugetlb']) {
+      try { fs.rmdirSync(`/sys/fs/cgroup/${c}/cradle-test-pods/podres`); } catch { /* absent */ }
+    }
+  });
+
   it('events arrive in order: created, started, stopped, deleted', async () => {
     const pod = await f.runPod('events');
     const seen: { type: string; id: string }[] = [];
