@@ -63,7 +63,6 @@ export interface RuntimeConfig {
   default_runtime: string;
   cgroup_manager: CgroupManager;
   conmon: string;
-  conmon_cgroup: string;
   default_ulimits: string[];
 }
 
@@ -178,7 +177,6 @@ export const runtimeSchema: TableSchema<RuntimeConfig> = {
     doc: 'Cgroup driver reported to the kubelet by RuntimeConfig and used for pod cgroups.',
   },
   conmon: { type: 'string', default: '/usr/bin/conmon', doc: 'Path of conmon, the per-container monitor.', check: absolutePath },
-  conmon_cgroup: { type: 'string', default: 'pod', doc: 'Cgroup for conmon: "pod" (the pod\'s cgroup) or an absolute cgroup path.' },
   default_ulimits: { type: 'string-list', default: [], doc: 'Default rlimits for containers, as "nofile=1024:2048".' },
 };
 

@@ -119,7 +119,7 @@ export class Daemon {
     const handlers = new RuntimeHandlers(config);
     const specOptions = specRuntimeOptions(config);
     const sandboxes = new SandboxManager({
-      stateRoot: config.state.root, runRoot: config.state.run_root, pauseImage: config.image.pause_image,
+      stateRoot: config.state.root, runRoot: config.state.run_root, pauseImage: config.image.pause_image, pauseCommand: config.image.pause_command,
       handlers, cni, images, specOptions: () => specOptions, log: log.child({ component: 'pod-sandbox' }),
     });
     await sandboxes.recover();

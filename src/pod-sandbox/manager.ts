@@ -35,6 +35,8 @@ export interface SandboxManagerOptions {
   stateRoot: string;
   runRoot: string;
   pauseImage: string;
+  /** Command run in the pause image (cri-o's pause_command). */
+  pauseCommand: string;
   handlers: RuntimeHandlers;
   cni: CniManager;
   images: ImageService;
@@ -183,6 +185,7 @@ export class SandboxManager {
         imageConfig: hold.image.config.config ?? {},
         sandboxId: id,
         rootfs: overlay.rootfs,
+        args: [this.options.pauseCommand],
         namespaces: { network: ns('net', hostNetwork), ipc: ns('ipc', hostIpc), uts: ns('uts', hostNetwork), pid: pidMode === 'NODE' ? 'host' : 'new' },
         hostname,
         shmPath: files.shm,
