@@ -113,6 +113,9 @@ export const errors = {
   // `field` is the CRI field path, e.g. config.linux.securityContext.seccomp.localhostRef.
   invalidField: define('CRADLE_ERR_INVALID_FIELD', 'invalid-argument', (field: string, problem: string) =>
     `${field}: ${problem}`),
+
+  // stats (src/runtime/stats): the cgroup of a container or pod sandbox is gone (stopped, removed).
+  cgroupNotFound: define('CRADLE_ERR_CGROUP_NOT_FOUND', 'not-found', (dir: string) => `cgroup ${dir} not found`),
 } as const;
 
 /**
