@@ -5,6 +5,7 @@ import type { ImageService } from '../image';
 import type { SandboxManager } from '../pod-sandbox/manager';
 import type { ContainerManager } from '../runtime/containers/manager';
 import type { StreamingServer } from '../streaming/server';
+import type { StatsService } from '../runtime/stats-service';
 
 export interface Readiness {
   ready: boolean;
@@ -35,6 +36,7 @@ export interface CradleServices {
   readonly sandboxes: SandboxManager;
   readonly containers: ContainerManager;
   readonly streaming: StreamingServer;
+  readonly stats: StatsService;
   /** Extra JSON documents for Status(verbose), by key. */
   verboseInfo(): Record<string, unknown>;
 }

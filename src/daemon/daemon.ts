@@ -26,6 +26,7 @@ import { StreamingServer, streamingOptionsFromConfig } from '../streaming/server
 import { execBackend } from '../streaming/backends/exec';
 import { portForwardBackend } from '../streaming/backends/port-forward';
 import { attachBackend } from '../streaming/backends/attach';
+import { StatsService } from '../runtime/stats-service';
 import { CradleMetrics } from '../metrics/registry';
 import { MetricsServer } from '../metrics/server';
 import { metricsInterceptor } from '../metrics/interceptor';
@@ -159,6 +160,7 @@ export class Daemon {
       sandboxes,
       containers,
       streaming,
+      stats: new StatsService(containers, sandboxes, config.runtime.cgroup_manager, log.child({ component: 'stats' })),
       verboseInfo: () => ({ config: current, sources: loaded.sources, podCidr: runtimeSettings.podCidr(), node: process.version }),
     };
     const daemon = new Daemon(loaded, loadOptions, log, services, metrics);

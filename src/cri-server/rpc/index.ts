@@ -8,6 +8,15 @@ import { runtimeConfig } from './runtime-config';
 import { updateRuntimeConfig } from './update-runtime-config';
 import { pullImage } from './pull-image';
 import { exec } from './exec';
+import { containerStats } from './container-stats';
+import { listContainerStats } from './list-container-stats';
+import { streamContainerStats } from './stream-container-stats';
+import { podSandboxStats } from './pod-sandbox-stats';
+import { listPodSandboxStats } from './list-pod-sandbox-stats';
+import { streamPodSandboxStats } from './stream-pod-sandbox-stats';
+import { listMetricDescriptors } from './list-metric-descriptors';
+import { listPodSandboxMetrics } from './list-pod-sandbox-metrics';
+import { streamPodSandboxMetrics } from './stream-pod-sandbox-metrics';
 import { updatePodSandboxResources } from './update-pod-sandbox-resources';
 import { attach } from './attach';
 import { portForward } from './port-forward';
@@ -47,6 +56,15 @@ export function runtimeRpcs(services: CradleServices): Partial<RuntimeRpcs> {
     ListPodSandbox: listPodSandbox(services),
     StreamPodSandboxes: streamPodSandboxes(services),
     Exec: exec(services),
+    ContainerStats: containerStats(services),
+    ListContainerStats: listContainerStats(services),
+    StreamContainerStats: streamContainerStats(services),
+    PodSandboxStats: podSandboxStats(services),
+    ListPodSandboxStats: listPodSandboxStats(services),
+    StreamPodSandboxStats: streamPodSandboxStats(services),
+    ListMetricDescriptors: listMetricDescriptors(services),
+    ListPodSandboxMetrics: listPodSandboxMetrics(services),
+    StreamPodSandboxMetrics: streamPodSandboxMetrics(services),
     UpdatePodSandboxResources: updatePodSandboxResources(services),
     Attach: attach(services),
     PortForward: portForward(services),

@@ -114,6 +114,33 @@ describe('containers', () => {
     }
   });
 
+  it('stats and metrics: sane, non-zero numbers for running containers and their pod', async () => {
+    const pod = await f.runPod('stats');
+    const id = await f.runContainer(pod, f.containerConfig('busy', ['sh', '-c', 'head -c 30000000 /dev/zero > /tmp/fill; x=$(head -c 8000000 /dev/zero | tr "\\0" a); while true; do :; done']));
+    await new Promise((r) => setTimeout(r, 1500));
+    await f.cri.runtime.ContainerStats({ containerId: id });
+    await new Promise((r) => setTimeout(r, 1100));
+    const s = (await f.cri.runtime.ContainerStats({ containerId: id })).stats!;
+    assert.equal(s.attributes!.id, id);
+    assert.ok(Number(s.cpu!.usageCoreNanoSeconds!.value) > 1e8, `cpu ${s.cpu!.usageCoreNanoSeconds!.value}`);
+    assert.ok(Number(s.cpu!.usageNanoCores!.value) > 1e8, `nanocores ${s.cpu!.usageNanoCores!.value}`);
+    assert.ok(Number(s.memory!.workingSetBytes!.value) > 4e6, `working set ${s.memory!.workingSetBytes!.value}`);
+    assert.ok(Number(s.writableLayer!.usedBytes!.value) >= 30_000_000, `writable layer ${s.writableLayer!.usedBytes!.value}`);
+    const listed = await f.cri.runtime.ListContainerStats({ filter: { podSandboxId: pod.id } });
+    assert.deepEqual(listed.stats.map((x) => x.attributes!.id), [id]);
+    const podStats = (await f.cri.runtime.PodSandboxStats({ podSandboxId: pod.id })).stats!;
+    assert.ok(Number(podStats.linux!.memory!.workingSetBytes!.value) >= Number(s.memory!.workingSetBytes!.value) * 0.9);
+    assert.equal(podStats.linux!.network!.defaultInterface!.name, 'eth0');
+    assert.deepEqual(podStats.linux!.containers.map((c) => c.attributes!.id), [id]);
+    const descriptors = (await f.cri.runtime.ListMetricDescriptors({})).descriptors.map((d) => d.name);
+    assert.ok(descriptors.includes('container_memory_working_set_bytes'));
+    const metrics = (await f.cri.runtime.ListPodSandboxMetrics({})).podMetrics.find((m) => m.podSandboxId === pod.id)!;
+    const ws = metrics.containerMetrics[0]!.metrics.find((m) => m.name === 'container_memory_working_set_bytes')!;
+    assert.ok(Number(ws.value!.value) > 4e6);
+    await f.cri.runtime.StopContainer({ containerId: id, timeout: 0 });
+    await assert.rejects(f.cri.runtime.ContainerStats({ containerId: id }), (err) => grpcError(err).code === grpc.status.FAILED_PRECONDITION);
+  });
+
   it('events arrive in order: created, started, stopped, deleted', async () => {
     const pod = await f.runPod('events');
     const seen: { type: string; id: string }[] = [];

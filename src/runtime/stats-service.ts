@@ -1,0 +1,96 @@
+// Statistics for the stats RPCs: reads cgroups, writable layers and pod network
+// counters (src/runtime/stats) for cradle's containers and sandboxes, with one CPU
+// rate tracker for usageNanoCores. Stopped containers report nothing, as in cri-o.
+import type { ContainerManager } from './containers/manager';
+import type { ContainerRecord } from './containers/container';
+import type { SandboxManager } from '../pod-sandbox/manager';
+import type { SandboxRecord } from '../pod-sandbox/sandbox';
+import type { CgroupDriver } from './spec/inputs';
+import type { Logger } from '../common/logger';
+import { messageOf } from '../common/errors';
+import type { ContainerStats } from '../generated/runtime/v1/ContainerStats';
+import type { PodSandboxStats } from '../generated/runtime/v1/PodSandboxStats';
+import type { PodSandboxMetrics } from '../generated/runtime/v1/PodSandboxMetrics';
+import {
+  CpuRateTracker, podSandboxMetrics, readContainerStats, readNetworkStats, readPodSandboxStats, toCriContainerStats, toCriPodSandboxStats,
+  type ContainerStatsSample,
+} from './stats';
+
+export class StatsService {
+  private readonly cpu = new CpuRateTracker();
+
+  constructor(
+    private readonly containers: ContainerManager,
+    private readonly sandboxes: SandboxManager,
+    private readonly driver: CgroupDriver,
+    private readonly log: Logger,
+  ) {}
+
+  private async sample(c: ContainerRecord): Promise<ContainerStatsSample | undefined> {
+    if (c.state !== 'CONTAINER_RUNNING') return undefined;
+    try {
+      return await readContainerStats({ cgroupsPath: c.cgroupsPath, cgroupDriver: this.driver, writableLayerDir: c.upperDir, cpuRate: { tracker: this.cpu, key: c.id } });
+    } catch (err) {
+      this.log.debug({ containerId: c.id, error: messageOf(err) }, 'no stats for container');
+      return undefined;
+    }
+  }
+
+  private attributes(c: ContainerRecord) {
+    return { id: c.id, metadata: c.config.metadata, labels: c.config.labels, annotations: c.config.annotations };
+  }
+
+  async containerStats(c: ContainerRecord): Promise<ContainerStats | undefined> {
+    const s = await this.sample(c);
+    return s && toCriContainerStats(s, this.attributes(c));
+  }
+
+  async listContainerStats(records: ContainerRecord[]): Promise<ContainerStats[]> {
+    this.cpu.retain([...this.containers.list().map((c) => c.id), ...this.sandboxes.list().map((s) => s.id)]);
+    const out: ContainerStats[] = [];
+    for (const c of records) {
+      const stats = await this.containerStats(c);
+      if (stats) out.push(stats);
+    }
+    return out;
+  }
+
+  async podSandboxStats(s: SandboxRecord): Promise<PodSandboxStats | undefined> {
+    if (s.state !== 'SANDBOX_READY') return undefined;
+    const containers = this.containers.list({ sandboxId: s.id });
+    const samples: { record: ContainerRecord; sample: ContainerStatsSample }[] = [];
+    for (const record of containers) {
+      const sample = await this.sample(record);
+      if (sample) samples.push({ record, sample });
+    }
+    try {
+      const pod = readPodSandboxStats({
+        cgroupParent: s.config.linux?.cgroupParent ?? '', cgroupDriver: this.driver,
+        ...(s.pinned.net ? { netnsPath: s.pinned.net } : {}),
+        cpuRate: { tracker: this.cpu, key: s.id },
+        containers: samples.map((x) => x.sample),
+      });
+      return toCriPodSandboxStats(pod, { id: s.id, metadata: s.config.metadata, labels: s.config.labels, annotations: s.config.annotations },
+        samples.map((x) => toCriContainerStats(x.sample, this.attributes(x.record))));
+    } catch (err) {
+      this.log.debug({ podSandboxId: s.id, error: messageOf(err) }, 'no stats for pod sandbox');
+      return undefined;
+    }
+  }
+
+  async podMetrics(s: SandboxRecord): Promise<PodSandboxMetrics | undefined> {
+    if (s.state !== 'SANDBOX_READY') return undefined;
+    const containers = [];
+    for (const record of this.containers.list({ sandboxId: s.id })) {
+      const stats = await this.sample(record);
+      if (stats) containers.push({ id: record.id, name: record.config.metadata?.name ?? '', image: record.image, stats, createdAtNs: record.createdAt });
+    }
+    let network;
+    try {
+      network = s.pinned.net ? readNetworkStats(s.pinned.net) : undefined;
+    } catch (err) {
+      this.log.debug({ podSandboxId: s.id, error: messageOf(err) }, 'no network stats for pod sandbox');
+    }
+    return podSandboxMetrics({ id: s.id, name: s.config.metadata?.name ?? '', namespace: s.config.metadata?.namespace ?? '', ...(network ? { network } : {}), containers });
+  }
+}
