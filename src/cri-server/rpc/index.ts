@@ -8,6 +8,7 @@ import { runtimeConfig } from './runtime-config';
 import { updateRuntimeConfig } from './update-runtime-config';
 import { pullImage } from './pull-image';
 import { exec } from './exec';
+import { checkpointContainer } from './checkpoint-container';
 import { containerStats } from './container-stats';
 import { listContainerStats } from './list-container-stats';
 import { streamContainerStats } from './stream-container-stats';
@@ -56,6 +57,7 @@ export function runtimeRpcs(services: CradleServices): Partial<RuntimeRpcs> {
     ListPodSandbox: listPodSandbox(services),
     StreamPodSandboxes: streamPodSandboxes(services),
     Exec: exec(services),
+    CheckpointContainer: checkpointContainer(services),
     ContainerStats: containerStats(services),
     ListContainerStats: listContainerStats(services),
     StreamContainerStats: streamContainerStats(services),

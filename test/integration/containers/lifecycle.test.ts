@@ -181,6 +181,11 @@ describe('containers', () => {
     const streamed = (await f.cri.runtimeStreams.StreamContainers({ filter: { podSandboxId: pod.id } })).flatMap((m) => m.containers);
     assert.deepEqual(streamed.map((c) => c.id), [id]);
     const info = JSON.parse((await f.cri.runtime.ContainerStatus({ containerId: id, verbose: true })).info.info!) as { pid: number };
+    await assert.rejects(f.cri.runtime.CheckpointContainer({ containerId: id }), (err) => {
+      assert.equal(grpcError(err).code, grpc.status.UNIMPLEMENTED);
+      assert.match(grpcError(err).details, /CRIU/);
+      return true;
+    });
     await f.cri.runtime.RemoveContainer({ containerId: id });
     await f.cri.runtime.RemoveContainer({ containerId: id });
     assert.equal(isProcessAlive(info.pid), false);
