@@ -122,6 +122,7 @@ export class Daemon {
     const sandboxes = new SandboxManager({
       stateRoot: config.state.root, runRoot: config.state.run_root, pauseImage: config.image.pause_image, pauseCommand: config.image.pause_command,
       handlers, cni, images, specOptions: () => specOptions, log: log.child({ component: 'pod-sandbox' }),
+      onCniOperation: (op, seconds, failed) => metrics.recordCniOperation(op, seconds, failed),
     });
     await sandboxes.recover();
     const containers = new ContainerManager({
@@ -130,6 +131,8 @@ export class Daemon {
       onEventDropped: () => metrics.recordEventDropped(), onOom: (name) => metrics.recordOom(name),
     });
     await containers.recover();
+    metrics.countConmonWith(() => containers.list().filter((c) => c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED').length
+      + sandboxes.list({ state: 'SANDBOX_READY' }).length);
     const streaming = await StreamingServer.start({
       ...(await streamingOptionsFromConfig(config.streaming)),
       backends: {
@@ -144,8 +147,15 @@ export class Daemon {
     if (gc.released.length) log.info({ released: gc.released }, 'released network attachments of pods cradle no longer knows');
     const exits = new ExitMonitor(handlers.exitDir, (exit) => {
       void (async () => {
-        if (!(await containers.handleExit(exit)) && sandboxes.get(exit.id)) await sandboxes.pauseExited(exit.id);
-        await exits.consume(exit.id);
+        log.debug({ id: exit.id, exitCode: exit.exitCode }, 'exit file seen');
+        if (await containers.handleExit(exit)) {
+          await exits.consume(exit.id);
+        } else if (sandboxes.get(exit.id)) {
+          await sandboxes.pauseExited(exit.id);
+          await exits.consume(exit.id);
+        } else {
+          log.warn({ id: exit.id }, 'exit of a process cradle does not know: file left in place');
+        }
       })().catch((err: unknown) => log.error({ id: exit.id, error: messageOf(err) }, 'handling an exit failed'));
     }, log);
     await exits.start();

@@ -3,6 +3,7 @@
 // here; a metric whose collector is filtered out is never registered, and its
 // recording methods do nothing.
 import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics, exponentialBuckets } from 'prom-client';
+import * as fs from 'node:fs';
 import { COLLECTORS, METRIC_PREFIX, type CollectorName } from './collectors';
 
 
@@ -40,7 +41,6 @@ export class CradleMetrics {
   private readonly cniDuration: Optional<Histogram<'operation'>>;
   private readonly streamSessions: Optional<Gauge<'kind'>>;
   private readonly streamSessionsTotal: Optional<Counter<'kind' | 'protocol'>>;
-  private readonly conmonProcesses: Optional<Gauge<string>>;
 
   /** A sink that records nothing, for a daemon with metrics off. */
   static disabled(): CradleMetrics {
@@ -71,7 +71,7 @@ export class CradleMetrics {
     this.oomByName = on('containers_oom_count_total', () => new Counter({ name: name('containers_oom_count_total'), help: 'Containers killed by the OOM killer, by container name.', labelNames: ['name'], registers: r }));
     this.eventsDropped = on('containers_events_dropped_total', () => new Counter({ name: name('containers_events_dropped_total'), help: 'Container events dropped because a GetContainerEvents client was too slow.', registers: r }));
     this.stoppedMonitor = on('containers_stopped_monitor_count', () => new Counter({ name: name('containers_stopped_monitor_count'), help: 'Containers whose monitor (conmon) died while they ran, by container name.', labelNames: ['name'], registers: r }));
-    this.processesDefunct = on('processes_defunct', () => new Gauge({ name: name('processes_defunct'), help: 'Zombie processes on the node.', registers: r }));
+    this.processesDefunct = on('processes_defunct', () => new Gauge({ name: name('processes_defunct'), help: 'Zombie processes on the node.', registers: r, collect() { this.set(countZombies()); } }));
     this.stalledAtStage = on('resources_stalled_at_stage', () => new Counter({ name: name('resources_stalled_at_stage'), help: 'Sandbox or container creations whose caller timed out, by the stage they were at.', labelNames: ['stage'], registers: r }));
     this.defaultRuntime = on('default_runtime', () => new Gauge({ name: name('default_runtime'), help: 'The default runtime handler (value 1).', labelNames: ['runtime'], registers: r }));
     this.cniOperations = on('cni_operations_total', () => new Counter({ name: name('cni_operations_total'), help: 'CNI plugin invocations, by verb (ADD, DEL, CHECK, STATUS, GC).', labelNames: ['operation'], registers: r }));
@@ -79,7 +79,11 @@ export class CradleMetrics {
     this.cniDuration = on('cni_operations_duration_seconds', () => new Histogram({ name: name('cni_operations_duration_seconds'), help: 'Duration of CNI network list operations, by verb, in seconds.', labelNames: ['operation'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r }));
     this.streamSessions = on('stream_sessions', () => new Gauge({ name: name('stream_sessions'), help: 'Open exec/attach/port-forward streaming sessions, by kind.', labelNames: ['kind'], registers: r }));
     this.streamSessionsTotal = on('stream_sessions_total', () => new Counter({ name: name('stream_sessions_total'), help: 'Streaming sessions started, by kind and protocol.', labelNames: ['kind', 'protocol'], registers: r }));
-    this.conmonProcesses = on('conmon_processes', () => new Gauge({ name: name('conmon_processes'), help: 'Running conmon monitor processes started by cradle.', registers: r }));
+    const metrics = this;
+    on('conmon_processes', () => new Gauge({
+      name: name('conmon_processes'), help: 'Running conmon monitor processes started by cradle.', registers: r,
+      collect() { if (metrics.countConmon) this.set(metrics.countConmon()); },
+    }));
     if (this.enabled.has('process')) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
   }
 
@@ -160,14 +164,30 @@ export class CradleMetrics {
     };
   }
 
-  setConmonProcesses(count: number): void {
-    this.conmonProcesses.with((m) => m.set(count));
+  /** Counted at scrape time. */
+  private countConmon: (() => number) | undefined;
+
+  countConmonWith(count: () => number): void {
+    this.countConmon = count;
   }
 
   /** The text exposition format. */
   async render(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+/** Zombie processes visible in /proc (state Z). */
+function countZombies(): number {
+  let zombies = 0;
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (stat[stat.lastIndexOf(')') + 2] === 'Z') zombies++;
+    } catch { /* gone */ }
+  }
+  return zombies;
 }
 
 /** Size classes for byte counters, as cri-o labels them. */

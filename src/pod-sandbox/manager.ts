@@ -42,6 +42,8 @@ export interface SandboxManagerOptions {
   images: ImageService;
   specOptions: () => SpecRuntimeOptions;
   log: Logger;
+  /** Reports each CNI network operation (for the cni_operations metrics). */
+  onCniOperation?: (operation: 'ADD' | 'DEL', seconds: number, failed: boolean) => void;
 }
 
 /** Hooks the container layer registers so stopping a pod stops its containers. */
@@ -160,11 +162,11 @@ export class SandboxManager {
       let ips: SandboxRecord['ips'] = [];
       if (!hostNetwork) {
         const portMappings = portMappingsOf(config);
-        const result = await this.options.cni.setUpPod({
+        const result = await this.timedCni('ADD', () => this.options.cni.setUpPod({
           id, netnsPath: pinned.net!, podName: config.metadata!.name, podNamespace: config.metadata!.namespace,
           podUid: config.metadata!.uid, portMappings, cgroupPath: config.linux?.cgroupParent ?? '',
           ...(config.dnsConfig ? { dns: { servers: config.dnsConfig.servers, searches: config.dnsConfig.searches, options: config.dnsConfig.options } } : {}),
-        });
+        }));
         undo.push(`tearing down the network of ${id}`, () => this.options.cni.tearDownPod({ id, netnsPath: pinned.net! }));
         ips = result.ips;
         log.debug({ ips: ips.map((i) => i.ip) }, 'pod network set up');
@@ -225,6 +227,18 @@ export class SandboxManager {
     }
   }
 
+  private async timedCni<T>(operation: 'ADD' | 'DEL', run: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      const result = await run();
+      this.options.onCniOperation?.(operation, (performance.now() - started) / 1000, false);
+      return result;
+    } catch (err) {
+      this.options.onCniOperation?.(operation, (performance.now() - started) / 1000, true);
+      throw err;
+    }
+  }
+
   // ---- StopPodSandbox / RemovePodSandbox -----------------------------------
 
   /** Stops the pod's containers and pause process and tears down its network. Idempotent. */
@@ -243,7 +257,7 @@ export class SandboxManager {
       sandbox.pause = undefined;
     }
     if (sandbox.networkUp) {
-      await this.options.cni.tearDownPod({ id, netnsPath: sandbox.pinned.net ?? '' });
+      await this.timedCni('DEL', () => this.options.cni.tearDownPod({ id, netnsPath: sandbox.pinned.net ?? '' }));
       sandbox.networkUp = false;
     }
     if (sandbox.state !== 'SANDBOX_NOTREADY') log.info('pod sandbox stopped');

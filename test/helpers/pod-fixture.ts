@@ -86,7 +86,10 @@ export class PodFixture {
     for (;;) {
       const status = await this.cri.runtime.ContainerStatus({ containerId });
       if (status.status!.state === state) return;
-      if (Date.now() > deadline) throw new Error(`container ${containerId} is ${status.status!.state}, not ${state}`);
+      if (Date.now() > deadline) {
+        const related = this.daemon.stderrLines.filter((l) => l.includes(containerId.slice(0, 12)) || l.includes('"level":"error"') || l.includes('"level":"warn"')).slice(-15);
+        throw new Error(`container ${containerId} is ${status.status!.state}, not ${state}; daemon log:\n${related.join('\n')}`);
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
   }

@@ -16,9 +16,10 @@ test('exit monitor reports files present at start and new ones from inotify, onc
     fs.writeFileSync(path.join(dir, 'later'), '0');
     for (let i = 0; i < 100 && exits.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(exits.map((e) => [e.id, e.exitCode]), [['before', 137], ['later', 0]]);
+    fs.writeFileSync(path.join(dir, 'tmpexit.ABC123'), '5');
     fs.appendFileSync(path.join(dir, 'later'), '');
     await new Promise((r) => setTimeout(r, 100));
-    assert.equal(exits.length, 2, 'no duplicate reports');
+    assert.equal(exits.length, 2, 'no duplicate reports, and conmon\'s temp files (<id>.XXXXXX) are not exits');
     await monitor.consume('before');
     assert.ok(!fs.existsSync(path.join(dir, 'before')));
   } finally {

@@ -232,8 +232,9 @@ export class Conmon {
       const last = messages[messages.length - 1];
       const exitCode = last?.exit_code ?? last?.data ?? -1;
       // conmon reports a -T expiry as exit code -1 (with "timed out" in some versions' message).
+      // Without a message, -1 with a timeout set is that timeout (conmon's own timer).
       const timedOut = exitCode === -1 && (/timed out/i.test(last?.message ?? '')
-        || (req.timeoutSeconds > 0 && Date.now() - startedAt >= req.timeoutSeconds * 1000));
+        || (req.timeoutSeconds > 0 && (!last?.message || Date.now() - startedAt >= req.timeoutSeconds * 1000)));
       if (exitCode === -1 && !timedOut && last?.message) throw errors.runtime(`exec in container ${req.id}: ${last.message.trim()}`);
       const { stdout, stderr } = await readCriLog(logPath, req.maxOutputBytes);
       return { exitCode, stdout, stderr, timedOut };

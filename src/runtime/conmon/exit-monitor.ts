@@ -46,7 +46,9 @@ export class ExitMonitor {
 
   /** Reads one exit file if it is complete (conmon writes it in one go). */
   check(id: string): ContainerExit | undefined {
-    if (id.startsWith('.') || this.seen.has(id)) return undefined;
+    // conmon writes `<id>.XXXXXX` and renames it to `<id>`: only the final name counts
+    // (reading, let alone removing, the temp file would lose the exit).
+    if (!/^[A-Za-z0-9_-]+$/.test(id) || this.seen.has(id)) return undefined;
     const file = path.join(this.exitDir, id);
     let text: string;
     let stat: fs.Stats;

@@ -15,9 +15,38 @@ import { loadCriProto } from '../../../src/cri-server/proto';
 
 const f = new PodFixture('cradle-tct0', '10.216.0.0/24');
 
+async function scrape(): Promise<string> {
+  // Restarts pick a new port: always read the daemon's current log.
+  const line = [...f.daemon.logRecords()].reverse().find((r) => r.msg === 'metrics server listening')!;
+  return (await fetch(`http://${String(line.address)}/metrics`)).text();
+}
+
+function metric(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
 describe('containers', () => {
-  before(() => f.start());
+  before(() => f.start(['--metrics-enable', '--metrics-port', '0']));
   after(() => f.stop());
+
+  it('metrics follow a pod lifecycle: CNI operations, conmon processes, operations per RPC', async () => {
+    const before = await scrape();
+    const adds = metric(before, 'container_runtime_cradle_cni_operations_total{operation="ADD"}') ?? 0;
+    const runs = metric(before, 'container_runtime_cradle_operations_total{operation="RunPodSandbox"}') ?? 0;
+    const conmons = metric(before, 'container_runtime_cradle_conmon_processes') ?? 0;
+    const pod = await f.runPod('metrics');
+    await f.runContainer(pod, f.containerConfig('m', ['sleep', '1000']));
+    let text = await scrape();
+    assert.equal(metric(text, 'container_runtime_cradle_cni_operations_total{operation="ADD"}'), adds + 1);
+    assert.equal(metric(text, 'container_runtime_cradle_operations_total{operation="RunPodSandbox"}'), runs + 1);
+    assert.equal(metric(text, 'container_runtime_cradle_conmon_processes'), conmons + 2, 'pause + container monitors');
+    await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id });
+    text = await scrape();
+    assert.equal(metric(text, 'container_runtime_cradle_cni_operations_total{operation="DEL"}'), (metric(before, 'container_runtime_cradle_cni_operations_total{operation="DEL"}') ?? 0) + 1);
+    assert.equal(metric(text, 'container_runtime_cradle_conmon_processes'), conmons);
+    assert.ok((metric(text, 'container_runtime_cradle_cni_operations_duration_seconds_count{operation="ADD"}') ?? 0) >= 1);
+  });
 
   it('runs to completion: exit code, reason, timestamps and CRI logs', async () => {
     const pod = await f.runPod('exit');
@@ -86,6 +115,9 @@ describe('containers', () => {
     const s = (await f.cri.runtime.ContainerStatus({ containerId: id })).status!;
     assert.equal(s.reason, 'OOMKilled');
     assert.equal(s.exitCode, 137);
+    const text = await scrape();
+    assert.equal(metric(text, 'container_runtime_cradle_containers_oom_count_total{name="hog"}'), 1);
+    assert.ok((metric(text, 'container_runtime_cradle_containers_oom_total') ?? 0) >= 1);
   });
 
   it('UpdateContainerResources reaches the cgroup and ContainerStatus', async () => {
