@@ -27,7 +27,7 @@ export class PodFixture {
     this.net = testNetwork(bridge, subnet);
   }
 
-  async start(extraArgs: string[] = []): Promise<void> {
+  async start(extraArgs: string[] = [], configToml = ''): Promise<void> {
     this.net.cleanup();
     this.registry = await startFixtureRegistry();
     this.pause = await pushImage(this.registry, 'test/pause:3.10', pauseImage());
@@ -35,7 +35,7 @@ export class PodFixture {
     this.dirs = makeTempDirs();
     allowInsecureRegistry(this.dirs, this.registry.host);
     this.net.install(this.dirs.cniDir);
-    this.daemon = await startCradled({ args: ['--image-pause-image', this.pause.reference, ...extraArgs] }, this.dirs);
+    this.daemon = await startCradled({ configToml, args: ['--image-pause-image', this.pause.reference, ...extraArgs] }, this.dirs);
     this.cri = this.daemon.client();
     await this.cri.image.PullImage({ image: { image: this.busybox.reference } });
   }
