@@ -4,11 +4,12 @@ import { errors } from '../common/errors';
 import { TABLES, type Field, type TableName } from '../config/schema';
 import { flagName } from '../config/load';
 
-export type Subcommand = 'run' | 'config' | 'status' | 'version' | 'help';
+export type Subcommand = 'run' | 'config' | 'status' | 'check' | 'version' | 'help';
 export const SUBCOMMANDS: Record<Subcommand, string> = {
   run: 'Run the daemon (the default).',
   config: 'Print the effective configuration as commented TOML and exit.',
   status: 'Ask the running daemon for its view (readiness, pods, containers, images); --json for raw JSON.',
+  check: 'Check the node (conmon, runtimes, CNI, overlayfs, cgroups) and audit cradle\'s state for orphans; --repair removes them.',
   version: 'Print cradle\'s version and exit.',
   help: 'Print this help and exit.',
 };
@@ -21,6 +22,8 @@ export interface ParsedArgs {
   settings: Map<string, string>;
   /** `status --json` */
   json: boolean;
+  /** `check --repair` */
+  repair: boolean;
 }
 
 interface FlagSpec {
@@ -40,7 +43,7 @@ function flagTable(): Map<string, FlagSpec> {
 
 export function parseArgs(argv: string[]): ParsedArgs {
   const flags = flagTable();
-  const parsed: ParsedArgs = { subcommand: 'run', settings: new Map(), json: false };
+  const parsed: ParsedArgs = { subcommand: 'run', settings: new Map(), json: false, repair: false };
   let subcommandSeen = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -50,6 +53,10 @@ export function parseArgs(argv: string[]): ParsedArgs {
     }
     if (arg === '--version' || arg === '-v') {
       parsed.subcommand = 'version';
+      continue;
+    }
+    if (arg === '--repair') {
+      parsed.repair = true;
       continue;
     }
     if (arg === '--json') {
@@ -108,6 +115,7 @@ export function helpText(): string {
     '  -h, --help          Print this help.',
     '  -v, --version       Print the version.',
     '  --json              With status: print JSON.',
+    '  --repair            With check: remove orphaned state.',
     '',
     'Every configuration key is also a flag; flags override the config files.',
     'Lists are comma-separated; durations look like 90s, 5m, 1h30m.',

@@ -8,6 +8,7 @@ import { cradleVersion } from '../common/package-info';
 import { Daemon } from '../daemon/daemon';
 import { inspectSocketPath } from '../daemon/inspect';
 import { printStatus } from './status';
+import { checkNode, formatFindings } from '../daemon/check';
 
 const EXIT_USAGE = 2;
 
@@ -40,6 +41,12 @@ async function main(argv: string[]): Promise<number> {
     case 'status': {
       const loaded = loadConfig(loadOptions);
       return printStatus(inspectSocketPath(loaded.config), args.json);
+    }
+    case 'check': {
+      const loaded = loadConfig(loadOptions);
+      const findings = checkNode(loaded.config, args.repair);
+      process.stdout.write(formatFindings(findings));
+      return findings.some((f) => f.level === 'fail') ? 1 : 0;
     }
     case 'run': {
       const daemon = await Daemon.start(loadOptions);

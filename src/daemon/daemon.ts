@@ -27,6 +27,7 @@ import { execBackend } from '../streaming/backends/exec';
 import { portForwardBackend } from '../streaming/backends/port-forward';
 import { attachBackend } from '../streaming/backends/attach';
 import { StatsService } from '../runtime/stats-service';
+import { checkNode } from './check';
 import { CradleMetrics } from '../metrics/registry';
 import { MetricsServer } from '../metrics/server';
 import { metricsInterceptor } from '../metrics/interceptor';
@@ -131,6 +132,10 @@ export class Daemon {
       onEventDropped: () => metrics.recordEventDropped(), onOom: (name) => metrics.recordOom(name),
     });
     await containers.recover();
+    // The audit of `cradled check`, in report mode, once per start.
+    for (const finding of checkNode(config, false)) {
+      if (finding.level !== 'ok') log.warn({ check: finding.what, detail: finding.detail }, 'cradled check finding');
+    }
     metrics.countConmonWith(() => containers.list().filter((c) => c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED').length
       + sandboxes.list({ state: 'SANDBOX_READY' }).length);
     const streaming = await StreamingServer.start({

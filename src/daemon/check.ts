@@ -1,0 +1,117 @@
+// `cradled check [--repair]`: tells an operator what the node lacks (conmon,
+// runtimes, CNI plugins and config, overlayfs, cgroup controllers) and audits
+// cradle's records against the system (orphan bundles, pins, pod run dirs),
+// removing orphans with --repair. Safe while cradled runs: it only reads, and
+// --repair only touches objects no record refers to.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { CradleConfig } from '../config/schema';
+import { shippedBinary } from '../common/package-info';
+import { MNT_DETACH } from '../sys/constants';
+import { umount2 } from '../sys/libc';
+
+export type CheckLevel = 'ok' | 'warn' | 'fail';
+export interface CheckFinding {
+  level: CheckLevel;
+  what: string;
+  detail: string;
+  /** Set when --repair fixed it. */
+  repaired?: boolean;
+}
+
+function executable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function recordIds(dir: string): Set<string> {
+  return new Set(listDir(dir).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length)));
+}
+
+export function checkNode(config: CradleConfig, repair: boolean): CheckFinding[] {
+  const findings: CheckFinding[] = [];
+  const add = (level: CheckLevel, what: string, detail: string) => findings.push({ level, what, detail });
+
+  // What the node needs.
+  add(executable(config.runtime.conmon) ? 'ok' : 'fail', 'conmon', config.runtime.conmon);
+  for (const [name, h] of Object.entries(config.runtime.runtimes)) {
+    const binary = h.runtime_path || shippedBinary('cradle-runtime');
+    add(executable(binary) ? 'ok' : 'fail', `runtime handler ${name}`, binary);
+  }
+  for (const plugin of ['bridge', 'host-local', 'loopback', 'portmap']) {
+    const found = config.network.cni_plugin_dirs.map((d) => path.join(d, plugin)).find(executable);
+    add(found ? 'ok' : 'warn', `CNI plugin ${plugin}`, found ?? `not in ${config.network.cni_plugin_dirs.join(', ')}`);
+  }
+  const cniConfigs = listDir(config.network.cni_config_dir).filter((n) => /\.(conf|conflist|json)$/.test(n));
+  add(cniConfigs.length || config.network.write_default_config ? 'ok' : 'warn', 'CNI configuration',
+    cniConfigs.length ? cniConfigs.join(', ') : config.network.write_default_config ? 'none yet: cradled writes its default network' : `none in ${config.network.cni_config_dir}`);
+  const filesystems = fs.readFileSync('/proc/filesystems', 'utf8');
+  add(/\toverlay$/m.test(filesystems) ? 'ok' : 'fail', 'overlayfs', /\toverlay$/m.test(filesystems) ? 'supported' : 'not in /proc/filesystems (modprobe overlay)');
+  const v2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
+  const controllers = v2 ? fs.readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8').trim().split(/\s+/) : listDir('/sys/fs/cgroup');
+  for (const c of ['memory', 'cpu', 'pids']) add(controllers.includes(c) ? 'ok' : 'fail', `cgroup controller ${c}`, v2 ? 'cgroup v2' : 'cgroup v1');
+
+  // cradle's records against what exists.
+  const pods = recordIds(path.join(config.state.root, 'pods'));
+  const containers = recordIds(path.join(config.state.root, 'containers'));
+  const orphan = (what: string, target: string, remove: () => void) => {
+    const finding: CheckFinding = { level: 'warn', what, detail: target };
+    if (repair) {
+      try {
+        remove();
+        finding.repaired = true;
+      } catch (err) {
+        finding.detail += ` (repair failed: ${(err as Error).message})`;
+      }
+    }
+    findings.push(finding);
+  };
+  for (const id of listDir(path.join(config.state.root, 'containers-data'))) {
+    if (containers.has(id)) continue;
+    const dir = path.join(config.state.root, 'containers-data', id);
+    orphan('container directory without a record', dir, () => {
+      try { umount2(path.join(dir, 'rootfs'), MNT_DETACH); } catch { /* not mounted */ }
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+  }
+  for (const id of listDir(path.join(config.state.run_root, 'pods'))) {
+    if (pods.has(id)) continue;
+    const dir = path.join(config.state.run_root, 'pods', id);
+    orphan('pod run directory without a record', dir, () => {
+      for (const m of [path.join(dir, 'pause', 'rootfs'), path.join(dir, 'shm')]) {
+        try { umount2(m, MNT_DETACH); } catch { /* not mounted */ }
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+  }
+  for (const kind of ['net', 'ipc', 'uts']) {
+    for (const id of listDir(path.join(config.state.run_root, 'ns', kind))) {
+      if (pods.has(id)) continue;
+      const pin = path.join(config.state.run_root, 'ns', kind, id);
+      orphan(`pinned ${kind} namespace without a pod`, pin, () => {
+        try { umount2(pin, MNT_DETACH); } catch { /* not mounted */ }
+        fs.rmSync(pin, { force: true });
+      });
+    }
+  }
+  if (!findings.some((f) => f.what.includes('without'))) {
+    add('ok', 'records', `${pods.size} pod sandboxes, ${containers.size} containers, no orphans`);
+  }
+  return findings;
+}
+
+export function formatFindings(findings: CheckFinding[]): string {
+  return findings.map((f) => `${f.level.toUpperCase().padEnd(4)} ${f.what}: ${f.detail}${f.repaired ? ' (repaired)' : ''}`).join('\n') + '\n';
+}
