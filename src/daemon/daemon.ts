@@ -67,6 +67,9 @@ async function startCni(config: CradleConfig, log: Logger): Promise<CniManager> 
   return cni;
 }
 
+/** How often conmon processes are checked for having died under a running container. */
+const MONITOR_PROBE_MS = 3000;
+
 /** How long in-flight calls may take to finish on shutdown. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -130,8 +133,13 @@ export class Daemon {
       stateRoot: config.state.root, runRoot: config.state.run_root, handlers, images, sandboxes,
       specOptions: () => specOptions, log: log.child({ component: 'containers' }),
       onEventDropped: () => metrics.recordEventDropped(), onOom: (name) => metrics.recordOom(name),
+      onMonitorDied: (name) => metrics.recordMonitorStopped(name),
     });
     await containers.recover();
+    const monitorProbe = setInterval(() => {
+      containers.probeMonitors().catch((err: unknown) => log.error({ error: messageOf(err) }, 'probing monitors failed'));
+    }, MONITOR_PROBE_MS);
+    monitorProbe.unref();
     // The audit of `cradled check`, in report mode, once per start.
     for (const finding of checkNode(config, false)) {
       if (finding.level !== 'ok') log.warn({ check: finding.what, detail: finding.detail }, 'cradled check finding');

@@ -40,7 +40,12 @@ export class PodFixture {
     await this.cri.image.PullImage({ image: { image: this.busybox.reference } });
   }
 
-  async restart(): Promise<void> {
+  /** Restarts cradled on the same state; `crash` kills it with SIGKILL first (no shutdown at all). */
+  async restart(crash = false): Promise<void> {
+    if (crash) {
+      this.daemon.proc.kill('SIGKILL');
+      await this.daemon.waitExit();
+    }
     await this.daemon.stop({ keepDirs: true });
     this.daemon = await startCradled({ args: ['--image-pause-image', this.pause.reference] }, this.dirs);
     this.cri = this.daemon.client();

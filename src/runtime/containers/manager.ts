@@ -58,6 +58,7 @@ export interface ContainerManagerOptions {
   log: Logger;
   onEventDropped?: () => void;
   onOom?: (containerName: string) => void;
+  onMonitorDied?: (containerName: string) => void;
 }
 
 export interface ExecSyncOutcome {
@@ -318,13 +319,29 @@ export class ContainerManager {
     const finished = BigInt(exit.finishedAt.getTime()) * 1_000_000n;
     c.finishedAt = (finished > BigInt(c.startedAt) ? finished : BigInt(c.startedAt)).toString();
     c.reason = reason ?? (oom ? 'OOMKilled' : exit.exitCode === 0 ? 'Completed' : 'Error');
-    c.message = reason === 'ContainerMonitorDied' ? 'conmon, the container\'s monitor, died: the exit code is unknown' : '';
+    c.message = reason === 'ContainerMonitorDied' ? 'conmon, the container\'s monitor, died: the container was killed and its real exit code is unknown' : '';
     if (oom) this.options.onOom?.(c.config.metadata?.name ?? c.id);
     await this.store.save(c);
     for (const waiter of this.exitWaiters.get(c.id) ?? []) waiter();
     this.exitWaiters.delete(c.id);
     this.publish('CONTAINER_STOPPED_EVENT', c);
     this.options.log.info({ containerId: c.id, exitCode: c.exitCode, reason: c.reason }, 'container exited');
+  }
+
+  /**
+   * Finds containers whose conmon died (killed from outside) while they ran: their
+   * process is killed (nothing would collect its exit) and the container is
+   * reported exited with reason ContainerMonitorDied, instead of hanging as running.
+   */
+  async probeMonitors(): Promise<void> {
+    for (const c of this.containers.values()) {
+      if (c.state !== 'CONTAINER_RUNNING' || isProcessAlive(c.conmonPid, c.conmonStartTime)) continue;
+      if (fs.existsSync(path.join(c.persistDir, 'exit'))) continue; // a normal exit the monitor will report
+      this.options.log.warn({ containerId: c.id, conmonPid: c.conmonPid }, 'conmon of a running container died');
+      await this.options.handlers.get(c.runtimeHandler).cli.kill(c.id, 'KILL', true).catch(() => undefined);
+      this.options.onMonitorDied?.(c.config.metadata?.name ?? c.id);
+      await this.recordExit(c, { id: c.id, exitCode: 137, finishedAt: new Date() }, 'ContainerMonitorDied');
+    }
   }
 
   // ---- ExecSync, UpdateContainerResources, ReopenContainerLog ------------

@@ -235,13 +235,28 @@ describe('containers', () => {
     await assert.rejects(f.cri.runtime.CreateContainer({ podSandboxId: pod.id, config: f.containerConfig('late', ['true']) }), (err) => grpcError(err).code === grpc.status.FAILED_PRECONDITION);
   });
 
-  it('containers survive a restart of cradled; an exit while it was down is recorded', async () => {
+  it('a conmon killed from outside: the container is reported exited with a clear reason, not hung', async () => {
+    const pod = await f.runPod('monitor');
+    const id = await f.runContainer(pod, f.containerConfig('orphaned', ['sleep', '1000']));
+    const info = JSON.parse((await f.cri.runtime.ContainerStatus({ containerId: id, verbose: true })).info.info!) as { pid: number; conmonPid: number };
+    process.kill(info.conmonPid, 'SIGKILL');
+    await f.waitForState(id, 'CONTAINER_EXITED', 15_000);
+    const s = (await f.cri.runtime.ContainerStatus({ containerId: id })).status!;
+    assert.equal(s.reason, 'ContainerMonitorDied');
+    assert.match(s.message, /conmon/);
+    for (let i = 0; i < 50 && isProcessAlive(info.pid); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(isProcessAlive(info.pid), false, 'the orphaned process was killed');
+  });
+
+  it('containers survive kill -9 of cradled; an exit while it was down is recorded', async () => {
     const pod = await f.runPod('restart');
     const long = await f.runContainer(pod, f.containerConfig('long', ['sleep', '1000']));
     const short = await f.runContainer(pod, f.containerConfig('short', ['sh', '-c', 'sleep 1; exit 4']));
-    await f.daemon.stop({ keepDirs: true });
+    f.daemon.proc.kill('SIGKILL');
+    await f.daemon.waitExit();
     await new Promise((r) => setTimeout(r, 1500));
     await f.restart();
+    assert.equal((await f.cri.runtime.PodSandboxStatus({ podSandboxId: pod.id })).status!.state, 'SANDBOX_READY');
     assert.equal((await f.cri.runtime.ContainerStatus({ containerId: long })).status!.state, 'CONTAINER_RUNNING');
     await f.waitForState(short, 'CONTAINER_EXITED', 5000);
     assert.equal((await f.cri.runtime.ContainerStatus({ containerId: short })).status!.exitCode, 4);
