@@ -1,0 +1,301 @@
+// critest area: pod sandbox (cri-tools pkg/validate/pod.go, pod_linux.go):
+// run/stop/remove lifecycle and status, attributes preserved, list filters,
+// idempotent stop and remove, sysctls, hostname, DNS config, host network.
+//
+// Without containers, the checks cri-tools makes from a container (ExecSync
+// `cat /proc/sys/...`, `cat /etc/resolv.conf`, `hostname`) are made here from
+// the host by entering the pause process's namespaces (pod-inspect.ts). TODO once
+// CreateContainer/ExecSync land (see README.md): redo them from a container,
+// plus the container-dependent pod specs (RemovePodSandbox removes its
+// containers, StopPodSandbox stops them, sysctls seen by the container, shared
+// PID namespace with pid=POD, log directory).
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { startTarget, targetName, type CriTarget } from './target';
+import { grpcError } from '../helpers/cri-client';
+import { inPod, nsIdentity, podInside } from './pod-inspect';
+import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig';
+import type { PodSandboxFilter } from '../../src/generated/runtime/v1/PodSandboxFilter';
+
+function nowNanos(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+describe('pod sandbox', () => {
+  let target: CriTarget;
+  const live = new Set<string>();
+  before(async () => { target = await startTarget({ bridge: 'crit-pod0', subnet: '10.214.1.0/24' }); });
+  after(async () => {
+    for (const id of live) {
+      await target.cri.runtime.StopPodSandbox({ podSandboxId: id }).catch(() => undefined);
+      await target.cri.runtime.RemovePodSandbox({ podSandboxId: id }).catch(() => undefined);
+    }
+    await target?.stop();
+  });
+
+  function podConfig(prefix: string, extra: Partial<PodSandboxConfig> = {}): PodSandboxConfig {
+    const suffix = randomBytes(4).toString('hex');
+    return {
+      metadata: { name: `${prefix}-${suffix}`, uid: `uid-${suffix}`, namespace: `ns-${suffix}`, attempt: 1 },
+      linux: {},
+      ...extra,
+    };
+  }
+
+  async function runPod(config: PodSandboxConfig): Promise<string> {
+    const { podSandboxId } = await target.cri.runtime.RunPodSandbox({ config });
+    assert.notEqual(podSandboxId, '');
+    live.add(podSandboxId);
+    return podSandboxId;
+  }
+
+  async function removePod(id: string): Promise<void> {
+    await target.cri.runtime.StopPodSandbox({ podSandboxId: id });
+    await target.cri.runtime.RemovePodSandbox({ podSandboxId: id });
+    live.delete(id);
+  }
+
+  async function status(id: string) {
+    return (await target.cri.runtime.PodSandboxStatus({ podSandboxId: id })).status!;
+  }
+
+  async function list(filter: PodSandboxFilter | null = null): Promise<string[]> {
+    return (await target.cri.runtime.ListPodSandbox({ filter })).items.map((p) => p.id);
+  }
+
+  it('runs a default pod sandbox: READY and listed by its id', async () => {
+    const id = await runPod(podConfig('default'));
+    assert.equal((await status(id)).state, 'SANDBOX_READY');
+    assert.deepEqual(await list({ id }), [id]);
+    await removePod(id);
+  });
+
+  it('stops a pod sandbox: NOTREADY, still listed, its pause process gone', async () => {
+    const id = await runPod(podConfig('stop'));
+    const { pid } = await podInside(target, id);
+    await target.cri.runtime.StopPodSandbox({ podSandboxId: id });
+    const s = await status(id);
+    assert.equal(s.state, 'SANDBOX_NOTREADY');
+    assert.deepEqual(await list({ id }), [id]);
+    assert.equal(fs.existsSync(`/proc/${pid}/ns/net`), false, 'pause process is gone');
+    await removePod(id);
+  });
+
+  it('removes a stopped pod sandbox: not listed, PodSandboxStatus NOT_FOUND', async () => {
+    const id = await runPod(podConfig('remove'));
+    await target.cri.runtime.StopPodSandbox({ podSandboxId: id });
+    await target.cri.runtime.RemovePodSandbox({ podSandboxId: id });
+    live.delete(id);
+    assert.deepEqual(await list({ id }), []);
+    assert.equal((await list()).includes(id), false);
+    await assert.rejects(target.cri.runtime.PodSandboxStatus({ podSandboxId: id }),
+      (err: unknown) => grpcError(err).code === grpcStatus.NOT_FOUND);
+  });
+
+  it('removes a READY pod sandbox without a stop first (forcibly stopping it)', async () => {
+    const id = await runPod(podConfig('remove-ready'));
+    const { pid } = await podInside(target, id);
+    await target.cri.runtime.RemovePodSandbox({ podSandboxId: id });
+    live.delete(id);
+    assert.deepEqual(await list({ id }), []);
+    assert.equal(fs.existsSync(`/proc/${pid}/ns/net`), false, 'pause process is gone');
+    await assert.rejects(target.cri.runtime.PodSandboxStatus({ podSandboxId: id }),
+      (err: unknown) => grpcError(err).code === grpcStatus.NOT_FOUND);
+  });
+
+  it('stop and remove are idempotent', async () => {
+    const id = await runPod(podConfig('idempotent'));
+    await target.cri.runtime.StopPodSandbox({ podSandboxId: id });
+    await target.cri.runtime.StopPodSandbox({ podSandboxId: id });
+    assert.equal((await status(id)).state, 'SANDBOX_NOTREADY');
+    await target.cri.runtime.RemovePodSandbox({ podSandboxId: id });
+    await target.cri.runtime.RemovePodSandbox({ podSandboxId: id });
+    live.delete(id);
+    // Stop of a removed pod: the CRI asks for idempotence; containerd 1.6 answers
+    // NOT_FOUND (the kubelet treats NOT_FOUND as done). Either is accepted.
+    await target.cri.runtime.StopPodSandbox({ podSandboxId: id }).catch((err: unknown) => {
+      assert.equal(grpcError(err).code, grpcStatus.NOT_FOUND, `stop after remove: ${grpcError(err).details}`);
+    });
+    // Remove of an unknown pod is not an error (CRI: "must not return an error").
+    await target.cri.runtime.RemovePodSandbox({ podSandboxId: randomBytes(32).toString('hex') });
+  });
+
+  it('status of an unknown pod sandbox is NOT_FOUND', async () => {
+    await assert.rejects(target.cri.runtime.PodSandboxStatus({ podSandboxId: randomBytes(32).toString('hex') }),
+      (err: unknown) => grpcError(err).code === grpcStatus.NOT_FOUND);
+  });
+
+  it('preserves metadata, labels and annotations in status and list; created_at is sane', async () => {
+    const config = podConfig('attributes');
+    const m = config.metadata!;
+    const labels = {
+      foo: 'bar', 'io.kubernetes.pod.name': m.name!, 'io.kubernetes.pod.namespace': m.namespace!, 'io.kubernetes.pod.uid': m.uid!,
+    };
+    const annotations = { abc: 'def', 'example.com/multi': 'a=b,c' };
+    const before = nowNanos();
+    const id = await runPod({ ...config, labels, annotations });
+    const afterRun = nowNanos();
+    const s = await status(id);
+    assert.equal(s.id, id);
+    assert.deepEqual({ ...s.metadata }, { name: m.name, uid: m.uid, namespace: m.namespace, attempt: m.attempt });
+    for (const [k, v] of Object.entries(labels)) assert.equal(s.labels[k], v, `label ${k}`);
+    for (const [k, v] of Object.entries(annotations)) assert.equal(s.annotations[k], v, `annotation ${k}`);
+    const created = BigInt(s.createdAt);
+    assert.ok(created >= before - 1_000_000_000n && created <= afterRun + 1_000_000_000n, `created_at ${created} within [${before}, ${afterRun}]`);
+
+    const items = (await target.cri.runtime.ListPodSandbox({ filter: { id } })).items;
+    assert.equal(items.length, 1);
+    const pod = items[0]!;
+    assert.deepEqual({ ...pod.metadata }, { name: m.name, uid: m.uid, namespace: m.namespace, attempt: m.attempt });
+    assert.equal(pod.state, 'SANDBOX_READY');
+    assert.equal(pod.createdAt, s.createdAt);
+    for (const [k, v] of Object.entries(labels)) assert.equal(pod.labels[k], v, `label ${k}`);
+    for (const [k, v] of Object.entries(annotations)) assert.equal(pod.annotations[k], v, `annotation ${k}`);
+    // Documented difference: runtime_handler for a request with "" (the default
+    // handler) is echoed as "" by containerd 1.6 and named ("cradle") by cradle;
+    // both are accepted by the kubelet, so it is not asserted.
+    await removePod(id);
+  });
+
+  it('lists with filters: id, state, label selector, and their combination', async () => {
+    const group = randomBytes(4).toString('hex');
+    const a = await runPod(podConfig('filter-a', { labels: { group, role: 'a' } }));
+    const b = await runPod(podConfig('filter-b', { labels: { group, role: 'b' } }));
+    await target.cri.runtime.StopPodSandbox({ podSandboxId: b });
+    const sorted = (ids: string[]) => [...ids].sort();
+
+    assert.deepEqual(await list({ id: a }), [a]);
+    assert.deepEqual(await list({ id: randomBytes(32).toString('hex') }), []);
+    assert.deepEqual(sorted(await list({ labelSelector: { group } })), sorted([a, b]));
+    assert.deepEqual(await list({ labelSelector: { group, role: 'b' } }), [b]);
+    assert.deepEqual(await list({ labelSelector: { group, role: 'c' } }), []);
+    const ready = await list({ state: { state: 'SANDBOX_READY' } });
+    const notReady = await list({ state: { state: 'SANDBOX_NOTREADY' } });
+    assert.ok(ready.includes(a) && !ready.includes(b), 'READY filter');
+    assert.ok(notReady.includes(b) && !notReady.includes(a), 'NOTREADY filter');
+    assert.deepEqual(await list({ state: { state: 'SANDBOX_READY' }, labelSelector: { group } }), [a]);
+    assert.deepEqual(await list({ id: b, state: { state: 'SANDBOX_READY' } }), []);
+    assert.deepEqual(await list({ id: b, state: { state: 'SANDBOX_NOTREADY' }, labelSelector: { role: 'b' } }), [b]);
+    await removePod(a);
+    await removePod(b);
+  });
+
+  it('StreamPodSandboxes streams what ListPodSandbox lists, with the same filter', async (t) => {
+    const group = randomBytes(4).toString('hex');
+    const a = await runPod(podConfig('stream-a', { labels: { group } }));
+    const b = await runPod(podConfig('stream-b', { labels: { group } }));
+    let streamed: string[];
+    try {
+      streamed = (await target.cri.runtimeStreams.StreamPodSandboxes({ filter: { labelSelector: { group } } }))
+        .flatMap((r) => r.podSandboxes.map((p) => p.id));
+    } catch (err) {
+      // Documented difference: StreamPodSandboxes is newer than containerd 1.6's CRI.
+      if (target.name !== 'cradle' && grpcError(err).code === grpcStatus.UNIMPLEMENTED) {
+        t.skip(`${target.name} does not implement StreamPodSandboxes`);
+        await removePod(a);
+        await removePod(b);
+        return;
+      }
+      throw err;
+    }
+    const listed = await list({ labelSelector: { group } });
+    assert.deepEqual([...streamed].sort(), [...listed].sort());
+    assert.deepEqual([...listed].sort(), [a, b].sort());
+    await removePod(a);
+    await removePod(b);
+  });
+
+  it('namespaced sysctls are set in the pod\'s namespaces (kernel.shm_rmid_forced, net.ipv4.ip_local_port_range)', async () => {
+    const id = await runPod(podConfig('sysctls', {
+      linux: { sysctls: { 'kernel.shm_rmid_forced': '1', 'net.ipv4.ip_local_port_range': '40000 41000' } },
+    }));
+    const { pid } = await podInside(target, id);
+    // Stand-in for cri-tools' `cat /proc/sys/...` in a container: /proc/sys shows the reader's namespaces.
+    assert.equal(inPod(pid, ['ipc'], ['cat', '/proc/sys/kernel/shm_rmid_forced']).trim(), '1');
+    assert.equal(inPod(pid, ['net'], ['cat', '/proc/sys/net/ipv4/ip_local_port_range']).trim().split(/\s+/).join(' '), '40000 41000');
+    // ...and not on the host.
+    assert.notEqual(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).join(' '), '40000 41000');
+    await removePod(id);
+  });
+
+  it('sets the pod hostname in its UTS namespace and its hostname file', async () => {
+    const id = await runPod(podConfig('hostname', { hostname: 'critest-host' }));
+    const inside = await podInside(target, id);
+    assert.equal(inPod(inside.pid, ['uts'], ['hostname']).trim(), 'critest-host');
+    assert.ok(inside.files.hostname, 'the runtime names the pod hostname file');
+    assert.equal(fs.readFileSync(inside.files.hostname, 'utf8').trim(), 'critest-host');
+    // Documented difference: without config.hostname containerd 1.6 uses the
+    // node's hostname, cradle the first 12 characters of the pod id (the kubelet always sets it).
+    await removePod(id);
+  });
+
+  it('writes the pod DNS config into its resolv.conf', async () => {
+    const id = await runPod(podConfig('dns', {
+      dnsConfig: { servers: ['10.10.10.10'], searches: ['google.com'], options: ['ndots:8'] },
+    }));
+    const inside = await podInside(target, id);
+    assert.ok(inside.files.resolvConf, 'the runtime names the pod resolv.conf');
+    const text = fs.readFileSync(inside.files.resolvConf, 'utf8');
+    for (const line of ['nameserver 10.10.10.10', 'search google.com', 'options ndots:8']) {
+      assert.ok(text.split('\n').includes(line), `resolv.conf has "${line}": ${text}`);
+    }
+    await removePod(id);
+  });
+
+  it('runs a host network pod: pause in the host network namespace, no pod IP', async () => {
+    const id = await runPod(podConfig('hostnet', {
+      linux: { securityContext: { namespaceOptions: { network: 'NODE', pid: 'POD', ipc: 'POD' } } },
+    }));
+    const s = await status(id);
+    assert.equal(s.state, 'SANDBOX_READY');
+    assert.equal(s.linux?.namespaces?.options?.network, 'NODE');
+    assert.equal(s.network?.ip ?? '', '');
+    const { pid } = await podInside(target, id);
+    assert.equal(nsIdentity(`/proc/${pid}/ns/net`), nsIdentity('/proc/self/ns/net'));
+    assert.notEqual(nsIdentity(`/proc/${pid}/ns/ipc`), nsIdentity('/proc/self/ns/ipc'));
+    await removePod(id);
+  });
+
+  it('reports the namespace options it was given', async () => {
+    const id = await runPod(podConfig('nsopts', {
+      linux: { securityContext: { namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'NODE' } } },
+    }));
+    const { pid } = await podInside(target, id);
+    const options = (await status(id)).linux?.namespaces?.options;
+    assert.equal(options?.network, 'POD');
+    assert.equal(options?.pid, 'CONTAINER');
+    assert.equal(options?.ipc, 'NODE');
+    assert.equal(nsIdentity(`/proc/${pid}/ns/ipc`), nsIdentity('/proc/self/ns/ipc'), 'ipc=NODE shares the host IPC namespace');
+    assert.notEqual(nsIdentity(`/proc/${pid}/ns/net`), nsIdentity('/proc/self/ns/net'));
+    await removePod(id);
+  });
+
+  it('one pod name, one sandbox: a second run with the same metadata makes no second pod; remove frees the name', async () => {
+    const config = podConfig('reserved');
+    const id = await runPod(config);
+    // containerd answers "failed to reserve sandbox name"; a runtime may also hand
+    // back the same id (cri-o does for a kubelet retry). Never a second sandbox.
+    const second = await target.cri.runtime.RunPodSandbox({ config }).then((r) => r.podSandboxId, () => id);
+    if (second !== id) live.add(second);
+    assert.equal(second, id, 'no second sandbox for the same name');
+    const same = (await target.cri.runtime.ListPodSandbox({ filter: null })).items.filter((p) => p.metadata?.name === config.metadata!.name);
+    assert.equal(same.length, 1);
+    await removePod(id);
+    const again = await runPod(config);
+    assert.notEqual(again, id);
+    assert.equal((await status(again)).state, 'SANDBOX_READY');
+    await removePod(again);
+  });
+
+  it('without namespace options reports the CRI defaults (all POD)', {
+    todo: targetName() !== 'cradle' ? false : 'cradle: a PodSandboxConfig without linux.security_context.namespace_options reports (and runs with) pid=CONTAINER; the CRI zero value, and containerd, is POD',
+  }, async () => {
+    const id = await runPod(podConfig('nsdefault'));
+    const options = (await status(id)).linux?.namespaces?.options;
+    await removePod(id);
+    assert.deepEqual([options?.network, options?.pid, options?.ipc], ['POD', 'POD', 'POD']);
+  });
+});
