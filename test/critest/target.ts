@@ -51,6 +51,21 @@ export function targetName(): TargetName {
   return name;
 }
 
+const CNI_DIR_PREFIX = 'cradle-critest-cni-';
+
+/** CNI conf dirs of the reference whose test process is gone (a killed run). */
+function sweepStaleCniDirs(): void {
+  for (const name of fs.readdirSync(os.tmpdir())) {
+    if (!name.startsWith(CNI_DIR_PREFIX)) continue;
+    const dir = path.join(os.tmpdir(), name);
+    let owner = 0;
+    try { owner = Number(fs.readFileSync(path.join(dir, 'owner.pid'), 'utf8')); } catch { /* none */ }
+    if (owner && fs.existsSync(`/proc/${owner}`)) continue;
+    if (!owner && Date.now() - fs.statSync(dir).mtimeMs < 60_000) continue;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const PAUSE_REFERENCE_PATH = 'critest/pause:3.10';
 
 export async function startTarget(options: TargetOptions = {}): Promise<CriTarget> {
@@ -78,7 +93,9 @@ export async function startTarget(options: TargetOptions = {}): Promise<CriTarge
     cleanups.push(() => net.cleanup());
     const network = { bridge: net.bridge, subnet: net.subnet };
     if (name === 'containerd') {
-      const cniDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-critest-cni-'));
+      sweepStaleCniDirs();
+      const cniDir = fs.mkdtempSync(path.join(os.tmpdir(), CNI_DIR_PREFIX));
+      fs.writeFileSync(path.join(cniDir, 'owner.pid'), String(process.pid));
       cleanups.push(() => fs.rmSync(cniDir, { recursive: true, force: true }));
       net.install(cniDir);
       const ref = await startReferenceContainerd({ cniConfDir: cniDir, registryHost: registry.host, sandboxImage: pause.reference });
