@@ -106,7 +106,7 @@ describe('pod sandbox', () => {
       (err: unknown) => grpcError(err).code === grpcStatus.NOT_FOUND);
   });
 
-  it('stop and remove are idempotent', async () => {
+  it('stop and remove are idempotent', async (t) => {
     const id = await runPod(podConfig('idempotent'));
     await target.cri.runtime.StopPodSandbox({ podSandboxId: id });
     await target.cri.runtime.StopPodSandbox({ podSandboxId: id });
@@ -116,9 +116,11 @@ describe('pod sandbox', () => {
     live.delete(id);
     // Stop of a removed pod: the CRI asks for idempotence; containerd 1.6 answers
     // NOT_FOUND (the kubelet treats NOT_FOUND as done). Either is accepted.
-    await target.cri.runtime.StopPodSandbox({ podSandboxId: id }).catch((err: unknown) => {
+    const stopAfterRemove = await target.cri.runtime.StopPodSandbox({ podSandboxId: id }).then(() => 'OK', (err: unknown) => {
       assert.equal(grpcError(err).code, grpcStatus.NOT_FOUND, `stop after remove: ${grpcError(err).details}`);
+      return 'NOT_FOUND';
     });
+    t.diagnostic(`StopPodSandbox after RemovePodSandbox: ${stopAfterRemove}`);
     // Remove of an unknown pod is not an error (CRI: "must not return an error").
     await target.cri.runtime.RemovePodSandbox({ podSandboxId: randomBytes(32).toString('hex') });
   });
@@ -221,6 +223,31 @@ describe('pod sandbox', () => {
     await removePod(id);
   });
 
+  it('an unsafe (but namespaced) sysctl is set too: fs.mqueue.msg_max in the pod IPC namespace', async () => {
+    const id = await runPod(podConfig('sysctl-unsafe', { linux: { sysctls: { 'fs.mqueue.msg_max': '100' } } }));
+    const { pid } = await podInside(target, id);
+    assert.equal(inPod(pid, ['ipc'], ['cat', '/proc/sys/fs/mqueue/msg_max']).trim(), '100');
+    await removePod(id);
+  });
+
+  it('a sysctl that is not namespaced fails RunPodSandbox and leaves no pod behind', async () => {
+    const config = podConfig('sysctl-host', { linux: { sysctls: { 'vm.swappiness': '10' } } });
+    const swappiness = fs.readFileSync('/proc/sys/vm/swappiness', 'utf8');
+    await assert.rejects(target.cri.runtime.RunPodSandbox({ config }));
+    assert.equal(fs.readFileSync('/proc/sys/vm/swappiness', 'utf8'), swappiness, 'host sysctl untouched');
+    const left = (await target.cri.runtime.ListPodSandbox({ filter: null })).items.filter((p) => p.metadata?.name === config.metadata!.name);
+    for (const p of left) live.add(p.id);
+    assert.deepEqual(left, []);
+  });
+
+  it('an unknown runtime handler fails RunPodSandbox', async () => {
+    const config = podConfig('handler');
+    await assert.rejects(target.cri.runtime.RunPodSandbox({ config, runtimeHandler: 'no-such-handler' }));
+    const left = (await target.cri.runtime.ListPodSandbox({ filter: null })).items.filter((p) => p.metadata?.name === config.metadata!.name);
+    for (const p of left) live.add(p.id);
+    assert.deepEqual(left, []);
+  });
+
   it('sets the pod hostname in its UTS namespace and its hostname file', async () => {
     const id = await runPod(podConfig('hostname', { hostname: 'critest-host' }));
     const inside = await podInside(target, id);
@@ -242,6 +269,14 @@ describe('pod sandbox', () => {
     for (const line of ['nameserver 10.10.10.10', 'search google.com', 'options ndots:8']) {
       assert.ok(text.split('\n').includes(line), `resolv.conf has "${line}": ${text}`);
     }
+    await removePod(id);
+  });
+
+  it('without a DNS config the pod resolv.conf is the host\'s', async () => {
+    const id = await runPod(podConfig('dns-host'));
+    const inside = await podInside(target, id);
+    assert.ok(inside.files.resolvConf, 'the runtime names the pod resolv.conf');
+    assert.equal(fs.readFileSync(inside.files.resolvConf, 'utf8'), fs.readFileSync('/etc/resolv.conf', 'utf8'));
     await removePod(id);
   });
 
@@ -273,12 +308,15 @@ describe('pod sandbox', () => {
     await removePod(id);
   });
 
-  it('one pod name, one sandbox: a second run with the same metadata makes no second pod; remove frees the name', async () => {
+  it('one pod name, one sandbox: a second run with the same metadata makes no second pod; remove frees the name', async (t) => {
     const config = podConfig('reserved');
     const id = await runPod(config);
     // containerd answers "failed to reserve sandbox name"; a runtime may also hand
     // back the same id (cri-o does for a kubelet retry). Never a second sandbox.
-    const second = await target.cri.runtime.RunPodSandbox({ config }).then((r) => r.podSandboxId, () => id);
+    const second = await target.cri.runtime.RunPodSandbox({ config }).then((r) => r.podSandboxId, (err: unknown) => {
+      t.diagnostic(`second RunPodSandbox: ${grpcStatus[grpcError(err).code]} ${grpcError(err).details}`);
+      return id;
+    });
     if (second !== id) live.add(second);
     assert.equal(second, id, 'no second sandbox for the same name');
     const same = (await target.cri.runtime.ListPodSandbox({ filter: null })).items.filter((p) => p.metadata?.name === config.metadata!.name);
@@ -291,7 +329,7 @@ describe('pod sandbox', () => {
   });
 
   it('without namespace options reports the CRI defaults (all POD)', {
-    todo: targetName() !== 'cradle' ? false : 'cradle: a PodSandboxConfig without linux.security_context.namespace_options reports (and runs with) pid=CONTAINER; the CRI zero value, and containerd, is POD',
+    todo: targetName() !== 'cradle' ? false : 'cradle: a PodSandboxConfig without linux.security_context.namespace_options reports pid=CONTAINER (and records pidMode CONTAINER for its containers); the CRI zero value, and containerd, is POD',
   }, async () => {
     const id = await runPod(podConfig('nsdefault'));
     const options = (await status(id)).linux?.namespaces?.options;
