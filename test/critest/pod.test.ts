@@ -185,6 +185,27 @@ describe('pod sandbox', () => {
     await removePod(b);
   });
 
+  it('a unique id prefix names the pod (crictl passes what the user typed)', async () => {
+    const id = await runPod(podConfig('prefix'));
+    const prefix = id.slice(0, 12);
+    assert.equal((await target.cri.runtime.PodSandboxStatus({ podSandboxId: prefix })).status!.id, id);
+    assert.deepEqual(await list({ id: prefix }), [id]);
+    await target.cri.runtime.StopPodSandbox({ podSandboxId: prefix });
+    assert.equal((await status(id)).state, 'SANDBOX_NOTREADY');
+    await target.cri.runtime.RemovePodSandbox({ podSandboxId: prefix });
+    live.delete(id);
+    assert.deepEqual(await list({ id }), []);
+  });
+
+  it('PodSandboxStatus verbose info values are JSON', async () => {
+    const id = await runPod(podConfig('verbose'));
+    const res = await target.cri.runtime.PodSandboxStatus({ podSandboxId: id, verbose: true });
+    assert.ok(Object.keys(res.info).length > 0);
+    for (const [key, value] of Object.entries(res.info)) assert.doesNotThrow(() => JSON.parse(value), `info[${key}] is JSON`);
+    assert.deepEqual(Object.keys((await target.cri.runtime.PodSandboxStatus({ podSandboxId: id, verbose: false })).info), []);
+    await removePod(id);
+  });
+
   it('StreamPodSandboxes streams what ListPodSandbox lists, with the same filter', async (t) => {
     const group = randomBytes(4).toString('hex');
     const a = await runPod(podConfig('stream-a', { labels: { group } }));
@@ -326,6 +347,29 @@ describe('pod sandbox', () => {
     assert.notEqual(again, id);
     assert.equal((await status(again)).state, 'SANDBOX_READY');
     await removePod(again);
+  });
+
+  it('pods survive a runtime restart: READY stays READY (same pause, IP, attributes), NOTREADY stays NOTREADY', async (t) => {
+    if (!target.restart) return t.skip('an external endpoint cannot be restarted by the suite');
+    const ready = await runPod(podConfig('restart-ready', { labels: { keep: 'me' }, annotations: { a: 'b' } }));
+    const stopped = await runPod(podConfig('restart-stopped'));
+    await target.cri.runtime.StopPodSandbox({ podSandboxId: stopped });
+    const before = await status(ready);
+    const { pid } = await podInside(target, ready);
+    await target.restart();
+    const after = await status(ready);
+    assert.equal(after.state, 'SANDBOX_READY');
+    assert.equal(after.network?.ip, before.network?.ip);
+    assert.equal(after.createdAt, before.createdAt);
+    assert.deepEqual({ ...after.metadata }, { ...before.metadata });
+    assert.equal(after.labels.keep, 'me');
+    assert.equal(after.annotations.a, 'b');
+    assert.equal((await podInside(target, ready)).pid, pid, 'the same pause process');
+    assert.equal((await status(stopped)).state, 'SANDBOX_NOTREADY');
+    assert.deepEqual([...await list({ labelSelector: { keep: 'me' } })], [ready]);
+    await removePod(ready);
+    await removePod(stopped);
+    assert.equal(fs.existsSync(`/proc/${pid}/ns/net`), false, 'pause gone after remove');
   });
 
   it('without namespace options reports the CRI defaults (all POD)', {

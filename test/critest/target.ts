@@ -35,6 +35,12 @@ export interface CriTarget {
   /** The reference containerd's private directory (root/, state/), for pod files. */
   referenceDir?: string;
   stop(): Promise<void>;
+  /**
+   * Stops the runtime and starts it again on the same state, as a node's
+   * service manager would (pods keep running); `cri` is a new client afterwards.
+   * Undefined for an external endpoint.
+   */
+  restart?: () => Promise<void>;
 }
 
 export interface TargetOptions {
@@ -100,21 +106,35 @@ export async function startTarget(options: TargetOptions = {}): Promise<CriTarge
       net.install(cniDir);
       const ref = await startReferenceContainerd({ cniConfDir: cniDir, registryHost: registry.host, sandboxImage: pause.reference });
       cleanups.push(() => ref.stop());
-      const cri = new CriClient(ref.endpoint);
-      return {
-        name, endpoint: ref.endpoint, cri, registry, cniDir, network, pauseImage: pause.reference, referenceDir: ref.dir,
-        stop: async () => { cri.close(); await unwind(); },
+      const target: CriTarget = {
+        name, endpoint: ref.endpoint, cri: new CriClient(ref.endpoint), registry, cniDir, network, pauseImage: pause.reference, referenceDir: ref.dir,
+        stop: async () => { target.cri.close(); await unwind(); },
+        restart: async () => {
+          target.cri.close();
+          await ref.restart();
+          target.cri = new CriClient(ref.endpoint);
+        },
       };
+      return target;
     }
     const dirs = makeTempDirs('cradle-critest-');
     allowInsecureRegistry(dirs, registry.host);
     net.install(dirs.cniDir);
-    const daemon = await startCradled({ args: ['--image-pause-image', pause.reference] }, dirs);
+    const cradledOptions = { args: ['--image-pause-image', pause.reference] };
+    let daemon = await startCradled(cradledOptions, dirs);
     cleanups.push(() => daemon.stop());
-    return {
-      name, endpoint: `unix://${daemon.socket}`, cri: daemon.client(), registry, cniDir: dirs.cniDir, network, pauseImage: pause.reference,
-      stop: unwind,
+    const endpoint = `unix://${daemon.socket}`;
+    const target: CriTarget = {
+      name, endpoint, cri: new CriClient(endpoint), registry, cniDir: dirs.cniDir, network, pauseImage: pause.reference,
+      stop: async () => { target.cri.close(); await unwind(); },
+      restart: async () => {
+        target.cri.close();
+        await daemon.stop({ keepDirs: true });
+        daemon = await startCradled(cradledOptions, dirs);
+        target.cri = new CriClient(endpoint);
+      },
     };
+    return target;
   } catch (err) {
     await unwind();
     throw err;

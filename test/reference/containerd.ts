@@ -23,8 +23,11 @@ export interface ReferenceOptions {
 export interface ReferenceRuntime {
   endpoint: string;
   dir: string;
+  /** The containerd process (replaced by restart()). */
   proc: ChildProcess;
   stop(): Promise<void>;
+  /** Stops containerd and starts it again on the same state (pods keep running). */
+  restart(): Promise<void>;
 }
 
 export function referenceAvailable(): boolean {
@@ -165,29 +168,48 @@ export async function startReferenceContainerd(opts: ReferenceOptions): Promise<
   fs.writeFileSync(configFile, configToml(dir, opts));
   const env = { ...process.env };
   for (const key of Object.keys(env)) if (key.startsWith('NODE_')) delete env[key];
-  const log = fs.openSync(path.join(dir, 'containerd.log'), 'a');
-  const proc = spawn(CONTAINERD, ['--config', configFile], { stdio: ['ignore', log, log], env, detached: false });
-  fs.closeSync(log);
-  if (proc.pid) fs.writeFileSync(path.join(dir, 'containerd.pid'), String(proc.pid));
+  const spawnDaemon = (): ChildProcess => {
+    const log = fs.openSync(path.join(dir, 'containerd.log'), 'a');
+    const child = spawn(CONTAINERD, ['--config', configFile], { stdio: ['ignore', log, log], env, detached: false });
+    fs.closeSync(log);
+    if (child.pid) fs.writeFileSync(path.join(dir, 'containerd.pid'), String(child.pid));
+    return child;
+  };
   const endpoint = `unix://${dir}/containerd.sock`;
-  const stop = async () => {
+  const runtime: ReferenceRuntime = {
+    endpoint, dir, proc: spawnDaemon(),
+    stop: async () => {
+      await halt();
+      // containerd leaves overlay mounts of its snapshotter if pods were not removed.
+      unmountUnder(dir);
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    },
+    restart: async () => {
+      await halt();
+      runtime.proc = spawnDaemon();
+      await waitReady();
+    },
+  };
+  // Stops containerd only: its shims, and so the pods, keep running.
+  const halt = async () => {
+    const proc = runtime.proc;
     if (proc.exitCode === null && proc.signalCode === null) {
       proc.kill('SIGTERM');
       await Promise.race([new Promise((r) => proc.once('exit', r)), new Promise((r) => setTimeout(r, 10_000))]);
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
     }
-    // containerd leaves overlay mounts of its snapshotter if pods were not removed.
-    unmountUnder(dir);
-    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
   };
-  const deadline = Date.now() + 30_000;
-  while (!(await canConnect(`${dir}/containerd.sock`))) {
-    if (proc.exitCode !== null || Date.now() > deadline) {
-      const text = fs.existsSync(path.join(dir, 'containerd.log')) ? fs.readFileSync(path.join(dir, 'containerd.log'), 'utf8') : '';
-      await stop();
-      throw new Error(`reference containerd did not start: ${text.slice(-2000)}`);
+  const waitReady = async () => {
+    const deadline = Date.now() + 30_000;
+    while (!(await canConnect(`${dir}/containerd.sock`))) {
+      if (runtime.proc.exitCode !== null || Date.now() > deadline) {
+        const text = fs.existsSync(path.join(dir, 'containerd.log')) ? fs.readFileSync(path.join(dir, 'containerd.log'), 'utf8') : '';
+        await runtime.stop();
+        throw new Error(`reference containerd did not start: ${text.slice(-2000)}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
     }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { endpoint, dir, proc, stop };
+  };
+  await waitReady();
+  return runtime;
 }
