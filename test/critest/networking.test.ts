@@ -178,6 +178,23 @@ describe('networking', () => {
     live.delete(id);
   });
 
+  it('port mappings keep their host IP and protocol (TCP on 127.0.0.1, UDP)', async () => {
+    const tcpPort = freeHostPort();
+    const udpPort = tcpPort + 1000;
+    const id = await runPod(podConfig('hostip', { portMappings: [
+      { protocol: 'TCP', containerPort: 80, hostPort: tcpPort, hostIp: '127.0.0.1' },
+      { protocol: 'UDP', containerPort: 53, hostPort: udpPort },
+    ] }));
+    const ip = (await podIp(id)).replace(/\./g, '\\.');
+    const rules = natRules();
+    assert.match(rules, new RegExp(`-d 127\\.0\\.0\\.1/32 -p tcp -m tcp --dport ${tcpPort} -j DNAT --to-destination ${ip}:80`));
+    assert.match(rules, new RegExp(`-p udp -m udp --dport ${udpPort} -j DNAT --to-destination ${ip}:53`));
+    serve((await podInside(target, id)).netns, 80, 'bound to 127.0.0.1');
+    assert.equal((await eventuallyGet(`http://127.0.0.1:${tcpPort}/`)).body, 'bound to 127.0.0.1');
+    await removePod(id);
+    assert.doesNotMatch(natRules(), new RegExp(`--dport (${tcpPort}|${udpPort}) `));
+  });
+
   it('a stopped pod has no IP in its status and gives its address back', async () => {
     const id = await runPod(podConfig('release'));
     const ip = await podIp(id);
