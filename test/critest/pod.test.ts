@@ -349,6 +349,35 @@ describe('pod sandbox', () => {
     await removePod(again);
   });
 
+  it('a pod whose pause process dies turns NOTREADY (the kubelet then recreates it), and can be stopped and removed', async () => {
+    const id = await runPod(podConfig('pause-dies'));
+    const { pid } = await podInside(target, id);
+    process.kill(pid, 'SIGKILL');
+    let state = '';
+    for (let i = 0; i < 100 && state !== 'SANDBOX_NOTREADY'; i++) {
+      state = (await status(id)).state;
+      if (state !== 'SANDBOX_NOTREADY') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(state, 'SANDBOX_NOTREADY');
+    assert.deepEqual(await list({ id, state: { state: 'SANDBOX_NOTREADY' } }), [id]);
+    await removePod(id);
+    assert.deepEqual(await list({ id }), []);
+  });
+
+  it('pid=NODE shares the host PID namespace; otherwise the pause is PID 1 of its own', async () => {
+    const host = await runPod(podConfig('pid-node', { linux: { securityContext: { namespaceOptions: { network: 'POD', pid: 'NODE', ipc: 'POD' } } } }));
+    const own = await runPod(podConfig('pid-pod', { linux: { securityContext: { namespaceOptions: { network: 'POD', pid: 'POD', ipc: 'POD' } } } }));
+    const hostPid = (await podInside(target, host)).pid;
+    const ownPid = (await podInside(target, own)).pid;
+    assert.equal(nsIdentity(`/proc/${hostPid}/ns/pid`), nsIdentity('/proc/self/ns/pid'));
+    assert.notEqual(nsIdentity(`/proc/${ownPid}/ns/pid`), nsIdentity('/proc/self/ns/pid'));
+    const nsPid = /^NSpid:\s+(.*)$/m.exec(fs.readFileSync(`/proc/${ownPid}/status`, 'utf8'))![1]!.trim().split(/\s+/);
+    assert.equal(nsPid[nsPid.length - 1], '1');
+    assert.equal((await status(host)).linux?.namespaces?.options?.pid, 'NODE');
+    await removePod(host);
+    await removePod(own);
+  });
+
   it('runs the pause process below the cgroup parent given (cgroupfs), and removes the pod cgroup with the pod', async (t) => {
     const top = `critest-${randomBytes(4).toString('hex')}`;
     const parent = `/${top}/pod-uid`;
@@ -400,6 +429,26 @@ describe('pod sandbox', () => {
     await removePod(ready);
     await removePod(stopped);
     assert.equal(fs.existsSync(`/proc/${pid}/ns/net`), false, 'pause gone after remove');
+  });
+
+  it('a pause process that dies while the runtime is down is NOTREADY after the restart', async (t) => {
+    if (!target.restart) return t.skip('an external endpoint cannot be restarted by the suite');
+    const id = await runPod(podConfig('dies-while-down'));
+    const { pid } = await podInside(target, id);
+    let alive = false;
+    await target.restart(async () => {
+      alive = fs.existsSync(`/proc/${pid}/ns/net`);
+      process.kill(pid, 'SIGKILL');
+      while (fs.existsSync(`/proc/${pid}/ns/net`)) await new Promise((r) => setTimeout(r, 20));
+    });
+    assert.ok(alive, 'the pause was alive across the stop');
+    let state = '';
+    for (let i = 0; i < 100 && state !== 'SANDBOX_NOTREADY'; i++) {
+      state = (await status(id)).state;
+      if (state !== 'SANDBOX_NOTREADY') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(state, 'SANDBOX_NOTREADY');
+    await removePod(id);
   });
 
   it('without namespace options reports the CRI defaults (all POD)', {

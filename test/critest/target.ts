@@ -40,7 +40,7 @@ export interface CriTarget {
    * service manager would (pods keep running); `cri` is a new client afterwards.
    * Undefined for an external endpoint.
    */
-  restart?: () => Promise<void>;
+  restart?: (whileDown?: () => void | Promise<void>) => Promise<void>;
 }
 
 export interface TargetOptions {
@@ -55,6 +55,23 @@ export function targetName(): TargetName {
   const name = process.env.CRADLE_CRITEST_TARGET ?? 'cradle';
   if (name !== 'cradle' && name !== 'containerd') throw new Error(`CRADLE_CRITEST_TARGET must be cradle or containerd, not ${name}`);
   return name;
+}
+
+/**
+ * The socket accepts before the CRI service answers: containerd's CRI plugin
+ * says "server is not initialized yet" while it loads its state.
+ */
+async function waitCriReady(cri: CriClient): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await cri.runtime.Status({}, { timeoutMs: 5_000 });
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
 
 const CNI_DIR_PREFIX = 'cradle-critest-cni-';
@@ -109,12 +126,14 @@ export async function startTarget(options: TargetOptions = {}): Promise<CriTarge
       const target: CriTarget = {
         name, endpoint: ref.endpoint, cri: new CriClient(ref.endpoint), registry, cniDir, network, pauseImage: pause.reference, referenceDir: ref.dir,
         stop: async () => { target.cri.close(); await unwind(); },
-        restart: async () => {
+        restart: async (whileDown) => {
           target.cri.close();
-          await ref.restart();
+          await ref.restart(whileDown);
           target.cri = new CriClient(ref.endpoint);
+          await waitCriReady(target.cri);
         },
       };
+      await waitCriReady(target.cri);
       return target;
     }
     const dirs = makeTempDirs('cradle-critest-');
@@ -127,11 +146,13 @@ export async function startTarget(options: TargetOptions = {}): Promise<CriTarge
     const target: CriTarget = {
       name, endpoint, cri: new CriClient(endpoint), registry, cniDir: dirs.cniDir, network, pauseImage: pause.reference,
       stop: async () => { target.cri.close(); await unwind(); },
-      restart: async () => {
+      restart: async (whileDown) => {
         target.cri.close();
         await daemon.stop({ keepDirs: true });
+        await whileDown?.();
         daemon = await startCradled(cradledOptions, dirs);
         target.cri = new CriClient(endpoint);
+        await waitCriReady(target.cri);
       },
     };
     return target;

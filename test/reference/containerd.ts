@@ -26,8 +26,8 @@ export interface ReferenceRuntime {
   /** The containerd process (replaced by restart()). */
   proc: ChildProcess;
   stop(): Promise<void>;
-  /** Stops containerd and starts it again on the same state (pods keep running). */
-  restart(): Promise<void>;
+  /** Stops containerd and starts it again on the same state (pods keep running); `whileDown` runs in between. */
+  restart(whileDown?: () => void | Promise<void>): Promise<void>;
 }
 
 export function referenceAvailable(): boolean {
@@ -184,8 +184,9 @@ export async function startReferenceContainerd(opts: ReferenceOptions): Promise<
       unmountUnder(dir);
       fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
     },
-    restart: async () => {
+    restart: async (whileDown) => {
       await halt();
+      await whileDown?.();
       runtime.proc = spawnDaemon();
       await waitReady();
     },
