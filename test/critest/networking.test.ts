@@ -66,6 +66,25 @@ function natRules(): string {
   return execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' });
 }
 
+const WWW_PREFIX = 'cradle-critest-www-';
+
+/** Stand-in servers (and their dirs) of a killed earlier run: their test process is gone. */
+function sweepStaleServers(): void {
+  for (const name of fs.readdirSync(os.tmpdir())) {
+    if (!name.startsWith(WWW_PREFIX)) continue;
+    const dir = path.join(os.tmpdir(), name);
+    let owner = 0;
+    try { owner = Number(fs.readFileSync(path.join(dir, 'owner.pid'), 'utf8')); } catch { /* none */ }
+    if (owner && fs.existsSync(`/proc/${owner}`)) continue;
+    for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+      try {
+        if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${dir}/`)) process.kill(Number(pid), 'SIGKILL');
+      } catch { /* exited */ }
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('networking', () => {
   let target: CriTarget;
   const live = new Set<string>();
@@ -80,7 +99,9 @@ describe('networking', () => {
       execFileSync('ip', ['addr', 'add', `${HOST_ADDRESS}/24`, 'dev', BRIDGE]);
       execFileSync('ip', ['link', 'set', BRIDGE, 'up']);
     }
-    wwwDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-critest-www-'));
+    sweepStaleServers();
+    wwwDir = fs.mkdtempSync(path.join(os.tmpdir(), WWW_PREFIX));
+    fs.writeFileSync(path.join(wwwDir, 'owner.pid'), String(process.pid));
   });
   after(async () => {
     for (const server of servers) server.kill('SIGKILL');
