@@ -9,7 +9,7 @@ describe('image', () => {
   let target: CriTarget;
   let plain: PushedImage;
   before(async () => {
-    target = await startTarget();
+    target = await startTarget({ bridge: 'crit-image0', subnet: '10.214.11.0/24' });
     plain = await pushImage(target.registry, 'critest/busybox:1.0', busyboxImage());
   });
   after(async () => { await target?.stop(); });

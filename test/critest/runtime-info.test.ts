@@ -5,7 +5,7 @@ import { startTarget, type CriTarget } from './target';
 
 describe('runtime info', () => {
   let target: CriTarget;
-  before(async () => { target = await startTarget(); });
+  before(async () => { target = await startTarget({ bridge: 'crit-info0', subnet: '10.214.10.0/24' }); });
   after(async () => { await target?.stop(); });
 
   it('Version answers the CRI API version v1 and names the runtime', async () => {

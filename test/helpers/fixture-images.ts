@@ -83,7 +83,9 @@ export function busyboxRootfsEntries(opts: BusyboxRootfsOptions = {}): LayerEntr
   const entries: LayerEntry[] = [
     entry.dir('bin'),
     entry.file('bin/busybox', busyboxBytes, { mode: 0o755 }),
-    ...busyboxApplets().map((name) => entry.hardlink(`bin/${name}`, 'bin/busybox')),
+    // A hardlink's header mode must be its target's: containerd and moby chmod the
+    // link (so the shared inode) to it, and 0644 would leave /bin/sh not executable.
+    ...busyboxApplets().map((name) => entry.hardlink(`bin/${name}`, 'bin/busybox', { mode: 0o755 })),
     entry.dir('dev'),
     entry.dir('etc'),
     entry.file('etc/passwd', passwdFile(users)),
