@@ -118,7 +118,8 @@ export class SandboxManager {
     const nsOptions = config.linux?.securityContext?.namespaceOptions;
     const hostNetwork = nsOptions?.network === 'NODE';
     const hostIpc = nsOptions?.ipc === 'NODE';
-    const pidMode: PidMode = nsOptions?.pid === 'NODE' ? 'NODE' : nsOptions?.pid === 'POD' ? 'POD' : 'CONTAINER';
+    // The CRI's default (enum value 0, also when namespace_options is absent) is POD.
+    const pidMode: PidMode = nsOptions?.pid === 'NODE' ? 'NODE' : nsOptions?.pid === 'CONTAINER' ? 'CONTAINER' : 'POD';
     const runDir = path.join(this.options.runRoot, 'pods', id);
     const handler = this.options.handlers.get(runtimeHandler);
     const hostname = config.hostname || (hostNetwork ? fs.readFileSync('/proc/sys/kernel/hostname', 'utf8').trim() : id.slice(0, 12));

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { startTarget, targetName, type CriTarget } from './target';
+import { startTarget, type CriTarget } from './target';
 import { grpcError } from '../helpers/cri-client';
 import { inPod, nsIdentity, podInside } from './pod-inspect';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig';
@@ -451,9 +451,7 @@ describe('pod sandbox', () => {
     await removePod(id);
   });
 
-  it('without namespace options reports the CRI defaults (all POD)', {
-    todo: targetName() !== 'cradle' ? false : 'cradle: a PodSandboxConfig without linux.security_context.namespace_options reports pid=CONTAINER (and records pidMode CONTAINER for its containers); the CRI zero value, and containerd, is POD',
-  }, async () => {
+  it('without namespace options reports the CRI defaults (all POD)', async () => {
     const id = await runPod(podConfig('nsdefault'));
     const options = (await status(id)).linux?.namespaces?.options;
     await removePod(id);

@@ -22,7 +22,7 @@ export function toCriSandboxStatus(s: SandboxRecord): PodSandboxStatus {
     state: s.state,
     createdAt: s.createdAt,
     network: { ip: primary?.ip ?? '', additionalIps: additional.map((i) => ({ ip: i.ip })) },
-    linux: { namespaces: { options: { network: ns?.network ?? 'POD', pid: ns?.pid ?? 'CONTAINER', ipc: ns?.ipc ?? 'POD', targetId: ns?.targetId ?? '' } } },
+    linux: { namespaces: { options: { network: ns?.network ?? 'POD', pid: ns?.pid ?? 'POD', ipc: ns?.ipc ?? 'POD', targetId: ns?.targetId ?? '' } } },
     labels: s.config.labels,
     annotations: s.config.annotations,
     runtimeHandler: s.runtimeHandler,
