@@ -9,6 +9,7 @@ import type { Logger } from '../common/logger';
 import { errors, messageOf, withContext } from '../common/errors';
 import { UndoStack } from '../common/undo';
 import { NameReservations } from '../common/reservations';
+import { findByIdOrPrefix } from '../common/id-lookup';
 import { RecordStore } from '../common/record-store';
 import { writeFileAtomicSync } from '../common/atomic-file';
 import type { CniManager, PortMapping } from '../cni';
@@ -87,11 +88,7 @@ export class SandboxManager {
 
   /** By full id or unique prefix; NOT_FOUND otherwise. */
   find(idOrPrefix: string): SandboxRecord {
-    const exact = this.sandboxes.get(idOrPrefix);
-    if (exact) return exact;
-    const matches = idOrPrefix.length >= 3 ? [...this.sandboxes.values()].filter((s) => s.id.startsWith(idOrPrefix)) : [];
-    if (matches.length === 1) return matches[0]!;
-    throw errors.notFound('pod sandbox', idOrPrefix);
+    return findByIdOrPrefix(this.sandboxes, idOrPrefix, 'pod sandbox');
   }
 
   list(filter: SandboxFilter = {}): SandboxRecord[] {

@@ -10,6 +10,7 @@ import type { Logger } from '../../common/logger';
 import { errors, messageOf, withContext } from '../../common/errors';
 import { UndoStack } from '../../common/undo';
 import { NameReservations } from '../../common/reservations';
+import { findByIdOrPrefix } from '../../common/id-lookup';
 import { RecordStore } from '../../common/record-store';
 import { EventBus } from '../../common/event-bus';
 import type { ImageService } from '../../image';
@@ -92,12 +93,9 @@ export class ContainerManager {
     return this.containers.get(id);
   }
 
+  /** By full id or unique prefix; NOT_FOUND otherwise. */
   find(idOrPrefix: string): ContainerRecord {
-    const exact = this.containers.get(idOrPrefix);
-    if (exact) return exact;
-    const matches = idOrPrefix.length >= 3 ? [...this.containers.values()].filter((c) => c.id.startsWith(idOrPrefix)) : [];
-    if (matches.length === 1) return matches[0]!;
-    throw errors.notFound('container', idOrPrefix);
+    return findByIdOrPrefix(this.containers, idOrPrefix, 'container');
   }
 
   list(filter: ContainerFilter = {}): ContainerRecord[] {
