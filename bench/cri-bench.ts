@@ -9,12 +9,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createCipheriv, createHash } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
-import { startFixtureRegistry, type FixtureRegistry } from '../test/helpers/registry';
-import {
-  busyboxRootfsEntries, DEFAULT_PATH_ENV, entry, PAUSE_SCRIPT, pushImage, type ImageSpec, type LayerEntry, type PushedImage,
-} from '../test/helpers/image-builder';
+import { startFixtureRegistry } from '../test/helpers/registry';
+import { pushImages, type Images } from './lib/images';
+import { formatProfile, summarizeProfile } from './lib/cpuprofile';
 import { REPO_ROOT } from '../test/helpers/daemon';
 import type { PodSandboxConfig } from '../src/generated/runtime/v1/PodSandboxConfig';
 import type { ContainerConfig } from '../src/generated/runtime/v1/ContainerConfig';
@@ -135,7 +133,7 @@ function defineWorkloads(results: Results, pods: number): Record<string, string>
   results.define(W.concWall, 'ms', 0.8, 'a pod = RunPodSandbox + CreateContainer + StartContainer of one sleep container');
   results.define(W.concPer, 'ms');
   const d = {
-    daemonIdle: 'daemon RSS, idle',
+    daemonIdle: 'daemon RSS, no pods (after the rounds above)',
     daemonRss: `daemon RSS at ${pods} pods`,
     daemonPss: `daemon PSS at ${pods} pods`,
     helperRss: `helpers RSS per pod at ${pods} pods`,
@@ -161,58 +159,6 @@ function defineWorkloads(results: Results, pods: number): Record<string, string>
   results.define(d.probeCpu, '%', undefined, '% of one core over the probe window, daemon process only');
   results.define(d.probeCpuAll, '%', undefined, 'daemon and helpers, including children they reaped (conmon -e, runc exec)');
   return d;
-}
-
-// ---- images ------------------------------------------------------------------
-
-/** Deterministic incompressible bytes: AES-256-CTR keystream keyed by the seed. */
-function seededBytes(seed: string, length: number): Buffer {
-  const key = createHash('sha256').update(seed).digest();
-  return createCipheriv('aes-256-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(length));
-}
-
-/** Three layers of ~33 MB of random-but-seeded data (gzip cannot shrink it): ~100 MB compressed and uncompressed. */
-function bigImageLayers(): { entries: LayerEntry[] }[] {
-  return [0, 1, 2].map((layer) => {
-    const entries: LayerEntry[] = [entry.dir(`data${layer}`)];
-    for (let i = 0; i < 16; i++) entries.push(entry.file(`data${layer}/blob${i}`, seededBytes(`cradle-bench-${layer}-${i}`, 2 << 20)));
-    return { entries };
-  });
-}
-
-interface Images {
-  pause: PushedImage;
-  busybox: PushedImage;
-  big: PushedImage;
-}
-
-/**
- * The fixture busybox, except that the applets' hard-link entries carry mode 0755
- * like those of real image tars: containerd (like Docker) chmods a hard link's
- * inode to the link entry's mode, and the fixture's default 0644 would leave
- * /bin/busybox not executable under containerd.
- */
-function busyboxLayer(): LayerEntry[] {
-  return busyboxRootfsEntries().map((e) => (e.type === 'hardlink' ? { ...e, mode: 0o755 } : e));
-}
-
-function busyboxSpec(): ImageSpec {
-  return { layers: [{ entries: busyboxLayer() }], config: { Env: [DEFAULT_PATH_ENV], Cmd: ['sh'] } };
-}
-
-/** Busybox plus the fixture /pause script (PID 1 that exits on TERM). */
-function pauseSpec(): ImageSpec {
-  return {
-    layers: [{ entries: busyboxLayer() }, { entries: [entry.file('pause', PAUSE_SCRIPT, { mode: 0o755 })] }],
-    config: { Env: [DEFAULT_PATH_ENV], Entrypoint: ['/pause'] },
-  };
-}
-
-async function pushImages(registry: FixtureRegistry): Promise<Images> {
-  const pause = await pushImage(registry, 'bench/pause:3.10', pauseSpec());
-  const busybox = await pushImage(registry, 'bench/busybox:1', busyboxSpec());
-  const big = await pushImage(registry, 'bench/big:v1', { layers: bigImageLayers() });
-  return { pause, busybox, big };
 }
 
 // ---- workloads ---------------------------------------------------------------
@@ -315,7 +261,7 @@ async function removeImageIfPresent(rt: BenchRuntime, ref: string): Promise<void
 }
 
 async function pullRound(ctx: Ctx, rt: BenchRuntime): Promise<void> {
-  const ref = ctx.images.big.reference;
+  const ref = ctx.images.big!.reference;
   try {
     await removeImageIfPresent(rt, ref);
     await step(ctx, W.pull, rt, 'PullImage', () => rt.cri.image.PullImage({ image: { image: ref } }, { timeoutMs: 300_000 }));
@@ -480,8 +426,9 @@ async function main(): Promise<void> {
   cleanups.push(() => registry.stop());
   const t0 = performance.now();
   const images = await pushImages(registry);
-  const bigSize = images.big.layers.reduce((s, l) => s + l.size, 0);
-  console.log(`fixture registry ${registry.host}: pause, busybox, big (${images.big.layers.length} layers, ${(bigSize / 1e6).toFixed(1)} MB compressed) pushed in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const big = images.big!;
+  const bigSize = big.layers.reduce((s, l) => s + l.size, 0);
+  console.log(`fixture registry ${registry.host}: pause, busybox, big (${big.layers.length} layers, ${(bigSize / 1e6).toFixed(1)} MB compressed) pushed in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
   const profDir = opts.cpuProf ? fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-bench-prof-')) : undefined;
   const startOpts = { registryHost: registry.host, pauseImage: images.pause.reference, ...(profDir ? { cpuProfDir: profDir } : {}) };
@@ -524,18 +471,20 @@ async function main(): Promise<void> {
   if (errors.length) console.log(`Failures:\n${errors.join('\n')}\n`);
 
   const day = facts.date.slice(0, 10);
+  // A profiled run is slower: its results go to their own file, with the profile summary.
+  const base = `${day}-cri-bench${opts.cpuProf ? '-cpuprof' : ''}`;
   const outDir = path.join(REPO_ROOT, 'bench', 'results');
   fs.mkdirSync(outDir, { recursive: true });
   const json = {
     machine: { ...facts, loadAverageAtEnd: loadAtEnd },
     options: opts,
     durationSeconds: Math.round(totalSeconds),
-    images: { big: { reference: images.big.reference, layers: images.big.layers.map((l) => ({ digest: l.digest, size: l.size })) } },
+    images: { big: { reference: big.reference, layers: big.layers.map((l) => ({ digest: l.digest, size: l.size })) } },
     rows,
     raw: [...results.workloads.values()],
     ...(profDir ? { cpuProfileDir: profDir } : {}),
   };
-  fs.writeFileSync(path.join(outDir, `${day}-cri-bench.json`), `${JSON.stringify(json, null, 2)}\n`);
+  fs.writeFileSync(path.join(outDir, `${base}.json`), `${JSON.stringify(json, null, 2)}\n`);
   const versions = Object.entries(facts.versions).map(([k, v]) => `${k} ${v}`).join('; ');
   const md = [
     `# CRI benchmark, ${facts.date}`,
@@ -550,9 +499,15 @@ async function main(): Promise<void> {
     '',
     ...(errors.length ? ['Failures:', '', ...errors, ''] : []),
   ].join('\n');
-  fs.writeFileSync(path.join(outDir, `${day}-cri-bench.md`), md);
-  console.log(`wrote bench/results/${day}-cri-bench.{json,md} (${Math.round(totalSeconds)} s)`);
-  if (profDir) console.log(`cradled CPU profile will be in ${profDir} once cradled has exited`);
+  fs.writeFileSync(path.join(outDir, `${base}.md`), md);
+  console.log(`wrote bench/results/${base}.{json,md} (${Math.round(totalSeconds)} s)`);
+  if (profDir) {
+    await cleanupAll(); // cradled writes its profile when it exits
+    const profiles = fs.readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile'));
+    const text = profiles.map((f) => formatProfile(summarizeProfile(path.join(profDir, f), REPO_ROOT, 25))).join('\n\n');
+    console.log(`\ncradled CPU profile (${profDir}):\n${text}`);
+    fs.appendFileSync(path.join(outDir, `${base}.md`), `\n## cradled CPU profile (node --cpu-prof, whole run)\n\n\`\`\`\n${text}\n\`\`\`\n`);
+  }
 }
 
 main()
