@@ -136,6 +136,7 @@ function defineWorkloads(results: Results, pods: number): Record<string, string>
     daemonIdle: 'daemon RSS, no pods (after the rounds above)',
     daemonRss: `daemon RSS at ${pods} pods`,
     daemonPss: `daemon PSS at ${pods} pods`,
+    daemonAnon: `daemon anonymous memory at ${pods} pods`,
     helperRss: `helpers RSS per pod at ${pods} pods`,
     helperPss: `helpers PSS per pod at ${pods} pods`,
     helperCount: `helper processes at ${pods} pods`,
@@ -149,6 +150,7 @@ function defineWorkloads(results: Results, pods: number): Record<string, string>
   results.define(d.daemonIdle, 'MB');
   results.define(d.daemonRss, 'MB', 1.0);
   results.define(d.daemonPss, 'MB');
+  results.define(d.daemonAnon, 'MB', undefined, 'heap and stacks: RSS minus the mapped program and libraries');
   results.define(d.helperRss, 'MB');
   results.define(d.helperPss, 'MB', 0.5, 'conmon processes (cradle: pause + container) vs containerd-shim-runc-v2 (one per pod)');
   results.define(d.helperCount, 'count');
@@ -331,6 +333,7 @@ async function densityRun(ctx: Ctx, rt: BenchRuntime): Promise<void> {
     const helperMem = sumMemory(helpers.map((p) => p.pid));
     results.add(d.daemonRss!, rt.name, daemon.rss / MB);
     results.add(d.daemonPss!, rt.name, daemon.pss / MB);
+    results.add(d.daemonAnon!, rt.name, daemon.anon / MB);
     results.add(d.helperRss!, rt.name, helperMem.rss / MB / n);
     results.add(d.helperPss!, rt.name, helperMem.pss / MB / n);
     results.add(d.helperCount!, rt.name, helpers.length);
@@ -430,7 +433,7 @@ async function main(): Promise<void> {
   const bigSize = big.layers.reduce((s, l) => s + l.size, 0);
   console.log(`fixture registry ${registry.host}: pause, busybox, big (${big.layers.length} layers, ${(bigSize / 1e6).toFixed(1)} MB compressed) pushed in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-  const profDir = opts.cpuProf ? fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-bench-prof-')) : undefined;
+  const profDir = opts.cpuProf ? fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-cpuprof-')) : undefined;
   const startOpts = { registryHost: registry.host, pauseImage: images.pause.reference, ...(profDir ? { cpuProfDir: profDir } : {}) };
   const cradle = await startCradle(startOpts);
   cleanups.push(() => cradle.stop());

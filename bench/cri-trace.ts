@@ -80,7 +80,10 @@ function parsePerf(dataFile: string): { forks: { parent: number; child: number; 
       const parent = /\bpid=(\d+)/.exec(fields!)?.[1];
       if (child && parent) forks.push({ parent: Number(parent), child: Number(child), ns });
     } else if (event === 'sched_process_exec') {
-      execs.set(Number(pidText), { ns, file: /filename=(\S+)/.exec(fields!)?.[1] ?? '?' });
+      // A task may exec more than once (runc init re-execs itself, then the container program): keep the chain.
+      const file = /filename=(\S+)/.exec(fields!)?.[1] ?? '?';
+      const earlier = execs.get(Number(pidText));
+      execs.set(Number(pidText), earlier ? { ns: earlier.ns, file: `${earlier.file} → ${path.basename(file)}` } : { ns, file });
     } else if (event === 'sched_process_exit') {
       exits.set(Number(/\bpid=(\d+)/.exec(fields!)?.[1] ?? pidText), ns);
     }
@@ -88,9 +91,12 @@ function parsePerf(dataFile: string): { forks: { parent: number; child: number; 
   return { forks, execs, exits };
 }
 
-/** Descendants of `root` (threads included, as perf sees clones) with their exec and exit. */
-function descendants(root: number, perf: ReturnType<typeof parsePerf>): Task[] {
-  const inTree = new Set([root]);
+/**
+ * Descendants of the daemon's threads `roots` (threads included: perf sees every
+ * clone, and Go forks from any thread) with their exec and exit.
+ */
+function descendants(roots: number[], perf: ReturnType<typeof parsePerf>): Task[] {
+  const inTree = new Set(roots);
   const tasks: Task[] = [];
   for (const f of perf.forks) {
     if (!inTree.has(f.parent)) continue;
@@ -112,11 +118,14 @@ function ms(ns: bigint): string {
 function timeline(rt: BenchRuntime, marks: Mark[], tasks: Task[]): string {
   const lines = [`### ${rt.name}`, ''];
   const byPid = new Map(tasks.map((t) => [t.pid, t]));
-  const label = (t: Task): string => {
-    const parent = byPid.get(t.parent);
-    const parentName = parent?.file ? path.basename(parent.file) : t.parent === rt.daemonPid ? 'daemon' : `pid ${t.parent}`;
-    return `${path.basename(t.file!)} (from ${parentName})`;
+  // The parent is named after the closest ancestor that exec'd a program (a fork or thread of it).
+  const programOf = (pid: number): string => {
+    for (let t = byPid.get(pid); t; t = byPid.get(t.parent)) {
+      if (t.file && t.execNs !== undefined) return path.basename(t.file.split(' → ').pop()!);
+    }
+    return 'daemon';
   };
+  const label = (t: Task): string => `${path.basename(t.file!)} (from ${programOf(t.parent)})`;
   for (const m of marks) {
     lines.push(`- **${m.rpc}**: ${ms(m.endNs - m.startNs)} ms`);
     // Only tasks that exec'd a program (threads and bare forks are noise here).
@@ -133,6 +142,7 @@ async function traceOne(rt: BenchRuntime, images: Images, work: string): Promise
   const perf = spawn('perf', ['record', '-q', '-k', 'CLOCK_MONOTONIC', '-a', '-o', dataFile,
     '-e', 'sched:sched_process_fork', '-e', 'sched:sched_process_exec', '-e', 'sched:sched_process_exit'], { stdio: 'ignore' });
   await sleep(1500);
+  const threads = fs.readdirSync(`/proc/${rt.daemonPid}/task`).map(Number);
   const marks: Mark[] = [];
   try {
     await lifecycle(rt, images, marks);
@@ -141,7 +151,7 @@ async function traceOne(rt: BenchRuntime, images: Images, work: string): Promise
     perf.kill('SIGINT');
     await new Promise((r) => perf.once('exit', r));
   }
-  return timeline(rt, marks, descendants(rt.daemonPid, parsePerf(dataFile)));
+  return timeline(rt, marks, descendants(threads, parsePerf(dataFile)));
 }
 
 async function main(): Promise<void> {

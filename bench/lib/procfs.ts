@@ -15,6 +15,8 @@ export interface MemoryUse {
   rss: number;
   /** Proportional set size (shared pages divided among their users), bytes. */
   pss: number;
+  /** Anonymous memory (heap, stacks: not the shared program text), bytes. */
+  anon: number;
 }
 
 const CLOCK_TICK_MS = 10; // USER_HZ is 100 on Linux
@@ -44,11 +46,11 @@ export function listProcesses(): ProcInfo[] {
 export function memoryOf(pid: number): MemoryUse {
   const text = readOrEmpty(`/proc/${pid}/smaps_rollup`);
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
-  return { rss: kb('Rss'), pss: kb('Pss') };
+  return { rss: kb('Rss'), pss: kb('Pss'), anon: kb('Anonymous') };
 }
 
 export function sumMemory(pids: number[]): MemoryUse {
-  return pids.map(memoryOf).reduce((a, b) => ({ rss: a.rss + b.rss, pss: a.pss + b.pss }), { rss: 0, pss: 0 });
+  return pids.map(memoryOf).reduce((a, b) => ({ rss: a.rss + b.rss, pss: a.pss + b.pss, anon: a.anon + b.anon }), { rss: 0, pss: 0, anon: 0 });
 }
 
 /** CPU time in ms: the process's own, and that of children it has reaped. */
