@@ -488,7 +488,7 @@ async function main(): Promise<void> {
     ...(profDir ? { cpuProfileDir: profDir } : {}),
   };
   fs.writeFileSync(path.join(outDir, `${base}.json`), `${JSON.stringify(json, null, 2)}\n`);
-  const versions = Object.entries(facts.versions).map(([k, v]) => `${k} ${v}`).join('; ');
+  const versions = Object.entries(facts.versions).map(([k, v]) => (v.toLowerCase().startsWith(k.toLowerCase()) ? v : `${k} ${v}`)).join('; ');
   const md = [
     `# CRI benchmark, ${facts.date}`,
     '',

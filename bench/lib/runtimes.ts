@@ -49,6 +49,9 @@ export interface StartOptions {
   pauseImage: string;
   /** Directory for a V8 CPU profile of cradled (written when it exits). */
   cpuProfDir?: string;
+  /** More node flags for cradled (e.g. --trace-gc), and where its stdout goes (default: discarded). */
+  nodeFlags?: string[];
+  stdoutPath?: string;
 }
 
 interface SweepState {
@@ -208,10 +211,12 @@ export async function startCradle(opts: StartOptions): Promise<BenchRuntime> {
   // reaches only the benchmark, which then removes the pods through the API; and
   // with node flags on the pinned node's command line (bin/cradled drops NODE_OPTIONS).
   fs.writeFileSync(dirs.configFile, '');
-  const nodeFlags = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
+  const nodeFlags = [...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), ...(opts.nodeFlags ?? [])];
+  const stdout = opts.stdoutPath ? fs.openSync(opts.stdoutPath, 'a') : 'ignore';
   const proc = spawn(PINNED_NODE, [...nodeFlags, path.join(REPO_ROOT, 'dist', 'src', 'cmd', 'cradled.js'), ...baseArgs(dirs), ...args], {
-    env: cleanChildEnv({ UV_THREADPOOL_SIZE: '64' }), stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    env: cleanChildEnv({ UV_THREADPOOL_SIZE: '64' }), stdio: ['ignore', stdout, 'pipe'], detached: true,
   });
+  if (typeof stdout === 'number') fs.closeSync(stdout);
   const daemon = new Cradled(dirs, proc);
   try {
     await waitForSocket(daemon);
