@@ -474,8 +474,8 @@ async function main(): Promise<void> {
   if (errors.length) console.log(`Failures:\n${errors.join('\n')}\n`);
 
   const day = facts.date.slice(0, 10);
-  // A profiled run is slower: its results go to their own file, with the profile summary.
-  const base = `${day}-cri-bench${opts.cpuProf ? '-cpuprof' : ''}`;
+  // A profiled run is slower, and other pod counts answer other questions: their own files.
+  const base = `${day}-cri-bench${opts.pods !== 20 ? `-${opts.pods}pods` : ''}${opts.cpuProf ? '-cpuprof' : ''}`;
   const outDir = path.join(REPO_ROOT, 'bench', 'results');
   fs.mkdirSync(outDir, { recursive: true });
   const json = {
