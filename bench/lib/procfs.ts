@@ -1,0 +1,72 @@
+// What the benchmark reads from /proc: processes by name and command line,
+// their memory (RSS and PSS from smaps_rollup) and CPU time.
+import * as fs from 'node:fs';
+
+export interface ProcInfo {
+  pid: number;
+  /** /proc/PID/comm (15 characters at most). */
+  comm: string;
+  /** argv joined by spaces. */
+  cmdline: string;
+}
+
+export interface MemoryUse {
+  /** Resident set size, bytes. */
+  rss: number;
+  /** Proportional set size (shared pages divided among their users), bytes. */
+  pss: number;
+  /** Anonymous memory (heap, stacks: not the shared program text), bytes. */
+  anon: number;
+}
+
+const CLOCK_TICK_MS = 10; // USER_HZ is 100 on Linux
+
+function readOrEmpty(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Every live process (those that vanish while being read are skipped). */
+export function listProcesses(): ProcInfo[] {
+  const out: ProcInfo[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const cmdline = readOrEmpty(`/proc/${name}/cmdline`).replace(/\0+$/, '').replace(/\0/g, ' ');
+    const comm = readOrEmpty(`/proc/${name}/comm`).trim();
+    if (!comm) continue;
+    out.push({ pid: Number(name), comm, cmdline });
+  }
+  return out;
+}
+
+/** RSS and PSS of one process from smaps_rollup (zero if it is gone). */
+export function memoryOf(pid: number): MemoryUse {
+  const text = readOrEmpty(`/proc/${pid}/smaps_rollup`);
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
+  return { rss: kb('Rss'), pss: kb('Pss'), anon: kb('Anonymous') };
+}
+
+export function sumMemory(pids: number[]): MemoryUse {
+  return pids.map(memoryOf).reduce((a, b) => ({ rss: a.rss + b.rss, pss: a.pss + b.pss, anon: a.anon + b.anon }), { rss: 0, pss: 0, anon: 0 });
+}
+
+/** CPU time in ms: the process's own, and that of children it has reaped. */
+export function cpuTimeOf(pid: number): { self: number; children: number } {
+  const stat = readOrEmpty(`/proc/${pid}/stat`);
+  // Fields after the parenthesised comm: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const field = (n: number) => Number(rest[n - 3] ?? 0);
+  return { self: (field(14) + field(15)) * CLOCK_TICK_MS, children: (field(16) + field(17)) * CLOCK_TICK_MS };
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
