@@ -183,7 +183,7 @@ export const runtimeSchema: TableSchema<RuntimeConfig> = {
 /** Defaults for a handler table; runtime_path "" means cradle's own runtime shipped with cradled. */
 export const runtimeHandlerSchema: TableSchema<RuntimeHandlerConfig> = {
   runtime_path: { type: 'string', default: '', doc: 'OCI runtime binary; empty means cradle\'s own runtime (bin/cradle-runtime).', check: optionalAbsolutePath },
-  runtime_root: { type: 'string', default: '/run/cradle-runtime', doc: 'The runtime\'s --root state directory.', check: absolutePath },
+  runtime_root: { type: 'string', default: '', doc: 'The runtime\'s --root state directory; empty means <run_root>/runtimes/<handler name>.', check: optionalAbsolutePath },
   runtime_type: { type: 'enum', values: ['oci'], default: 'oci', doc: 'Only "oci" (a runc-compatible CLI driven through conmon).' },
   monitor_path: { type: 'string', default: '', doc: 'Monitor for this handler; empty means [runtime] conmon.', check: optionalAbsolutePath },
 };

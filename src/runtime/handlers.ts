@@ -29,11 +29,13 @@ export class RuntimeHandlers {
     this.exitDir = path.join(config.state.run_root, 'exits');
     for (const [name, h] of Object.entries(config.runtime.runtimes)) {
       const binary = h.runtime_path || shippedBinary('cradle-runtime');
-      const cli = new RuntimeCli({ binary, root: h.runtime_root, systemdCgroup: config.runtime.cgroup_manager === 'systemd' });
+      // Each daemon's containers under its own run root, unless a root is configured.
+      const root = h.runtime_root || path.join(config.state.run_root, 'runtimes', name);
+      const cli = new RuntimeCli({ binary, root, systemdCgroup: config.runtime.cgroup_manager === 'systemd' });
       const conmon = new Conmon({
         conmon: h.monitor_path || config.runtime.conmon,
         runtimePath: binary,
-        runtimeRoot: h.runtime_root,
+        runtimeRoot: root,
         exitDir: this.exitDir,
         socketDir: path.join(config.state.run_root, 's'),
         systemdCgroup: config.runtime.cgroup_manager === 'systemd',

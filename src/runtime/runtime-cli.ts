@@ -9,6 +9,8 @@ import { execFile, spawn } from 'node:child_process';
 import { cleanChildEnv } from '../common/child-env';
 import { errors } from '../common/errors';
 import type { OciState } from './oci-runtime/state';
+import { Container, del } from './oci-runtime/commands';
+import { RuntimeLog } from './oci-runtime/log';
 import type { Process, Resources } from './oci-runtime/spec';
 
 /** bin/cradle-runtime of this checkout (dist/src/runtime -> repo root). */
@@ -126,8 +128,25 @@ export class RuntimeCli {
     await this.run(['kill', ...(all ? ['--all'] : []), id, String(signal)], id);
   }
 
+  /**
+   * delete. A stopped cradle-runtime container without poststop hooks is deleted in
+   * process (what the CLI's delete does: remove its cgroups and state), saving a
+   * ~40 ms Node start per removal; anything else goes through the CLI.
+   */
   async delete(id: string, force = false): Promise<void> {
+    if (this.isCradleRuntime && this.root && this.deleteInProcess(id)) return;
     await this.run(['delete', ...(force ? ['--force'] : []), id], id);
+  }
+
+  private deleteInProcess(id: string): boolean {
+    try {
+      const ctr = new Container(this.root!, id);
+      if (ctr.status() !== 'stopped' || ctr.saved.hooks?.poststop?.length) return false;
+      del(this.root!, id, true, new RuntimeLog(undefined));
+      return true;
+    } catch {
+      return false; // let the CLI report it
+    }
   }
 
   async pause(id: string): Promise<void> {

@@ -81,6 +81,36 @@ export function mountPointsUnder(dir: string): string[] {
     .sort((a, b) => b.length - a.length);
 }
 
+/**
+ * Kills what a test's cradled started and its test left behind (after a crash
+ * test, say): container and pause processes recorded by the runtime under this
+ * run root, and conmon processes working on this temp dir.
+ */
+export function killLeftovers(t: TempDirs): void {
+  const runtimes = path.join(t.runRoot, 'runtimes');
+  for (const handler of safeReaddir(runtimes)) {
+    for (const id of safeReaddir(path.join(runtimes, handler))) {
+      try {
+        const state = JSON.parse(fs.readFileSync(path.join(runtimes, handler, id, 'state.json'), 'utf8')) as { pid?: number };
+        if (state.pid) process.kill(state.pid, 'SIGKILL');
+      } catch { /* no state or gone */ }
+    }
+  }
+  for (const pid of safeReaddir('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(t.dir)) process.kill(Number(pid), 'SIGKILL');
+    } catch { /* gone */ }
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 export class Cradled {
   readonly stderrLines: string[] = [];
   private exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -100,6 +130,17 @@ export class Cradled {
 
   get socket(): string {
     return this.dirs.socket;
+  }
+
+  /** Best effort: removes every pod (and so every container) through the CRI. */
+  private async removeAllPods(): Promise<void> {
+    const cri = new CriClient(`unix://${this.dirs.socket}`);
+    try {
+      const { items } = await cri.runtime.ListPodSandbox({}, { timeoutMs: 5000 });
+      for (const p of items) await cri.runtime.RemovePodSandbox({ podSandboxId: p.id }, { timeoutMs: 30_000 }).catch(() => undefined);
+    } catch { /* daemon not serving */ } finally {
+      cri.close();
+    }
   }
 
   client(): CriClient {
@@ -128,6 +169,7 @@ export class Cradled {
 
   /** Stops the daemon (SIGTERM, then SIGKILL) and removes its temp dirs unless keepDirs (to restart on them). */
   async stop(options: { keepDirs?: boolean } = {}): Promise<void> {
+    if (!options.keepDirs && this.proc.exitCode === null && this.proc.signalCode === null) await this.removeAllPods();
     for (const c of this.clients) c.close();
     if (this.proc.exitCode === null && this.proc.signalCode === null) {
       this.proc.kill('SIGTERM');
@@ -139,6 +181,7 @@ export class Cradled {
       }
     }
     if (!options.keepDirs) {
+      killLeftovers(this.dirs);
       // cradled leaves <run_root>/ns bind-mounted (as a real install would); undo it
       // so the temp dir can go. Pod mounts are checked by the tests themselves.
       for (const mountPoint of mountPointsUnder(this.dirs.dir)) {

@@ -27,7 +27,7 @@ test('runtime handler tables merge over defaults and are validated', () => {
     const { config } = loadConfig({ configFile: file, configDir: path.join(dir, 'none') });
     assert.equal(config.runtime.default_runtime, 'runc');
     assert.equal(config.runtime.runtimes.runc!.runtime_path, '/usr/bin/runc');
-    assert.equal(config.runtime.runtimes.runc!.runtime_root, '/run/cradle-runtime', 'unset keys take handler defaults');
+    assert.equal(config.runtime.runtimes.runc!.runtime_root, '', 'unset keys take handler defaults (empty: under the run root)');
     assert.ok(config.runtime.runtimes.cradle, 'the built-in handler stays');
 
     fs.writeFileSync(file, '[runtime.runtimes.Bad_Name]\nruntime_path = "/x"\n');
