@@ -249,8 +249,30 @@ export class Daemon {
         };
       },
       config: () => ({ config: this.config, sources }),
-      collections: () => ({}),
-      item: () => undefined,
+      collections: () => ({
+        pods: () => this.services.sandboxes.list().map((p) => ({
+          id: p.id, name: p.config.metadata?.name, namespace: p.config.metadata?.namespace, state: p.state,
+          ips: p.ips.map((i) => i.ip), runtimeHandler: p.runtimeHandler, pausePid: p.pause?.pid,
+        })),
+        containers: () => this.services.containers.list().map((c) => ({
+          id: c.id, podSandboxId: c.sandboxId, name: c.config.metadata?.name, state: c.state, image: c.image,
+          pid: c.pid, conmonPid: c.conmonPid, exitCode: c.exitCode, reason: c.reason,
+        })),
+        images: () => this.services.images.list().map((i) => ({ id: i.id, repoTags: i.repoTags, size: i.size, pinned: i.pinned })),
+        conmon: () => this.services.containers.list()
+          .filter((c) => c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED')
+          .map((c) => ({ containerId: c.id, conmonPid: c.conmonPid })),
+      }),
+      item: (collection, id) => {
+        try {
+          if (collection === 'containers') return this.services.containers.find(id);
+          if (collection === 'pods') return this.services.sandboxes.find(id);
+          if (collection === 'images') return this.services.images.status(id);
+        } catch {
+          return undefined;
+        }
+        return undefined;
+      },
     };
   }
 

@@ -67,6 +67,7 @@ export class MetricsServer {
       s.closeAllConnections();
     })));
     this.servers.length = 0;
+    if (this.options.socket) await fs.promises.rm(this.options.socket, { force: true });
   }
 }
 

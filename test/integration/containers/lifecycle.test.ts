@@ -12,6 +12,8 @@ import { parseCriLog } from '../../../src/runtime/conmon/conmon';
 import { isProcessAlive } from '../../../src/runtime/conmon/proc';
 import { busyboxImage } from '../../helpers/image-builder';
 import { loadCriProto } from '../../../src/cri-server/proto';
+import { inspectGet } from '../../../src/daemon/inspect';
+import { baseArgs, runCradled } from '../../helpers/daemon';
 
 const f = new PodFixture('cradle-tct0', '10.216.0.0/24');
 
@@ -46,6 +48,24 @@ describe('containers', () => {
     assert.equal(metric(text, 'container_runtime_cradle_cni_operations_total{operation="DEL"}'), (metric(before, 'container_runtime_cradle_cni_operations_total{operation="DEL"}') ?? 0) + 1);
     assert.equal(metric(text, 'container_runtime_cradle_conmon_processes'), conmons);
     assert.ok((metric(text, 'container_runtime_cradle_cni_operations_duration_seconds_count{operation="ADD"}') ?? 0) >= 1);
+  });
+
+  it('the inspection API and `cradled status` show pods, containers, images and monitors', async () => {
+    const pod = await f.runPod('inspect');
+    const id = await f.runContainer(pod, f.containerConfig('seen', ['sleep', '1000']));
+    const socket = path.join(f.dirs.runRoot, 'inspect.sock');
+    const containers = JSON.parse((await inspectGet(socket, '/containers')).body) as { id: string; state: string }[];
+    assert.ok(containers.some((c) => c.id === id && c.state === 'CONTAINER_RUNNING'));
+    const one = JSON.parse((await inspectGet(socket, `/containers/${id.slice(0, 12)}`)).body) as { id: string; pid: number };
+    assert.equal(one.id, id);
+    assert.ok(isProcessAlive(one.pid));
+    assert.equal((await inspectGet(socket, '/containers/nope')).status, 404);
+    const pods = JSON.parse((await inspectGet(socket, '/pods')).body) as { id: string }[];
+    assert.ok(pods.some((p) => p.id === pod.id));
+    const status = await runCradled(['status', ...baseArgs(f.dirs)]);
+    assert.match(status.stdout, /^containers +\d+$/m);
+    assert.match(status.stdout, /^images +[1-9]\d*$/m);
+    await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id });
   });
 
   it('runs to completion: exit code, reason, timestamps and CRI logs', async () => {

@@ -2,6 +2,7 @@
 // the calls made.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as http from 'node:http';
 import { startCradled, type Cradled } from '../../helpers/daemon';
 
 async function metricsPort(daemon: Cradled): Promise<number> {
@@ -59,6 +60,20 @@ test('the collectors filter leaves out disabled metrics', async (t) => {
   assert.equal(sample(text, 'container_runtime_cradle_operations_total', '{operation="Version"}'), 1);
   assert.ok(!text.includes('operations_latency_seconds'), 'latency collector disabled');
   assert.ok(!text.includes('nodejs_'), 'process collector disabled');
+});
+
+test('metrics are also served on a unix socket when configured', async (t) => {
+  const other = await startCradled({ args: ['--metrics-enable', '--metrics-port', '0', '--metrics-socket', '/run/cradle-test-metrics-' + process.pid + '.sock'] });
+  t.after(() => other.stop());
+  await other.client().runtime.Version({});
+  const body = await new Promise<string>((resolve, reject) => {
+    http.get({ socketPath: `/run/cradle-test-metrics-${process.pid}.sock`, path: '/metrics' }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => { text += d.toString(); });
+      res.on('end', () => resolve(text));
+    }).on('error', reject);
+  });
+  assert.equal(sample(body, 'container_runtime_cradle_operations_total', '{operation="Version"}'), 1);
 });
 
 test('metrics are off by default', async (t) => {
