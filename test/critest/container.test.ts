@@ -189,6 +189,16 @@ describe('containers', () => {
     kit.forget(pod);
   });
 
+  it('a container sees its pod: hostname, /etc/hostname, the pod IP on eth0', async () => {
+    const pod = await kit.runPod('podview');
+    const id = await kit.runSleeper(pod);
+    assert.equal((await kit.sh(id, 'hostname')).trim(), pod.config.hostname);
+    assert.equal((await kit.sh(id, 'cat /etc/hostname')).trim(), pod.config.hostname);
+    const ip = (await target.cri.runtime.PodSandboxStatus({ podSandboxId: pod.id })).status!.network!.ip;
+    assert.match(await kit.sh(id, 'ip -4 -o addr show dev eth0'), new RegExp(`inet ${ip.replace(/\./g, '\\.')}/`));
+    await kit.removePod(pod);
+  });
+
   it('logs stdout and stderr lines in the CRI format at log_directory/log_path', async () => {
     const pod = await kit.runPod('logs');
     const id = await kit.run(pod, kit.containerConfig('logger', ['sh', '-c', 'echo out-1; echo err-1 >&2; printf "no-newline"']));
