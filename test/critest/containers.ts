@@ -166,3 +166,32 @@ export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 10_000
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * After a pod is removed: kills any process still in one of its cgroups (named after the
+ * pod id) and removes those cgroups. A runtime that kills only the first process of a
+ * container in the host's PID namespace (cradle, see README) leaves the pause's children
+ * behind. Returns how many processes were left.
+ */
+export async function killPodLeftovers(podId: string): Promise<number> {
+  const cgroups = new Set<string>();
+  const left: number[] = [];
+  for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    let lines: string[];
+    try { lines = fs.readFileSync(`/proc/${p}/cgroup`, 'utf8').split('\n'); } catch { continue; }
+    const mine = lines.filter((l) => l.includes(podId));
+    if (mine.length === 0) continue;
+    left.push(Number(p));
+    for (const l of mine) {
+      const [, controllers, cgPath] = l.split(':') as [string, string, string];
+      if (controllers) cgroups.add(path.join('/sys/fs/cgroup', controllers.replace(/^name=/, ''), cgPath));
+    }
+  }
+  for (const p of left) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+  if (left.length > 0) await new Promise((r) => setTimeout(r, 200));
+  for (const dir of cgroups) {
+    // The container's cgroup, then the pod's (named after the pod id) above it.
+    for (let d = dir; d.includes(podId); d = path.dirname(d)) { try { fs.rmdirSync(d); } catch { /* absent or busy */ } }
+  }
+  return left.length;
+}

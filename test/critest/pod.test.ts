@@ -16,6 +16,7 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import { startTarget, type CriTarget } from './target';
 import { grpcError } from '../helpers/cri-client';
 import { inPod, nsIdentity, podInside } from './pod-inspect';
+import { killPodLeftovers } from './containers';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig';
 import type { PodSandboxFilter } from '../../src/generated/runtime/v1/PodSandboxFilter';
 
@@ -363,7 +364,7 @@ describe('pod sandbox', () => {
     assert.deepEqual(await list({ id }), []);
   });
 
-  it('pid=NODE shares the host PID namespace; otherwise the pause is PID 1 of its own', async () => {
+  it('pid=NODE shares the host PID namespace; otherwise the pause is PID 1 of its own', async (t) => {
     const host = await runPod(podConfig('pid-node', { linux: { securityContext: { namespaceOptions: { network: 'POD', pid: 'NODE', ipc: 'POD' } } } }));
     const own = await runPod(podConfig('pid-pod', { linux: { securityContext: { namespaceOptions: { network: 'POD', pid: 'POD', ipc: 'POD' } } } }));
     const hostPid = (await podInside(target, host)).pid;
@@ -374,6 +375,9 @@ describe('pod sandbox', () => {
     assert.equal(nsPid[nsPid.length - 1], '1');
     assert.equal((await status(host)).linux?.namespaces?.options?.pid, 'NODE');
     await removePod(host);
+    // cradle leaves the fixture pause's child of a pid=NODE pod running (README, known bugs).
+    const left = await killPodLeftovers(host);
+    if (left > 0) t.diagnostic(`${left} process(es) of the pid=NODE pod left after RemovePodSandbox (killed by the test)`);
     await removePod(own);
   });
 

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { startTarget, targetName, type CriTarget } from './target';
-import { ContainerKit, eventually, type Pod } from './containers';
+import { ContainerKit, eventually, killPodLeftovers, type Pod } from './containers';
 import type { NamespaceOption } from '../../src/generated/runtime/v1/NamespaceOption';
 import type { LinuxContainerSecurityContext } from '../../src/generated/runtime/v1/LinuxContainerSecurityContext';
 
@@ -71,34 +71,10 @@ describe('security context', () => {
 
   const hostNs = (kind: string): string => fs.readlinkSync(`/proc/self/ns/${kind}`);
 
-  /**
-   * Removes a pod whose processes live in the host's PID namespace, then kills any process
-   * still in one of its cgroups and removes those cgroups: a runtime that kills only the
-   * first process of each container (cradle, see the todo below) leaves the pause's children
-   * behind. Returns how many were left.
-   */
+  /** Removes a pod whose processes live in the host's PID namespace, and what a runtime left of it. */
   async function removeHostPidPod(pod: Pod): Promise<number> {
     await kit.removePod(pod);
-    const cgroups = new Set<string>();
-    const left: number[] = [];
-    for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-      let lines: string[];
-      try { lines = fs.readFileSync(`/proc/${p}/cgroup`, 'utf8').split('\n'); } catch { continue; }
-      const mine = lines.filter((l) => l.includes(pod.id));
-      if (mine.length === 0) continue;
-      left.push(Number(p));
-      for (const l of mine) {
-        const [, controllers, cgPath] = l.split(':') as [string, string, string];
-        if (controllers) cgroups.add(path.join('/sys/fs/cgroup', controllers.replace(/^name=/, ''), cgPath));
-      }
-    }
-    for (const p of left) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
-    if (left.length > 0) await new Promise((r) => setTimeout(r, 200));
-    for (const dir of cgroups) {
-      // The container's cgroup, then the pod's (named after the pod id) above it.
-      for (let d = dir; d.includes(pod.id); d = path.dirname(d)) { try { fs.rmdirSync(d); } catch { /* absent or busy */ } }
-    }
-    return left.length;
+    return killPodLeftovers(pod.id);
   }
 
   it('host PID namespace: the container sees the host\'s processes', async () => {
