@@ -2,22 +2,21 @@
 // networking_linux.go): pod IP from the CNI network, pod-to-pod traffic, port
 // mappings (host port and container port only), mappings removed with the pod.
 //
-// cri-tools serves from an nginx container. Until CreateContainer lands, the
-// server is a test-side stand-in: busybox httpd started by the test inside the
-// pod's network namespace (nsenter --net=<pod netns>, the path from
-// PodSandboxStatus verbose info). TODO: switch to a busybox-httpd fixture
-// container, and add the DNS config check from inside a container (ExecSync
-// `cat /etc/resolv.conf`), once containers are available.
+// cri-tools serves from an nginx container; here a busybox httpd container in
+// the pod serves one page. The client side runs from the host (node's http) or
+// from another pod's network namespace (nsenter --net=<pod netns>, the path from
+// PodSandboxStatus verbose info). DNS config seen from a container: ExecSync
+// `cat /etc/resolv.conf` (cri-tools checkDNSConfig).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { startTarget, type CriTarget } from './target';
-import { httpGetInNetns, inNetns, podInside, startHttpdInNetns } from './pod-inspect';
+import { httpGetInNetns, inNetns, podInside } from './pod-inspect';
+import { ContainerKit } from './containers';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig';
 
 const BRIDGE = 'crit-net0';
@@ -48,7 +47,7 @@ function httpGet(url: string): Promise<{ status: number; body: string }> {
   });
 }
 
-/** Retries for a few seconds: the stand-in server needs a moment to listen (cri-tools uses Eventually). */
+/** Retries for a few seconds: the server needs a moment to listen (cri-tools uses Eventually). */
 async function eventuallyGet(url: string): Promise<{ status: number; body: string }> {
   let last: unknown;
   for (let i = 0; i < 40; i++) {
@@ -66,30 +65,10 @@ function natRules(): string {
   return execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' });
 }
 
-const WWW_PREFIX = 'cradle-critest-www-';
-
-/** Stand-in servers (and their dirs) of a killed earlier run: their test process is gone. */
-function sweepStaleServers(): void {
-  for (const name of fs.readdirSync(os.tmpdir())) {
-    if (!name.startsWith(WWW_PREFIX)) continue;
-    const dir = path.join(os.tmpdir(), name);
-    let owner = 0;
-    try { owner = Number(fs.readFileSync(path.join(dir, 'owner.pid'), 'utf8')); } catch { /* none */ }
-    if (owner && fs.existsSync(`/proc/${owner}`)) continue;
-    for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-      try {
-        if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${dir}/`)) process.kill(Number(pid), 'SIGKILL');
-      } catch { /* exited */ }
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 describe('networking', () => {
   let target: CriTarget;
   const live = new Set<string>();
-  const servers = new Set<ChildProcess>();
-  let wwwDir: string;
+  let kit: ContainerKit;
 
   before(async () => {
     target = await startTarget({ bridge: BRIDGE, subnet: SUBNET });
@@ -99,28 +78,30 @@ describe('networking', () => {
       execFileSync('ip', ['addr', 'add', `${HOST_ADDRESS}/24`, 'dev', BRIDGE]);
       execFileSync('ip', ['link', 'set', BRIDGE, 'up']);
     }
-    sweepStaleServers();
-    wwwDir = fs.mkdtempSync(path.join(os.tmpdir(), WWW_PREFIX));
-    fs.writeFileSync(path.join(wwwDir, 'owner.pid'), String(process.pid));
+    kit = new ContainerKit(target);
+    await kit.start();
   });
   after(async () => {
-    for (const server of servers) server.kill('SIGKILL');
     for (const id of live) {
       await target.cri.runtime.StopPodSandbox({ podSandboxId: id }).catch(() => undefined);
       await target.cri.runtime.RemovePodSandbox({ podSandboxId: id }).catch(() => undefined);
     }
+    await kit?.stop();
     await target?.stop(); // deletes the bridge and IPAM state
-    if (wwwDir) fs.rmSync(wwwDir, { recursive: true, force: true });
   });
 
   function podConfig(prefix: string, extra: Partial<PodSandboxConfig> = {}): PodSandboxConfig {
     const suffix = randomBytes(4).toString('hex');
-    return { metadata: { name: `${prefix}-${suffix}`, uid: `uid-${suffix}`, namespace: `ns-${suffix}`, attempt: 0 }, linux: {}, ...extra };
+    const name = `${prefix}-${suffix}`;
+    return { metadata: { name, uid: `uid-${suffix}`, namespace: `ns-${suffix}`, attempt: 0 }, logDirectory: path.join(kit.logRoot, name), linux: {}, ...extra };
   }
+
+  const configs = new Map<string, PodSandboxConfig>();
 
   async function runPod(config: PodSandboxConfig): Promise<string> {
     const { podSandboxId } = await target.cri.runtime.RunPodSandbox({ config });
     live.add(podSandboxId);
+    configs.set(podSandboxId, config);
     return podSandboxId;
   }
 
@@ -134,9 +115,12 @@ describe('networking', () => {
     return (await target.cri.runtime.PodSandboxStatus({ podSandboxId: id })).status!.network!.ip;
   }
 
-  function serve(netns: string, port: number, body: string): void {
-    const dir = path.join(wwwDir, randomBytes(4).toString('hex'));
-    servers.add(startHttpdInNetns(netns, port, dir, body));
+  /** A busybox httpd container in the pod serving `body` at / on `port`. */
+  async function serve(podId: string, port: number, body: string): Promise<void> {
+    await kit.run({ id: podId, config: configs.get(podId)! }, kit.containerConfig('web', ['sh', '-c',
+      `mkdir -p /www && printf %s "$BODY" > /www/index.html && exec httpd -f -p ${port} -h /www`], {
+      envs: [{ key: 'BODY', value: Buffer.from(body) }],
+    }));
   }
 
   function freeHostPort(): number {
@@ -160,7 +144,7 @@ describe('networking', () => {
     const [ipA, ipB] = [await podIp(a), await podIp(b)];
     assert.notEqual(ipA, ipB);
     const [nsA, nsB] = [(await podInside(target, a)).netns, (await podInside(target, b)).netns];
-    serve(nsB, 8080, `hello from ${b}`);
+    await serve(b, 8080, `hello from ${b}`);
     let reply = '';
     for (let i = 0; i < 40 && !reply.includes(b); i++) {
       try {
@@ -178,7 +162,7 @@ describe('networking', () => {
   it('port mapping with only a container port: the pod serves on podIP:containerPort', async () => {
     const id = await runPod(podConfig('cport', { portMappings: [{ protocol: 'TCP', containerPort: 80 }] }));
     const ip = await podIp(id);
-    serve((await podInside(target, id)).netns, 80, 'container port only');
+    await serve(id, 80, 'container port only');
     const res = await eventuallyGet(`http://${ip}:80/`);
     assert.equal(res.status, 200);
     assert.equal(res.body, 'container port only');
@@ -188,7 +172,7 @@ describe('networking', () => {
   it('port mapping hostPort→containerPort is reachable on 127.0.0.1 and removed with the pod', async () => {
     const hostPort = freeHostPort();
     const id = await runPod(podConfig('hport', { portMappings: [{ protocol: 'TCP', containerPort: 80, hostPort }] }));
-    serve((await podInside(target, id)).netns, 80, `served through ${hostPort}`);
+    await serve(id, 80, `served through ${hostPort}`);
     const res = await eventuallyGet(`http://127.0.0.1:${hostPort}/`);
     assert.equal(res.status, 200);
     assert.equal(res.body, `served through ${hostPort}`);
@@ -210,10 +194,21 @@ describe('networking', () => {
     const rules = natRules();
     assert.match(rules, new RegExp(`-d 127\\.0\\.0\\.1/32 -p tcp -m tcp --dport ${tcpPort} -j DNAT --to-destination ${ip}:80`));
     assert.match(rules, new RegExp(`-p udp -m udp --dport ${udpPort} -j DNAT --to-destination ${ip}:53`));
-    serve((await podInside(target, id)).netns, 80, 'bound to 127.0.0.1');
+    await serve(id, 80, 'bound to 127.0.0.1');
     assert.equal((await eventuallyGet(`http://127.0.0.1:${tcpPort}/`)).body, 'bound to 127.0.0.1');
     await removePod(id);
     assert.doesNotMatch(natRules(), new RegExp(`--dport (${tcpPort}|${udpPort}) `));
+  });
+
+  it('DNS config of the pod is the container\'s /etc/resolv.conf (cri-tools checkDNSConfig)', async () => {
+    const dnsConfig = { servers: ['10.214.2.253', '10.214.2.252'], searches: ['critest.example', 'svc.critest.example'], options: ['ndots:3', 'timeout:2'] };
+    const id = await runPod(podConfig('dns', { dnsConfig }));
+    const c = await kit.runSleeper({ id, config: configs.get(id)! });
+    const resolv = await kit.sh(c, 'cat /etc/resolv.conf');
+    for (const server of dnsConfig.servers) assert.match(resolv, new RegExp(`^nameserver ${server.replace(/\./g, '\\.')}$`, 'm'));
+    assert.match(resolv, /^search critest\.example svc\.critest\.example$/m);
+    assert.match(resolv, /^options ndots:3 timeout:2$/m);
+    await removePod(id);
   });
 
   it('a stopped pod has no IP in its status and gives its address back', async () => {

@@ -4,9 +4,9 @@
 //   cradle:     pause.pid, pinnedNamespaces.net, files.{resolvConf,hostname,hosts}
 //   containerd: pid, runtimeSpec.linux.namespaces[network].path, and the pod
 //               files next to the /etc/resolv.conf bind-mount source of runtimeSpec.
-// Specs that need this are the stand-ins for checks cri-tools makes from a
-// container (ExecSync); they move to containers once those land.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+// The pod area uses it to check the pod itself (pause, namespaces, files) from
+// the host; the container areas check the same things from inside a container.
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CriTarget } from './target';
@@ -77,17 +77,6 @@ export function httpGetInNetns(netns: string, url: string): string {
   return execFileSync('nsenter', [`--net=${netns}`, '--', process.execPath, '-e', script], {
     encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 15_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
   });
-}
-
-/**
- * A test-side stand-in for a web server container: busybox httpd in the pod's
- * network namespace, serving one file. Replaced by a real container once
- * CreateContainer lands.
- */
-export function startHttpdInNetns(netns: string, port: number, dir: string, body: string): ChildProcess {
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'index.html'), body);
-  return spawn('nsenter', [`--net=${netns}`, '--', 'busybox', 'httpd', '-f', '-p', String(port), '-h', dir], { stdio: 'ignore' });
 }
 
 /** Inode identity of a namespace file (to compare namespaces). */

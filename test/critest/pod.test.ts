@@ -2,13 +2,12 @@
 // run/stop/remove lifecycle and status, attributes preserved, list filters,
 // idempotent stop and remove, sysctls, hostname, DNS config, host network.
 //
-// Without containers, the checks cri-tools makes from a container (ExecSync
-// `cat /proc/sys/...`, `cat /etc/resolv.conf`, `hostname`) are made here from
-// the host by entering the pause process's namespaces (pod-inspect.ts). TODO once
-// CreateContainer/ExecSync land (see README.md): redo them from a container,
-// plus the container-dependent pod specs (RemovePodSandbox removes its
-// containers, StopPodSandbox stops them, sysctls seen by the container, shared
-// PID namespace with pid=POD, log directory).
+// The pod itself is checked from the host, entering the pause process's
+// namespaces (pod-inspect.ts). What cri-tools checks from a container lives in
+// the container areas: sysctls seen by a container (security-context.test.ts),
+// DNS config (networking.test.ts), hostname and pod IP, StopPodSandbox/
+// RemovePodSandbox acting on containers, the log directory (container.test.ts),
+// pid=POD/CONTAINER (security-context.test.ts).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -17,6 +16,7 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import { startTarget, type CriTarget } from './target';
 import { grpcError } from '../helpers/cri-client';
 import { inPod, nsIdentity, podInside } from './pod-inspect';
+import { killPodLeftovers } from './containers';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig';
 import type { PodSandboxFilter } from '../../src/generated/runtime/v1/PodSandboxFilter';
 
@@ -236,7 +236,7 @@ describe('pod sandbox', () => {
       linux: { sysctls: { 'kernel.shm_rmid_forced': '1', 'net.ipv4.ip_local_port_range': '40000 41000' } },
     }));
     const { pid } = await podInside(target, id);
-    // Stand-in for cri-tools' `cat /proc/sys/...` in a container: /proc/sys shows the reader's namespaces.
+    // From the host (as a container would: /proc/sys shows the reader's namespaces); the container view is in security-context.test.ts.
     assert.equal(inPod(pid, ['ipc'], ['cat', '/proc/sys/kernel/shm_rmid_forced']).trim(), '1');
     assert.equal(inPod(pid, ['net'], ['cat', '/proc/sys/net/ipv4/ip_local_port_range']).trim().split(/\s+/).join(' '), '40000 41000');
     // ...and not on the host.
@@ -364,7 +364,7 @@ describe('pod sandbox', () => {
     assert.deepEqual(await list({ id }), []);
   });
 
-  it('pid=NODE shares the host PID namespace; otherwise the pause is PID 1 of its own', async () => {
+  it('pid=NODE shares the host PID namespace; otherwise the pause is PID 1 of its own', async (t) => {
     const host = await runPod(podConfig('pid-node', { linux: { securityContext: { namespaceOptions: { network: 'POD', pid: 'NODE', ipc: 'POD' } } } }));
     const own = await runPod(podConfig('pid-pod', { linux: { securityContext: { namespaceOptions: { network: 'POD', pid: 'POD', ipc: 'POD' } } } }));
     const hostPid = (await podInside(target, host)).pid;
@@ -375,6 +375,9 @@ describe('pod sandbox', () => {
     assert.equal(nsPid[nsPid.length - 1], '1');
     assert.equal((await status(host)).linux?.namespaces?.options?.pid, 'NODE');
     await removePod(host);
+    // cradle leaves the fixture pause's child of a pid=NODE pod running (README, known bugs).
+    const left = await killPodLeftovers(host);
+    if (left > 0) t.diagnostic(`${left} process(es) of the pid=NODE pod left after RemovePodSandbox (killed by the test)`);
     await removePod(own);
   });
 

@@ -16,7 +16,10 @@ import type { StreamingServer } from '../../src/streaming/server';
  * Exec/Attach/PortForward RPCs (end-to-end tests), as the kubelet gets them.
  */
 export type UrlSource = {
-  [K in 'execUrl' | 'attachUrl' | 'portForwardUrl']: (request: Parameters<StreamingServer[K]>[0]) => string | Promise<string>;
+  [K in 'execUrl' | 'attachUrl']: (request: Parameters<StreamingServer[K]>[0]) => string | Promise<string>;
+} & {
+  /** `port`: the ports of the API request, which the kubelet puts in PortForwardRequest.port. */
+  portForwardUrl: (request: Parameters<StreamingServer['portForwardUrl']>[0] & { port?: number[] }) => string | Promise<string>;
 };
 
 /** Maps the API path's namespace/pod/container to runtime ids (default: "ns/pod/container" and "ns/pod"). */
@@ -65,10 +68,21 @@ function register(kind: string, q: URLSearchParams, containerId: string, podSand
   if (kind === 'attach') {
     return streaming.attachUrl({ containerId, tty: flag('tty'), stdin: flag('stdin'), stdout: flag('stdout'), stderr });
   }
-  return streaming.portForwardUrl({ podSandboxId });
+  // As the kubelet: the ports of the API request go into the CRI PortForward request too.
+  const port = q.getAll('ports').flatMap((v) => v.split(',')).filter((v) => v !== '').map(Number);
+  return streaming.portForwardUrl({ podSandboxId, port });
 }
 
-export async function startApiShim(streaming: UrlSource, resolve?: PodResolver): Promise<ApiShim> {
+export interface ApiShimOptions {
+  /**
+   * Query parameter naming the ports on the proxied port-forward request: the real API
+   * server sends `port` (api.PortHeader, comma-joined; the kubelet streaming server reads
+   * it); `ports` (default) is what cradle's streaming server reads.
+   */
+  portForwardQuery?: 'port' | 'ports';
+}
+
+export async function startApiShim(streaming: UrlSource, resolve?: PodResolver, options: ApiShimOptions = {}): Promise<ApiShim> {
   const proxied: ApiShim['proxied'] = [];
   const sockets = new Set<Duplex>();
 
@@ -112,7 +126,7 @@ export async function startApiShim(streaming: UrlSource, resolve?: PodResolver):
     }
     // The kubelet's proxy: replay the request line and headers to the streaming URL, then splice.
     const t = new URL(target);
-    if (kind === 'portforward' && q.has('ports')) t.search = `?ports=${q.getAll('ports').join(',')}`;
+    if (kind === 'portforward' && q.has('ports')) t.search = `?${options.portForwardQuery ?? 'ports'}=${q.getAll('ports').join(',')}`;
     const upstream = net.connect({ host: t.hostname, port: Number(t.port) });
     sockets.add(upstream);
     upstream.on('close', () => { sockets.delete(upstream); client.destroy(); });
