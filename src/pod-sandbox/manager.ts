@@ -247,7 +247,8 @@ export class SandboxManager {
     if (sandbox.pause) {
       const handler = this.options.handlers.get(sandbox.runtimeHandler);
       if (isProcessAlive(sandbox.pause.pid)) {
-        await handler.cli.kill(id, 'KILL').catch((err: unknown) => log.debug({ error: messageOf(err) }, 'killing pause'));
+        // --all: with the host's PID namespace, the pause's children would outlive it.
+        await handler.cli.kill(id, 'KILL', true).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'killing pause'));
         const deadline = Date.now() + STOP_WAIT_MS;
         while (isProcessAlive(sandbox.pause.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       }

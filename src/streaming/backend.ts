@@ -32,6 +32,8 @@ export interface AttachRequest {
 /** What was asked for in the PortForward RPC. The ports come from the client's streams. */
 export interface PortForwardRequest {
   podSandboxId: string;
+  /** Ports named in the PortForward RPC (the kubelet's); WebSocket sessions use them when the URL names none. */
+  ports?: number[];
 }
 
 /**

@@ -289,10 +289,11 @@ export class StreamingServer {
     }
     let ports: number[] = [];
     if (request.kind === 'portforward') {
-      const raw = url.searchParams.getAll('ports').flatMap((v) => v.split(',')).filter((v) => v !== '');
-      ports = raw.map((v) => parsePort(v) ?? -1);
+      // Ports from the URL (`ports`, or `port` as the API server names them), else the RPC's.
+      const raw = [...url.searchParams.getAll('ports'), ...url.searchParams.getAll('port')].flatMap((v) => v.split(',')).filter((v) => v !== '');
+      ports = raw.length > 0 ? raw.map((v) => parsePort(v) ?? -1) : [...(request.request as PortForwardRequest).ports ?? []];
       if (ports.length === 0 || ports.includes(-1)) {
-        rejectUpgrade(socket, 400, 'Bad Request', `query parameter "ports" must list ports (1-65535), got ${JSON.stringify(raw)}\n`);
+        rejectUpgrade(socket, 400, 'Bad Request', `port-forward needs ports (1-65535) in the URL ("ports"/"port") or the PortForward request, got ${JSON.stringify(raw)}\n`);
         return;
       }
     }

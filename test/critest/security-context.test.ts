@@ -31,7 +31,6 @@ function statusField(status: string, field: string): string {
 
 const hasCap = (capEff: string, bit: number): boolean => ((BigInt(`0x${capEff}`) >> BigInt(bit)) & 1n) === 1n;
 
-const targetIsCradle = (): boolean => targetName() === 'cradle';
 
 describe('security context', () => {
   let target: CriTarget;
@@ -85,7 +84,6 @@ describe('security context', () => {
   });
 
   it('host PID namespace: stopping the container ends all its processes, not only the first', {
-    todo: targetIsCradle() ? 'cradle: with pid NODE, StopContainer ends only the init process; its children live on (and the pod cgroup is left behind)' : false,
   }, async (t) => {
     // A background child outlives its parent: in a private PID namespace the kernel ends it with
     // PID 1; in the host's, the runtime must kill every process of the container's cgroup.
@@ -127,7 +125,6 @@ describe('security context', () => {
   });
 
   it('a container without namespace options shares the pod\'s PID namespace (CRI zero value POD)', {
-    todo: targetIsCradle() ? 'cradle: a container without namespace_options gets its own PID namespace (pid CONTAINER)' : false,
   }, async () => {
     const pod = await kit.runPod('piddefault');
     const id = await kit.runSleeper(pod);

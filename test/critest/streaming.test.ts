@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { Exec, KubeConfig, PortForward, type V1Status } from '@kubernetes/client-node';
 import type WebSocket from 'ws';
-import { startTarget, targetName, type CriTarget } from './target';
+import { startTarget, type CriTarget } from './target';
 import { ContainerKit, eventually, type Pod } from './containers';
 import { startApiShim, type ApiShim } from '../helpers/kube-apiserver-shim';
 import { kubectl120 } from '../helpers/kubectl-1.20';
@@ -171,11 +171,7 @@ describe('streaming', () => {
     }
   });
 
-  it('PortForward over WebSocket (client-node) to the httpd container', {
-    todo: targetName() === 'cradle'
-      ? 'cradle: the WebSocket port-forward takes its ports only from a `ports` query parameter; the kubelet passes them in PortForwardRequest.port and the query says `port` (api.PortHeader)'
-      : false,
-  }, async () => {
+  it('PortForward over WebSocket (client-node) to the httpd container', async () => {
     const input = new PassThrough();
     const output = new PassThrough();
     let got = '';

@@ -12,5 +12,8 @@ export const portForward = (services: CradleServices): UnaryRpc<PortForwardReque
     const sandbox = services.sandboxes.find(requireString(request.podSandboxId, 'podSandboxId'));
     if (sandbox.state !== 'SANDBOX_READY') throw errors.failedPrecondition(`pod sandbox ${sandbox.id} is not ready`);
     if (sandbox.hostNetwork) throw errors.failedPrecondition(`pod sandbox ${sandbox.id} uses the host network: connect to the node's ports directly`);
-    return { url: services.streaming.portForwardUrl({ podSandboxId: sandbox.id }) };
+    for (const port of request.port) {
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw errors.invalidArgument(`port: ${port} is not a port (1-65535)`);
+    }
+    return { url: services.streaming.portForwardUrl({ podSandboxId: sandbox.id, ports: request.port }) };
   };

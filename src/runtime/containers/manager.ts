@@ -237,7 +237,16 @@ export class ContainerManager {
         await this.killAndWait(c, 'KILL', KILL_WAIT_MS);
       }
     }
+    await this.killRemaining(c);
     log.info('container stopped');
+  }
+
+  /**
+   * Processes the init left behind (with the host's or the pod's PID namespace
+   * its children outlive it): every process still in the container's cgroup.
+   */
+  private async killRemaining(c: ContainerRecord): Promise<void> {
+    await this.options.handlers.get(c.runtimeHandler).cli.kill(c.id, 'KILL', true).catch(() => undefined);
   }
 
   private async killAndWait(c: ContainerRecord, signal: string, waitMs: number): Promise<void> {
@@ -275,6 +284,7 @@ export class ContainerManager {
       return;
     }
     if (c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED') await this.killAndWait(c, 'KILL', KILL_WAIT_MS);
+    await this.killRemaining(c);
     const handler = this.options.handlers.get(c.runtimeHandler);
     await handler.cli.delete(c.id, true).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'runtime delete'));
     unmountOverlay(c.rootfs);
@@ -453,7 +463,8 @@ function sandboxFacts(s: SandboxRecord): SandboxFacts {
       network: s.hostNetwork ? 'host' : { path: s.pinned.net! },
       ipc: s.hostIpc ? 'host' : { path: s.pinned.ipc! },
       uts: s.hostNetwork ? 'host' : { path: s.pinned.uts! },
-      ...(s.pidMode === 'NODE' ? { pid: 'host' as const } : s.pidMode === 'POD' && s.pause ? { pid: { path: `/proc/${s.pause.pid}/ns/pid` } } : {}),
+      // The pause's PID namespace, for containers asking for POD (also the CRI default).
+      ...(s.pidMode === 'NODE' ? { pid: 'host' as const } : s.pause ? { pid: { path: `/proc/${s.pause.pid}/ns/pid` } } : {}),
     },
     hostname: s.hostname,
     resolvConfPath: s.files.resolvConf,

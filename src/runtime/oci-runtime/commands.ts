@@ -83,7 +83,8 @@ export function kill(root: string, id: string, signal: string | undefined, all: 
   const ctr = new Container(root, id);
   const sig = parseSignal(signal);
   const status = ctr.status();
-  if (status === 'stopped') throw new Error('container not running');
+  // As runc: --all still reaches processes left in the cgroup after the init exited.
+  if (status === 'stopped' && !all) throw new Error('container not running');
   if (all) {
     for (const pid of ctr.cgroups.pids()) {
       try { process.kill(pid, sig); } catch { /* already gone */ }
@@ -116,6 +117,12 @@ export function del(root: string, id: string, force: boolean, log: RuntimeLog): 
     }
     if (status === 'paused') ctr.cgroups.freeze(false);
     if (!waitGone(ctr.saved.pid, 10000)) throw new Error(`container ${id}: init ${ctr.saved.pid} did not die after SIGKILL`);
+  }
+  // Processes the init left behind (host or shared PID namespace) go with --force.
+  if (force) {
+    for (const pid of ctr.cgroups.pids()) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    }
   }
   // Other processes of the container may still be exiting.
   for (let i = 0; i < 200 && ctr.cgroups.pids().length > 0; i++) sleepMs(5);

@@ -25,7 +25,7 @@ function join(type: OciNamespaceType, ref: NamespaceRef | undefined, out: OciNam
  * - network: POD (or CONTAINER, which Kubernetes never sends) joins the pod's; NODE = host.
  * - ipc: POD joins the pod's; CONTAINER = a new one; NODE = host.
  * - uts: always the pod's (host exactly when the pod uses the host network).
- * - pid: CONTAINER (default) = a new one; POD = the pod's shared one; NODE = host;
+ * - pid: POD (the CRI's zero value, so the default) = the pod's shared one; CONTAINER = a new one; NODE = host;
  *   TARGET = the target container's (path supplied by the caller).
  * - mount: always new. cgroup: new on cgroup v2 (not for privileged containers).
  * - user: only NODE (no user namespace) is supported.
@@ -39,7 +39,8 @@ export function buildContainerNamespaces(
   const ns: OciNamespace[] = [{ type: 'mount' }];
   const network = opts?.network ?? 'POD';
   const ipc = opts?.ipc ?? 'POD';
-  const pid = opts?.pid ?? 'CONTAINER';
+  // No options: the CRI's zero value POD when the pod has a shared PID namespace.
+  const pid = opts?.pid ?? (sandbox.namespaces.pid ? 'POD' : 'CONTAINER');
 
   let hostNetwork: boolean;
   if (network === 'NODE') hostNetwork = true;

@@ -105,7 +105,7 @@ describe('containers', () => {
 
   it('ExecSync: output, exit codes, timeout as -1; stop with a timeout kills a process ignoring SIGTERM', async () => {
     const pod = await f.runPod('exec');
-    const id = await f.runContainer(pod, f.containerConfig('sleeper', ['sleep', '1000']));
+    const id = await f.runContainer(pod, f.containerConfig('sleeper', ['sh', '-c', 'trap "" TERM; sleep 1000']));
     await f.waitForState(id, 'CONTAINER_RUNNING');
     const r = await f.cri.runtime.ExecSync({ containerId: id, cmd: ['sh', '-c', 'echo out; echo err >&2; hostname; exit 5'], timeout: 10 });
     assert.equal(r.exitCode, 5);

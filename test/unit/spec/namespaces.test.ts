@@ -22,8 +22,10 @@ test('namespaces: default pod container', () => {
   assert.deepEqual([r.hostNetwork, r.hostIpc, r.hostPid, r.hostUts], [false, false, false, false]);
 });
 
-test('namespaces: null options = POD network/ipc, CONTAINER pid', () => {
-  assert.deepEqual(buildContainerNamespaces(null, sb, undefined, false).namespaces, buildContainerNamespaces(opts({}), sb, undefined, false).namespaces);
+test('namespaces: null options = the CRI zero value, POD for all (the pod\'s PID namespace when it has one)', () => {
+  assert.deepEqual(buildContainerNamespaces(null, sb, undefined, false).namespaces, buildContainerNamespaces(opts({ pid: 'POD' }), sb, undefined, false).namespaces);
+  const noSharedPid = { ...sb, namespaces: { ...sb.namespaces, pid: undefined } };
+  assert.ok(buildContainerNamespaces(null, noSharedPid, undefined, false).namespaces.some((n) => n.type === 'pid' && !n.path), 'a new one otherwise');
 });
 
 test('namespaces: host network / ipc / pid', () => {
