@@ -8,6 +8,7 @@ import { SOAK, countResources, stateFileList, daemonPid, removeCgroupParent, rss
 
 const CGROUP_PARENT = '/cradle-test-reliab-soak';
 const CYCLES = Number(process.env.CRADLE_SOAK_CYCLES ?? (SOAK ? 1000 : 30));
+let heapTrend: number[] | undefined;
 let socketLinksAfterSoak: { before: number; after: number } | undefined;
 const f = new PodFixture('cradle-trl4', '10.234.0.0/24');
 
@@ -16,6 +17,15 @@ const SLACK: Record<keyof ResourceCounts, number> = {
   mounts: 0, pinnedNamespaces: 0, ipsAllocated: 0, cgroups: 0, conmons: 0, podProcesses: 0,
   daemonFds: 4, daemonThreads: 4, stateFiles: 6, socketLinks: 0,
 };
+
+/** cradled's V8 heap in use (prom-client's default metrics), a steadier trend than RSS. */
+async function heapUsedKiB(): Promise<number> {
+  const line = [...f.daemon.logRecords()].reverse().find((r) => r.msg === 'metrics server listening');
+  if (!line) return 0;
+  const text = await (await fetch(`http://${String(line.address)}/metrics`)).text();
+  const m = /^nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
+  return m ? Math.round(Number(m[1]) / 1024) : 0;
+}
 
 async function cycle(i: number): Promise<void> {
   const pod = await f.runPod(`soak${i}`, { linux: { cgroupParent: CGROUP_PARENT } });
@@ -30,7 +40,7 @@ async function cycle(i: number): Promise<void> {
 describe('leak soak', () => {
   before(async () => {
     removeCgroupParent(CGROUP_PARENT);
-    await f.start();
+    await f.start(['--metrics-enable', '--metrics-port', '0']);
   });
   after(async () => {
     await f.stop();
@@ -43,12 +53,14 @@ describe('leak soak', () => {
     const baseline = countResources(f, CGROUP_PARENT);
     const baselineFiles = new Set(stateFileList(f));
     const rss: number[] = [rssKiB(daemonPid(f))];
+    const heap: number[] = [await heapUsedKiB()];
     const mid: ResourceCounts[] = [];
     for (let i = 0; i < CYCLES; i++) {
       await cycle(i);
       if ((i + 1) % Math.max(1, Math.floor(CYCLES / 4)) === 0) {
         mid.push(countResources(f, CGROUP_PARENT));
         rss.push(rssKiB(daemonPid(f)));
+        heap.push(await heapUsedKiB());
       }
     }
     // Async cleanups (conmon exiting, fds closing) settle within a moment.
@@ -60,6 +72,8 @@ describe('leak soak', () => {
     t.diagnostic(`baseline ${JSON.stringify(baseline)}`);
     t.diagnostic(`final    ${JSON.stringify(final)}`);
     t.diagnostic(`RSS KiB  ${rss.join(' ')}`);
+    t.diagnostic(`heap KiB ${heap.join(' ')}`);
+    heapTrend = heap;
     socketLinksAfterSoak = { before: baseline.socketLinks, after: final.socketLinks };
     const newFiles = stateFileList(f).filter((p) => !baselineFiles.has(p));
     if (newFiles.length) t.diagnostic(`new state files (${newFiles.length}): ${newFiles.slice(0, 12).join(' ')}`);
@@ -87,5 +101,16 @@ describe('leak soak', () => {
     assert.ok(socketLinksAfterSoak, 'the soak ran');
     assert.ok(socketLinksAfterSoak.after <= socketLinksAfterSoak.before,
       `<run_root>/s holds ${socketLinksAfterSoak.before} entries before and ${socketLinksAfterSoak.after} after ${CYCLES} cycles`);
+  });
+
+  // Only meaningful over many cycles (GC noise dominates 30): CRADLE_SOAK=1.
+  it('cradled\'s heap does not grow with the number of cycles', {
+    skip: SOAK ? false : 'long variant only (CRADLE_SOAK=1)',
+    todo: 'cradle: suspected leak: heap used (nodejs_heap_size_used_bytes) grew 25.5 → 30.8 → 34.3 → 39.0 → 49.0 MiB and RSS 105 → 159 MiB over 120 cycles (~200 KiB per pod cycle)',
+  }, () => {
+    assert.ok(heapTrend && heapTrend.length >= 3, 'the soak ran');
+    const settled = heapTrend[1]!;
+    const last = heapTrend[heapTrend.length - 1]!;
+    assert.ok(last <= settled * 1.25 + 4096, `heap KiB per quarter: ${heapTrend.join(' → ')}`);
   });
 });
