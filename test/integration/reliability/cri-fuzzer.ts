@@ -52,8 +52,8 @@ export interface FuzzContext {
   hostPath: (rng: Rng) => string;
   cgroupParent: string;
   images: string[];
-  /** Also huge positive `timeout` values (CRADLE_FUZZ_WILD_TIMEOUTS=1). */
-  wildTimeouts?: boolean;
+  /** Also the inputs of known bugs (CRADLE_FUZZ_WILD=1): huge positive `timeout`s, 1 MiB strings. */
+  wild?: boolean;
 }
 
 const NASTY_STRINGS = [
@@ -158,7 +158,7 @@ export class CriFuzzer {
       }
       case 'TYPE_INT64': case 'TYPE_UINT64': case 'TYPE_SINT64': case 'TYPE_FIXED64': case 'TYPE_SFIXED64':
         // Huge positive timeouts crash cradled (ExecSync, see grpc-fuzz.test.ts); the todo test there covers them.
-        if (field.name === 'timeout' && !this.ctx.wildTimeouts) return this.rng.pick(['0', '1', '2', '-1', '-9223372036854775808']);
+        if (field.name === 'timeout' && !this.ctx.wild) return this.rng.pick(['0', '1', '2', '-1', '-9223372036854775808']);
         return this.rng.pick(NASTY_INTS);
       case 'TYPE_DOUBLE': case 'TYPE_FLOAT':
         return this.rng.pick([0, -1, 1e308, Number.NaN, 0.5]);
@@ -176,7 +176,8 @@ export class CriFuzzer {
       const id = this.rng.pick(ids);
       return this.rng.chance(0.7) ? id : id.slice(0, 1 + this.rng.int(12));
     }
-    if (this.rng.chance(0.01)) return 'h'.repeat(1 + this.rng.int(1 << 20)); // huge, up to 1 MiB
+    // Huge: up to 1 MiB in wild mode; otherwise 8 KiB (a 1 MiB value echoed in an error breaks the connection, see grpc-fuzz.test.ts).
+    if (this.rng.chance(0.01)) return 'h'.repeat(1 + this.rng.int(this.ctx.wild ? 1 << 20 : 8 << 10));
     if (this.rng.chance(0.6)) return this.rng.pick(NASTY_STRINGS);
     return `fz${this.rng.int(1000)}`;
   }
