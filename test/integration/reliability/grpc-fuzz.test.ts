@@ -148,7 +148,8 @@ describe('gRPC fuzzing', () => {
     await f.waitForState(id, 'CONTAINER_RUNNING');
     try {
       const r = await f.cri.runtime.ExecSync({ containerId: id, cmd: ['echo', 'hi'], timeout: '4294967296' }, { timeoutMs: 20_000 }).catch((err: unknown) => err);
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // The crash follows the answer by a moment: give it time to show.
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
       assert.equal(f.daemon.proc.exitCode, null, 'cradled is still running');
       assert.deepEqual(r, { stdout: Buffer.from('hi\n'), stderr: Buffer.alloc(0), exitCode: 0 });
     } finally {

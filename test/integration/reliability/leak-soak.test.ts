@@ -4,7 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { PodFixture } from '../../helpers/pod-fixture';
-import { SOAK, countResources, stateFileList, daemonPid, removeCgroupParent, rssKiB, type ResourceCounts } from './resources';
+import { SOAK, countResources, stateFileList, daemonPid, removeCgroupParent, removeEverything, rssKiB, type ResourceCounts } from './resources';
 
 const CGROUP_PARENT = '/cradle-test-reliab-soak';
 const CYCLES = Number(process.env.CRADLE_SOAK_CYCLES ?? (SOAK ? 1000 : 30));
@@ -43,6 +43,7 @@ describe('leak soak', () => {
     await f.start(['--metrics-enable', '--metrics-port', '0']);
   });
   after(async () => {
+    await removeEverything(f);
     await f.stop();
     removeCgroupParent(CGROUP_PARENT);
   });

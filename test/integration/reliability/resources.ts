@@ -141,9 +141,14 @@ export function createCgroupParent(cgroupParent: string): void {
   }
 }
 
-/** Removes every container cradled lists (also those whose pod is gone), then the pods. */
+/**
+ * Removes every container cradled lists (also those whose pod is gone). A daemon
+ * that died (a crash under test) is started again on its state first, so that
+ * its containers and pods can still be cleaned up.
+ */
 export async function removeEverything(f: PodFixture): Promise<void> {
   if (!f.cri) return;
+  if (f.daemon.proc.exitCode !== null || f.daemon.proc.signalCode !== null) await f.restart();
   for (const c of (await f.cri.runtime.ListContainers({}).catch(() => ({ containers: [] }))).containers) {
     await f.cri.runtime.RemoveContainer({ containerId: c.id }).catch(() => undefined);
   }
