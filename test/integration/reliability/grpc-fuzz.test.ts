@@ -141,7 +141,7 @@ describe('gRPC fuzzing', () => {
 
   it('ExecSync with a timeout of 2^32 seconds answers and cradled survives', {
     todo: 'cradle: ExecSync{timeout: 4294967296} on a running container: setTimeout overflows (TimeoutOverflowWarning, fires after 1 ms), conmon is killed, and an unhandled ECONNRESET on its stdio pipe kills cradled (src/runtime/conmon/conmon.ts execSync)',
-  }, async () => {
+  }, async (t) => {
     await f.cri.image.PullImage({ image: { image: f.busybox.reference } });
     const pod = await f.runPod('fz-exec', { linux: { cgroupParent: CGROUP_PARENT } });
     const id = await f.runContainer(pod, f.containerConfig('c', ['sh', '-c', 'trap "exit 0" TERM; while sleep 1; do :; done']));
@@ -154,7 +154,13 @@ describe('gRPC fuzzing', () => {
       assert.deepEqual(r, { stdout: Buffer.from('hi\n'), stderr: Buffer.alloc(0), exitCode: 0 });
     } finally {
       // A crashed daemon cannot clean up: start it again on the same state so after() can.
-      if (f.daemon.proc.exitCode !== null || f.daemon.proc.signalCode !== null) await f.restart();
+      if (f.daemon.proc.exitCode !== null || f.daemon.proc.signalCode !== null) {
+        await f.restart();
+        const pods = (await f.cri.runtime.ListPodSandbox({})).items.map((p) => `${p.metadata?.name}=${p.state}`);
+        t.diagnostic(`after the restart: pods ${pods.join(' ')}; ${f.daemon.stderrLines.filter((l) => /"level":(40|50)/.test(l)).slice(0, 5).join('\n')}`);
+        const removed = await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id }).then(() => 'removed', (err: unknown) => String(err));
+        t.diagnostic(`RemovePodSandbox after the restart: ${removed}`);
+      }
     }
   });
 
@@ -164,8 +170,11 @@ describe('gRPC fuzzing', () => {
   }, async () => {
     const answer = (err: unknown) => `${grpc.status[(err as grpc.ServiceError).code]}: ${(err as grpc.ServiceError).details.slice(0, 120)}`;
     const huge = 'h'.repeat(1 << 20);
-    const r = await f.cri.runtime.ContainerStatus({ containerId: huge }).then(() => 'OK', answer);
-    const next = await f.cri.runtime.Version({}).then((v) => v.runtimeName, answer);
+    // A client of its own: today the call breaks the connection it uses, and f.cri must stay usable for cleanup.
+    const cri = f.daemon.client();
+    const r = await cri.runtime.ContainerStatus({ containerId: huge }).then(() => 'OK', answer);
+    const next = await cri.runtime.Version({}).then((v) => v.runtimeName, answer);
+    cri.close();
     assert.deepEqual({ r: r.slice(0, 10), next }, { r: 'NOT_FOUND:', next: 'cradle' }, `ContainerStatus(1 MiB id) answered ${r}; then Version answered ${next}`);
   });
 });
