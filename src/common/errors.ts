@@ -19,6 +19,11 @@ export type ErrorKind =
 
 const BRAND = Symbol.for('cradle.error');
 
+/** A value quoted in a message, cut short: a 1 MiB id must not travel back in a gRPC status. */
+export function quoted(value: string, max = 200): string {
+  return JSON.stringify(value.length > max ? `${value.slice(0, max)}…(${value.length} chars)` : value);
+}
+
 export class CradleError extends Error {
   readonly code: string;
   readonly kind: ErrorKind;
@@ -63,7 +68,7 @@ export const errors = {
   missingField: define('CRADLE_ERR_MISSING_FIELD', 'invalid-argument', (field: string) => `${field} is required`),
   invalidArgument: define('CRADLE_ERR_INVALID_ARGUMENT', 'invalid-argument', (message: string) => message),
   unimplemented: define('CRADLE_ERR_UNIMPLEMENTED', 'unimplemented', (rpc: string) => `${rpc} is not implemented by cradle`),
-  notFound: define('CRADLE_ERR_NOT_FOUND', 'not-found', (what: string, id: string) => `${what} ${JSON.stringify(id)} not found`),
+  notFound: define('CRADLE_ERR_NOT_FOUND', 'not-found', (what: string, id: string) => `${what} ${quoted(id)} not found`),
   alreadyExists: define('CRADLE_ERR_ALREADY_EXISTS', 'already-exists', (message: string) => message),
   failedPrecondition: define('CRADLE_ERR_FAILED_PRECONDITION', 'failed-precondition', (message: string) => message),
   resourceExhausted: define('CRADLE_ERR_RESOURCE_EXHAUSTED', 'resource-exhausted', (message: string) => message),

@@ -25,14 +25,21 @@ export interface WireError {
   errorCode: string;
 }
 
+/** Longest status message sent: huge input echoed back must not break the HTTP/2 stream. */
+const MAX_DETAILS = 4096;
+
+function capped(message: string): string {
+  return message.length > MAX_DETAILS ? `${message.slice(0, MAX_DETAILS)}… (${message.length} characters)` : message;
+}
+
 export function toWireError(err: unknown): WireError {
   const metadata = new grpc.Metadata();
   if (isCradleError(err)) {
     metadata.set('cradle-error-code', err.code);
-    return { code: KIND_TO_STATUS[err.kind], details: err.message, metadata, errorCode: err.code };
+    return { code: KIND_TO_STATUS[err.kind], details: capped(err.message), metadata, errorCode: err.code };
   }
   metadata.set('cradle-error-code', 'CRADLE_ERR_INTERNAL');
-  return { code: grpc.status.INTERNAL, details: messageOf(err), metadata, errorCode: 'CRADLE_ERR_INTERNAL' };
+  return { code: grpc.status.INTERNAL, details: capped(messageOf(err)), metadata, errorCode: 'CRADLE_ERR_INTERNAL' };
 }
 
 export function statusName(code: grpc.status): string {

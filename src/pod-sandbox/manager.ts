@@ -243,6 +243,9 @@ export class SandboxManager {
   async stop(id: string, log: Logger): Promise<void> {
     const sandbox = this.sandboxes.get(id);
     if (!sandbox) return;
+    // Not ready from the first moment: containers being created now see it and back out.
+    const wasReady = sandbox.state === 'SANDBOX_READY';
+    sandbox.state = 'SANDBOX_NOTREADY';
     await this.containerHooks.stopContainers(id);
     if (sandbox.pause) {
       const handler = this.options.handlers.get(sandbox.runtimeHandler);
@@ -259,8 +262,7 @@ export class SandboxManager {
       await this.timedCni('DEL', () => this.options.cni.tearDownPod({ id, netnsPath: sandbox.pinned.net ?? '' }));
       sandbox.networkUp = false;
     }
-    if (sandbox.state !== 'SANDBOX_NOTREADY') log.info('pod sandbox stopped');
-    sandbox.state = 'SANDBOX_NOTREADY';
+    if (wasReady) log.info('pod sandbox stopped');
     await this.store.save(sandbox);
   }
 
@@ -276,6 +278,7 @@ export class SandboxManager {
     }
     this.pinner.unpin(sandbox.pinned);
     fs.rmSync(sandbox.runDir, { recursive: true, force: true });
+    fs.rmSync(path.join(this.options.runRoot, 's', id), { force: true }); // conmon's attach-socket link
     fs.rmSync(path.join(this.options.stateRoot, 'pods-persist', id), { recursive: true, force: true });
     this.holds.get(id)?.();
     this.holds.delete(id);

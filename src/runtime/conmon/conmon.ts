@@ -129,7 +129,10 @@ function readSync(child: ChildProcess, count: number, timeoutMs: number, what: s
 }
 
 function startPipe(child: ChildProcess): Writable {
-  return child.stdio[MONITOR_FDS.start] as Writable;
+  const pipe = child.stdio[MONITOR_FDS.start] as Writable;
+  // conmon may die (killed, or its timeout) while we write: never an unhandled error.
+  pipe.on('error', () => undefined);
+  return pipe;
 }
 
 function waitExit(child: ChildProcess): Promise<number | null> {

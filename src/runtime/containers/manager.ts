@@ -30,6 +30,8 @@ import { nowNanos, reservedContainerName, type ContainerRecord, type ContainerSt
 /** ExecSync output cap per stream, as cri-o's (16 MiB). */
 export const EXEC_SYNC_OUTPUT_LIMIT = 16 * 1024 * 1024;
 const KILL_WAIT_MS = 10_000;
+/** A day: larger ExecSync timeouts are refused (they would overflow timers). */
+const MAX_EXEC_TIMEOUT_SECONDS = 86_400;
 
 export type ContainerEventType = 'CONTAINER_CREATED_EVENT' | 'CONTAINER_STARTED_EVENT' | 'CONTAINER_STOPPED_EVENT' | 'CONTAINER_DELETED_EVENT';
 
@@ -160,7 +162,15 @@ export class ContainerManager {
         logPath: logPath || path.join(dir, 'console.log'),
         tty: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce, timeoutMs: 240_000,
       });
-      undo.push(`deleting container ${id} from the runtime`, () => handler.cli.delete(id, true).catch(() => undefined));
+      undo.push(`deleting container ${id} from the runtime`, async () => {
+        await handler.cli.kill(id, 'KILL', true).catch(() => undefined);
+        await handler.cli.delete(id, true).catch(() => undefined);
+        fs.rmSync(path.join(this.options.runRoot, 's', id), { force: true });
+      });
+      // The pod may have been stopped or removed while this container was being made.
+      if (this.options.sandboxes.get(sandbox.id)?.state !== 'SANDBOX_READY') {
+        throw errors.failedPrecondition(`pod sandbox ${sandbox.id} was stopped or removed while container ${id} was being created`);
+      }
 
       const record: ContainerRecord = {
         id, sandboxId: sandbox.id, fingerprint,
@@ -181,6 +191,10 @@ export class ContainerManager {
     } catch (err) {
       const failures = await undo.unwind(log);
       if (failures.length) log.error({ failures }, 'cleanup after a failed CreateContainer was incomplete');
+      if (this.options.sandboxes.get(sandbox.id)?.state !== 'SANDBOX_READY' && !errors.failedPrecondition.is(err)) {
+        // A runtime error because the pod's namespaces vanished: say what happened.
+        throw errors.failedPrecondition(`pod sandbox ${sandbox.id} was stopped or removed while container ${config.metadata!.name} was being created`);
+      }
       throw withContext(err, `creating container ${config.metadata!.name} in pod sandbox ${sandbox.id}`);
     }
   }
@@ -289,6 +303,7 @@ export class ContainerManager {
     await handler.cli.delete(c.id, true).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'runtime delete'));
     unmountOverlay(c.rootfs);
     fs.rmSync(c.dir, { recursive: true, force: true });
+    fs.rmSync(path.join(this.options.runRoot, 's', c.id), { force: true }); // conmon's attach-socket link
     this.holds.get(c.id)?.();
     this.holds.delete(c.id);
     await this.store.remove(c.id);
@@ -357,6 +372,9 @@ export class ContainerManager {
   async execSync(idOrPrefix: string, cmd: string[], timeoutSeconds: number): Promise<ExecSyncOutcome> {
     const c = this.find(idOrPrefix);
     if (cmd.length === 0 || cmd[0] === '') throw errors.missingField('cmd');
+    if (!Number.isFinite(timeoutSeconds) || timeoutSeconds < 0 || timeoutSeconds > MAX_EXEC_TIMEOUT_SECONDS) {
+      throw errors.invalidArgument(`timeout: must be 0 (none) to ${MAX_EXEC_TIMEOUT_SECONDS} seconds, got ${timeoutSeconds}`);
+    }
     if (c.state !== 'CONTAINER_RUNNING') throw errors.failedPrecondition(`container ${c.id} is not running`);
     const handler = this.options.handlers.get(c.runtimeHandler);
     const process = buildExecProcess(this.processOf(c), cmd, false);

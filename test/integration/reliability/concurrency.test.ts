@@ -104,9 +104,7 @@ describe('concurrency', () => {
     assert.deepEqual(settled.filter((s) => s.status === 'rejected').map((s) => grpcError((s as PromiseRejectedResult).reason).details), []);
   });
 
-  it('RemovePodSandbox racing CreateContainer: each create fails cleanly or its container goes with the pod; nothing leaks', {
-    todo: 'cradle: CreateContainer in flight while RemovePodSandbox runs finishes after the removal: a running container (conmon, overlay mount, containers-data) is left in a pod that no longer exists',
-  }, async (t) => {
+  it('RemovePodSandbox racing CreateContainer: each create fails cleanly or its container goes with the pod; nothing leaks', async (t) => {
     const leaks: string[] = [];
     const wrongCodes: string[] = [];
     for (const delayMs of [0, 20, 60, 150, 400]) {
@@ -153,9 +151,7 @@ describe('concurrency', () => {
     racingCreateCodes = wrongCodes;
   });
 
-  it('a create that loses the race to RemovePodSandbox fails with NOT_FOUND or FAILED_PRECONDITION', {
-    todo: 'cradle: it fails with INTERNAL "cradle-runtime: ENOENT ... open <run_root>/ns/ipc/<pod id>" (the pod\'s pinned namespaces are gone)',
-  }, () => {
+  it('a create that loses the race to RemovePodSandbox fails with NOT_FOUND or FAILED_PRECONDITION', () => {
     assert.ok(racingCreateCodes, 'the race test ran');
     assert.deepEqual(racingCreateCodes, []);
   });
