@@ -32,6 +32,7 @@ export function buildDevices(devices: readonly Device__Output[], privileged: boo
     if (!d.hostPath.startsWith('/')) throw errors.invalidField(`${f}.hostPath`, `${JSON.stringify(d.hostPath)} is not an absolute path`);
     const containerPath = d.containerPath === '' ? d.hostPath : d.containerPath;
     if (!containerPath.startsWith('/')) throw errors.invalidField(`${f}.containerPath`, `${JSON.stringify(d.containerPath)} is not an absolute path`);
+    if (!path.posix.normalize(containerPath).startsWith('/dev/')) throw errors.invalidField(`${f}.containerPath`, `${JSON.stringify(d.containerPath)} is not under /dev`);
     let found: HostDevice | 'directory' | null;
     try {
       found = probe.device(d.hostPath);

@@ -38,8 +38,12 @@ export function validateSysctls(
 ): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [rawKey, value] of Object.entries(sysctls ?? {})) {
-    const key = normalizeSysctlKey(rawKey);
     const f = `${field}[${JSON.stringify(rawKey)}]`;
+    // A key names a file under /proc/sys: no empty or ".." components.
+    if (!/^[A-Za-z0-9_*-]+([./][A-Za-z0-9_*-]+)*$/.test(rawKey) || rawKey.split(/[./]/).some((c) => c === '..' || c === '')) {
+      throw errors.invalidField(f, 'not a sysctl name');
+    }
+    const key = normalizeSysctlKey(rawKey);
     if (key === 'kernel.hostname') throw errors.invalidField(f, 'set the hostname through the pod hostname, not a sysctl');
     const ns = namespaceOfDotted(key);
     if (!ns) throw errors.invalidField(f, `sysctl ${key} is not namespaced and cannot be set for a pod`);
