@@ -6,6 +6,7 @@ import type { SandboxManager } from '../pod-sandbox/manager';
 import type { ContainerManager } from '../runtime/containers/manager';
 import type { StreamingServer } from '../streaming/server';
 import type { StatsService } from '../runtime/stats-service';
+import type { CradleMetrics } from '../metrics/registry';
 
 export interface Readiness {
   ready: boolean;
@@ -37,6 +38,7 @@ export interface CradleServices {
   readonly containers: ContainerManager;
   readonly streaming: StreamingServer;
   readonly stats: StatsService;
+  readonly metrics: CradleMetrics;
   /** Extra JSON documents for Status(verbose), by key. */
   verboseInfo(): Record<string, unknown>;
 }

@@ -154,6 +154,7 @@ export class Daemon {
         attach: attachBackend(containers, path.join(config.state.run_root, 's')),
       },
       logger: log.child({ component: 'streaming' }),
+      onSession: (kind, protocol) => metrics.streamSessionStarted(kind, protocol),
     });
     log.info({ url: streaming.url }, 'streaming server listening');
     const gc = await cni.gc(sandboxes.networkedIds());
@@ -183,6 +184,7 @@ export class Daemon {
       sandboxes,
       containers,
       streaming,
+      metrics,
       stats: new StatsService(containers, sandboxes, config.runtime.cgroup_manager, log.child({ component: 'stats' })),
       verboseInfo: () => ({ config: current, sources: loaded.sources, podCidr: runtimeSettings.podCidr(), node: process.version }),
     };

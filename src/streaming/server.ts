@@ -43,6 +43,8 @@ export interface StreamingServerOptions {
   tls?: StreamingTls;
   backends: StreamingBackends;
   logger: Logger;
+  /** Called when a session starts (kind, protocol); the returned function when it ends (for metrics). */
+  onSession?: (kind: string, protocol: string) => () => void;
   /** Host used in the URLs handed out; default the listen address (127.0.0.1 for a wildcard address). */
   advertiseAddress?: string;
   /** Token lifetime (default 1 min) and how many may wait at once (default 1000). */
@@ -98,9 +100,11 @@ export class StreamingServer {
   });
   private readonly live = new Set<LiveConnection>();
   private baseUrl = '';
+  private readonly onSession: StreamingServerOptions['onSession'];
 
   private constructor(options: StreamingServerOptions) {
     this.logger = options.logger;
+    this.onSession = options.onSession;
     this.backends = options.backends;
     this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.streamCreationTimeoutMs = options.streamCreationTimeoutMs ?? DEFAULT_STREAM_CREATION_TIMEOUT_MS;
@@ -238,9 +242,10 @@ export class StreamingServer {
     else rejectUpgrade(socket, 400, 'Bad Request', `unable to upgrade: unsupported protocol ${JSON.stringify(req.headers.upgrade ?? '')}\n`);
   }
 
-  private track(socket: Duplex, conn: LiveConnection): void {
+  private track(socket: Duplex, conn: LiveConnection, kind: string, protocol: string): void {
     this.live.add(conn);
-    socket.once('close', () => this.live.delete(conn));
+    const ended = this.onSession?.(kind, protocol);
+    socket.once('close', () => { this.live.delete(conn); ended?.(); });
     if (this.idleTimeoutMs > 0 && 'setTimeout' in socket && typeof socket.setTimeout === 'function') {
       const s = socket as Duplex & { setTimeout(ms: number, cb?: () => void): unknown };
       s.setTimeout(this.idleTimeoutMs, () => {
@@ -274,7 +279,7 @@ export class StreamingServer {
       ? servePortForwardOverSpdy(socket, head, { ...common, request: request.request })
       : serveRemoteCommandOverSpdy(socket, head, { ...common, protocol, target: request });
     const conn = { close: () => session.destroy() };
-    this.track(socket, conn);
+    this.track(socket, conn, request.kind, protocol || 'SPDY/3.1');
     session.once('close', () => this.live.delete(conn));
   }
 
@@ -301,7 +306,7 @@ export class StreamingServer {
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       log.debug({ protocol }, 'streaming: WebSocket session');
       const conn = { close: () => ws.terminate() };
-      this.track(socket, conn);
+      this.track(socket, conn, request.kind, protocol);
       ws.once('close', () => this.live.delete(conn));
       if (request.kind === 'portforward') {
         servePortForwardOverWebSocket(ws, { request: request.request, ports, protocol, backends: this.backends, logger: log });

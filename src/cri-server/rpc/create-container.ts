@@ -9,5 +9,7 @@ export const createContainer = (services: CradleServices): UnaryRpc<CreateContai
     const sandboxId = requireString(request.podSandboxId, 'podSandboxId');
     const config = requireValue(request.config, 'config');
     const id = await services.containers.create(sandboxId, config, ctx.log);
+    // The caller gave up before the container was created; its retry will get it.
+    if (ctx.signal.aborted) services.metrics.recordStalledAtStage('CreateContainer');
     return { containerId: id };
   };

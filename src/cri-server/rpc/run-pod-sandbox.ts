@@ -10,5 +10,7 @@ export const runPodSandbox = (services: CradleServices): UnaryRpc<RunPodSandboxR
   async (ctx, request) => {
     const config = requireValue(request.config, 'config');
     const id = await services.sandboxes.run(config, request.runtimeHandler, ctx.log);
+    // The caller gave up before the pod was ready; its retry will get this pod.
+    if (ctx.signal.aborted) services.metrics.recordStalledAtStage('RunPodSandbox');
     return { podSandboxId: id };
   };

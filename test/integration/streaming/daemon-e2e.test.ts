@@ -20,7 +20,7 @@ describe('exec and port-forward through cradled', { skip: kubectl ? false : 'kub
   let web: string;
 
   before(async () => {
-    await f.start();
+    await f.start(['--metrics-enable', '--metrics-port', '0']);
     const p = await f.runPod('stream');
     pod = p;
     web = await f.runContainer(p, f.containerConfig('web', ['sh', '-c', 'mkdir -p /www && echo hello-from-pod > /www/index.html && exec httpd -f -p 8080 -h /www']));
@@ -121,6 +121,14 @@ describe('exec and port-forward through cradled', { skip: kubectl ? false : 'kub
       await readerShim.close();
     }
     await assert.rejects(f.cri.runtime.Attach({ containerId: web, stdin: true, stdout: true }), (err) => grpcError(err).code === grpc.status.FAILED_PRECONDITION);
+  });
+
+  it('stream sessions are counted in the metrics, by kind and protocol', async () => {
+    const line = [...f.daemon.logRecords()].reverse().find((r) => r.msg === 'metrics server listening')!;
+    const text = await (await fetch(`http://${String(line.address)}/metrics`)).text();
+    const total = (series: string) => Number(text.split('\n').find((l) => l.startsWith(`${series} `))?.split(' ').pop() ?? 0);
+    assert.ok(total('container_runtime_cradle_stream_sessions_total{kind="exec",protocol="v4.channel.k8s.io"}') >= 2, text.split('\n').filter((l) => l.includes('stream_sessions')).join('\n'));
+    assert.ok(total('container_runtime_cradle_stream_sessions_total{kind="portforward",protocol="portforward.k8s.io"}') >= 1);
   });
 
   it('bad requests are refused before any URL exists', async () => {
