@@ -144,8 +144,7 @@ export class Daemon {
     for (const finding of checkNode(config, false)) {
       if (finding.level !== 'ok') log.warn({ check: finding.what, detail: finding.detail }, 'cradled check finding');
     }
-    metrics.countConmonWith(() => containers.list().filter((c) => c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED').length
-      + sandboxes.list({ state: 'SANDBOX_READY' }).length);
+    metrics.countConmonWith(() => containers.monitored().length + sandboxes.list({ state: 'SANDBOX_READY' }).length);
     const streaming = await StreamingServer.start({
       ...(await streamingOptionsFromConfig(config.streaming)),
       backends: {
@@ -261,9 +260,7 @@ export class Daemon {
           pid: c.pid, conmonPid: c.conmonPid, exitCode: c.exitCode, reason: c.reason,
         })),
         images: () => this.services.images.list().map((i) => ({ id: i.id, repoTags: i.repoTags, size: i.size, pinned: i.pinned })),
-        conmon: () => this.services.containers.list()
-          .filter((c) => c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED')
-          .map((c) => ({ containerId: c.id, conmonPid: c.conmonPid })),
+        conmon: () => this.services.containers.monitored().map((c) => ({ containerId: c.id, conmonPid: c.conmonPid })),
       }),
       item: (collection, id) => {
         try {

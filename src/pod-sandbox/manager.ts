@@ -91,6 +91,15 @@ export class SandboxManager {
     return findByIdOrPrefix(this.sandboxes, idOrPrefix, 'pod sandbox');
   }
 
+  /** As find(), but undefined instead of NOT_FOUND (for the idempotent stop and remove). */
+  lookup(idOrPrefix: string): SandboxRecord | undefined {
+    try {
+      return this.find(idOrPrefix);
+    } catch {
+      return undefined;
+    }
+  }
+
   list(filter: SandboxFilter = {}): SandboxRecord[] {
     return [...this.sandboxes.values()].filter((s) =>
       (!filter.id || s.id.startsWith(filter.id))

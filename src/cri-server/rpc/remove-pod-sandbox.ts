@@ -8,13 +8,7 @@ import { requireString } from '../validate';
 
 export const removePodSandbox = (services: CradleServices): UnaryRpc<RemovePodSandboxRequest__Output, RemovePodSandboxResponse> =>
   async (ctx, request) => {
-    const idOrPrefix = requireString(request.podSandboxId, 'podSandboxId');
-    let id: string | undefined;
-    try {
-      id = services.sandboxes.find(idOrPrefix).id;
-    } catch {
-      return {};
-    }
-    await services.sandboxes.remove(id, ctx.log.child({ podSandboxId: id }));
+    const sandbox = services.sandboxes.lookup(requireString(request.podSandboxId, 'podSandboxId'));
+    if (sandbox) await services.sandboxes.remove(sandbox.id, ctx.log.child({ podSandboxId: sandbox.id }));
     return {};
   };

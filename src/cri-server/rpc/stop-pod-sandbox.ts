@@ -8,16 +8,7 @@ import { requireString } from '../validate';
 
 export const stopPodSandbox = (services: CradleServices): UnaryRpc<StopPodSandboxRequest__Output, StopPodSandboxResponse> =>
   async (ctx, request) => {
-    const id = requireString(request.podSandboxId, 'podSandboxId');
-    const sandbox = services.sandboxes.get(id)?.id ?? tryFind(services, id);
-    if (sandbox) await services.sandboxes.stop(sandbox, ctx.log.child({ podSandboxId: sandbox }));
+    const sandbox = services.sandboxes.lookup(requireString(request.podSandboxId, 'podSandboxId'));
+    if (sandbox) await services.sandboxes.stop(sandbox.id, ctx.log.child({ podSandboxId: sandbox.id }));
     return {};
   };
-
-function tryFind(services: CradleServices, id: string): string | undefined {
-  try {
-    return services.sandboxes.find(id).id;
-  } catch {
-    return undefined;
-  }
-}

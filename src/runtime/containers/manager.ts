@@ -95,6 +95,11 @@ export class ContainerManager {
     return this.containers.get(id);
   }
 
+  /** Containers conmon still supervises (created or running). */
+  monitored(): ContainerRecord[] {
+    return this.list().filter((c) => c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED');
+  }
+
   /** By full id or unique prefix; NOT_FOUND otherwise. */
   find(idOrPrefix: string): ContainerRecord {
     return findByIdOrPrefix(this.containers, idOrPrefix, 'container');
