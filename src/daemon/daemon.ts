@@ -81,6 +81,7 @@ export class Daemon {
   private metricsServer: MetricsServer | undefined;
   private cni: CniManager | undefined;
   private exits: ExitMonitor | undefined;
+  private handlers: RuntimeHandlers | undefined;
   private inspectServer: InspectServer | undefined;
   private readonly startedAt = new Date();
 
@@ -190,6 +191,7 @@ export class Daemon {
     const daemon = new Daemon(loaded, loadOptions, log, services, metrics);
     daemon.cni = cni;
     daemon.exits = exits;
+    daemon.handlers = handlers;
     daemon.onConfigChange = (next) => { current = next; };
     daemon.inspectServer = new InspectServer(daemon.inspectSource(loaded.sources), inspectSocketPath(config), log);
     try {
@@ -321,6 +323,7 @@ export class Daemon {
       await this.cni?.stop();
       await this.services.streaming.stop();
       this.exits?.stop();
+      this.handlers?.close();
       this.services.images.close();
       this.log.info('cradled stopped');
     })();

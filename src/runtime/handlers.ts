@@ -6,6 +6,7 @@ import type { CradleConfig } from '../config/schema';
 import { errors } from '../common/errors';
 import { RuntimeCli } from './runtime-cli';
 import { Conmon } from './conmon/conmon';
+import { ExecHelperPool } from './exec-helpers';
 import { shippedBinary } from '../common/package-info';
 import type { SpecRuntimeOptions } from './spec/inputs';
 import {
@@ -17,7 +18,12 @@ export interface RuntimeHandler {
   name: string;
   cli: RuntimeCli;
   conmon: Conmon;
+  /** ExecSync without conmon or a cold Node start (cradle-runtime only; others use `conmon -e`). */
+  execHelpers?: ExecHelperPool;
 }
+
+/** Warm exec helpers kept per cradle-runtime handler (one Node process, ~8 MB anonymous memory). */
+const EXEC_HELPERS_IDLE = 1;
 
 export class RuntimeHandlers {
   private readonly handlers = new Map<string, RuntimeHandler>();
@@ -41,7 +47,9 @@ export class RuntimeHandlers {
         systemdCgroup: config.runtime.cgroup_manager === 'systemd',
         logLevel: 'error',
       });
-      this.handlers.set(name, { name, cli, conmon });
+      // Started on the first ExecSync, so a node without probes keeps no helper.
+      const execHelpers = cli.isCradleRuntime ? new ExecHelperPool({ binary, idle: EXEC_HELPERS_IDLE }) : undefined;
+      this.handlers.set(name, { name, cli, conmon, ...(execHelpers ? { execHelpers } : {}) });
     }
   }
 
@@ -56,6 +64,11 @@ export class RuntimeHandlers {
 
   names(): string[] {
     return [...this.handlers.keys()];
+  }
+
+  /** Stops the handlers' idle helpers (daemon shutdown). */
+  close(): void {
+    for (const h of this.handlers.values()) h.execHelpers?.close();
   }
 }
 

@@ -9,7 +9,7 @@ import { execFile, spawn } from 'node:child_process';
 import { cleanChildEnv } from '../common/child-env';
 import { errors } from '../common/errors';
 import type { OciState } from './oci-runtime/state';
-import { Container, del } from './oci-runtime/commands';
+import { Container, del, kill } from './oci-runtime/commands';
 import { RuntimeLog } from './oci-runtime/log';
 import type { Process, Resources } from './oci-runtime/spec';
 
@@ -124,7 +124,20 @@ export class RuntimeCli {
     }
   }
 
+  /**
+   * kill. For cradle-runtime this is what the CLI's kill does (read the saved state,
+   * check the init is still ours by its start time, signal it or every pid of its
+   * cgroup), done in process: a Node start (~40 ms) saved on every stop.
+   */
   async kill(id: string, signal: string | number = 'SIGTERM', all = false): Promise<void> {
+    if (this.isCradleRuntime && this.root) {
+      try {
+        kill(this.root, id, String(signal), all);
+        return;
+      } catch (err) {
+        throw errors.runtime(`${path.basename(this.binary)} kill ${id}: ${(err as Error).message}`);
+      }
+    }
     await this.run(['kill', ...(all ? ['--all'] : []), id, String(signal)], id);
   }
 

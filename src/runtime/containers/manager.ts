@@ -27,8 +27,12 @@ import type { SandboxManager } from '../../pod-sandbox/manager';
 import type { SandboxRecord } from '../../pod-sandbox/sandbox';
 import { nowNanos, reservedContainerName, type ContainerRecord, type ContainerState } from './container';
 
-/** ExecSync output cap per stream, as cri-o's (16 MiB). */
-export const EXEC_SYNC_OUTPUT_LIMIT = 16 * 1024 * 1024;
+/**
+ * ExecSync output cap: 16 MiB (cri-o's per-stream cap) less room for the rest of the
+ * response, for stdout and stderr together, so the reply fits the 16 MiB message
+ * limit of the kubelet's and crictl's gRPC clients (a larger one fails on their side).
+ */
+export const EXEC_SYNC_OUTPUT_LIMIT = 16 * 1024 * 1024 - 1024;
 const KILL_WAIT_MS = 10_000;
 /** A day: larger ExecSync timeouts are refused (they would overflow timers). */
 const MAX_EXEC_TIMEOUT_SECONDS = 86_400;
@@ -383,16 +387,17 @@ export class ContainerManager {
     if (c.state !== 'CONTAINER_RUNNING') throw errors.failedPrecondition(`container ${c.id} is not running`);
     const handler = this.options.handlers.get(c.runtimeHandler);
     const process = buildExecProcess(this.processOf(c), cmd, false);
-    const result = await handler.conmon.execSync({
-      id: c.id, name: c.config.metadata!.name, process, tty: false, timeoutSeconds,
-      workDir: path.join(this.options.runRoot, 'exec', `${c.id.slice(0, 16)}-${randomBytes(6).toString('hex')}`),
-      maxOutputBytes: EXEC_SYNC_OUTPUT_LIMIT,
-    });
-    if (result.timedOut) {
-      // As cri-o: exit code -1 and a message, so a probe fails instead of going Unknown.
-      return { stdout: result.stdout, stderr: Buffer.concat([result.stderr, Buffer.from(`command ${JSON.stringify(cmd)} timed out after ${timeoutSeconds}s\n`)]), exitCode: -1 };
-    }
-    return { stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode };
+    const result = handler.execHelpers && handler.cli.root
+      ? await handler.execHelpers.execSync({ root: handler.cli.root, id: c.id, process, timeoutSeconds, maxOutputBytes: EXEC_SYNC_OUTPUT_LIMIT })
+      : await handler.conmon.execSync({
+        id: c.id, name: c.config.metadata!.name, process, tty: false, timeoutSeconds,
+        workDir: path.join(this.options.runRoot, 'exec', `${c.id.slice(0, 16)}-${randomBytes(6).toString('hex')}`),
+        maxOutputBytes: EXEC_SYNC_OUTPUT_LIMIT,
+      });
+    // As cri-o: a timeout is exit code -1 and a message, so a probe fails instead of going Unknown.
+    const stderr = result.timedOut ? Buffer.concat([result.stderr, Buffer.from(`command ${JSON.stringify(cmd)} timed out after ${timeoutSeconds}s\n`)]) : result.stderr;
+    const stdout = result.stdout.subarray(0, EXEC_SYNC_OUTPUT_LIMIT);
+    return { stdout, stderr: stderr.subarray(0, EXEC_SYNC_OUTPUT_LIMIT - stdout.length), exitCode: result.timedOut ? -1 : result.exitCode };
   }
 
   /** The OCI process of the container (for exec: same user, env, caps, cwd). */

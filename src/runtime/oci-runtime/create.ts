@@ -92,7 +92,12 @@ export async function createContainer(opts: CreateOptions): Promise<void> {
     sock = child.stdio[3] as net.Socket;
     const messages = new MessageQueue(sock, child);
 
-    cgroups.apply(pid);
+    // runc's Apply, right after the spawn. On v1 the init moves its own main thread
+    // (the one that execs) when it gets "go": cheaper than moving the process from
+    // here, and its Node helper threads stay out of the container's accounting.
+    const initJoinsCgroups = cgroups.version === 1;
+    if (initJoinsCgroups) cgroups.create();
+    else cgroups.apply(pid);
     undo.push('remove cgroups', () => {
       // The init must be gone (a zombie is fine) before its cgroups can be removed.
       initChild.kill('SIGKILL');
@@ -114,7 +119,7 @@ export async function createContainer(opts: CreateOptions): Promise<void> {
     const config: InitConfig = {
       spec, rootfs, bundle, fifoPath, noPivot: opts.noPivot, hasConsole: consoleFd !== undefined,
       newCgroupNs: Boolean(namespaceOf(spec, 'cgroup') && !namespaceOf(spec, 'cgroup')!.path),
-      cgroupPaths: cgroups.paths(), stateJson: creatingState,
+      cgroupPaths: cgroups.paths(), joinCgroups: initJoinsCgroups, stateJson: creatingState,
     };
     send(sock, { type: 'go', config });
     for (;;) {

@@ -10,6 +10,7 @@ import * as sys from '../../sys/libc';
 import * as c from '../../sys/constants';
 import { loadLibseccomp } from '../../sys/seccomp';
 import { Container } from './commands';
+import { joinCurrentThread } from './cgroups/v1';
 import { loadSpec, type Process } from './spec';
 import { buildSeccomp } from './seccomp-filter';
 import { dropBoundingSet, lookPath, processEnv, switchIdentity, applyRlimits } from './process-setup';
@@ -18,6 +19,8 @@ export interface ExecOptions {
   root: string;
   id: string;
   processFile?: string;
+  /** The process spec itself (the daemon's warm exec helper), instead of --process. */
+  process?: Process;
   args: string[];
   pidFile?: string;
   detach: boolean;
@@ -26,6 +29,8 @@ export interface ExecOptions {
   cwd?: string;
   env?: string;
   user?: string;
+  /** Told the host pid of the process once it is spawned. */
+  onSpawn?: (pid: number) => void;
 }
 
 const NS_ORDER: [string, number][] = [
@@ -33,9 +38,9 @@ const NS_ORDER: [string, number][] = [
 ];
 
 function loadProcess(opts: ExecOptions, base: Process): Process {
-  if (opts.processFile) {
-    const proc = JSON.parse(fs.readFileSync(opts.processFile, 'utf8')) as Process;
-    if (!Array.isArray(proc.args) || proc.args.length === 0) throw new Error(`${opts.processFile}: args must be a non-empty array`);
+  if (opts.processFile || opts.process) {
+    const proc = opts.process ?? JSON.parse(fs.readFileSync(opts.processFile!, 'utf8')) as Process;
+    if (!Array.isArray(proc.args) || proc.args.length === 0) throw new Error(`${opts.processFile ?? 'process'}: args must be a non-empty array`);
     return { ...proc, terminal: Boolean(proc.terminal) || opts.tty, cwd: proc.cwd || '/', user: proc.user ?? { uid: 0, gid: 0 } };
   }
   if (opts.args.length === 0) throw new Error('exec: either --process or a command is required');
@@ -115,10 +120,7 @@ export async function execProcess(opts: ExecOptions): Promise<number> {
   await fs.promises.stat('/'); // trap 2: threadpool up before the pid ns switch
 
   // cgroups: v1 moves just this thread; v2 has no per-thread move for domain cgroups.
-  const tid = sys.gettid();
-  if (ctr.saved.cgroupVersion === 1) {
-    for (const dir of Object.values(ctr.saved.cgroupPaths)) fs.writeFileSync(path.join(dir, 'tasks'), String(tid));
-  }
+  if (ctr.saved.cgroupVersion === 1) joinCurrentThread(Object.values(ctr.saved.cgroupPaths));
   sys.unshare(c.CLONE_FS);
   for (const ns of nsFds) sys.setns(ns.fd, ns.flag, `/proc/${pid}/ns/${ns.name}`);
   for (const ns of nsFds) fs.closeSync(ns.fd);
@@ -150,6 +152,7 @@ export async function execProcess(opts: ExecOptions): Promise<number> {
     fs.writeSync(pidFd, String(childPid));
     fs.closeSync(pidFd);
   }
+  opts.onSpawn?.(childPid);
   if (opts.detach) {
     child.unref();
     return 0;

@@ -9,6 +9,7 @@ import { loadLibseccomp, type SeccompFilter } from '../../sys/seccomp';
 import { CONSOLE_FD, SYNC_FD, SyncReader, writeSync, type InitConfig } from './sync';
 import { enterRoot, finishRootfs, prepareRootfs, setupConsole } from './rootfs';
 import { buildSeccomp } from './seccomp-filter';
+import { joinCurrentThread } from './cgroups/v1';
 import { applyRlimits, dropBoundingSet, lookPath, processEnv, switchIdentity } from './process-setup';
 import type { Hook } from './spec';
 
@@ -43,8 +44,9 @@ function initMain(): void {
   // still the host's (after pivot_root the same path is inside the container).
   (require('node:module') as { flushCompileCache?: () => void }).flushCompileCache?.();
 
-  // Joined the cgroups already (create did it before "go"): a new cgroup ns now
-  // makes the container's cgroup its root.
+  // In the container's cgroups (joined here on v1, by create on v2) before a new
+  // cgroup ns, so the container's cgroup is its root.
+  if (cfg.joinCgroups) joinCurrentThread(Object.values(cfg.cgroupPaths));
   if (cfg.newCgroupNs) sys.unshare(c.CLONE_NEWCGROUP);
   // T7: every native library before pivot_root.
   sys.preloadLibc();

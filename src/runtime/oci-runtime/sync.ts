@@ -17,6 +17,8 @@ export interface InitConfig {
   hasConsole: boolean;
   newCgroupNs: boolean;
   cgroupPaths: Record<string, string>;
+  /** v1: the init joins cgroupPaths itself (its main thread) before anything else. */
+  joinCgroups: boolean;
   /** OCI state (status "creating") for createContainer/startContainer hooks. */
   stateJson: string;
 }

@@ -5,6 +5,8 @@ import type { Resources } from '../spec';
 
 export interface CgroupManager {
   readonly version: 1 | 2;
+  /** Creates the cgroup(s) without moving anything in. */
+  create(): void;
   /** Creates the cgroup(s) and moves pid in. */
   apply(pid: number): void;
   /** Writes resource limits. */

@@ -47,7 +47,7 @@ export class CgroupV2 implements CgroupManager {
     return { '': this.dir };
   }
 
-  apply(pid: number): void {
+  create(): void {
     // Enable every available controller in each ancestor (never in the leaf: the
     // no-internal-process rule forbids processes in a cgroup that delegates).
     const rel = path.relative(this.cgfs.root, this.dir).split('/').filter(Boolean);
@@ -60,6 +60,10 @@ export class CgroupV2 implements CgroupManager {
       current = path.join(current, part);
       if (!fs.existsSync(current)) fs.mkdirSync(current);
     }
+  }
+
+  apply(pid: number): void {
+    this.create();
     fs.writeFileSync(path.join(this.dir, 'cgroup.procs'), String(pid));
   }
 
