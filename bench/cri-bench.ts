@@ -152,7 +152,7 @@ function defineWorkloads(results: Results, pods: number): Record<string, string>
   results.define(d.daemonPss, 'MB');
   results.define(d.daemonAnon, 'MB', undefined, 'heap and stacks: RSS minus the mapped program and libraries');
   results.define(d.helperRss, 'MB');
-  results.define(d.helperPss, 'MB', 0.5, 'conmon processes (cradle: pause + container) vs containerd-shim-runc-v2 (one per pod)');
+  results.define(d.helperPss, 'MB', 0.5, 'conmon processes (cradle: pause + container) and the idle exec helper vs containerd-shim-runc-v2 (one per pod)');
   results.define(d.helperCount, 'count');
   results.define(d.lingering, 'count');
   results.define(d.listPods, 'ms');

@@ -8,6 +8,7 @@ export interface ProcInfo {
   comm: string;
   /** argv joined by spaces. */
   cmdline: string;
+  ppid: number;
 }
 
 export interface MemoryUse {
@@ -37,7 +38,9 @@ export function listProcesses(): ProcInfo[] {
     const cmdline = readOrEmpty(`/proc/${name}/cmdline`).replace(/\0+$/, '').replace(/\0/g, ' ');
     const comm = readOrEmpty(`/proc/${name}/comm`).trim();
     if (!comm) continue;
-    out.push({ pid: Number(name), comm, cmdline });
+    const stat = readOrEmpty(`/proc/${name}/stat`);
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] ?? 0);
+    out.push({ pid: Number(name), comm, cmdline, ppid });
   }
   return out;
 }

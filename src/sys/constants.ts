@@ -84,7 +84,10 @@ export const SYS = {
   setresgid: 119,
   pivot_root: 155,
   close_range: 436,
+  seccomp: 317,
 } as const;
+
+export const SECCOMP_SET_MODE_FILTER = 1;
 
 /** setrlimit resources by OCI name. */
 export const RLIMITS: Record<string, number> = {

@@ -4,7 +4,7 @@
 // plain result otherwise.
 import type * as Koffi from 'koffi' with { 'resolution-mode': 'require' };
 import { SyscallError } from './errno';
-import { SYS, AF_UNIX, SOCK_STREAM, SOCK_CLOEXEC, SOL_SOCKET, SCM_RIGHTS, SIG_SETMASK } from './constants';
+import { SYS, SECCOMP_SET_MODE_FILTER, AF_UNIX, SOCK_STREAM, SOCK_CLOEXEC, SOL_SOCKET, SCM_RIGHTS, SIG_SETMASK } from './constants';
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -14,7 +14,7 @@ interface Bindings {
   sethostname: Fn; setdomainname: Fn; prctl: Fn; setsid: Fn; dup2: Fn; fcntl: Fn;
   ioctlPtr: Fn; ioctlInt: Fn; socket: Fn; connect: Fn; sendmsg: Fn; execve: Fn;
   signal: Fn; sigprocmask: Fn; prlimit: Fn; gettid: Fn;
-  syscall3: Fn; syscallPtr2: Fn; syscallIntPtr: Fn;
+  syscall3: Fn; syscallPtr2: Fn; syscallIntPtr: Fn; seccompSetFilter: Fn;
   msghdr: Koffi.TypeObject;
 }
 
@@ -29,9 +29,11 @@ function libc(): Bindings {
     msg_name: 'void *', msg_namelen: 'uint32', msg_iov: 'void *', msg_iovlen: 'size_t',
     msg_control: 'void *', msg_controllen: 'size_t', msg_flags: 'int',
   });
+  koffi.struct('cradle_sock_fprog', { len: 'uint16', filter: 'void *' });
   cached = {
     koffi,
     msghdr,
+    seccompSetFilter: lib.func('syscall', 'long', ['long', 'unsigned long', 'unsigned long', 'const cradle_sock_fprog *']),
     unshare: lib.func('int unshare(int flags)'),
     setns: lib.func('int setns(int fd, int nstype)'),
     mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
@@ -238,6 +240,18 @@ export function setrlimit(resource: number, soft: bigint, hard: bigint, name = S
 /** close_range(first, ~0U, flags): with CLOSE_RANGE_CLOEXEC marks instead of closing. */
 export function closeRange(first: number, flags: number): void {
   check('close_range', libc().syscall3(SYS.close_range, first, 0xffffffff, flags), String(first));
+}
+
+/**
+ * Installs a compiled seccomp program (struct sock_filter[], as seccomp_export_bpf
+ * writes it) on the calling thread: what seccomp_load does once libseccomp has
+ * generated the program, without generating it again.
+ */
+export function seccompSetFilter(program: Buffer, flags = 0): void {
+  if (program.length === 0 || program.length % 8 !== 0 || program.length / 8 > 0xffff) {
+    throw new SyscallError('seccomp', 22, `a BPF program of ${program.length} bytes`);
+  }
+  check('seccomp', libc().seccompSetFilter(SYS.seccomp, SECCOMP_SET_MODE_FILTER, flags, { len: program.length / 8, filter: program }), 'SECCOMP_SET_MODE_FILTER');
 }
 
 // Raw credential syscalls: per-thread, unlike glibc's wrappers which broadcast to

@@ -8,7 +8,7 @@ type Fn = (...args: unknown[]) => unknown;
 interface SeccompLib {
   koffi: typeof Koffi;
   init: Fn; release: Fn; load: Fn; archAdd: Fn; archResolve: Fn; syscallResolve: Fn;
-  ruleAddArray: Fn; attrSet: Fn; argCmp: Koffi.TypeObject;
+  ruleAddArray: Fn; attrSet: Fn; exportBpf: Fn; argCmp: Koffi.TypeObject;
 }
 
 let cached: SeccompLib | undefined;
@@ -34,6 +34,7 @@ function lib(): SeccompLib {
     syscallResolve: l.func('int seccomp_syscall_resolve_name(const char *name)'),
     ruleAddArray: l.func('int seccomp_rule_add_array(void *ctx, uint32_t action, int syscall, unsigned int count, const cradle_scmp_arg_cmp *args)'),
     attrSet: l.func('int seccomp_attr_set(void *ctx, int attr, uint32_t value)'),
+    exportBpf: l.func('int seccomp_export_bpf(void *ctx, int fd)'),
   };
   return cached;
 }
@@ -100,6 +101,12 @@ export class SeccompFilter {
   load(): void {
     const rc = lib().load(this.ctx) as number;
     if (rc < 0) throw new SyscallError('seccomp_load', -rc);
+  }
+
+  /** Writes the generated BPF program to fd (what load() would install). */
+  exportBpf(fd: number): void {
+    const rc = lib().exportBpf(this.ctx, fd) as number;
+    if (rc < 0) throw new SyscallError('seccomp_export_bpf', -rc);
   }
 
   private mustSucceed(name: string, rc: unknown): void {

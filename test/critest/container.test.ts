@@ -53,7 +53,7 @@ describe('containers', () => {
   it('lifecycle: CREATED, RUNNING, EXITED, removed; status fields (image, imageRef, logPath, timestamps)', async () => {
     const pod = await kit.runPod('life');
     const t0 = nowNanos();
-    const config = kit.containerConfig('main', ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 1; done'], {
+    const config = kit.containerConfig('main', ['sh', '-c', 'trap "exit 0" TERM; touch /tmp/trapped; while :; do sleep 1; done'], {
       labels: { app: 'life' }, annotations: { note: 'kept' },
     });
     const id = await kit.create(pod, config);
@@ -85,6 +85,7 @@ describe('containers', () => {
     assert.equal(listed[0]!.createdAt, s.createdAt);
     assert.equal(listed[0]!.labels.app, 'life');
 
+    await kit.waitForFile(id, '/tmp/trapped');
     await target.cri.runtime.StopContainer({ containerId: id, timeout: 10 });
     s = await kit.status(id);
     assert.equal(s.state, 'CONTAINER_EXITED');
@@ -114,8 +115,9 @@ describe('containers', () => {
 
   it('stop of a process ignoring SIGTERM kills it after the timeout; stop and remove are idempotent', async () => {
     const pod = await kit.runPod('stop');
-    const id = await kit.run(pod, kit.containerConfig('stubborn', ['sh', '-c', 'trap "" TERM; while :; do sleep 1; done']));
+    const id = await kit.run(pod, kit.containerConfig('stubborn', ['sh', '-c', 'trap "" TERM; touch /tmp/trapped; while :; do sleep 1; done']));
     await kit.waitState(id, 'CONTAINER_RUNNING');
+    await kit.waitForFile(id, '/tmp/trapped');
     await target.cri.runtime.StopContainer({ containerId: id, timeout: 1 });
     const s = await kit.status(id);
     assert.equal(s.state, 'CONTAINER_EXITED');

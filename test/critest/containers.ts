@@ -114,6 +114,19 @@ export class ContainerKit {
     return this.run(pod, this.containerConfig(name, ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 1; done'], extra));
   }
 
+  /**
+   * Waits until a file exists in the container (ExecSync `test -f`): a shell that
+   * touches it after `trap` has installed its handler. RUNNING comes before that,
+   * and a stop signal sent in between ends the shell with 143.
+   */
+  async waitForFile(containerId: string, file: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((await this.exec(containerId, ['test', '-f', file], 5)).exitCode !== 0) {
+      if (Date.now() > deadline) throw new Error(`${file} did not appear in container ${containerId}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   async status(containerId: string): Promise<ContainerStatus__Output> {
     return (await this.cri.runtime.ContainerStatus({ containerId })).status!;
   }

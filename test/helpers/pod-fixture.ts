@@ -21,10 +21,17 @@ export class PodFixture {
   busybox!: PushedImage;
   pause!: PushedImage;
   readonly net: TestNetwork;
+  /**
+   * This fixture's own cgroup parent: suites run in parallel, and one removing the
+   * empty cgroups of a shared parent on stop would race another's creates (a
+   * container's cgroup is empty until its init joins it).
+   */
+  readonly cgroupParent: string;
   private counter = 0;
 
   constructor(bridge: string, subnet: string) {
     this.net = testNetwork(bridge, subnet);
+    this.cgroupParent = `${TEST_CGROUP_PARENT}-${bridge}`;
   }
 
   async start(extraArgs: string[] = [], configToml = ''): Promise<void> {
@@ -64,7 +71,7 @@ export class PodFixture {
       hostname: n,
       logDirectory: path.join(this.dirs.dir, 'pod-logs', n),
       labels: { test: name },
-      linux: { cgroupParent: TEST_CGROUP_PARENT },
+      linux: { cgroupParent: this.cgroupParent },
       ...extra,
     };
   }
@@ -109,7 +116,7 @@ export class PodFixture {
     await this.registry?.stop();
     this.net.cleanup();
     for (const c of fs.readdirSync('/sys/fs/cgroup')) {
-      const parent = path.join('/sys/fs/cgroup', c, TEST_CGROUP_PARENT);
+      const parent = path.join('/sys/fs/cgroup', c, this.cgroupParent);
       try {
         for (const child of fs.readdirSync(parent, { withFileTypes: true })) if (child.isDirectory()) fs.rmdirSync(path.join(parent, child.name));
         fs.rmdirSync(parent);

@@ -353,10 +353,12 @@ export class ContainerManager {
     c.reason = reason ?? (oom ? 'OOMKilled' : exit.exitCode === 0 ? 'Completed' : 'Error');
     c.message = reason === 'ContainerMonitorDied' ? 'conmon, the container\'s monitor, died: the container was killed and its real exit code is unknown' : '';
     if (oom) this.options.onOom?.(c.config.metadata?.name ?? c.id);
+    // Published with the state change, before the save yields: a caller that sees
+    // EXITED and removes the container at once must not get DELETED before STOPPED.
+    this.publish('CONTAINER_STOPPED_EVENT', c);
     await this.store.save(c);
     for (const waiter of this.exitWaiters.get(c.id) ?? []) waiter();
     this.exitWaiters.delete(c.id);
-    this.publish('CONTAINER_STOPPED_EVENT', c);
     this.options.log.info({ containerId: c.id, exitCode: c.exitCode, reason: c.reason }, 'container exited');
   }
 

@@ -12,7 +12,7 @@ import { loadLibseccomp } from '../../sys/seccomp';
 import { Container } from './commands';
 import { joinCurrentThread } from './cgroups/v1';
 import { loadSpec, type Process } from './spec';
-import { buildSeccomp } from './seccomp-filter';
+import { compileSeccompProgram, savedSeccompProgram } from './seccomp-filter';
 import { dropBoundingSet, lookPath, processEnv, switchIdentity, applyRlimits } from './process-setup';
 
 export interface ExecOptions {
@@ -102,7 +102,12 @@ export async function execProcess(opts: ExecOptions): Promise<number> {
   // Everything that needs the host's view first (trap 9: /proc/self is gone after setns(mnt)).
   sys.preloadLibc();
   const seccompConfig = spec.linux?.seccomp;
-  if (seccompConfig) loadLibseccomp();
+  // The program the init compiled; compiled here only for a container created without it.
+  let seccomp = seccompConfig ? savedSeccompProgram(ctr.dir) : undefined;
+  if (seccompConfig && !seccomp) {
+    loadLibseccomp();
+    seccomp = compileSeccompProgram(seccompConfig, ctr.dir);
+  }
   const lastCap = Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
   const nsFds = NS_ORDER.flatMap(([name, flag]) => {
     const p = `/proc/${pid}/ns/${name}`;
@@ -115,7 +120,6 @@ export async function execProcess(opts: ExecOptions): Promise<number> {
   });
   // The pid file is a host path: open it now, before this thread changes root.
   const pidFd = opts.pidFile ? fs.openSync(path.resolve(opts.pidFile), 'w', 0o644) : undefined;
-  const seccomp = seccompConfig ? buildSeccomp(seccompConfig) : undefined;
   sys.closeRange(3, c.CLOSE_RANGE_CLOEXEC); // trap 5: nothing inherited may reach the container
   await fs.promises.stat('/'); // trap 2: threadpool up before the pid ns switch
 
@@ -130,10 +134,10 @@ export async function execProcess(opts: ExecOptions): Promise<number> {
   const executable = lookPath(proc.args[0]!, env);
   applyRlimits(proc);
   dropBoundingSet(proc, lastCap);
-  if (seccomp && !proc.noNewPrivileges) seccomp.load();
+  if (seccomp && !proc.noNewPrivileges) sys.seccompSetFilter(seccomp);
   switchIdentity(proc);
   if (proc.noNewPrivileges) sys.prctl(c.PR_SET_NO_NEW_PRIVS, 1);
-  if (seccomp && proc.noNewPrivileges) seccomp.load();
+  if (seccomp && proc.noNewPrivileges) sys.seccompSetFilter(seccomp);
 
   const child = spawn(executable, proc.args.slice(1), {
     argv0: proc.args[0], cwd: proc.cwd, env: Object.fromEntries(env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),

@@ -3,12 +3,13 @@
 // process, reports READY on the sync pipe, blocks on exec.fifo until `start`, then
 // execve()s the container process. Traps from docs/runtime.md are referenced as Tn.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as sys from '../../sys/libc';
 import * as c from '../../sys/constants';
-import { loadLibseccomp, type SeccompFilter } from '../../sys/seccomp';
+import { loadLibseccomp } from '../../sys/seccomp';
 import { CONSOLE_FD, SYNC_FD, SyncReader, writeSync, type InitConfig } from './sync';
 import { enterRoot, finishRootfs, prepareRootfs, setupConsole } from './rootfs';
-import { buildSeccomp } from './seccomp-filter';
+import { compileSeccompProgram } from './seccomp-filter';
 import { joinCurrentThread } from './cgroups/v1';
 import { applyRlimits, dropBoundingSet, lookPath, processEnv, switchIdentity } from './process-setup';
 import type { Hook } from './spec';
@@ -50,10 +51,11 @@ function initMain(): void {
   if (cfg.newCgroupNs) sys.unshare(c.CLONE_NEWCGROUP);
   // T7: every native library before pivot_root.
   sys.preloadLibc();
-  let seccomp: SeccompFilter | undefined;
+  // The program is stored in the state dir for `exec` (the fifo's directory).
+  let seccomp: Buffer | undefined;
   if (spec.linux?.seccomp) {
     loadLibseccomp();
-    seccomp = buildSeccomp(spec.linux.seccomp);
+    seccomp = compileSeccompProgram(spec.linux.seccomp, path.dirname(cfg.fifoPath));
   }
   const lastCap = Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
   const fifoFd = fs.openSync(cfg.fifoPath, c.O_PATH | c.O_CLOEXEC);
@@ -91,7 +93,7 @@ function initMain(): void {
 
   dropBoundingSet(proc, lastCap);
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
-  if (seccomp && !proc.noNewPrivileges) seccomp.load();
+  if (seccomp && !proc.noNewPrivileges) sys.seccompSetFilter(seccomp);
   switchIdentity(proc);
   try {
     process.chdir(proc.cwd);
@@ -129,7 +131,7 @@ function initMain(): void {
   }
   // T6: Node ignores SIGPIPE/SIGXFSZ, and ignored dispositions survive execve.
   sys.resetSignals();
-  if (seccomp && proc.noNewPrivileges) seccomp.load();
+  if (seccomp && proc.noNewPrivileges) sys.seccompSetFilter(seccomp);
   sys.execve(executable, proc.args, env);
 }
 

@@ -69,6 +69,20 @@ test('exec runs a process inside a running container with the config\'s identity
   assert.match(r.stdout, /^Seccomp:\s+2$/m);
   assert.match(r.stdout, /^\d+:memory:\/$/m, 'in the container\'s cgroup (and cgroup namespace)');
   assert.match(fs.readFileSync(path.join(ctr.dir, 'exec.pid'), 'utf8'), /^\d+$/);
+  // exec installs the program the init compiled (kept in the state dir); without
+  // it, exec compiles it again. Either way the config's rule applies: sethostname
+  // gets EACCES (errnoRet 13) from the filter, not the EPERM a uid-1000 process
+  // without CAP_SYS_ADMIN would get from the kernel.
+  const program = path.join(ctr.root, ctr.id, 'seccomp.bpf');
+  assert.ok(fs.statSync(program).size > 0, 'create stored the compiled seccomp program');
+  for (const cached of [true, false]) {
+    if (!cached) fs.rmSync(program);
+    fs.writeFileSync(processFile, JSON.stringify({ ...proc, args: ['hostname', 'evil'] }));
+    const h = ctr.cli(['exec', '--process', processFile, ctr.id], { stdio: ['ignore', 'pipe', 'pipe'] });
+    assert.notEqual(h.status, 0);
+    assert.match(h.stderr, /Permission denied/, `program ${cached ? 'from create' : 'compiled by exec'}: ${h.stderr}`);
+  }
+  assert.ok(fs.existsSync(program), 'exec stored the program it compiled');
   // Detached: the CLI returns at once, the process keeps running in the container.
   // (stdio ignored: the detached process would hold our pipes open.)
   const d = ctr.cli(['exec', '--detach', ctr.id, 'sleep', '777'], { stdio: ['ignore', 'ignore', 'ignore'] });
