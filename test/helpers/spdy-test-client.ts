@@ -181,3 +181,16 @@ export class SpdyTestClient {
     this.socket.destroy();
   }
 }
+
+/** Runs a v4 exec over SPDY with the test client; returns stdout and the status JSON. */
+export async function spdyExec(url: string, options: { stdin?: string; stderr?: boolean } = {}): Promise<{ stdout: string; status: string; client: SpdyTestClient }> {
+  const client = await SpdyTestClient.connect(url, ['v4.channel.k8s.io']);
+  const error = await client.open({ streamtype: 'error' });
+  const stdin = options.stdin !== undefined ? await client.open({ streamtype: 'stdin' }) : undefined;
+  const stdout = await client.open({ streamtype: 'stdout' });
+  if (options.stderr ?? true) await client.open({ streamtype: 'stderr' });
+  if (stdin) client.send(stdin, options.stdin!, true);
+  await client.until(() => error.fin || client.closed, 'the status');
+  await client.until(() => client.closed, 'the connection to close');
+  return { stdout: client.text(stdout), status: client.text(error), client };
+}

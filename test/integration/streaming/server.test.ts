@@ -13,25 +13,12 @@ import { createLogger } from '../../../src/common/logger';
 import type { ExecRequest } from '../../../src/streaming/backend';
 import { StreamingServer } from '../../../src/streaming/server';
 import { FakeBackends, eventually, startEchoServer } from '../../helpers/streaming-backends';
-import { SpdyTestClient, httpUpgrade } from '../../helpers/spdy-test-client';
+import { SpdyTestClient, httpUpgrade, spdyExec } from '../../helpers/spdy-test-client';
 import { GoAwayStatus } from '../../../src/streaming/spdy/frames';
 
 const logger = createLogger({ level: 'fatal', format: 'json' });
 const execReq = (cmd: string[], extra: Partial<ExecRequest> = {}): ExecRequest =>
   ({ containerId: 'c1', cmd, tty: false, stdin: false, stdout: true, stderr: true, ...extra });
-
-/** Runs a v4 exec over SPDY with the test client; returns stdout and the status JSON. */
-async function spdyExec(url: string, options: { stdin?: string; stderr?: boolean } = {}): Promise<{ stdout: string; status: string; client: SpdyTestClient }> {
-  const client = await SpdyTestClient.connect(url, ['v4.channel.k8s.io']);
-  const error = await client.open({ streamtype: 'error' });
-  const stdin = options.stdin !== undefined ? await client.open({ streamtype: 'stdin' }) : undefined;
-  const stdout = await client.open({ streamtype: 'stdout' });
-  if (options.stderr ?? true) await client.open({ streamtype: 'stderr' });
-  if (stdin) client.send(stdin, options.stdin!, true);
-  await client.until(() => error.fin || client.closed, 'the status');
-  await client.until(() => client.closed, 'the connection to close');
-  return { stdout: client.text(stdout), status: client.text(error), client };
-}
 
 describe('streaming server', () => {
   let dir: string;
