@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import WebSocket from 'ws';
 import { PodFixture } from '../../helpers/pod-fixture';
-import { SpdyTestClient, spdyExec } from '../../helpers/spdy-test-client';
+import { SpdyTestClient, httpUpgrade, spdyExec } from '../../helpers/spdy-test-client';
 
 const f = new PodFixture('cradle-tsl0', '10.218.0.0/24');
 
@@ -87,5 +87,17 @@ describe('streaming sessions through cradled', () => {
     ws.terminate();
     await settles('the abandoned processes to end', async () => (await containerProcesses()).sort().join('\n') === baseline);
     await settles(`cradled's fds to return to ${fdsBefore}`, async () => daemonFds() <= fdsBefore);
+  });
+
+  it('an Exec URL works once: a second use is 404 and runs nothing', async () => {
+    const url = await execUrl(['sh', '-c', 'echo ran >> /tmp/token-runs']);
+    const first = await spdyExec(url);
+    first.client.close();
+    assert.equal(JSON.parse(first.status).status, 'Success');
+    const again = await httpUpgrade(url, { Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'v4.channel.k8s.io' });
+    again.socket.destroy();
+    assert.equal(again.status, 404);
+    const runs = await f.cri.runtime.ExecSync({ containerId: target, cmd: ['cat', '/tmp/token-runs'], timeout: 10 });
+    assert.equal(runs.stdout.toString(), 'ran\n');
   });
 });
