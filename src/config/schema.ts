@@ -64,6 +64,7 @@ export interface RuntimeConfig {
   cgroup_manager: CgroupManager;
   conmon: string;
   default_ulimits: string[];
+  log_size_max: number;
 }
 
 /** One `[runtime.runtimes.<name>]` table: an OCI runtime handler (RuntimeClass). */
@@ -178,6 +179,11 @@ export const runtimeSchema: TableSchema<RuntimeConfig> = {
   },
   conmon: { type: 'string', default: '/usr/bin/conmon', doc: 'Path of conmon, the per-container monitor.', check: absolutePath },
   default_ulimits: { type: 'string-list', default: [], doc: 'Default rlimits for containers, as "nofile=1024:2048".' },
+  log_size_max: {
+    type: 'integer', default: -1, min: -1, max: Number.MAX_SAFE_INTEGER,
+    doc: 'Largest size of a container\'s CRI log file in bytes before conmon truncates it (cri-o\'s log_size_max); -1 means no limit, else at least 8192.',
+    check: (v) => (v === -1 || v >= 8192 ? undefined : 'must be -1 (no limit) or at least 8192'),
+  },
 };
 
 /** Defaults for a handler table; runtime_path "" means cradle's own runtime shipped with cradled. */

@@ -132,7 +132,7 @@ export class Daemon {
     await sandboxes.recover();
     const containers = new ContainerManager({
       stateRoot: config.state.root, runRoot: config.state.run_root, handlers, images, sandboxes,
-      specOptions: () => specOptions, log: log.child({ component: 'containers' }),
+      specOptions: () => specOptions, logSizeMax: config.runtime.log_size_max, log: log.child({ component: 'containers' }),
       onEventDropped: () => metrics.recordEventDropped(), onOom: (name) => metrics.recordOom(name),
       onMonitorDied: (name) => metrics.recordMonitorStopped(name),
     });

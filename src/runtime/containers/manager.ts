@@ -62,6 +62,8 @@ export interface ContainerManagerOptions {
   images: ImageService;
   sandboxes: SandboxManager;
   specOptions: () => SpecRuntimeOptions;
+  /** [runtime] log_size_max: bytes, or -1 for no limit. */
+  logSizeMax: number;
   log: Logger;
   onEventDropped?: () => void;
   onOom?: (containerName: string) => void;
@@ -170,6 +172,7 @@ export class ContainerManager {
         id, name: config.metadata!.name, bundle: dir, persistDir,
         logPath: logPath || path.join(dir, 'console.log'),
         tty: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce, timeoutMs: 240_000,
+        ...(this.options.logSizeMax > 0 ? { logSizeMax: this.options.logSizeMax } : {}),
       });
       undo.push(`deleting container ${id} from the runtime`, async () => {
         await handler.cli.kill(id, 'KILL', true).catch(() => undefined);

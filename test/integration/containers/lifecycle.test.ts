@@ -17,6 +17,8 @@ import { inspectGet } from '../../../src/daemon/inspect';
 import { baseArgs, runCradled } from '../../helpers/daemon';
 
 const f = new PodFixture('cradle-tct0', '10.216.0.0/24');
+/** [runtime] log_size_max of this suite's daemon. */
+const LOG_SIZE_MAX = 256 * 1024;
 
 async function scrape(): Promise<string> {
   // Restarts pick a new port: always read the daemon's current log.
@@ -43,7 +45,7 @@ function metric(text: string, series: string): number | undefined {
 }
 
 describe('containers', () => {
-  before(() => f.start(['--metrics-enable', '--metrics-port', '0']));
+  before(() => f.start(['--metrics-enable', '--metrics-port', '0', '--runtime-log-size-max', String(LOG_SIZE_MAX)]));
   after(() => f.stop());
 
   it('metrics follow a pod lifecycle: CNI operations, conmon processes, operations per RPC', async () => {
@@ -138,6 +140,20 @@ describe('containers', () => {
     assert.equal(s.exitCode, 137);
     await f.cri.runtime.StopContainer({ containerId: id, timeout: 1 });
     await assert.rejects(f.cri.runtime.ExecSync({ containerId: id, cmd: ['true'], timeout: 1 }), (err) => grpcError(err).code === grpc.status.FAILED_PRECONDITION);
+  });
+
+  it('log_size_max: conmon truncates a log that outgrows it; the newest lines are kept', async () => {
+    const pod = await f.runPod('logcap');
+    // ~1 MiB of CRI log lines, four times the cap.
+    const id = await f.runContainer(pod, f.containerConfig('chatty', ['sh', '-c', 'i=0; while [ $i -lt 12000 ]; do echo "line $i of a log that outgrows its cap"; i=$((i+1)); done; echo last']));
+    await f.waitForState(id, 'CONTAINER_EXITED', 60_000);
+    const s = (await f.cri.runtime.ContainerStatus({ containerId: id })).status!;
+    assert.equal(s.exitCode, 0);
+    const size = fs.statSync(s.logPath).size;
+    assert.ok(size > 0 && size <= LOG_SIZE_MAX, `log of ${size} bytes, cap ${LOG_SIZE_MAX}`);
+    const records = parseCriLog(fs.readFileSync(s.logPath));
+    assert.equal(records[records.length - 1]!.content.toString(), 'last');
+    await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id });
   });
 
   it('a small memory limit ends in OOMKilled', async () => {

@@ -35,6 +35,10 @@ test('runtime handler tables merge over defaults and are validated', () => {
     assert.throws(() => loadConfig({ configFile: file, configDir: dir }), /runtime\.runtimes\.Bad_Name: a runtime handler name must be a DNS label/);
     fs.writeFileSync(file, '[runtime.runtimes.x]\nruntime_path = "relative/runc"\n');
     assert.throws(() => loadConfig({ configFile: file, configDir: dir }), /runtime\.runtimes\.x\.runtime_path: must be an absolute path or empty/);
+    fs.writeFileSync(file, '[runtime]\nlog_size_max = 100\n');
+    assert.throws(() => loadConfig({ configFile: file, configDir: dir }), /runtime\.log_size_max: must be -1 \(no limit\) or at least 8192/);
+    fs.writeFileSync(file, '[runtime]\nlog_size_max = 1048576\n');
+    assert.equal(loadConfig({ configFile: file, configDir: dir }).config.runtime.log_size_max, 1048576);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
