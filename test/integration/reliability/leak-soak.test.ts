@@ -7,7 +7,7 @@ import { PodFixture } from '../../helpers/pod-fixture';
 import { SOAK, countResources, stateFileList, daemonPid, removeCgroupParent, removeEverything, rssKiB, type ResourceCounts } from './resources';
 
 const CGROUP_PARENT = '/cradle-test-reliab-soak';
-const CYCLES = Number(process.env.CRADLE_SOAK_CYCLES ?? (SOAK ? 1000 : 30));
+const CYCLES = Number(process.env.CRADLE_SOAK_CYCLES ?? (SOAK ? 1000 : 100));
 let heapTrend: number[] | undefined;
 let socketLinksAfterSoak: { before: number; after: number } | undefined;
 const f = new PodFixture('cradle-trl4', '10.234.0.0/24');
