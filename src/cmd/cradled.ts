@@ -9,6 +9,7 @@ import { Daemon } from '../daemon/daemon';
 import { inspectSocketPath } from '../daemon/inspect';
 import { printStatus } from './status';
 import { checkNode, formatFindings } from '../daemon/check';
+import { isSocketLive, socketPathOf } from '../cri-server/socket';
 
 const EXIT_USAGE = 2;
 
@@ -44,6 +45,13 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'check': {
       const loaded = loadConfig(loadOptions);
+      // A running daemon's in-flight creations have no record yet: repairing would
+      // take them for orphans. cradled reclaims orphans itself when it starts.
+      const socket = socketPathOf(loaded.config.api.listen);
+      if (args.repair && await isSocketLive(socket)) {
+        process.stderr.write(`cradled: check --repair: cradled is running on ${socket}; stop it first (it reclaims orphans when it starts)\n`);
+        return 2;
+      }
       const findings = checkNode(loaded.config, args.repair);
       process.stdout.write(formatFindings(findings));
       return findings.some((f) => f.level === 'fail') ? 1 : 0;

@@ -11,7 +11,7 @@ export function socketPathOf(listen: string): string {
 }
 
 /** Resolves whether something accepts connections on the socket path. */
-function isSocketLive(socketPath: string): Promise<boolean> {
+export function isSocketLive(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
     const conn = net.connect(socketPath);
     const done = (live: boolean) => {

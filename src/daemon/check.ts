@@ -7,8 +7,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CradleConfig } from '../config/schema';
 import { shippedBinary } from '../common/package-info';
+import { execFileSync } from 'node:child_process';
 import { MNT_DETACH } from '../sys/constants';
 import { umount2 } from '../sys/libc';
+import { del } from '../runtime/oci-runtime/commands';
+import { RuntimeLog } from '../runtime/oci-runtime/log';
+import { cleanChildEnv } from '../common/child-env';
 
 export type CheckLevel = 'ok' | 'warn' | 'fail';
 export interface CheckFinding {
@@ -78,6 +82,26 @@ export function checkNode(config: CradleConfig, repair: boolean): CheckFinding[]
     }
     findings.push(finding);
   };
+  // Runtime state first: a pause or container a create was making when cradled died
+  // (no record yet) still runs under its conmon. conmon goes first, so no exit file
+  // is written for an id nobody knows; then the runtime kills and deletes it.
+  for (const [name, h] of Object.entries(config.runtime.runtimes)) {
+    const root = h.runtime_root || path.join(config.state.run_root, 'runtimes', name);
+    const binary = h.runtime_path || shippedBinary('cradle-runtime');
+    for (const id of listDir(root)) {
+      if (pods.has(id) || containers.has(id) || !fs.existsSync(path.join(root, id, 'state.json'))) continue;
+      orphan(`${name} runtime container without a record`, path.join(root, id), () => {
+        killConmonOf(path.join(root, id, 'state.json'));
+        if (path.basename(binary) === 'cradle-runtime') del(root, id, true, new RuntimeLog(undefined));
+        else execFileSync(binary, [`--root=${root}`, 'delete', '--force', id], { stdio: 'ignore', env: cleanChildEnv(), timeout: 30_000 });
+      });
+    }
+  }
+  for (const id of listDir(path.join(config.state.root, 'pods-persist'))) {
+    if (pods.has(id)) continue;
+    const dir = path.join(config.state.root, 'pods-persist', id);
+    orphan('pause persist directory without a record', dir, () => fs.rmSync(dir, { recursive: true, force: true }));
+  }
   for (const id of listDir(path.join(config.state.root, 'containers-data'))) {
     if (containers.has(id)) continue;
     const dir = path.join(config.state.root, 'containers-data', id);
@@ -110,6 +134,16 @@ export function checkNode(config: CradleConfig, repair: boolean): CheckFinding[]
     add('ok', 'records', `${pods.size} pod sandboxes, ${containers.size} containers, no orphans`);
   }
   return findings;
+}
+
+/** SIGKILLs the conmon of a runtime container (its pid file is in the bundle), if it is still conmon. */
+function killConmonOf(stateFile: string): void {
+  try {
+    const { bundle } = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { bundle?: string };
+    if (!bundle) return;
+    const pid = Number(fs.readFileSync(path.join(bundle, 'conmon-pidfile'), 'utf8').trim());
+    if (pid > 0 && fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'conmon') process.kill(pid, 'SIGKILL');
+  } catch { /* no bundle, no pid file, or conmon gone */ }
 }
 
 export function formatFindings(findings: CheckFinding[]): string {

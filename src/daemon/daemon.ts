@@ -141,9 +141,13 @@ export class Daemon {
       containers.probeMonitors().catch((err: unknown) => log.error({ error: messageOf(err) }, 'probing monitors failed'));
     }, MONITOR_PROBE_MS);
     monitorProbe.unref();
-    // The audit of `cradled check`, in report mode, once per start.
-    for (const finding of checkNode(config, false)) {
-      if (finding.level !== 'ok') log.warn({ check: finding.what, detail: finding.detail }, 'cradled check finding');
+    // The audit of `cradled check`, once per start, before any call is served. Its
+    // orphans (objects under cradle's own dirs that no record names) are what
+    // creations interrupted by a crash left: nothing else makes them, and no
+    // creation is under way yet, so they are reclaimed here. The rest is reported.
+    for (const finding of checkNode(config, true)) {
+      if (finding.repaired) log.warn({ check: finding.what, detail: finding.detail }, 'reclaimed what an interrupted operation left');
+      else if (finding.level !== 'ok') log.warn({ check: finding.what, detail: finding.detail }, 'cradled check finding');
     }
     metrics.countConmonWith(() => containers.monitored().length + sandboxes.list({ state: 'SANDBOX_READY' }).length);
     const streaming = await StreamingServer.start({

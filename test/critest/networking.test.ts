@@ -214,14 +214,14 @@ describe('networking', () => {
   it('a stopped pod has no IP in its status and gives its address back', async () => {
     const id = await runPod(podConfig('release'));
     const ip = await podIp(id);
+    // host-local keeps one file per address in <dataDir>/<network name>/.
+    const allocation = target.network ? path.join(`/var/lib/cni/networks-${target.network.bridge}`, target.network.bridge, ip) : undefined;
+    if (allocation) assert.ok(fs.existsSync(allocation), `host-local allocated ${ip}`);
     await target.cri.runtime.StopPodSandbox({ podSandboxId: id });
     const s = (await target.cri.runtime.PodSandboxStatus({ podSandboxId: id })).status!;
     assert.equal(s.state, 'SANDBOX_NOTREADY');
     assert.equal(s.network?.ip ?? '', '', 'no IP once the network is torn down');
-    if (target.network) {
-      const ipamDir = `/var/lib/cni/networks-${target.network.bridge}`;
-      assert.equal(fs.existsSync(path.join(ipamDir, ip)), false, `host-local released ${ip}`);
-    }
+    if (allocation) assert.equal(fs.existsSync(allocation), false, `host-local released ${ip}`);
     await target.cri.runtime.RemovePodSandbox({ podSandboxId: id });
     live.delete(id);
   });

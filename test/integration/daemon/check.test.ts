@@ -3,7 +3,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { baseArgs, makeTempDirs, runCradled } from '../../helpers/daemon';
+import { spawnSync } from 'node:child_process';
+import { baseArgs, makeTempDirs, runCradled, startCradled } from '../../helpers/daemon';
+import { defaultSpec, makeBusyboxRootfs, writeSpec } from '../../helpers/rootfs';
+import { CRADLE_RUNTIME_BIN } from '../../../src/runtime/runtime-cli';
+import { cleanChildEnv } from '../../../src/common/child-env';
+import { isProcessAlive } from '../../../src/runtime/conmon/proc';
 
 test('check reports what the node has and lacks, and repairs orphans', async (t) => {
   const dirs = makeTempDirs();
@@ -32,4 +37,34 @@ test('check reports what the node has and lacks, and repairs orphans', async (t)
   const broken = await runCradled(['check', ...baseArgs(dirs), '--runtime-conmon', '/nonexistent/conmon']);
   assert.equal(broken.code, 1);
   assert.match(broken.stdout, /^FAIL conmon: \/nonexistent\/conmon$/m);
+});
+
+test('cradled reclaims orphans when it starts; check --repair refuses while it runs', async (t) => {
+  const dirs = makeTempDirs();
+  t.after(() => fs.rmSync(dirs.dir, { recursive: true, force: true }));
+  const orphanPodDir = path.join(dirs.runRoot, 'pods', 'cafebabe');
+  fs.mkdirSync(orphanPodDir, { recursive: true });
+  // A container a create was making when cradled died: running, in the default
+  // handler's runtime root, with no record.
+  const runtimeRoot = path.join(dirs.runRoot, 'runtimes', 'cradle');
+  const bundle = path.join(dirs.dir, 'orphan-bundle');
+  fs.mkdirSync(bundle);
+  makeBusyboxRootfs(bundle);
+  const cgroupsPath = `/cradle-test-orphan-${process.pid}`;
+  writeSpec(bundle, defaultSpec(['sleep', '1000'], cgroupsPath));
+  const created = spawnSync(CRADLE_RUNTIME_BIN, ['--root', runtimeRoot, 'create', '--bundle', bundle, 'feedface'], { env: cleanChildEnv(), stdio: 'ignore' });
+  assert.equal(created.status, 0);
+  const state = JSON.parse(fs.readFileSync(path.join(runtimeRoot, 'feedface', 'state.json'), 'utf8')) as { pid: number };
+  t.after(() => { try { process.kill(state.pid, 'SIGKILL'); } catch { /* gone */ } });
+  assert.ok(isProcessAlive(state.pid));
+  const daemon = await startCradled({}, dirs);
+  t.after(() => daemon.stop({ keepDirs: true }));
+  assert.ok(!fs.existsSync(orphanPodDir), 'the interrupted creation\'s run dir is gone');
+  assert.ok(!isProcessAlive(state.pid), 'the unrecorded container was killed');
+  assert.ok(!fs.existsSync(path.join(runtimeRoot, 'feedface')), 'and deleted from the runtime');
+  assert.ok(!fs.existsSync(path.join('/sys/fs/cgroup/memory', cgroupsPath)), 'with its cgroups');
+  assert.ok(daemon.logRecords().some((r) => r.msg === 'reclaimed what an interrupted operation left' && String(r.detail).endsWith('cafebabe')));
+  const refused = await runCradled(['check', '--repair', ...baseArgs(dirs)]);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /cradled is running on .*; stop it first/);
 });

@@ -91,6 +91,12 @@ export function rssKiB(pid: number): number {
   return m ? Number(m[1]) : 0;
 }
 
+/** host-local's allocations: one file named after the address per network, in <dataDir>/<network name>/. */
+export function ipsAllocatedIn(dataDir: string): number {
+  return count(() => fs.readdirSync(dataDir, { withFileTypes: true }).filter((d) => d.isDirectory())
+    .reduce((n, d) => n + fs.readdirSync(path.join(dataDir, d.name)).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)).length, 0));
+}
+
 export function countResources(f: PodFixture, cgroupParent: string): ResourceCounts {
   const dir = f.dirs.dir;
   const mountPoints = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '');
@@ -100,7 +106,7 @@ export function countResources(f: PodFixture, cgroupParent: string): ResourceCou
   return {
     mounts: mountPoints.filter((m) => m.startsWith(dir + '/')).length,
     pinnedNamespaces: count(() => fs.readdirSync(nsDir).reduce((n, kind) => n + fs.readdirSync(path.join(nsDir, kind)).length, 0)),
-    ipsAllocated: count(() => fs.readdirSync(f.net.ipamDir).filter((n) => /^\d+\.\d+\.\d+\.\d+$/.test(n)).length),
+    ipsAllocated: ipsAllocatedIn(f.net.ipamDir),
     cgroups: count(() => fs.readdirSync('/sys/fs/cgroup').reduce((n, c) => n + cgroupDirsUnder(path.join('/sys/fs/cgroup', c, cgroupParent)), 0)),
     conmons: all.filter((p) => readProc(p, 'comm').trim() === 'conmon' && readProc(p, 'cmdline').includes(dir)).length,
     podProcesses: all.filter((p) => readProc(p, 'cgroup').split('\n').some((l) => l.split(':')[2]?.startsWith(cgroupParent + '/'))).length,
