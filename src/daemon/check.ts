@@ -120,6 +120,12 @@ export function checkNode(config: CradleConfig, repair: boolean): CheckFinding[]
       fs.rmSync(dir, { recursive: true, force: true });
     });
   }
+  // conmon's attach-socket links (--socket-dir-path), named after the container id.
+  for (const id of listDir(path.join(config.state.run_root, 's'))) {
+    if (pods.has(id) || containers.has(id)) continue;
+    const link = path.join(config.state.run_root, 's', id);
+    orphan('conmon socket link without a record', link, () => fs.rmSync(link, { force: true }));
+  }
   for (const kind of ['net', 'ipc', 'uts']) {
     for (const id of listDir(path.join(config.state.run_root, 'ns', kind))) {
       if (pods.has(id)) continue;

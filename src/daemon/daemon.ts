@@ -33,6 +33,7 @@ import { MetricsServer } from '../metrics/server';
 import { metricsInterceptor } from '../metrics/interceptor';
 import { InspectServer, inspectSocketPath, type InspectSource } from './inspect';
 import { beforeCallHook, readTestHooks } from './test-hooks';
+import { armCrashPoints } from '../common/crash-points';
 
 function openImageService(config: CradleConfig, log: Logger, metrics: CradleMetrics): ImageService {
   const { image } = config;
@@ -109,6 +110,7 @@ export class Daemon {
     const loaded = loadConfig(loadOptions);
     const { config } = loaded;
     const log = createLogger({ level: config.log.level, format: config.log.format, name: 'cradled' });
+    armCrashPoints(readTestHooks()?.crashAt);
     // Refuse early when another cradled serves this socket: it owns the state dirs.
     await prepareSocketPath(socketPathOf(config.api.listen));
     await fs.promises.mkdir(config.state.root, { recursive: true, mode: 0o711 });

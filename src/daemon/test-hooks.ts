@@ -1,10 +1,12 @@
 // Fault-injection hooks for cradle's own tests, read from $CRADLE_TEST_HOOKS (JSON).
 // Never set in production; when unset, no hook runs and nothing is slower.
 //   {"delayMs": {"Version": 1500}}   hold every Version call for 1.5 s before handling it
+//   {"crashAt": ["RPC:step"]}         SIGKILL cradled at a crash point (src/common/crash-points.ts)
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface TestHooks {
   delayMs?: Record<string, number>;
+  crashAt?: string[];
 }
 
 export function readTestHooks(env: NodeJS.ProcessEnv = process.env): TestHooks | undefined {

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from '../common/logger';
+import { crashPoint } from '../common/crash-points';
 import { errors, messageOf, withContext } from '../common/errors';
 import { UndoStack } from '../common/undo';
 import { NameReservations } from '../common/reservations';
@@ -157,6 +158,7 @@ export class SandboxManager {
         undo.push(`unmounting ${files.shm}`, () => umount2(files.shm, MNT_DETACH));
       }
 
+      crashPoint('RunPodSandbox', 'run-dir');
       // 4. Namespaces pinned by bind mounts (network, IPC, UTS unless shared with the host).
       const kinds: PinnableKind[] = [];
       if (!hostNetwork) kinds.push('net', 'uts');
@@ -165,6 +167,7 @@ export class SandboxManager {
       const pinned = this.pinner.pin(id, kinds, hostNetwork ? undefined : hostname);
       undo.push(`unpinning namespaces of ${id}`, () => this.pinner.unpin(pinned));
 
+      crashPoint('RunPodSandbox', 'namespaces-pinned');
       // 5. Network through CNI.
       let ips: SandboxRecord['ips'] = [];
       if (!hostNetwork) {
@@ -179,11 +182,13 @@ export class SandboxManager {
         log.debug({ ips: ips.map((i) => i.ip) }, 'pod network set up');
       }
 
+      crashPoint('RunPodSandbox', 'network-added');
       // 6. Pod files.
       writeFileAtomicSync(files.hostname, `${hostname}\n`, { durable: false });
       writeFileAtomicSync(files.hosts, hostNetwork ? safeRead('/etc/hosts') : hostsFile(hostname, ips.map((i) => i.ip)), { durable: false });
       writeFileAtomicSync(files.resolvConf, resolvConf(config.dnsConfig ?? undefined), { durable: false });
 
+      crashPoint('RunPodSandbox', 'pod-files');
       // 7. The pause process: an OCI container joining the pinned namespaces.
       const bundle = path.join(runDir, 'pause');
       const overlay = mountOverlay(bundle, hold.lowerDirs);
@@ -213,7 +218,9 @@ export class SandboxManager {
         await handler.cli.delete(id, true).catch(() => undefined);
         fs.rmSync(path.join(this.options.stateRoot, 'pods-persist', id), { recursive: true, force: true });
       });
+      crashPoint('RunPodSandbox', 'pause-created');
       await handler.cli.start(id);
+      crashPoint('RunPodSandbox', 'pause-started');
 
       const record: SandboxRecord = {
         id, reservedName: reservedNameOf(config), fingerprint, state: 'SANDBOX_READY', createdAt: nowNanos(),
@@ -222,6 +229,7 @@ export class SandboxManager {
         pauseChainIds: hold.image.chainIds, pauseImageRef: hold.image.id, networkUp: !hostNetwork,
       };
       await this.store.save(record);
+      crashPoint('RunPodSandbox', 'recorded');
       this.sandboxes.set(id, record);
       this.holds.set(id, () => hold.release());
       undo.release();
@@ -267,6 +275,7 @@ export class SandboxManager {
       await handler.cli.delete(id, true).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'deleting pause'));
       sandbox.pause = undefined;
     }
+    crashPoint('StopPodSandbox', 'pause-deleted');
     if (sandbox.networkUp) {
       await this.timedCni('DEL', () => this.options.cni.tearDownPod({ id, netnsPath: sandbox.pinned.net ?? '' }));
       sandbox.networkUp = false;
@@ -280,12 +289,15 @@ export class SandboxManager {
     const sandbox = this.sandboxes.get(id);
     if (!sandbox) return;
     await this.stop(id, log);
+    crashPoint('RemovePodSandbox', 'stopped');
     await this.containerHooks.removeContainers(id);
+    crashPoint('RemovePodSandbox', 'containers-removed');
     unmountOverlay(path.join(sandbox.runDir, 'pause', 'rootfs'));
     if (!sandbox.hostIpc) {
       try { umount2(sandbox.files.shm, MNT_DETACH); } catch { /* not mounted */ }
     }
     this.pinner.unpin(sandbox.pinned);
+    crashPoint('RemovePodSandbox', 'unpinned');
     fs.rmSync(sandbox.runDir, { recursive: true, force: true });
     fs.rmSync(path.join(this.options.runRoot, 's', id), { force: true }); // conmon's attach-socket link
     fs.rmSync(path.join(this.options.stateRoot, 'pods-persist', id), { recursive: true, force: true });

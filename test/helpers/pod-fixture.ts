@@ -47,14 +47,17 @@ export class PodFixture {
     await this.cri.image.PullImage({ image: { image: this.busybox.reference } });
   }
 
-  /** Restarts cradled on the same state; `crash` kills it with SIGKILL first (no shutdown at all). */
-  async restart(crash = false): Promise<void> {
+  /**
+   * Restarts cradled on the same state; `crash` kills it with SIGKILL first (no
+   * shutdown at all); `env` is added to the new daemon's environment (test hooks).
+   */
+  async restart(crash = false, env: Record<string, string> = {}): Promise<void> {
     if (crash) {
       this.daemon.proc.kill('SIGKILL');
       await this.daemon.waitExit();
     }
     await this.daemon.stop({ keepDirs: true });
-    this.daemon = await startCradled({ args: ['--image-pause-image', this.pause.reference] }, this.dirs);
+    this.daemon = await startCradled({ args: ['--image-pause-image', this.pause.reference], env }, this.dirs);
     this.cri = this.daemon.client();
   }
 

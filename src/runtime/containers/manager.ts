@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from '../../common/logger';
+import { crashPoint } from '../../common/crash-points';
 import { errors, messageOf, withContext } from '../../common/errors';
 import { UndoStack } from '../../common/undo';
 import { NameReservations } from '../../common/reservations';
@@ -151,6 +152,7 @@ export class ContainerManager {
       undo.push(`removing ${dir}`, () => fs.rmSync(dir, { recursive: true, force: true }));
       const overlay = mountOverlay(dir, hold.lowerDirs);
       undo.push(`unmounting ${overlay.rootfs}`, () => unmountOverlay(overlay.rootfs));
+      crashPoint('CreateContainer', 'overlay-mounted');
 
       const logPath = containerLogPath(sandbox, config, this.options.stateRoot, id);
       if (logPath) fs.mkdirSync(path.dirname(logPath), { recursive: true });
@@ -166,6 +168,7 @@ export class ContainerManager {
       });
       for (const volume of built.imageVolumes) fs.mkdirSync(volume.hostPath, { recursive: true });
       fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(built.spec));
+      crashPoint('CreateContainer', 'spec-written');
 
       const persistDir = path.join(dir, 'persist');
       const created = await handler.conmon.create({
@@ -174,6 +177,7 @@ export class ContainerManager {
         tty: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce, timeoutMs: 240_000,
         ...(this.options.logSizeMax > 0 ? { logSizeMax: this.options.logSizeMax } : {}),
       });
+      crashPoint('CreateContainer', 'runtime-created');
       undo.push(`deleting container ${id} from the runtime`, async () => {
         await handler.cli.kill(id, 'KILL', true).catch(() => undefined);
         await handler.cli.delete(id, true).catch(() => undefined);
@@ -194,6 +198,7 @@ export class ContainerManager {
         resources: config.linux?.resources ?? null, cgroupsPath: built.spec.linux?.cgroupsPath ?? '',
       };
       await this.store.save(record);
+      crashPoint('CreateContainer', 'recorded');
       this.containers.set(id, record);
       this.holds.set(id, () => hold.release());
       undo.release();
@@ -233,6 +238,7 @@ export class ContainerManager {
   private async startIn(c: ContainerRecord, handler: ReturnType<RuntimeHandlers['get']>, log: Logger): Promise<void> {
     try {
       await handler.cli.start(c.id);
+      crashPoint('StartContainer', 'started');
     } catch (err) {
       c.state = 'CONTAINER_EXITED';
       c.finishedAt = nowNanos();
@@ -466,8 +472,25 @@ export class ContainerManager {
         } else {
           await this.recordExit(record, { id: record.id, exitCode: 255, finishedAt: new Date() }, 'ContainerMonitorDied');
         }
+      } else if (record.state === 'CONTAINER_CREATED') {
+        await this.recoverStarted(record, log);
       }
     }
+  }
+
+  /**
+   * A CREATED record whose container the runtime reports running: cradled died
+   * between the runtime's start and saving the new state. It is running (the
+   * kubelet would not start it again); the start time is when this was noticed.
+   */
+  private async recoverStarted(record: ContainerRecord, log: Logger): Promise<void> {
+    const state = await this.options.handlers.get(record.runtimeHandler).cli.state(record.id).catch(() => undefined);
+    if (state?.status !== 'running') return;
+    record.state = 'CONTAINER_RUNNING';
+    record.startedAt = nowNanos();
+    await this.store.save(record);
+    this.publish('CONTAINER_STARTED_EVENT', record);
+    log.warn('container was started before cradled stopped: recorded as running');
   }
 
   // ---- events ------------------------------------------------------------------

@@ -142,6 +142,30 @@ describe('containers', () => {
     await assert.rejects(f.cri.runtime.ExecSync({ containerId: id, cmd: ['true'], timeout: 1 }), (err) => grpcError(err).code === grpc.status.FAILED_PRECONDITION);
   });
 
+  it('supplemental groups policy: Merge adds the image\'s /etc/group memberships, Strict only what the pod asks', async () => {
+    const img = await f.pushAndPull('test/groupimg:1', busyboxImage({
+      users: [{ name: 'alice', uid: 1000, gid: 1000, home: '/home/alice' }],
+      groups: [{ name: 'alice', gid: 1000 }, { name: 'wheel2', gid: 3000, members: ['alice'] }],
+    }));
+    const pod = await f.runPod('groups');
+    const groupsUnder = async (policy: 'Merge' | 'Strict'): Promise<{ ids: string; reported: string[] }> => {
+      const id = await f.runContainer(pod, f.containerConfig(`g-${policy.toLowerCase()}`, ['id', '-G'], {
+        image: { image: img.reference },
+        linux: { securityContext: { runAsUser: { value: '1000' }, supplementalGroups: ['2000'], supplementalGroupsPolicy: policy } },
+      }));
+      await f.waitForState(id, 'CONTAINER_EXITED');
+      const s = (await f.cri.runtime.ContainerStatus({ containerId: id })).status!;
+      return { ids: parseCriLog(fs.readFileSync(s.logPath)).map((r) => r.content.toString()).join(' ').split(' ').sort().join(' '), reported: s.user!.linux!.supplementalGroups };
+    };
+    const merge = await groupsUnder('Merge');
+    assert.equal(merge.ids, '1000 2000 3000');
+    assert.deepEqual([...merge.reported].sort(), ['1000', '2000', '3000']);
+    const strict = await groupsUnder('Strict');
+    assert.equal(strict.ids, '1000 2000');
+    assert.deepEqual([...strict.reported].sort(), ['1000', '2000']);
+    await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id });
+  });
+
   it('log_size_max: conmon truncates a log that outgrows it; the newest lines are kept', async () => {
     const pod = await f.runPod('logcap');
     // ~1 MiB of CRI log lines, four times the cap.

@@ -110,6 +110,18 @@ test('v1: one directory per hierarchy, cpuset cpus/mems copied down, procs joine
   assert.equal(rel.paths().memory, path.join(root, 'memory/user.slice/ctr2'), 'relative: under our own cgroup');
 });
 
+test('v1: a cpuset level another create made but has not filled yet gets cpus and mems', (t) => {
+  const root = tmp(t);
+  const selfCgroup = fakeV1(root);
+  fs.mkdirSync(path.join(root, 'cpuset/racing'));
+  fs.writeFileSync(path.join(root, 'cpuset/racing/cpuset.cpus'), '\n');
+  fs.writeFileSync(path.join(root, 'cpuset/racing/cpuset.mems'), '\n');
+  cgroupManager('/racing/ctr', 'ctr', { root, selfCgroup }).apply(7);
+  assert.equal(read(path.join(root, 'cpuset/racing/cpuset.cpus')), '0-1');
+  assert.equal(read(path.join(root, 'cpuset/racing/cpuset.mems')), '0');
+  assert.equal(read(path.join(root, 'cpuset/racing/ctr/cpuset.cpus')), '0-1');
+});
+
 test('v1 set: limits, memsw, devices after the config\'s rules, unified refused', (t) => {
   const root = tmp(t);
   const m = cgroupManager('/ctr', 'ctr', { root, selfCgroup: fakeV1(root) });

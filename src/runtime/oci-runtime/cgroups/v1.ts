@@ -164,6 +164,15 @@ export class CgroupV1 implements CgroupManager {
 }
 
 /** mkdir -p inside a hierarchy; new cpuset cgroups start empty, so cpus/mems are copied down. */
+function readOrEmpty(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw err;
+  }
+}
+
 function mkdirCgroup(mount: string, dir: string, isCpuset: boolean): void {
   const rel = path.relative(mount, dir);
   if (rel.startsWith('..')) throw new Error(`cgroup ${dir} is outside ${mount}`);
@@ -171,12 +180,19 @@ function mkdirCgroup(mount: string, dir: string, isCpuset: boolean): void {
   for (const part of rel.split('/').filter(Boolean)) {
     const parent = current;
     current = path.join(current, part);
-    if (fs.existsSync(current)) continue;
-    fs.mkdirSync(current);
+    try {
+      fs.mkdirSync(current);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    // A new cpuset cgroup starts with no cpus and mems, and nothing can join it until
+    // they are set. Checked at every level, not only the ones made here: a concurrent
+    // create may have made a level and not yet copied its values (it would copy the
+    // same ones).
     if (isCpuset) {
       for (const f of ['cpuset.cpus', 'cpuset.mems']) {
-        const value = fs.readFileSync(path.join(parent, f), 'utf8').trim();
-        fs.writeFileSync(path.join(current, f), value);
+        if (readOrEmpty(path.join(current, f)) !== '') continue;
+        fs.writeFileSync(path.join(current, f), fs.readFileSync(path.join(parent, f), 'utf8').trim());
       }
     }
   }
