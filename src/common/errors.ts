@@ -121,17 +121,37 @@ export const errors = {
 
   // stats (src/runtime/stats): the cgroup of a container or pod sandbox is gone (stopped, removed).
   cgroupNotFound: define('CRADLE_ERR_CGROUP_NOT_FOUND', 'not-found', (dir: string) => `cgroup ${dir} not found`),
+
+  // the filesystem under cradle's state (ENOSPC/EDQUOT, EROFS from any layer)
+  noSpace: define('CRADLE_ERR_NO_SPACE', 'resource-exhausted', (message: string) => message),
+  readOnlyFilesystem: define('CRADLE_ERR_READ_ONLY_FS', 'failed-precondition', (message: string) => message),
 } as const;
+
+/** The catalogue entry for a system error that says something to the caller (a full or read-only disk). */
+function systemErrorFactory(err: unknown): ErrorFactory<[string]> | undefined {
+  switch (errnoOf(err)) {
+    case 'ENOSPC': case 'EDQUOT': return errors.noSpace;
+    case 'EROFS': return errors.readOnlyFilesystem;
+    default: return undefined;
+  }
+}
 
 /**
  * Adds context to an error on its way up (as cri-o's fmt.Errorf("...: %w")).
- * The code and kind of a CradleError are kept; anything else becomes internal.
+ * The code and kind of a CradleError are kept; a full or read-only disk gets its
+ * own; anything else becomes internal.
  */
 export function withContext(err: unknown, context: string): CradleError {
   if (isCradleError(err)) {
     return new CradleError(err.code, err.kind, `${context}: ${err.message}`, { cause: err });
   }
-  return new CradleError(errors.internal.code, 'internal', `${context}: ${messageOf(err)}`, { cause: err });
+  const factory = systemErrorFactory(err) ?? errors.internal;
+  return new CradleError(factory.code, factory.kind, `${context}: ${messageOf(err)}`, { cause: err });
+}
+
+/** A system error as its catalogue error (a full or read-only disk), else internal. */
+export function fromSystemError(err: unknown): CradleError {
+  return (systemErrorFactory(err) ?? errors.internal)(messageOf(err));
 }
 
 export function messageOf(err: unknown): string {

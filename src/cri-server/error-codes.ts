@@ -1,6 +1,6 @@
 // The one place where cradle's errors become gRPC statuses.
 import * as grpc from '@grpc/grpc-js';
-import { type ErrorKind, isCradleError, messageOf } from '../common/errors';
+import { type ErrorKind, fromSystemError, isCradleError, messageOf } from '../common/errors';
 
 const KIND_TO_STATUS: Record<ErrorKind, grpc.status> = {
   'invalid-argument': grpc.status.INVALID_ARGUMENT,
@@ -38,8 +38,9 @@ export function toWireError(err: unknown): WireError {
     metadata.set('cradle-error-code', err.code);
     return { code: KIND_TO_STATUS[err.kind], details: capped(err.message), metadata, errorCode: err.code };
   }
-  metadata.set('cradle-error-code', 'CRADLE_ERR_INTERNAL');
-  return { code: grpc.status.INTERNAL, details: capped(messageOf(err)), metadata, errorCode: 'CRADLE_ERR_INTERNAL' };
+  const mapped = fromSystemError(err);
+  metadata.set('cradle-error-code', mapped.code);
+  return { code: KIND_TO_STATUS[mapped.kind], details: capped(messageOf(err)), metadata, errorCode: mapped.code };
 }
 
 export function statusName(code: grpc.status): string {

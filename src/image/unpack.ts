@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
-import { errors, errnoOf, messageOf, isCradleError } from '../common/errors';
+import { errors, errnoOf, messageOf, isCradleError, withContext } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { lsetxattr } from '../sys/xattr';
 import { mknod, S_IFCHR, S_IFBLK, S_IFIFO } from '../sys/mknod';
@@ -131,7 +131,7 @@ export async function unpackLayerStream(source: Readable, compression: Compressi
         await writer.write(entry.header, entry);
       } catch (err) {
         if (isCradleError(err)) throw err;
-        throw errors.internal(`layer ${options.layer}: writing entry ${JSON.stringify(entry.header.name)}: ${messageOf(err)}`);
+        throw withContext(err, `layer ${options.layer}: writing entry ${JSON.stringify(entry.header.name)}`);
       } finally {
         entry.resume();
       }

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UndoStack } from '../../src/common/undo';
+import * as grpc from '@grpc/grpc-js';
 import { errors, withContext, isCradleError } from '../../src/common/errors';
+import { toWireError } from '../../src/cri-server/error-codes';
 
 test('undo stack unwinds in reverse order and keeps going past failures', async () => {
   const undone: string[] = [];
@@ -35,4 +37,16 @@ test('withContext keeps code and kind of catalogue errors, wraps others as inter
   assert.equal(wrapped.kind, 'internal');
   assert.ok(isCradleError(wrapped));
   assert.ok(!isCradleError(new Error('x')));
+});
+
+test('a full or read-only disk keeps its meaning through withContext and at the edge', () => {
+  const sysErr = (code: string) => Object.assign(new Error(`${code}: failed, write`), { code });
+  const full = withContext(sysErr('ENOSPC'), 'writing layer');
+  assert.equal(full.code, 'CRADLE_ERR_NO_SPACE');
+  assert.equal(full.kind, 'resource-exhausted');
+  assert.equal(withContext(sysErr('EDQUOT'), 'x').kind, 'resource-exhausted');
+  assert.equal(withContext(sysErr('EROFS'), 'x').code, 'CRADLE_ERR_READ_ONLY_FS');
+  assert.equal(toWireError(sysErr('ENOSPC')).code, grpc.status.RESOURCE_EXHAUSTED);
+  assert.equal(toWireError(sysErr('EROFS')).code, grpc.status.FAILED_PRECONDITION);
+  assert.equal(toWireError(sysErr('EIO')).code, grpc.status.INTERNAL);
 });

@@ -148,7 +148,7 @@ export class ContainerManager {
       const hold = this.options.images.hold(imageRef);
       undo.push(`releasing image layers for ${id}`, () => hold.release());
 
-      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      fs.mkdirSync(dir, { mode: 0o700 });
       undo.push(`removing ${dir}`, () => fs.rmSync(dir, { recursive: true, force: true }));
       const overlay = mountOverlay(dir, hold.lowerDirs);
       undo.push(`unmounting ${overlay.rootfs}`, () => unmountOverlay(overlay.rootfs));
@@ -448,6 +448,9 @@ export class ContainerManager {
 
   /** Loads every recorded container after a restart; exits recorded while cradled was down are applied by the exit monitor's start-up scan. */
   async recover(): Promise<void> {
+    // Made now, not by the first create: on a read-only filesystem a create's
+    // recursive mkdir would report the missing parent (ENOENT), not EROFS.
+    fs.mkdirSync(path.join(this.options.stateRoot, 'containers-data'), { recursive: true, mode: 0o700 });
     for (const record of await this.store.loadAll()) {
       const log = this.options.log.child({ containerId: record.id, podSandboxId: record.sandboxId });
       if (!this.options.sandboxes.get(record.sandboxId)) {

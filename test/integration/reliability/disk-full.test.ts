@@ -1,0 +1,129 @@
+// The state filesystem full or read-only, for real: cradled's root on a small tmpfs
+// that the test resizes and remounts. Pulls and creates fail with a clear error,
+// nothing half-made is visible (no image listed, no container, no mount), and once
+// space (or write access) is back the same calls succeed.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { createCipheriv, createHash } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { PodFixture } from '../../helpers/pod-fixture';
+import { grpcError } from '../../helpers/cri-client';
+import { entry, pushImage, type LayerEntry, type PushedImage } from '../../helpers/image-builder';
+import { mountsContaining } from '../../helpers/pod-network';
+
+const f = new PodFixture('cradle-tdf0', '10.223.0.0/24');
+const MiB = 1024 * 1024;
+
+/** Incompressible, deterministic bytes (gzip cannot make the image fit). */
+function seededBytes(seed: string, length: number): Buffer {
+  return createCipheriv('aes-256-ctr', createHash('sha256').update(seed).digest(), Buffer.alloc(16)).update(Buffer.alloc(length));
+}
+
+function remount(options: string): void {
+  execFileSync('mount', ['-o', `remount,${options}`, f.dirs.root]);
+}
+
+describe('state filesystem full or read-only', () => {
+  let big: PushedImage;
+
+  before(async () => {
+    await f.start();
+    // Move the daemon's root (busybox and the pause image already in it) onto a 40 MiB tmpfs.
+    await f.daemon.stop({ keepDirs: true });
+    const saved = `${f.dirs.root}.saved`;
+    fs.renameSync(f.dirs.root, saved);
+    fs.mkdirSync(f.dirs.root);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=40m,mode=0711', 'cradle-test-full', f.dirs.root]);
+    execFileSync('cp', ['-a', `${saved}/.`, f.dirs.root]);
+    fs.rmSync(saved, { recursive: true, force: true });
+    await f.restart();
+    const layers = [0, 1].map((l) => {
+      const entries: LayerEntry[] = [entry.dir(`data${l}`)];
+      for (let i = 0; i < 6; i++) entries.push(entry.file(`data${l}/blob${i}`, seededBytes(`disk-full-${l}-${i}`, 2 * MiB)));
+      return { entries };
+    });
+    big = await pushImage(f.registry, 'test/big:1', { layers }); // ~24 MiB, twice that while unpacking
+  });
+  after(async () => {
+    try { remount('rw,size=40m'); } catch { /* not mounted */ }
+    await f.stop(); // unmounts what is under the temp dir, the tmpfs included
+  });
+
+  it('a pull that runs out of space is RESOURCE_EXHAUSTED, lists nothing, and succeeds once there is room', async () => {
+    remount('size=30m');
+    const images = (await f.cri.image.ListImages({})).images.length;
+    await assert.rejects(f.cri.image.PullImage({ image: { image: big.reference } }), (err) => {
+      assert.equal(grpcError(err).code, grpc.status.RESOURCE_EXHAUSTED, grpcError(err).details);
+      assert.match(grpcError(err).details, /no space left/i);
+      return true;
+    });
+    assert.equal((await f.cri.image.ImageStatus({ image: { image: big.reference } })).image, null);
+    assert.equal((await f.cri.image.ListImages({})).images.length, images);
+    remount('size=200m');
+    await f.cri.image.PullImage({ image: { image: big.reference } });
+    assert.ok((await f.cri.image.ImageStatus({ image: { image: big.reference } })).image);
+    await f.cri.image.RemoveImage({ image: { image: big.reference } });
+  });
+
+  it('CreateContainer on a full disk fails clearly and leaves no container, mount or directory', async () => {
+    remount('size=200m');
+    const pod = await f.runPod('full');
+    const dataDir = path.join(f.dirs.root, 'containers-data');
+    const before = fs.existsSync(dataDir) ? fs.readdirSync(dataDir).length : 0;
+    const filler = path.join(f.dirs.root, 'filler');
+    try {
+      execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=1M', 'count=400'], { stdio: 'ignore' });
+    } catch { /* dd stops at ENOSPC: the disk is full */ }
+    const config = f.containerConfig('nospace', ['sleep', '1000']);
+    await assert.rejects(f.cri.runtime.CreateContainer({ podSandboxId: pod.id, config, sandboxConfig: pod.config }), (err) => {
+      assert.equal(grpcError(err).code, grpc.status.RESOURCE_EXHAUSTED, grpcError(err).details);
+      return true;
+    });
+    assert.deepEqual((await f.cri.runtime.ListContainers({ filter: { podSandboxId: pod.id } })).containers, []);
+    assert.equal(fs.existsSync(dataDir) ? fs.readdirSync(dataDir).length : 0, before, 'no containers-data dir left');
+    assert.deepEqual(mountsContaining(dataDir), []);
+    fs.rmSync(filler);
+    const id = await f.runContainer(pod, config);
+    await f.waitForState(id, 'CONTAINER_RUNNING');
+    await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id });
+  });
+
+  it('a read-only state filesystem: pull fails clearly, nothing is listed, and it works once writable', async () => {
+    remount('ro');
+    try {
+      await assert.rejects(f.cri.image.PullImage({ image: { image: big.reference } }), (err) => {
+        assert.equal(grpcError(err).code, grpc.status.FAILED_PRECONDITION, grpcError(err).details);
+        assert.match(grpcError(err).details, /read-only/i);
+        return true;
+      });
+      assert.equal((await f.cri.image.ImageStatus({ image: { image: big.reference } })).image, null);
+    } finally {
+      remount('rw');
+    }
+    await f.cri.image.PullImage({ image: { image: big.reference } });
+    assert.ok((await f.cri.image.ImageStatus({ image: { image: big.reference } })).image);
+  });
+
+  it('CreateContainer on a read-only state filesystem: FAILED_PRECONDITION, nothing left, works once writable', async () => {
+    const pod = await f.runPod('readonly');
+    const config = f.containerConfig('ro', ['sleep', '1000']);
+    remount('ro');
+    try {
+      await assert.rejects(f.cri.runtime.CreateContainer({ podSandboxId: pod.id, config, sandboxConfig: pod.config }), (err) => {
+        assert.equal(grpcError(err).code, grpc.status.FAILED_PRECONDITION, grpcError(err).details);
+        assert.match(grpcError(err).details, /read-only/i);
+        return true;
+      });
+    } finally {
+      remount('rw');
+    }
+    assert.deepEqual((await f.cri.runtime.ListContainers({ filter: { podSandboxId: pod.id } })).containers, []);
+    assert.deepEqual(mountsContaining(path.join(f.dirs.root, 'containers-data')), []);
+    const id = await f.runContainer(pod, config);
+    await f.waitForState(id, 'CONTAINER_RUNNING');
+    await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id });
+  });
+});
