@@ -1,13 +1,15 @@
 // `cradled check [--repair]`: tells an operator what the node lacks (conmon,
 // runtimes, CNI plugins and config, overlayfs, cgroup controllers) and audits
-// cradle's records against the system (orphan bundles, pins, pod run dirs),
-// removing orphans with --repair. Safe while cradled runs: it only reads, and
-// --repair only touches objects no record refers to.
+// cradle's records against the system (orphan runtime containers, bundles, pins,
+// pod run dirs, socket links), removing orphans with --repair. Report mode only
+// reads. Repair touches only objects no record refers to, which is why it must not
+// run beside a live cradled (an in-flight creation has no record yet): cradled runs
+// it itself at start, and `cradled check --repair` refuses while it serves.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import type { CradleConfig } from '../config/schema';
 import { shippedBinary } from '../common/package-info';
-import { execFileSync } from 'node:child_process';
 import { MNT_DETACH } from '../sys/constants';
 import { umount2 } from '../sys/libc';
 import { del } from '../runtime/oci-runtime/commands';
@@ -84,9 +86,12 @@ export function checkNode(config: CradleConfig, repair: boolean): CheckFinding[]
   };
   // Runtime state first: a pause or container a create was making when cradled died
   // (no record yet) still runs under its conmon. conmon goes first, so no exit file
-  // is written for an id nobody knows; then the runtime kills and deletes it.
+  // is written for an id nobody knows; then the runtime kills and deletes it. Only
+  // roots under cradle's run root: a configured one (runc's /run/runc, say) may hold
+  // other tools' containers.
   for (const [name, h] of Object.entries(config.runtime.runtimes)) {
     const root = h.runtime_root || path.join(config.state.run_root, 'runtimes', name);
+    if (path.relative(config.state.run_root, root).startsWith('..')) continue;
     const binary = h.runtime_path || shippedBinary('cradle-runtime');
     for (const id of listDir(root)) {
       if (pods.has(id) || containers.has(id) || !fs.existsSync(path.join(root, id, 'state.json'))) continue;
