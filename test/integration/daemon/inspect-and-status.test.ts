@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { baseArgs, makeTempDirs, runCradled, startCradled } from '../../helpers/daemon';
 import { inspectGet } from '../../../src/daemon/inspect';
 
-test('inspection socket is root-only and serves /info, /config and 404s', async (t) => {
+test('inspection socket is root-only and serves /info, /config, /debug/heap and 404s', async (t) => {
   const daemon = await startCradled();
   t.after(() => daemon.stop());
   const socket = path.join(daemon.dirs.runRoot, 'inspect.sock');
@@ -24,6 +24,9 @@ test('inspection socket is root-only and serves /info, /config and 404s', async 
   assert.match(config.body, /^\[api\]$/m);
   assert.match(config.body, new RegExp(`listen = "unix://${daemon.socket}"`));
   assert.equal((await inspectGet(socket, '/nope')).status, 404);
+
+  const heap = JSON.parse((await inspectGet(socket, '/debug/heap')).body) as { usedHeapBytes: number; totalHeapBytes: number; rssBytes: number };
+  assert.ok(heap.usedHeapBytes > 1 << 20 && heap.usedHeapBytes <= heap.totalHeapBytes && heap.totalHeapBytes < heap.rssBytes, JSON.stringify(heap));
 });
 
 test('`cradled status` prints the daemon\'s view, or a clear error when it is down', async (t) => {
