@@ -211,7 +211,8 @@ export async function startCradle(opts: StartOptions): Promise<BenchRuntime> {
   // reaches only the benchmark, which then removes the pods through the API; and
   // with node flags on the pinned node's command line (bin/cradled drops NODE_OPTIONS).
   fs.writeFileSync(dirs.configFile, '');
-  const nodeFlags = [...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), ...(opts.nodeFlags ?? [])];
+  // bin/cradled's own node flags, so the bench measures what is deployed.
+  const nodeFlags = ['--max-semi-space-size=2', ...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), ...(opts.nodeFlags ?? [])];
   const stdout = opts.stdoutPath ? fs.openSync(opts.stdoutPath, 'a') : 'ignore';
   const proc = spawn(PINNED_NODE, [...nodeFlags, path.join(REPO_ROOT, 'dist', 'src', 'cmd', 'cradled.js'), ...baseArgs(dirs), ...args], {
     env: cleanChildEnv({ UV_THREADPOOL_SIZE: '64' }), stdio: ['ignore', stdout, 'pipe'], detached: true,
