@@ -108,7 +108,12 @@ export class ForeignClient {
     this.proc.stderr.setEncoding('utf8');
     this.proc.stderr.on('data', (d: string) => { this.stderr += d; });
     readline.createInterface({ input: this.proc.stdout }).on('line', (line) => {
-      this.pending.shift()?.resolve(JSON.parse(line) as Reply);
+      const next = this.pending.shift();
+      try {
+        next?.resolve(JSON.parse(line) as Reply);
+      } catch {
+        next?.reject(new Error(`${name} wrote a line that is not JSON: ${line}`));
+      }
     });
     this.exited = new Promise((resolve) => {
       this.proc.on('close', (code, signal) => {
