@@ -65,6 +65,7 @@ export interface RuntimeConfig {
   conmon: string;
   default_ulimits: string[];
   log_size_max: number;
+  seccomp_use_default_when_empty: boolean;
 }
 
 /** One `[runtime.runtimes.<name>]` table: an OCI runtime handler (RuntimeClass). */
@@ -183,6 +184,10 @@ export const runtimeSchema: TableSchema<RuntimeConfig> = {
     type: 'integer', default: -1, min: -1, max: Number.MAX_SAFE_INTEGER,
     doc: 'Largest size of a container\'s CRI log file in bytes before conmon truncates it (cri-o\'s log_size_max); -1 means no limit, else at least 8192.',
     check: (v) => (v === -1 || v >= 8192 ? undefined : 'must be -1 (no limit) or at least 8192'),
+  },
+  seccomp_use_default_when_empty: {
+    type: 'boolean', default: false,
+    doc: 'Give containers and pods that name no seccomp profile the runtime default profile (cri-o\'s option). Off: no profile means unconfined, as the CRI says and containerd does. The kubelet always names one (RuntimeDefault under its SeccompDefault setting), so this matters to other clients such as crictl.',
   },
 };
 

@@ -19,7 +19,7 @@ import type { ImageService } from '../image';
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig';
 import type { RuntimeHandlers } from '../runtime/handlers';
 import type { SpecRuntimeOptions, PauseNamespace } from '../runtime/spec/inputs';
-import { buildPauseSpec, buildResources, validateSysctls } from '../runtime/spec';
+import { buildPauseSpec, buildResources, checkRunAsGroupHasUser, validateSysctls } from '../runtime/spec';
 import { cgroupManager } from '../runtime/oci-runtime/cgroups';
 import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources';
 import { mountOverlay, unmountOverlay } from '../runtime/rootfs/overlay';
@@ -405,6 +405,7 @@ export function validateSandboxConfig(config: PodSandboxConfig__Output): void {
     if (pm.containerPort < 1 || pm.containerPort > 65535) throw errors.invalidArgument(`config.portMappings[${i}].containerPort: must be 1-65535, got ${pm.containerPort}`);
     if (pm.hostPort < 0 || pm.hostPort > 65535) throw errors.invalidArgument(`config.portMappings[${i}].hostPort: must be 0-65535, got ${pm.hostPort}`);
   }
+  checkRunAsGroupHasUser(config.linux?.securityContext ?? null, 'config.linux.securityContext');
   const ns = config.linux?.securityContext?.namespaceOptions;
   validateSysctls(config.linux?.sysctls ?? {}, { network: ns?.network === 'NODE', ipc: ns?.ipc === 'NODE', uts: ns?.network === 'NODE' }, 'config.linux.sysctls');
 }

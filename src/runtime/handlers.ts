@@ -87,6 +87,7 @@ export function specRuntimeOptions(config: CradleConfig): SpecRuntimeOptions {
     minOomScoreAdj: hostMinOomScoreAdj(),
     memoryFloorBytes: DEFAULT_MEMORY_FLOOR,
     seccompProfileRoot: '/var/lib/kubelet/seccomp',
+    seccompUseDefaultWhenEmpty: config.runtime.seccomp_use_default_when_empty,
     swapAccounting: cgroups.swapAccounting,
     supportsRecursiveReadOnly: false,
   };

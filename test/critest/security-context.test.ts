@@ -1,14 +1,18 @@
 // critest area: security context (cri-tools pkg/validate/security_context_linux.go):
 // host PID/IPC/network namespaces, pid=POD/CONTAINER, run as user/group with
-// supplemental groups, read-only rootfs, privileged vs not, capabilities
-// add/drop, no_new_privs, masked and read-only paths, seccomp (RuntimeDefault,
-// Unconfined, Localhost), pod sysctls seen from a container. AppArmor and
-// SELinux are skipped: neither is enabled on the test hosts.
+// supplemental groups, RunAsGroup without a user refused, read-only rootfs,
+// privileged vs not, capabilities add/drop, no_new_privs, masked and read-only
+// paths, seccomp (the field: RuntimeDefault, Unconfined, Localhost; the deprecated
+// path as cri-tools v1.26.1 uses it: "" = unconfined, unconfined, docker/default,
+// localhost/<file>, a bare file refused), pod sysctls seen from a container.
+// AppArmor and SELinux are skipped: neither is enabled on the test hosts.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import * as grpc from '@grpc/grpc-js';
+import { grpcError } from '../helpers/cri-client';
 import { startTarget, targetName, type CriTarget } from './target';
 import { ContainerKit, eventually, killPodLeftovers, type Pod } from './containers';
 import type { NamespaceOption } from '../../src/generated/runtime/v1/NamespaceOption';
@@ -175,6 +179,31 @@ describe('security context', () => {
     await kit.removePod(pod);
   });
 
+  it('RunAsGroup without RunAsUser: CreateContainer fails and leaves no container; a pod\'s likewise', async (t) => {
+    // cri-tools "runtime should return error if RunAsGroup is set without RunAsUser": any
+    // error will do there; cradle answers INVALID_ARGUMENT naming the field.
+    const pod = await kit.runPod('runasgroup');
+    const refused = await kit.create(pod, kit.containerConfig('groupless', ['sh', '-c', 'echo $(id -u):$(id -g)'], {
+      linux: { securityContext: { runAsGroup: { value: 1002 } } },
+    })).then((id) => `created ${id}`, (err: unknown) => err);
+    assert.notEqual(typeof refused, 'string', String(refused));
+    t.diagnostic(`CreateContainer: ${grpcError(refused).code} ${grpcError(refused).details}`);
+    if (target.name === 'cradle') {
+      assert.equal(grpcError(refused).code, grpc.status.INVALID_ARGUMENT);
+      assert.match(grpcError(refused).details, /runAsGroup/);
+    }
+    assert.deepEqual((await target.cri.runtime.ListContainers({ filter: { podSandboxId: pod.id } })).containers, [], 'no container is left');
+    // The pod's own security context: containerd refuses the sandbox the same way (cri-tools does not ask).
+    const podConfig = kit.podConfig('podrunasgroup', { linux: { securityContext: { runAsGroup: { value: 1002 } } } });
+    const podRefused = await target.cri.runtime.RunPodSandbox({ config: podConfig }).then((r) => `created ${r.podSandboxId}`, (err: unknown) => err);
+    assert.notEqual(typeof podRefused, 'string', String(podRefused));
+    t.diagnostic(`RunPodSandbox: ${grpcError(podRefused).code} ${grpcError(podRefused).details}`);
+    if (target.name === 'cradle') assert.equal(grpcError(podRefused).code, grpc.status.INVALID_ARGUMENT);
+    const pods = (await target.cri.runtime.ListPodSandbox({})).items.filter((p) => p.metadata?.name === podConfig.metadata!.name);
+    assert.deepEqual(pods, [], 'no pod sandbox is left');
+    await kit.removePod(pod);
+  });
+
   it('read-only root filesystem: writes to / fail, the container still runs', async () => {
     const ro = await withSecurity('rorootfs', { readonlyRootfs: true });
     const r = await kit.exec(ro.id, ['sh', '-c', 'touch /written']);
@@ -269,6 +298,74 @@ describe('security context', () => {
     await kit.removePod(def.pod);
     await kit.removePod(unconfined.pod);
     await kit.removePod(local.pod);
+  });
+
+  /**
+   * cri-tools' seccompTestContainer: a pod and a container that both carry the deprecated
+   * seccomp_profile_path, the container running (sleeping) when it returns.
+   */
+  async function seccompPathContainer(prefix: string, profilePath: string): Promise<{ pod: Pod; id: string }> {
+    const pod = await kit.runPod(prefix, { linux: { securityContext: { seccompProfilePath: profilePath } } });
+    const id = await kit.runSleeper(pod, 'main', { linux: { securityContext: { seccompProfilePath: profilePath } } });
+    await kit.waitState(id, 'CONTAINER_RUNNING');
+    return { pod, id };
+  }
+
+  /** cri-tools' createSeccompContainer: a sleeping container with the path, capabilities added, maybe privileged. */
+  async function seccompPathInPod(pod: Pod, name: string, profilePath: string, addCapabilities: string[] = [], privileged = false): Promise<string> {
+    return kit.runSleeper(pod, name, { linux: { securityContext: { seccompProfilePath: profilePath, capabilities: { addCapabilities }, privileged } } });
+  }
+
+  /** Whether sethostname works in the container (cri-tools' checkSetHostname). */
+  async function canSetHostname(id: string): Promise<boolean> {
+    const r = await kit.exec(id, ['hostname', 'ANewHostName']);
+    if (r.exitCode !== 0) assert.match(r.stderr, /Operation not permitted/);
+    return r.exitCode === 0;
+  }
+
+  it('seccomp default is unconfined: a pod and container with an empty seccomp_profile_path run with Seccomp 0', async () => {
+    // cri-tools "should support seccomp default which is unconfined on the container".
+    const { pod, id } = await seccompPathContainer('seccompempty', '');
+    assert.equal(statusField(await kit.sh(id, 'grep ecc /proc/self/status'), 'Seccomp'), '0');
+    // A container with no security context at all (a crictl config) is the same case.
+    const bare = await kit.runSleeper(pod, 'bare');
+    assert.equal(statusField(await kit.sh(bare, 'cat /proc/self/status'), 'Seccomp'), '0');
+    await kit.removePod(pod);
+  });
+
+  it('seccomp_profile_path: unconfined, docker/default and localhost/<file> apply; a file without localhost/ is refused', async () => {
+    const unconfined = await seccompPathContainer('seccompunconf', 'unconfined');
+    assert.equal(statusField(await kit.sh(unconfined.id, 'grep ecc /proc/self/status'), 'Seccomp'), '0');
+    const dockerDefault = await seccompPathContainer('seccompdocker', 'docker/default');
+    assert.equal(statusField(await kit.sh(dockerDefault.id, 'grep ecc /proc/self/status'), 'Seccomp'), '2');
+    const blockChmod = path.join(kit.logRoot, 'block-chmod.json');
+    fs.writeFileSync(blockChmod, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['chmod', 'fchmodat'], action: 'SCMP_ACT_ERRNO' }] }));
+    const local = await seccompPathContainer('seccomplocalpath', `localhost/${blockChmod}`);
+    const chmod = await kit.exec(local.id, ['chmod', '400', '/']);
+    assert.notEqual(chmod.exitCode, 0);
+    assert.match(chmod.stderr, /Operation not permitted/);
+    const blockHostname = path.join(kit.logRoot, 'block-host-name.json');
+    fs.writeFileSync(blockHostname, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['sethostname'], action: 'SCMP_ACT_ERRNO' }] }));
+    const refused = await kit.create(unconfined.pod, kit.containerConfig('bare-file', ['sleep', '60'], { linux: { securityContext: { seccompProfilePath: blockHostname } } }))
+      .then((id) => `created ${id}`, (err: unknown) => err);
+    assert.notEqual(typeof refused, 'string', 'a profile path without localhost/ is refused');
+    await kit.removePod(unconfined.pod);
+    await kit.removePod(dockerDefault.pod);
+    await kit.removePod(local.pod);
+  });
+
+  it('seccomp_profile_path and sethostname: docker/default blocks it without SYS_ADMIN, allows it with; unconfined allows; a blocking localhost profile wins over SYS_ADMIN unless privileged', async () => {
+    const pod = await kit.runPod('seccomphostname');
+    const blockHostname = `localhost/${path.join(kit.logRoot, 'block-host-name-2.json')}`;
+    fs.writeFileSync(blockHostname.slice('localhost/'.length), JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['sethostname'], action: 'SCMP_ACT_ERRNO' }] }));
+    assert.equal(await canSetHostname(await seccompPathInPod(pod, 'default-nocaps', 'docker/default')), false);
+    assert.equal(await canSetHostname(await seccompPathInPod(pod, 'default-sysadmin', 'docker/default', ['SYS_ADMIN'])), true);
+    assert.equal(await canSetHostname(await seccompPathInPod(pod, 'unconfined-sysadmin', 'unconfined', ['SYS_ADMIN'])), true);
+    assert.equal(await canSetHostname(await seccompPathInPod(pod, 'blocked-sysadmin', blockHostname, ['SYS_ADMIN'])), false);
+    const privPod = await kit.runPod('seccomppriv', { linux: { securityContext: { privileged: true } } });
+    assert.equal(await canSetHostname(await seccompPathInPod(privPod, 'blocked-privileged', blockHostname, [], true)), true, 'privileged: no filter');
+    await kit.removePod(pod);
+    await kit.removePod(privPod);
   });
 
   it('pod sysctls are seen by its containers', async () => {

@@ -3,10 +3,13 @@
 // hand out, reached the way the kubelet proxies them (test/helpers/
 // kube-apiserver-shim.ts replays the API server's upgrade request to the URL).
 // Clients: kubectl 1.20 (SPDY, as cri-tools' own client) and
-// @kubernetes/client-node (WebSocket, channel.k8s.io protocols).
+// @kubernetes/client-node (WebSocket, channel.k8s.io protocols). Beyond cri-tools
+// v1.26.1: PortForward to a host-network pod (the kubelet forwards those too;
+// containerd dials the node's loopback for them).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
@@ -28,8 +31,9 @@ describe('streaming', () => {
   let kubeconfig: string;
   let kc: KubeConfig;
   let pod: Pod;
-  /** API pod name → the container (and its pod) the shim resolves it to. */
+  /** API pod name → the container the shim resolves it to (in `pod` unless `podOf` says otherwise). */
   const names = new Map<string, string>();
+  const podOf = new Map<string, string>();
 
   before(async () => {
     target = await startTarget({ bridge: 'crit-str0', subnet: '10.214.5.0/24' });
@@ -48,7 +52,7 @@ describe('streaming', () => {
     }, (_ns, name) => {
       const containerId = names.get(name);
       if (!containerId) throw new Error(`shim: no container for pod name ${name}`);
-      return { containerId, podSandboxId: pod.id };
+      return { containerId, podSandboxId: podOf.get(name) ?? pod.id };
     }, { portForwardQuery: 'port' }); // as the real API server words the request (api.PortHeader)
     kubeconfig = await shim.writeKubeconfig(kit.logRoot);
     kc = new KubeConfig();
@@ -149,8 +153,9 @@ describe('streaming', () => {
     else assert.match(outcome, /^(refused|URL http)/);
   });
 
-  it('PortForward over SPDY (kubectl port-forward) to a busybox httpd container in the pod', spdy, async () => {
-    const child = spawn(kubectl!, ['--kubeconfig', kubeconfig, 'port-forward', 'web', ':8080'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: kit.logRoot } });
+  /** `kubectl port-forward <apiPod> :<port>`, then GET /index.html twice through the local port. */
+  async function kubectlForwardedGet(apiPod: string, port: number): Promise<string[]> {
+    const child = spawn(kubectl!, ['--kubeconfig', kubeconfig, 'port-forward', apiPod, `:${port}`], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: kit.logRoot } });
     try {
       const localPort = await new Promise<number>((resolve, reject) => {
         let out = '';
@@ -162,27 +167,60 @@ describe('streaming', () => {
         child.on('close', () => reject(new Error(`port-forward ended: ${out}`)));
         setTimeout(() => reject(new Error('no forwarding line')), 20_000).unref();
       });
-      for (let i = 0; i < 2; i++) {
-        const body = await (await fetch(`http://127.0.0.1:${localPort}/index.html`)).text();
-        assert.equal(body, 'hello-from-web\n', `request ${i + 1}`);
-      }
+      const bodies: string[] = [];
+      for (let i = 0; i < 2; i++) bodies.push(await (await fetch(`http://127.0.0.1:${localPort}/index.html`)).text());
+      return bodies;
     } finally {
       child.kill('SIGKILL');
     }
-  });
+  }
 
-  it('PortForward over WebSocket (client-node) to the httpd container', async () => {
+  /** client-node's WebSocket port-forward to <apiPod>:<port>: an HTTP/1.0 GET, the raw reply. */
+  async function wsForwardedGet(apiPod: string, port: number, expect: string): Promise<string> {
     const input = new PassThrough();
     const output = new PassThrough();
     let got = '';
     output.on('data', (c: Buffer) => { got += c.toString(); });
-    const ws = await new PortForward(kc).portForward('default', 'web', [8080], output, null, input) as unknown as WebSocket;
+    const ws = await new PortForward(kc).portForward('default', apiPod, [port], output, null, input) as unknown as WebSocket;
     try {
       input.write('GET /index.html HTTP/1.0\r\nHost: localhost\r\n\r\n');
-      await eventually(() => got.includes('hello-from-web'), 10_000, 'the HTTP response');
-      assert.match(got, /^HTTP\/1\.[01] 200 OK/);
+      await eventually(() => got.includes(expect), 10_000, 'the HTTP response');
+      return got;
     } finally {
       ws.close();
     }
+  }
+
+  it('PortForward over SPDY (kubectl port-forward) to a busybox httpd container in the pod', spdy, async () => {
+    const bodies = await kubectlForwardedGet('web', 8080);
+    assert.deepEqual(bodies, ['hello-from-web\n', 'hello-from-web\n']);
+  });
+
+  it('PortForward over WebSocket (client-node) to the httpd container', async () => {
+    assert.match(await wsForwardedGet('web', 8080, 'hello-from-web'), /^HTTP\/1\.[01] 200 OK/);
+  });
+
+  it('PortForward to a host-network pod reaches its server on the node\'s loopback (SPDY and WebSocket)', async () => {
+    // A free port of the node's loopback; the pod's server binds 127.0.0.1 only, so it is
+    // reachable through the node's network and nowhere else.
+    const probe = net.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const hostNet = { namespaceOptions: { network: 'NODE' as const } };
+    const hostPod = await kit.runPod('streamhost', { hostname: '', linux: { securityContext: hostNet } });
+    const body = `hello-from-host-network-${port}`;
+    const web = await kit.run(hostPod, kit.containerConfig('web', ['sh', '-c', `mkdir -p /www && echo ${body} > /www/index.html && exec httpd -f -p 127.0.0.1:${port} -h /www`],
+      { linux: { securityContext: hostNet } }));
+    await kit.waitState(web, 'CONTAINER_RUNNING');
+    await eventually(() => new Promise<boolean>((resolve) => {
+      const c = net.connect({ host: '127.0.0.1', port }, () => { c.destroy(); resolve(true); });
+      c.on('error', () => resolve(false));
+    }), 10_000, `the pod's server on 127.0.0.1:${port}`);
+    names.set('hostweb', web);
+    podOf.set('hostweb', hostPod.id);
+    if (kubectl) assert.deepEqual(await kubectlForwardedGet('hostweb', port), [`${body}\n`, `${body}\n`]);
+    assert.match(await wsForwardedGet('hostweb', port, body), /^HTTP\/1\.[01] 200 OK/);
+    await kit.removePod(hostPod);
   });
 });

@@ -49,15 +49,16 @@ export class PodFixture {
 
   /**
    * Restarts cradled on the same state; `crash` kills it with SIGKILL first (no
-   * shutdown at all); `env` is added to the new daemon's environment (test hooks).
+   * shutdown at all); `env` is added to the new daemon's environment (test hooks);
+   * `extraArgs` are the new daemon's flags (those given to start() are not repeated).
    */
-  async restart(crash = false, env: Record<string, string> = {}): Promise<void> {
+  async restart(crash = false, env: Record<string, string> = {}, extraArgs: string[] = []): Promise<void> {
     if (crash) {
       this.daemon.proc.kill('SIGKILL');
       await this.daemon.waitExit();
     }
     await this.daemon.stop({ keepDirs: true });
-    this.daemon = await startCradled({ args: ['--image-pause-image', this.pause.reference], env }, this.dirs);
+    this.daemon = await startCradled({ args: ['--image-pause-image', this.pause.reference, ...extraArgs], env }, this.dirs);
     this.cri = this.daemon.client();
   }
 

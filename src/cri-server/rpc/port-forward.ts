@@ -1,5 +1,6 @@
 // PortForward: hands out a single-use URL of the streaming server; connections
-// then go to localhost:<port> inside the pod's network namespace.
+// then go to localhost:<port> inside the pod's network namespace (the node's own
+// loopback for a host-network pod, as containerd forwards it and the kubelet expects).
 import type { UnaryRpc } from '../handler';
 import type { CradleServices } from '../services';
 import type { PortForwardRequest__Output } from '../../generated/runtime/v1/PortForwardRequest';
@@ -11,7 +12,6 @@ export const portForward = (services: CradleServices): UnaryRpc<PortForwardReque
   async (_ctx, request) => {
     const sandbox = services.sandboxes.find(requireString(request.podSandboxId, 'podSandboxId'));
     if (sandbox.state !== 'SANDBOX_READY') throw errors.failedPrecondition(`pod sandbox ${sandbox.id} is not ready`);
-    if (sandbox.hostNetwork) throw errors.failedPrecondition(`pod sandbox ${sandbox.id} uses the host network: connect to the node's ports directly`);
     for (const port of request.port) {
       if (!Number.isInteger(port) || port < 1 || port > 65535) throw errors.invalidArgument(`port: ${port} is not a port (1-65535)`);
     }

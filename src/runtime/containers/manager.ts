@@ -20,7 +20,7 @@ import type { LinuxContainerResources__Output } from '../../generated/runtime/v1
 import type { RuntimeHandlers } from '../handlers';
 import type { SandboxFacts, SpecRuntimeOptions } from '../spec/inputs';
 import type { OciProcess, OciSpec } from '../spec/oci-types';
-import { buildContainerSpec, buildExecProcess, buildResources } from '../spec';
+import { buildContainerSpec, buildExecProcess, buildResources, checkRunAsGroupHasUser } from '../spec';
 import { mountOverlay, unmountOverlay } from '../rootfs/overlay';
 import { isProcessAlive } from '../conmon/proc';
 import type { ContainerExit } from '../conmon/exit-monitor';
@@ -128,6 +128,8 @@ export class ContainerManager {
     if (!config.metadata) throw errors.missingField('config.metadata');
     if (!config.metadata.name) throw errors.missingField('config.metadata.name');
     if (!config.image?.image) throw errors.missingField('config.image.image');
+    // Refused here, before the image is held or a directory made (the spec builder checks it too).
+    checkRunAsGroupHasUser(config.linux?.securityContext ?? null);
     if (sandbox.state !== 'SANDBOX_READY') {
       throw errors.failedPrecondition(`pod sandbox ${sandbox.id} is not ready: cannot create a container in it`);
     }

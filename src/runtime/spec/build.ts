@@ -65,7 +65,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpecResu
   const env = mergeEnv(imageConfig.Env, config.envs, { hostname: sandbox.hostname, home: user.home, tty: config.tty });
   const cwd = resolveCwd(config.workingDir, imageConfig.WorkingDir);
 
-  const seccomp = buildSeccomp(chooseSeccomp(sc?.seccomp ?? null, sc?.seccompProfilePath ?? '', SC), {
+  const seccomp = buildSeccomp(chooseSeccomp(sc?.seccomp ?? null, sc?.seccompProfilePath ?? '', SC, runtime.seccompUseDefaultWhenEmpty), {
     privileged,
     capabilities: capabilities.bounding,
     profileRoot: runtime.seccompProfileRoot,
@@ -173,7 +173,8 @@ export function buildPauseSpec(input: PauseSpecInput): OciSpec {
     field,
   );
   const capabilities = { bounding: [], effective: [], inheritable: [], permitted: [], ambient: [] };
-  const seccomp = buildSeccomp(chooseSeccomp(psc?.seccomp ?? null, psc?.seccompProfilePath ?? '', field), {
+  // The pod's own profile, as containerd applies it to its sandbox container: none named → unconfined.
+  const seccomp = buildSeccomp(chooseSeccomp(psc?.seccomp ?? null, psc?.seccompProfilePath ?? '', field, runtime.seccompUseDefaultWhenEmpty), {
     privileged,
     capabilities: [],
     profileRoot: runtime.seccompProfileRoot,

@@ -11,5 +11,5 @@ export { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, type ImageVolume } from '
 export { DEFAULT_MEMORY_FLOOR, buildResources, oomScoreAdj, parseUlimit, cgroupsPath } from './resources';
 export { validateSysctls } from './sysctls';
 export { ANNOTATIONS, readRecoveryAnnotations, type RecoveryInfo } from './annotations';
-export type { ResolvedUser } from './user';
+export { checkRunAsGroupHasUser, type ResolvedUser } from './user';
 export { DEFAULT_SECCOMP_PROFILE } from './seccomp-default';

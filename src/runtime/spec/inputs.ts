@@ -68,6 +68,11 @@ export interface SpecRuntimeOptions {
   memoryFloorBytes: number;
   /** Directory for relative Localhost seccomp profile references. */
   seccompProfileRoot: string;
+  /**
+   * RuntimeDefault for a container or pod that names no seccomp profile at all; false
+   * (the CRI's meaning, containerd's and cradle's default) leaves it unconfined.
+   */
+  seccompUseDefaultWhenEmpty: boolean;
   /** Whether memory+swap can be limited (cgroup v1 memsw files or v2 memory.swap.max). */
   swapAccounting: boolean;
   /**

@@ -1,6 +1,8 @@
 // Which seccomp profile a container gets: the CRI `seccomp` field (RuntimeDefault,
 // Unconfined, Localhost) or, when absent, the deprecated `seccomp_profile_path`
-// ("runtime/default", "docker/default", "unconfined", "localhost/<path>", "" = default).
+// ("runtime/default", "docker/default", "unconfined", "localhost/<path>"). Neither set
+// means unconfined, as the CRI says and containerd and cri-o do, unless the node opts
+// into the default profile for it ([runtime] seccomp_use_default_when_empty, cri-o's).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,11 +17,15 @@ export type SeccompChoice =
   | { kind: 'Unconfined' }
   | { kind: 'Localhost'; ref: string; field: string };
 
-/** Interprets the CRI fields; `prefix` is the securityContext's field path. */
+/**
+ * Interprets the CRI fields; `prefix` is the securityContext's field path.
+ * `useDefaultWhenEmpty` turns "no profile at all" into RuntimeDefault instead of Unconfined.
+ */
 export function chooseSeccomp(
   seccomp: SecurityProfile__Output | null,
   seccompProfilePath: string,
   prefix: string,
+  useDefaultWhenEmpty: boolean,
 ): SeccompChoice {
   if (seccomp) {
     switch (seccomp.profileType) {
@@ -35,7 +41,8 @@ export function chooseSeccomp(
     }
   }
   const p = seccompProfilePath;
-  if (p === '' || p === 'runtime/default' || p === 'docker/default') return { kind: 'RuntimeDefault' };
+  if (p === '') return useDefaultWhenEmpty ? { kind: 'RuntimeDefault' } : { kind: 'Unconfined' };
+  if (p === 'runtime/default' || p === 'docker/default') return { kind: 'RuntimeDefault' };
   if (p === 'unconfined') return { kind: 'Unconfined' };
   if (p.startsWith('localhost/')) {
     const ref = p.slice('localhost/'.length);

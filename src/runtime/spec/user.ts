@@ -2,6 +2,7 @@
 // RunAsUser / RunAsUsername / the image's USER (uid, name, uid:gid, name:group), RunAsGroup,
 // the image's /etc/passwd and /etc/group, SupplementalGroups with policy Merge or Strict.
 import { errors } from '../../common/errors';
+import type { Int64Value__Output } from '../../generated/runtime/v1/Int64Value';
 import type { LinuxContainerSecurityContext__Output } from '../../generated/runtime/v1/LinuxContainerSecurityContext';
 import { readRootfsFile } from './rootfs-file';
 
@@ -90,11 +91,30 @@ function int64Field(value: string, field: string): number {
   return n;
 }
 
+/** The identity fields of a container's or a pod's security context (a pod has no username). */
+export interface RequestedIdentity {
+  runAsUser: Int64Value__Output | null;
+  runAsGroup: Int64Value__Output | null;
+  runAsUsername?: string;
+}
+
+/**
+ * RunAsGroup is the group of the user the request names: without RunAsUser or
+ * RunAsUsername it is refused, as containerd and cri-o do (CRI contract; critest
+ * "should return error if RunAsGroup is set without RunAsUser"). Cheap and
+ * rootfs-free, so callers check it before making anything.
+ */
+export function checkRunAsGroupHasUser(sc: RequestedIdentity | null, fieldPrefix = SC): void {
+  if (sc?.runAsGroup && !sc.runAsUser && !sc.runAsUsername) {
+    throw errors.invalidField(`${fieldPrefix}.runAsGroup`, 'set without runAsUser or runAsUsername: a group needs the user it applies to');
+  }
+}
+
 /**
  * Resolves the container user.
  * - RunAsUser wins over RunAsUsername, which wins over the image's USER.
  * - Without an explicit group the primary gid comes from the passwd entry (0 if none).
- * - RunAsGroup overrides the gid in every case.
+ * - RunAsGroup overrides the gid; it needs RunAsUser or RunAsUsername (checkRunAsGroupHasUser).
  * - Policy Merge: groups listing the user in /etc/group + SupplementalGroups;
  *   policy Strict: SupplementalGroups only. The primary gid is always included (containerd).
  */
@@ -104,6 +124,7 @@ export function resolveUser(
   db: AccountDb,
   fieldPrefix = SC,
 ): ResolvedUser {
+  checkRunAsGroupHasUser(sc, fieldPrefix);
   let uid: number;
   let gid: number | undefined;
   let entry: PasswdEntry | undefined;

@@ -305,6 +305,23 @@ describe('containers', () => {
       return true;
     });
     await assert.rejects(f.cri.runtime.StartContainer({ containerId: 'nope' }), (err) => grpcError(err).code === grpc.status.NOT_FOUND);
+    // RunAsGroup without RunAsUser/RunAsUsername (critest): refused before anything exists.
+    const dataDirs = (): string[] => fs.readdirSync(path.join(f.dirs.root, 'containers-data')).sort();
+    const dataBefore = dataDirs();
+    const countBefore = (await f.cri.runtime.ListContainers({})).containers.length;
+    await assert.rejects(f.cri.runtime.CreateContainer({
+      podSandboxId: pod.id, config: f.containerConfig('groupless', ['sh', '-c', 'echo $(id -u):$(id -g)'], { linux: { securityContext: { runAsGroup: { value: '1002' } } } }),
+    }), (err) => {
+      assert.equal(grpcError(err).code, grpc.status.INVALID_ARGUMENT, grpcError(err).details);
+      assert.match(grpcError(err).details, /^config\.linux\.securityContext\.runAsGroup: set without runAsUser or runAsUsername/);
+      return true;
+    });
+    assert.equal((await f.cri.runtime.ListContainers({})).containers.length, countBefore);
+    assert.deepEqual(dataDirs(), dataBefore, 'no container directory was made');
+    const withUser = await f.runContainer(pod, f.containerConfig('grouped', ['sh', '-c', 'echo $(id -u):$(id -g)'], { linux: { securityContext: { runAsUser: { value: '1001' }, runAsGroup: { value: '1002' } } } }));
+    await f.waitForState(withUser, 'CONTAINER_EXITED');
+    assert.equal((await f.cri.runtime.ContainerStatus({ containerId: withUser })).status!.exitCode, 0);
+    assert.match(fs.readFileSync(path.join(pod.config.logDirectory!, 'grouped.log'), 'utf8'), / stdout F 1001:1002$/m);
     await f.cri.runtime.StopPodSandbox({ podSandboxId: pod.id });
     await assert.rejects(f.cri.runtime.CreateContainer({ podSandboxId: pod.id, config: f.containerConfig('late', ['true']) }), (err) => grpcError(err).code === grpc.status.FAILED_PRECONDITION);
   });

@@ -147,12 +147,16 @@ describe('pod sandbox lifecycle', () => {
 
   it('bad input is INVALID_ARGUMENT naming the field, and creates nothing', async () => {
     const before = (await cri.runtime.ListPodSandbox({})).items.length;
+    const podDirs = (): string[] => (fs.existsSync(path.join(dirs.runRoot, 'pods')) ? fs.readdirSync(path.join(dirs.runRoot, 'pods')).sort() : []);
+    const dirsBefore = podDirs();
     const cases: [PodSandboxConfig, RegExp, string?][] = [
       [{ ...podConfig('x'), metadata: { namespace: 'ns', uid: 'u' } }, /config\.metadata\.name is required/],
       [{ ...podConfig('x'), metadata: { name: 'x', uid: 'u' } }, /config\.metadata\.namespace is required/],
       [podConfig('sysctl', { linux: { sysctls: { 'net.ipv4.ip_forward': '1' }, securityContext: { namespaceOptions: { network: 'NODE' } } } }), /net\.ipv4\.ip_forward/],
       [podConfig('ports', { portMappings: [{ protocol: 'TCP', containerPort: 70000, hostPort: 8080 }] }), /containerPort/],
       [podConfig('dns', { dnsConfig: { servers: ['not an ip'] } }), /config\.dnsConfig\.servers/],
+      // A pod group without a pod user (containerd refuses it; critest's container case, at pod level).
+      [podConfig('rungroup', { linux: { cgroupParent: '/cradle-test-pods', securityContext: { runAsGroup: { value: '1002' } } } }), /^config\.linux\.securityContext\.runAsGroup: set without runAsUser/],
       [podConfig('handler'), /unknown runtime handler "kata"/, 'kata'],
     ];
     for (const [config, pattern, handler] of cases) {
@@ -163,6 +167,7 @@ describe('pod sandbox lifecycle', () => {
       });
     }
     assert.equal((await cri.runtime.ListPodSandbox({})).items.length, before);
+    assert.deepEqual(podDirs(), dirsBefore, 'no pod run directory was made');
     await assert.rejects(cri.runtime.RunPodSandbox({}), (err) => grpcError(err).code === grpc.status.INVALID_ARGUMENT);
     await assert.rejects(cri.runtime.PodSandboxStatus({ podSandboxId: 'does-not-exist' }), (err) => grpcError(err).code === grpc.status.NOT_FOUND);
   });

@@ -153,7 +153,7 @@ before(() => {
     sysctls: { 'net.ipv4.ip_unprivileged_port_start': '80' },
     sandboxId: 'pause',
     runtime: hostRuntime(),
-  }));
+  }, { linux: { securityContext: { seccomp: { profileType: 'RuntimeDefault' } } } }));
   const bundle = writeBundle('pause', pause);
   const r = runcDetached(runcRoot, ['run', '--detach', '--bundle', bundle, 'pause']);
   assert.equal(r.status, 0, `runc run pause: ${r.stderr}`);
@@ -221,7 +221,10 @@ test('container as a non-root image user: ids, caps, seccomp, hostname, limits, 
       linux: {
         // kubelet-style zero hugepage limits: must not break hosts without the hugetlb controller.
         resources: { memoryLimitInBytes: String(64 * 1024 * 1024), oomScoreAdj: '300', hugepageLimits: [{ pageSize: '2MB', limit: '0' }, { pageSize: '1GB', limit: '0' }] },
-        securityContext: { supplementalGroups: ['5000'], noNewPrivs: true, namespaceOptions: { network: 'POD', ipc: 'POD', pid: 'CONTAINER' } },
+        securityContext: {
+          supplementalGroups: ['5000'], noNewPrivs: true, namespaceOptions: { network: 'POD', ipc: 'POD', pid: 'CONTAINER' },
+          seccomp: { profileType: 'RuntimeDefault' },
+        },
       },
     },
   });
@@ -239,12 +242,22 @@ test('container as a non-root image user: ids, caps, seccomp, hostname, limits, 
   assert.equal(lines[10], 'nameserver 127.0.0.1');
 });
 
-test('root container: RuntimeDefault blocks privileged syscalls, Localhost profile blocks mkdir', { skip }, () => {
+test('root container: no profile named runs unconfined, RuntimeDefault blocks privileged syscalls, Localhost profile blocks mkdir', { skip }, () => {
+  const unnamed = runToCompletion('rootunnamed', podContainer('rootunnamed', {
+    config: { metadata: { name: 'u' }, command: ['/bin/sh', '-c', 'grep -E "^Seccomp:" /proc/self/status'] },
+  }));
+  assert.equal(unnamed.status, 0, unnamed.stderr);
+  assert.match(unnamed.stdout, /^Seccomp:\t0$/m, 'the CRI\'s meaning of no profile: unconfined');
   const def = runToCompletion('rootdefault', podContainer('rootdefault', {
-    config: { metadata: { name: 'r' }, command: ['/bin/sh', '-c', 'grep -E "^CapEff:" /proc/self/status; mkdir /tmp/ok && echo mkdir-ok; hostname evil; echo rc=$?'] },
+    config: {
+      metadata: { name: 'r' },
+      command: ['/bin/sh', '-c', 'grep -E "^(CapEff|Seccomp):" /proc/self/status; mkdir /tmp/ok && echo mkdir-ok; hostname evil; echo rc=$?'],
+      linux: { securityContext: { seccomp: { profileType: 'RuntimeDefault' } } },
+    },
   }));
   assert.equal(def.status, 0, def.stderr);
   assert.match(def.stdout, /^CapEff:\t00000000000005fb$/m);
+  assert.match(def.stdout, /^Seccomp:\t2$/m);
   assert.match(def.stdout, /mkdir-ok/);
   assert.match(def.stdout, /rc=1/);
   const local = runToCompletion('rootlocal', podContainer('rootlocal', {

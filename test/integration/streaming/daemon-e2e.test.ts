@@ -3,8 +3,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import WebSocket from 'ws';
 import { PodFixture } from '../../helpers/pod-fixture';
 import { grpcError } from '../../helpers/cri-client';
 import { startApiShim, type ApiShim } from '../../helpers/kube-apiserver-shim';
@@ -12,6 +15,51 @@ import { kubectl120 } from '../../helpers/kubectl-1.20';
 
 const kubectl = kubectl120();
 const f = new PodFixture('cradle-tse0', '10.217.0.0/24');
+
+/** A port nothing on the node's loopback listens on (bound, then released). */
+async function unusedLoopbackPort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/** Waits until something accepts connections on 127.0.0.1:port. */
+async function listening(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * A WebSocket port-forward session (v4.channel.k8s.io) to one port of a pod, from its
+ * PortForward RPC's URL: `data` is what came back on the data channel until the socket
+ * closed, `errors` the error channel's text (both less the initial 2-byte port frames).
+ */
+async function wsPortForward(podSandboxId: string, port: number): Promise<{ send(b: Buffer): void; data: Promise<string>; errors: Promise<string> }> {
+  const { url } = await f.cri.runtime.PortForward({ podSandboxId, port: [port] });
+  const ws = new WebSocket(url.replace(/^http/, 'ws'), ['v4.channel.k8s.io']);
+  const frames: Buffer[] = [];
+  ws.on('message', (m: Buffer) => frames.push(Buffer.from(m)));
+  const closed = new Promise<void>((resolve, reject) => {
+    ws.once('close', () => resolve());
+    ws.once('error', reject);
+  });
+  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+  const channel = async (n: number): Promise<string> => {
+    await closed;
+    return Buffer.concat(frames.filter((m) => m[0] === n).slice(1).map((m) => m.subarray(1))).toString();
+  };
+  return { send: (b) => ws.send(b), data: channel(0), errors: channel(1) };
+}
 
 describe('exec and port-forward through cradled', { skip: kubectl ? false : 'kubectl 1.20 unavailable' }, () => {
   let shim: ApiShim;
@@ -61,11 +109,22 @@ describe('exec and port-forward through cradled', { skip: kubectl ? false : 'kub
   });
 
   it('kubectl port-forward reaches a server listening on localhost in the pod', async () => {
-    const child = spawn(kubectl!, ['--kubeconfig', kubeconfig, 'port-forward', 'web', ':8080'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: f.dirs.dir } });
+    const { localPort, child } = await kubectlPortForward(kubeconfig, 8080);
+    try {
+      const body = await (await fetch(`http://127.0.0.1:${localPort}/index.html`)).text();
+      assert.equal(body, 'hello-from-pod\n');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  /** kubectl port-forward through `kubeconfigFile` to `remote`; resolves with the local port and the child. */
+  async function kubectlPortForward(kubeconfigFile: string, remote: number): Promise<{ localPort: number; child: ReturnType<typeof spawn> }> {
+    const child = spawn(kubectl!, ['--kubeconfig', kubeconfigFile, 'port-forward', 'web', `:${remote}`], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: f.dirs.dir } });
     try {
       const localPort = await new Promise<number>((resolve, reject) => {
         let out = '';
-        child.stdout.on('data', (c: Buffer) => {
+        child.stdout!.on('data', (c: Buffer) => {
           out += c.toString();
           const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
           if (m) resolve(Number(m[1]));
@@ -73,11 +132,50 @@ describe('exec and port-forward through cradled', { skip: kubectl ? false : 'kub
         child.on('close', () => reject(new Error(`port-forward ended: ${out}`)));
         setTimeout(() => reject(new Error('no forwarding line')), 20_000).unref();
       });
-      const body = await (await fetch(`http://127.0.0.1:${localPort}/index.html`)).text();
-      assert.equal(body, 'hello-from-pod\n');
-    } finally {
+      return { localPort, child };
+    } catch (err) {
       child.kill('SIGKILL');
+      throw err;
     }
+  }
+
+  it('a host-network pod: its port on the node\'s loopback is forwarded over SPDY (kubectl) and WebSocket', async () => {
+    const port = await unusedLoopbackPort();
+    // The pod shares the node's network: its server listens on the node's 127.0.0.1 only.
+    const hostNet = { namespaceOptions: { network: 'NODE' as const } };
+    const hostPod = await f.runPod('hostnet', { hostname: '', linux: { cgroupParent: f.cgroupParent, securityContext: hostNet } });
+    const body = `hello-from-the-host-network-${port}`;
+    const server = await f.runContainer(hostPod, f.containerConfig('web', ['sh', '-c', `mkdir -p /www && echo ${body} > /www/index.html && exec httpd -f -p 127.0.0.1:${port} -h /www`],
+      { linux: { securityContext: hostNet } }));
+    await f.waitForState(server, 'CONTAINER_RUNNING');
+    await listening(port);
+
+    const hostShim = await startApiShim({
+      execUrl: async () => { throw new Error('unused'); },
+      attachUrl: async () => { throw new Error('unused'); },
+      portForwardUrl: async (r) => (await f.cri.runtime.PortForward({ podSandboxId: r.podSandboxId, port: r.port ?? [] })).url,
+    }, () => ({ containerId: server, podSandboxId: hostPod.id }), { portForwardQuery: 'port' });
+    try {
+      const { localPort, child } = await kubectlPortForward(await hostShim.writeKubeconfig(fs.mkdtempSync(path.join(f.dirs.dir, 'hostnet-'))), port);
+      try {
+        for (let i = 0; i < 2; i++) assert.equal(await (await fetch(`http://127.0.0.1:${localPort}/index.html`)).text(), `${body}\n`, `SPDY request ${i + 1}`);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    } finally {
+      await hostShim.close();
+    }
+
+    const ws = await wsPortForward(hostPod.id, port);
+    ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('GET /index.html HTTP/1.0\r\nHost: localhost\r\n\r\n')]));
+    const reply = await ws.data;
+    assert.match(reply, /^HTTP\/1\.[01] 200 OK/);
+    assert.ok(reply.includes(body), reply);
+
+    // Nothing listening on the node's port: the error channel says so, nothing else breaks.
+    const closed = await wsPortForward(hostPod.id, await unusedLoopbackPort());
+    assert.match(await closed.errors, /nothing accepts connections on port \d+/);
+    await f.cri.runtime.RemovePodSandbox({ podSandboxId: hostPod.id });
   });
 
   it('kubectl exec -t: a real terminal in the container, with its size', async () => {

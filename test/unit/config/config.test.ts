@@ -44,6 +44,24 @@ test('runtime handler tables merge over defaults and are validated', () => {
   }
 });
 
+test('[runtime] seccomp_use_default_when_empty: off by default, a boolean, also a flag', () => {
+  assert.equal(defaultConfig().runtime.seccomp_use_default_when_empty, false, 'no profile means unconfined unless the node opts in');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-unit-'));
+  try {
+    const file = path.join(dir, 'c.toml');
+    fs.writeFileSync(file, '[runtime]\nseccomp_use_default_when_empty = true\n');
+    assert.equal(loadConfig({ configFile: file, configDir: dir }).config.runtime.seccomp_use_default_when_empty, true);
+    fs.writeFileSync(file, '[runtime]\nseccomp_use_default_when_empty = "yes"\n');
+    assert.throws(() => loadConfig({ configFile: file, configDir: dir }), /runtime\.seccomp_use_default_when_empty: .*boolean/);
+    const args = parseArgs(['--runtime-seccomp-use-default-when-empty']);
+    assert.deepEqual([...args.settings], [['runtime.seccomp_use_default_when_empty', 'true']]);
+    fs.rmSync(file);
+    assert.equal(loadConfig({ configFile: file, configDir: dir, flags: args.settings }).config.runtime.seccomp_use_default_when_empty, true);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('flags: --key=value, --key value, bare booleans, lists', () => {
   const args = parseArgs(['config', '--log-level=debug', '--image-pinned-images', 'a,b', '--metrics-enable', '--state-root', '/x']);
   assert.equal(args.subcommand, 'config');

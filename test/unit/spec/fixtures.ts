@@ -35,6 +35,7 @@ export const runtimeOptions = (over: Partial<SpecRuntimeOptions> = {}): SpecRunt
   minOomScoreAdj: -999,
   memoryFloorBytes: DEFAULT_MEMORY_FLOOR,
   seccompProfileRoot: '/var/lib/kubelet/seccomp',
+  seccompUseDefaultWhenEmpty: false,
   swapAccounting: true,
   supportsRecursiveReadOnly: true,
   arch: 'x64',

@@ -9,7 +9,7 @@ import { allowsSyscall, resolveSeccompProfile, validateSeccompProfile } from '..
 import { buildSeccomp, chooseSeccomp, localhostProfilePath } from '../../../src/runtime/spec/seccomp';
 import { CRIO_DEFAULT_CAPABILITIES } from '../../../src/runtime/spec/capabilities';
 import { buildContainerSpec, buildPauseSpec } from '../../../src/runtime/spec/build';
-import { containerInput, pauseInput } from './fixtures';
+import { containerInput, pauseInput, runtimeOptions } from './fixtures';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-test-spec-seccomp-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -80,14 +80,26 @@ test('RuntimeDefault: arch-only rules follow the architecture', () => {
 
 test('chooseSeccomp: new field wins, deprecated path forms understood', () => {
   const f = 'config.linux.securityContext';
-  assert.deepEqual(chooseSeccomp({ profileType: 'Unconfined', localhostRef: '' }, 'runtime/default', f), { kind: 'Unconfined' });
-  assert.deepEqual(chooseSeccomp(null, '', f), { kind: 'RuntimeDefault' });
-  assert.deepEqual(chooseSeccomp(null, 'docker/default', f), { kind: 'RuntimeDefault' });
-  assert.deepEqual(chooseSeccomp(null, 'unconfined', f), { kind: 'Unconfined' });
-  assert.deepEqual(chooseSeccomp(null, 'localhost/profiles/a.json', f), { kind: 'Localhost', ref: 'profiles/a.json', field: `${f}.seccompProfilePath` });
-  assert.deepEqual(chooseSeccomp({ profileType: 'Localhost', localhostRef: '/x.json' }, '', f), { kind: 'Localhost', ref: '/x.json', field: `${f}.seccomp.localhostRef` });
-  assert.throws(() => chooseSeccomp({ profileType: 'Localhost', localhostRef: '' }, '', f), /seccomp\.localhostRef: required/);
-  assert.throws(() => chooseSeccomp(null, 'bogus', f), /seccompProfilePath: unknown seccomp profile "bogus"/);
+  const choose = (seccomp: Parameters<typeof chooseSeccomp>[0], p: string) => chooseSeccomp(seccomp, p, f, false);
+  assert.deepEqual(choose({ profileType: 'Unconfined', localhostRef: '' }, 'runtime/default'), { kind: 'Unconfined' });
+  assert.deepEqual(choose(null, 'runtime/default'), { kind: 'RuntimeDefault' });
+  assert.deepEqual(choose(null, 'docker/default'), { kind: 'RuntimeDefault' });
+  assert.deepEqual(choose(null, 'unconfined'), { kind: 'Unconfined' });
+  assert.deepEqual(choose(null, 'localhost/profiles/a.json'), { kind: 'Localhost', ref: 'profiles/a.json', field: `${f}.seccompProfilePath` });
+  assert.deepEqual(choose({ profileType: 'Localhost', localhostRef: '/x.json' }, ''), { kind: 'Localhost', ref: '/x.json', field: `${f}.seccomp.localhostRef` });
+  assert.throws(() => choose({ profileType: 'Localhost', localhostRef: '' }, ''), /seccomp\.localhostRef: required/);
+  assert.throws(() => choose(null, 'bogus'), /seccompProfilePath: unknown seccomp profile "bogus"/);
+});
+
+test('chooseSeccomp: no profile named is Unconfined (the CRI\'s meaning), RuntimeDefault only when the node opts in', () => {
+  const f = 'config.linux.securityContext';
+  assert.deepEqual(chooseSeccomp(null, '', f, false), { kind: 'Unconfined' });
+  assert.deepEqual(chooseSeccomp(null, '', f, true), { kind: 'RuntimeDefault' });
+  // The option changes only "nothing named": an explicit choice stays what it says.
+  assert.deepEqual(chooseSeccomp(null, 'unconfined', f, true), { kind: 'Unconfined' });
+  assert.deepEqual(chooseSeccomp({ profileType: 'Unconfined', localhostRef: '' }, '', f, true), { kind: 'Unconfined' });
+  // A present `seccomp` message with zero values is RuntimeDefault (enum value 0), option or not.
+  assert.deepEqual(chooseSeccomp({ profileType: 'RuntimeDefault', localhostRef: '' }, '', f, false), { kind: 'RuntimeDefault' });
 });
 
 test('localhostProfilePath: absolute as given, relative under the root only', () => {
@@ -151,22 +163,31 @@ test('Localhost: missing or invalid profile is INVALID_ARGUMENT naming the field
   })), /^CradleError: config\.linux\.securityContext\.seccompProfilePath: cannot read/);
 });
 
-test('full spec: default is RuntimeDefault, Unconfined has no filter, added caps widen the profile', () => {
-  const def = buildContainerSpec(containerInput()).spec.linux.seccomp!;
+test('full spec: no profile means no filter; RuntimeDefault filters; added caps widen the profile; the option restores the default', () => {
+  assert.equal(buildContainerSpec(containerInput()).spec.linux.seccomp, undefined);
+  const runtimeDefault = { seccomp: { profileType: 'RuntimeDefault' as const } };
+  const def = buildContainerSpec(containerInput({ config: { linux: { securityContext: runtimeDefault } } })).spec.linux.seccomp!;
   assert.equal(def.defaultAction, 'SCMP_ACT_ERRNO');
   assert.ok(!allowsSyscall(def, 'mount'));
-  const admin = buildContainerSpec(containerInput({ config: { linux: { securityContext: { capabilities: { addCapabilities: ['SYS_ADMIN'] } } } } })).spec.linux.seccomp!;
+  const admin = buildContainerSpec(containerInput({ config: { linux: { securityContext: { ...runtimeDefault, capabilities: { addCapabilities: ['SYS_ADMIN'] } } } } })).spec.linux.seccomp!;
   assert.ok(allowsSyscall(admin, 'mount'));
   const none = buildContainerSpec(containerInput({ config: { linux: { securityContext: { seccomp: { profileType: 'Unconfined' } } } } })).spec;
   assert.equal(none.linux.seccomp, undefined);
+  const optedIn = buildContainerSpec(containerInput({ runtime: { seccompUseDefaultWhenEmpty: true } })).spec.linux.seccomp;
+  assert.deepEqual(optedIn, def);
 });
 
 test('buildSeccomp: privileged ignores the requested profile', () => {
   assert.equal(buildSeccomp({ kind: 'RuntimeDefault' }, { privileged: true, capabilities: [], profileRoot: dir }), undefined);
 });
 
-test('pause spec: RuntimeDefault without capabilities', () => {
-  const spec = buildPauseSpec(pauseInput());
+test('pause spec: the pod\'s profile, resolved without capabilities; none named is unconfined', () => {
+  assert.equal(buildPauseSpec(pauseInput()).linux.seccomp, undefined);
+  const spec = buildPauseSpec(pauseInput({}, { linux: { securityContext: { seccomp: { profileType: 'RuntimeDefault' } } } }));
   assert.ok(spec.linux.seccomp);
   assert.ok(!allowsSyscall(spec.linux.seccomp!, 'chroot'));
+  const optedIn = buildPauseSpec(pauseInput({ runtime: runtimeOptions({ seccompUseDefaultWhenEmpty: true }) }));
+  assert.deepEqual(optedIn.linux.seccomp, spec.linux.seccomp);
+  const legacy = buildPauseSpec(pauseInput({}, { linux: { securityContext: { seccompProfilePath: 'runtime/default' } } }));
+  assert.deepEqual(legacy.linux.seccomp, spec.linux.seccomp);
 });

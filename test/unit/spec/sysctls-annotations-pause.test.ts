@@ -99,6 +99,9 @@ test('pause spec: host namespaces, oom floor, pod security context', () => {
   assert.deepEqual(spec.process.user, { uid: 1234, gid: 99, additionalGids: [99] });
   assert.throws(() => buildPauseSpec(pauseInput({ namespaces: { network: 'host', ipc: 'new', uts: 'host', pid: 'new' }, sysctls: { 'net.core.somaxconn': '1' } })),
     /config\.linux\.sysctls\["net\.core\.somaxconn"\]: .*host network/);
+  // A pod group without a pod user is refused, as containerd refuses its sandbox.
+  assert.throws(() => buildPauseSpec(pauseInput({}, { linux: { securityContext: { runAsGroup: { value: '99' } } } })),
+    /config\.linux\.securityContext\.runAsGroup: set without runAsUser/);
 });
 
 test('full spec is plain JSON (what config.json will hold)', () => {

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { errors } from '../../../src/common/errors';
-import { parseGroup, parsePasswd, readAccountDb, resolveUser } from '../../../src/runtime/spec/user';
+import { checkRunAsGroupHasUser, parseGroup, parsePasswd, readAccountDb, resolveUser } from '../../../src/runtime/spec/user';
 import { readRootfsFile, resolveInRoot } from '../../../src/runtime/spec/rootfs-file';
 import { buildContainerSpec } from '../../../src/runtime/spec/build';
 import { GROUP, PASSWD, containerInput, makeRootfs } from './fixtures';
@@ -49,7 +49,7 @@ const USER_CASES: { name: string; sc: Sc; image?: string; want: { uid: number; g
   { name: 'RunAsUser beats image uid:gid group too', sc: sc({ runAsUser: i64(1001) }), image: '1000:44', want: { uid: 1001, gid: 100, groups: [100, 29, 44], home: '/home/bob', username: 'bob' } },
   { name: 'RunAsUsername', sc: sc({ runAsUsername: 'alice' }), image: 'bob', want: { uid: 1000, gid: 1000, groups: [1000, 100, 29], home: '/home/alice', username: 'alice' } },
   { name: 'RunAsGroup overrides', sc: sc({ runAsUser: i64(1000), runAsGroup: i64(3000) }), want: { uid: 1000, gid: 3000, groups: [3000, 100, 29], home: '/home/alice', username: 'alice' } },
-  { name: 'RunAsGroup over image group', sc: sc({ runAsGroup: i64(7) }), image: 'alice:video', want: { uid: 1000, gid: 7, groups: [7, 100, 29], home: '/home/alice', username: 'alice' } },
+  { name: 'RunAsGroup with RunAsUsername, over the image\'s group', sc: sc({ runAsUsername: 'alice', runAsGroup: i64(7) }), image: 'alice:video', want: { uid: 1000, gid: 7, groups: [7, 100, 29], home: '/home/alice', username: 'alice' } },
   { name: 'supplemental groups merged', sc: sc({ runAsUser: i64(1000), supplementalGroups: ['2000', '29'] }), want: { uid: 1000, gid: 1000, groups: [1000, 100, 29, 2000], home: '/home/alice', username: 'alice' } },
   { name: 'Strict ignores /etc/group', sc: sc({ runAsUser: i64(1000), supplementalGroups: ['2000'], supplementalGroupsPolicy: 'Strict' }), want: { uid: 1000, gid: 1000, groups: [1000, 2000], home: '/home/alice', username: 'alice' } },
   { name: 'unknown uid with supplemental', sc: sc({ runAsUser: i64(9999), runAsGroup: i64(9999), supplementalGroups: ['1'] }), want: { uid: 9999, gid: 9999, groups: [9999, 1], home: '/' } },
@@ -75,6 +75,21 @@ test('user: unknown names are INVALID_ARGUMENT naming the field', () => {
   check(() => resolveUser(sc({ runAsUser: i64(-1) }), undefined, db), /runAsUser/);
   check(() => resolveUser(sc({ runAsUser: { value: '4294967295' } }), undefined, db), /runAsUser/);
   check(() => resolveUser(sc({ supplementalGroups: ['x'] }), undefined, db), /supplementalGroups\[0\]/);
+});
+
+test('user: RunAsGroup without RunAsUser or RunAsUsername is INVALID_ARGUMENT, even when the image names a user', () => {
+  for (const image of [undefined, 'alice', '1000:44']) {
+    assert.throws(() => resolveUser(sc({ runAsGroup: i64(1002) }), image, db), (err: unknown) => {
+      assert.ok(errors.invalidField.is(err), String(err));
+      assert.equal(err.kind, 'invalid-argument');
+      assert.match(err.message, /^config\.linux\.securityContext\.runAsGroup: set without runAsUser or runAsUsername/);
+      return true;
+    });
+  }
+  // The pod's own context (no username field) is refused the same way, under its own path.
+  assert.throws(() => checkRunAsGroupHasUser({ runAsUser: null, runAsGroup: i64(5) }, 'config.linux.securityContext'), /^CradleError: config\.linux\.securityContext\.runAsGroup: /);
+  assert.doesNotThrow(() => checkRunAsGroupHasUser({ runAsUser: i64(0), runAsGroup: i64(5) }), 'RunAsUser 0 is a user');
+  assert.doesNotThrow(() => checkRunAsGroupHasUser(null));
 });
 
 test('user: image without /etc/passwd works for numeric users only', () => {
