@@ -295,18 +295,25 @@ describe('containers', () => {
     await kit.removePod(pod);
   });
 
-  it('ExecSync with a timeout ends the command early', async (t) => {
+  it('ExecSync with a timeout ends the command early; the command is gone when it answers', async (t) => {
     const pod = await kit.runPod('exectimeout');
-    const id = await kit.runSleeper(pod);
+    // critest's default container runs top.
+    const id = await kit.run(pod, kit.containerConfig('top', ['top']));
+    await kit.waitState(id, 'CONTAINER_RUNNING');
     const started = Date.now();
     // Documented difference: containerd answers an error (DEADLINE_EXCEEDED, "timeout 1s
-    // exceeded"); cradle answers exit code -1 with a message, as cri-o does. The kubelet
-    // treats both as a failed probe; what both guarantee is that the call returns early.
-    const outcome = await kit.exec(id, ['sleep', '30'], 1).then(
+    // exceeded"); cradle answers exit code -1 with a message, as cri-o does. The kubelet's
+    // client, which critest uses, turns both into an error, which is all critest checks.
+    const outcome = await kit.exec(id, ['sleep', '4321'], 1).then(
       (r) => { assert.notEqual(r.exitCode, 0, 'a timed-out command is not a success'); return `exit code ${r.exitCode}: ${r.stderr.trim()}`; },
       (err: unknown) => `error ${grpcError(err).code}: ${grpcError(err).details}`);
     t.diagnostic(`ExecSync timeout: ${outcome}`);
     assert.ok(Date.now() - started < 20_000, 'returned well before the command would end');
+    // critest then runs `sh -c "pgrep sleep || true"` and wants no output at all. This
+    // busybox has no pgrep: the same from ps, zombies included ("[sleep]"), minus the
+    // fixture pause's own sleep (the pod shares its PID namespace).
+    const left = await kit.exec(id, ['sh', '-c', `ps -o comm,args | awk '$1 == "sleep" && !/sleep 2147483647/'`], 30);
+    assert.deepEqual(left, { stdout: '', stderr: '', exitCode: 0 }, 'no sleep left in the container');
     await kit.removePod(pod);
   });
 
