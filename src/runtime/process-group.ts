@@ -2,8 +2,14 @@
 // runtime's exec calls setsid, as runc's does; its host pid is the group id), so one
 // SIGKILL to the group reaches it and what it started, unless those left the group.
 
+/** A group an exec can lead: kill(-0) and kill(-1) would reach the daemon's own group or every process. */
+function isExecGroup(pgid: number): boolean {
+  return Number.isInteger(pgid) && pgid > 1;
+}
+
 /** SIGKILL to every process in the group; nothing when it is already gone. */
 export function killProcessGroup(pgid: number): void {
+  if (!isExecGroup(pgid)) return;
   try {
     process.kill(-pgid, 'SIGKILL');
   } catch {
@@ -17,6 +23,7 @@ export function killProcessGroup(pgid: number): void {
  * for what the exec'd process started). False when some are still there after timeoutMs.
  */
 export async function waitProcessGroupGone(pgid: number, timeoutMs: number): Promise<boolean> {
+  if (!isExecGroup(pgid)) return true;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -264,7 +264,6 @@ async function endTimedOutExec(pidFile: string): Promise<void> {
   } catch {
     return; // never spawned
   }
-  if (!(pid > 1)) return;
   killProcessGroup(pid);
   await waitProcessGroupGone(pid, EXEC_GROUP_REAP_MS);
 }
