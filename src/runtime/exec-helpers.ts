@@ -4,13 +4,15 @@
 // request's path. One helper serves one request (its thread joins the container)
 // and a replacement is started right away. The process's stdout and stderr are
 // the helper's pipes; the timeout and the output caps are enforced here, as conmon
-// enforces them for `conmon -e`.
+// enforces them for `conmon -e`: on timeout the process's group is killed and
+// reaped before the answer.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { cleanChildEnv } from '../common/child-env';
 import { errors } from '../common/errors';
 import type { ExecHelperMessage, ExecHelperRequest } from './oci-runtime/exec-helper';
 import type { ExecSyncResult } from './conmon/conmon';
+import { killProcessGroup, waitProcessGroupGone } from './process-group';
 
 export interface ExecHelperPoolOptions {
   /** The cradle-runtime launcher. */
@@ -28,6 +30,10 @@ export interface HelperExecRequest extends ExecHelperRequest {
 
 /** After the process exited, how long output still in the pipes may take to drain. */
 const DRAIN_MS = 250;
+/** After a timeout, how long the helper has to reap the killed process and report before it is killed. */
+const HELPER_GRACE_MS = 5000;
+/** After a timeout, how long the container's init may take to reap what the process started. */
+const GROUP_REAP_MS = 2000;
 
 class ExecHelper {
   readonly child: ChildProcess;
@@ -154,13 +160,15 @@ export class ExecHelperPool {
     const stderr = collect(helper.child.stdio[2] as Readable, req.maxOutputBytes);
     let pid: number | undefined;
     let timedOut = false;
+    let stuckTimer: NodeJS.Timeout | undefined;
     const timer = req.timeoutSeconds > 0 ? setTimeout(() => {
       timedOut = true;
-      // As conmon's -T: the process is killed; its exit then ends the request.
-      if (pid) {
-        try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-      }
-      helper.kill();
+      // As containerd: SIGKILL, here to the process's group so that what it started goes
+      // too. The helper, its parent, reaps it and reports; killing the helper instead
+      // would leave the process a zombie for the host's init. It is killed only if it
+      // does not end (stuck before spawning, or the process unkillable).
+      if (pid !== undefined) killProcessGroup(pid);
+      stuckTimer = setTimeout(() => helper.kill(), HELPER_GRACE_MS);
     }, req.timeoutSeconds * 1000) : undefined;
     try {
       await helper.ready;
@@ -169,11 +177,23 @@ export class ExecHelperPool {
       let failure: string | undefined;
       for (;;) {
         const m = await helper.next();
-        if ('pid' in m) pid = m.pid;
-        else if ('exitCode' in m) { exitCode = m.exitCode; break; }
-        else if ('error' in m) { failure = m.error; break; }
+        if ('pid' in m) {
+          pid = m.pid;
+          if (timedOut) killProcessGroup(pid); // spawned as the timeout fired
+        } else if ('exitCode' in m) {
+          exitCode = m.exitCode;
+          break;
+        } else if ('error' in m) {
+          failure = m.error;
+          break;
+        }
       }
       await helper.exited;
+      if (timedOut && pid !== undefined) {
+        // What it started went to the container's init: answer once that reaped it too.
+        killProcessGroup(pid);
+        await waitProcessGroupGone(pid, GROUP_REAP_MS);
+      }
       await Promise.race([Promise.all([stdout.done, stderr.done]), new Promise((r) => setTimeout(r, DRAIN_MS))]);
       if (timedOut) return { exitCode: -1, stdout: stdout.data(), stderr: stderr.data(), timedOut: true };
       if (failure !== undefined) {
@@ -183,6 +203,7 @@ export class ExecHelperPool {
       return { exitCode, stdout: stdout.data(), stderr: stderr.data(), timedOut: false };
     } finally {
       if (timer) clearTimeout(timer);
+      if (stuckTimer) clearTimeout(stuckTimer);
       helper.kill();
       for (const fd of [1, 2] as const) (helper.child.stdio[fd] as Readable).destroy();
     }

@@ -10,7 +10,7 @@ type Fn = (...args: unknown[]) => unknown;
 
 interface Bindings {
   koffi: typeof Koffi;
-  unshare: Fn; setns: Fn; mount: Fn; umount2: Fn; mknod: Fn; mkfifo: Fn; chroot: Fn;
+  unshare: Fn; setns: Fn; mount: Fn; umount2: Fn; mknod: Fn; mkfifo: Fn; chroot: Fn; fchdir: Fn;
   sethostname: Fn; setdomainname: Fn; prctl: Fn; setsid: Fn; dup2: Fn; fcntl: Fn;
   ioctlPtr: Fn; ioctlInt: Fn; socket: Fn; connect: Fn; sendmsg: Fn; execve: Fn;
   signal: Fn; sigprocmask: Fn; prlimit: Fn; gettid: Fn;
@@ -41,6 +41,7 @@ function libc(): Bindings {
     mknod: lib.func('int mknod(const char *path, unsigned int mode, uint64_t dev)'),
     mkfifo: lib.func('int mkfifo(const char *path, unsigned int mode)'),
     chroot: lib.func('int chroot(const char *path)'),
+    fchdir: lib.func('int fchdir(int fd)'),
     sethostname: lib.func('int sethostname(const char *name, size_t len)'),
     setdomainname: lib.func('int setdomainname(const char *name, size_t len)'),
     prctl: lib.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
@@ -101,6 +102,11 @@ export function mkfifo(path: string, mode: number): void {
 
 export function chroot(path: string): void {
   check('chroot', libc().chroot(path), path);
+}
+
+/** Changes directory behind Node's back: call process.chdir() afterwards so process.cwd() is right again. */
+export function fchdir(fd: number): void {
+  check('fchdir', libc().fchdir(fd), String(fd));
 }
 
 export function pivotRoot(newRoot: string, putOld: string): void {

@@ -3,7 +3,8 @@
 // idempotent stop/remove, list filters, StreamContainers, logs in the CRI
 // format and ReopenContainerLog, ExecSync (output, exit code, timeout),
 // UpdateContainerResources seen in the container's cgroup, ContainerStats,
-// GetContainerEvents, and what the pod does to its containers.
+// GetContainerEvents, what the pod does to its containers, and mount propagation
+// (rprivate, rslave, rshared volumes, host to container and container to host).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -12,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { startTarget, type CriTarget } from './target';
 import { ContainerKit, eventually } from './containers';
+import { propagationHostPath, type Propagation } from './propagation-host';
 import { grpcError } from '../helpers/cri-client';
 import { loadCriProto } from '../../src/cri-server/proto';
 import type { ContainerFilter } from '../../src/generated/runtime/v1/ContainerFilter';
@@ -236,6 +238,49 @@ describe('containers', () => {
     await kit.removePod(pod);
   });
 
+  // container_linux.go "Container Mount Propagation": a privileged container with the
+  // host's mnt dir at the same path; the host mounts a dir inside it after start, then
+  // the container bind-mounts its /etc inside it.
+  const PROPAGATION_SPECS: { propagation: Propagation; name: string; hostToContainer: boolean; containerToHost: boolean }[] = [
+    { propagation: 'PROPAGATION_PRIVATE', name: 'rprivate', hostToContainer: false, containerToHost: false },
+    { propagation: 'PROPAGATION_HOST_TO_CONTAINER', name: 'rslave', hostToContainer: true, containerToHost: false },
+    { propagation: 'PROPAGATION_BIDIRECTIONAL', name: 'rshared', hostToContainer: true, containerToHost: true },
+  ];
+  for (const spec of PROPAGATION_SPECS) {
+    it(`mount propagation ${spec.name}: host to container ${spec.hostToContainer ? 'yes' : 'no'}, container to host ${spec.containerToHost ? 'yes' : 'no'}`, async (t) => {
+      const host = propagationHostPath(spec.propagation);
+      t.after(() => host.cleanup());
+      const privileged = { securityContext: { privileged: true } };
+      const pod = await kit.runPod(`propagation-${spec.name}`, { linux: privileged });
+      const id = await kit.create(pod, kit.containerConfig('mount-propagation-test', ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 1; done'], {
+        linux: privileged,
+        mounts: [{ hostPath: host.mntSource, containerPath: host.mntSource, propagation: spec.propagation }],
+      }));
+      const status = await kit.status(id);
+      assert.equal(status.mounts[0]?.containerPath, host.mntSource);
+      assert.equal(status.mounts[0]?.hostPath, host.mntSource);
+      assert.equal(status.mounts[0]?.readonly, false);
+      assert.equal(status.mounts[0]?.selinuxRelabel, false);
+      assert.equal(status.mounts[0]?.propagation, spec.propagation);
+      await target.cri.runtime.StartContainer({ containerId: id });
+      await kit.waitState(id, 'CONTAINER_RUNNING');
+
+      host.mountOnHost();
+      const listed = await kit.exec(id, ['ls', '-A', host.propagationMntPoint], 30);
+      assert.deepEqual({ exitCode: listed.exitCode, stderr: listed.stderr }, { exitCode: 0, stderr: '' });
+      assert.equal(listed.stdout.length > 0, spec.hostToContainer, `the host's mount seen in the container: ${JSON.stringify(listed.stdout)}`);
+
+      const containerMntPoint = path.join(host.mntSource, 'containerMntPoint');
+      for (const command of [`mkdir -p ${containerMntPoint}`, `mount --bind /etc ${containerMntPoint}`]) {
+        const r = await kit.exec(id, ['sh', '-c', command], 30);
+        assert.deepEqual({ exitCode: r.exitCode, stderr: r.stderr }, { exitCode: 0, stderr: '' }, command);
+      }
+      const onHost = fs.readdirSync(containerMntPoint);
+      assert.equal(onHost.length > 0, spec.containerToHost, `the container's mount seen on the host: ${onHost.join(' ')}`);
+      await kit.removePod(pod);
+    });
+  }
+
   it('ExecSync: stdout, stderr, exit code, environment of the container', async () => {
     const pod = await kit.runPod('exec');
     const id = await kit.runSleeper(pod, 'sleeper', { envs: [{ key: 'GREETING', value: Buffer.from('hello') }] });
@@ -250,18 +295,25 @@ describe('containers', () => {
     await kit.removePod(pod);
   });
 
-  it('ExecSync with a timeout ends the command early', async (t) => {
+  it('ExecSync with a timeout ends the command early; the command is gone when it answers', async (t) => {
     const pod = await kit.runPod('exectimeout');
-    const id = await kit.runSleeper(pod);
+    // critest's default container runs top.
+    const id = await kit.run(pod, kit.containerConfig('top', ['top']));
+    await kit.waitState(id, 'CONTAINER_RUNNING');
     const started = Date.now();
     // Documented difference: containerd answers an error (DEADLINE_EXCEEDED, "timeout 1s
-    // exceeded"); cradle answers exit code -1 with a message, as cri-o does. The kubelet
-    // treats both as a failed probe; what both guarantee is that the call returns early.
-    const outcome = await kit.exec(id, ['sleep', '30'], 1).then(
+    // exceeded"); cradle answers exit code -1 with a message, as cri-o does. The kubelet's
+    // client, which critest uses, turns both into an error, which is all critest checks.
+    const outcome = await kit.exec(id, ['sleep', '4321'], 1).then(
       (r) => { assert.notEqual(r.exitCode, 0, 'a timed-out command is not a success'); return `exit code ${r.exitCode}: ${r.stderr.trim()}`; },
       (err: unknown) => `error ${grpcError(err).code}: ${grpcError(err).details}`);
     t.diagnostic(`ExecSync timeout: ${outcome}`);
     assert.ok(Date.now() - started < 20_000, 'returned well before the command would end');
+    // critest then runs `sh -c "pgrep sleep || true"` and wants no output at all. This
+    // busybox has no pgrep: the same from ps, zombies included ("[sleep]"), minus the
+    // fixture pause's own sleep (the pod shares its PID namespace).
+    const left = await kit.exec(id, ['sh', '-c', `ps -o comm,args | awk '$1 == "sleep" && !/sleep 2147483647/'`], 30);
+    assert.deepEqual(left, { stdout: '', stderr: '', exitCode: 0 }, 'no sleep left in the container');
     await kit.removePod(pod);
   });
 

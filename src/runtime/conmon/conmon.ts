@@ -8,6 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { cleanChildEnv } from '../../common/child-env';
 import { errors, messageOf } from '../../common/errors';
 import { processStartTime } from './proc';
+import { killProcessGroup, waitProcessGroupGone } from '../process-group';
 
 export interface ConmonSettings {
   /** The conmon binary. */
@@ -73,6 +74,8 @@ export interface ExecSyncResult {
 }
 
 const MONITOR_FDS = { sync: 3, start: 4 } as const;
+/** The host's init may reap orphans only every few seconds (this test host's: ~2 s). */
+const EXEC_GROUP_REAP_MS = 3000;
 
 /** Parses conmon's sync-pipe messages (one JSON object per line). */
 export function parseSyncMessages(text: string): { data?: number; exit_code?: number; pid?: number; message?: string }[] {
@@ -239,6 +242,7 @@ export class Conmon {
       const timedOut = exitCode === -1 && (/timed out/i.test(last?.message ?? '')
         || (req.timeoutSeconds > 0 && (!last?.message || Date.now() - startedAt >= req.timeoutSeconds * 1000)));
       if (exitCode === -1 && !timedOut && last?.message) throw errors.runtime(`exec in container ${req.id}: ${last.message.trim()}`);
+      if (timedOut) await endTimedOutExec(path.join(req.workDir, 'pidfile'));
       const { stdout, stderr } = await readCriLog(logPath, req.maxOutputBytes);
       return { exitCode, stdout, stderr, timedOut };
     } finally {
@@ -246,6 +250,22 @@ export class Conmon {
       await fs.promises.rm(req.workDir, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * conmon's -T kills only the process, and exits without reaping it. Its group (the
+ * runtime's exec made it a group leader) is killed too, and the answer waits until the
+ * host's init has reaped them all, at most EXEC_GROUP_REAP_MS.
+ */
+async function endTimedOutExec(pidFile: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+  } catch {
+    return; // never spawned
+  }
+  killProcessGroup(pid);
+  await waitProcessGroupGone(pid, EXEC_GROUP_REAP_MS);
 }
 
 function killMonitor(conmonPidFile: string, child: ChildProcess): void {

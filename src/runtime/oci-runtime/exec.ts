@@ -142,9 +142,11 @@ export async function execProcess(opts: ExecOptions): Promise<number> {
   const child = spawn(executable, proc.args.slice(1), {
     argv0: proc.args[0], cwd: proc.cwd, env: Object.fromEntries(env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
     stdio: slave !== undefined ? [slave, slave, slave] : [0, 1, 2],
-    // A terminal session: setsid in the child. libuv cannot TIOCSCTTY there, so the pty
-    // is the process's stdio but not its controlling terminal (see docs/runtime.md).
-    detached: slave !== undefined,
+    // setsid in the child, as runc's exec'd processes: it leads its own session and
+    // process group, so killing the group (an ExecSync timeout) reaches what it started.
+    // With a terminal, libuv cannot TIOCSCTTY there, so the pty is the process's stdio
+    // but not its controlling terminal (see docs/runtime.md).
+    detached: true,
   });
   const childPid = await new Promise<number>((resolve, reject) => {
     child.once('spawn', () => resolve(child.pid!));

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import * as sys from '../../sys/libc';
 import * as c from '../../sys/constants';
 import type { Spec } from './spec';
+import { mountContaining } from '../../sys/mountinfo';
 
 /** OCI namespace type -> clone flag and /proc/<pid>/ns name. Order is the setns order. */
 export const NAMESPACES: { type: string; flag: number; proc: string }[] = [
@@ -53,11 +54,14 @@ export function spawnInNamespaces(spec: Spec, req: NamespacedSpawn): ChildProces
     try {
       if (flags) sys.unshare(flags);
       if (flags & c.CLONE_NEWNS) {
-        // Never propagate anything done in here back to the host.
-        sys.mount(null, '/', null, c.MS_REC | c.MS_SLAVE);
         // CVE-2019-5736: the init runs the host's node binary; seen read-only from
         // this namespace, /proc/<init>/exe cannot be opened for writing (EROFS).
         for (const p of req.sealPaths ?? []) {
+          // The seal must not propagate to the host: only the mount holding it becomes
+          // a slave. The rest keeps the host's propagation until the init applies
+          // rootfsPropagation, so an "rshared" volume stays a peer of the host's.
+          const holder = mountContaining(fs.readFileSync('/proc/self/mountinfo', 'utf8'), p);
+          if (holder) sys.mount(null, holder.mountPoint, null, c.MS_SLAVE);
           sys.mount(p, p, null, c.MS_BIND);
           sys.mount(null, p, null, c.MS_BIND | c.MS_REMOUNT | c.MS_RDONLY);
         }

@@ -9,6 +9,7 @@ import * as c from '../../sys/constants';
 import type { DeviceNode, Mount, Spec } from './spec';
 import { parseMountOptions, rootfsPropagationFlag } from './mount-options';
 import { isWithin, secureJoin } from './secure-join';
+import { mountContaining, propagationOf } from '../../sys/mountinfo';
 
 export interface RootfsContext {
   spec: Spec;
@@ -27,6 +28,7 @@ const PROC_MOUNT_ALLOWED = new Set([
 
 export function prepareRootfs(ctx: RootfsContext): void {
   sys.mount(null, '/', null, rootfsPropagationFlag(ctx.spec.linux?.rootfsPropagation));
+  makeParentMountPrivate(ctx.rootfs);
   // The rootfs must be a mount point for pivot_root.
   sys.mount(ctx.rootfs, ctx.rootfs, null, c.MS_BIND | c.MS_REC);
   for (const m of ctx.spec.mounts ?? []) mountEntry(ctx, m);
@@ -34,6 +36,17 @@ export function prepareRootfs(ctx: RootfsContext): void {
     createDevices(ctx.rootfs, ctx.spec.linux?.devices ?? []);
     createDevSymlinks(ctx.rootfs);
   }
+}
+
+/**
+ * As runc: when the mount holding the rootfs is shared (rootfsPropagation "shared"
+ * or "rshared" made it so), that one mount, not its submounts, becomes private.
+ * pivot_root refuses a new root whose parent mount is shared (EINVAL), and the
+ * rootfs bind mount below would propagate to the parent's peers, the host's among them.
+ */
+function makeParentMountPrivate(rootfs: string): void {
+  const parent = mountContaining(fs.readFileSync('/proc/self/mountinfo', 'utf8'), fs.realpathSync(rootfs));
+  if (parent && propagationOf(parent) === 'shared') sys.mount(null, parent.mountPoint, null, c.MS_PRIVATE);
 }
 
 /** Opens dest (which must exist) with O_PATH and checks that it really is inside rootfs. */
@@ -216,16 +229,30 @@ export function enterRoot(rootfs: string, noPivot: boolean): void {
     sys.mount(rootfs, '/', null, c.MS_MOVE);
     sys.chroot('.');
   } else {
-    sys.pivotRoot('.', '.');
-    // The old root is now stacked on "/": detach it without propagating to the host.
-    sys.mount(null, '.', null, c.MS_SLAVE | c.MS_REC);
-    sys.umount2('.', c.MNT_DETACH);
+    // As runc, the old root is reached through a directory fd: after pivot_root, "."
+    // names the new root for mount(2) (only umount looks up the stacked old root), and
+    // an rslave there would make every container mount, an rshared volume too, a
+    // slave of the host's.
+    const oldRoot = fs.openSync('/', c.O_DIRECTORY | c.O_RDONLY | c.O_CLOEXEC);
+    try {
+      sys.pivotRoot('.', '.');
+      sys.fchdir(oldRoot);
+      // Detaching the old root must not unmount anything on the host (a shared old root would).
+      sys.mount(null, '.', null, c.MS_SLAVE | c.MS_REC);
+      sys.umount2('.', c.MNT_DETACH);
+    } finally {
+      fs.closeSync(oldRoot);
+    }
   }
   process.chdir('/');
 }
 
-/** After pivot_root: sysctls, then readonly and masked paths, then a read-only root. */
+/**
+ * After pivot_root: rootfsPropagation on the container's own root, then sysctls,
+ * readonly and masked paths, and a read-only root.
+ */
 export function finishRootfs(spec: Spec): void {
+  applyRootPropagation(spec.linux?.rootfsPropagation);
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
     if (key.includes('..') || key.includes('/')) throw new Error(`linux.sysctl: invalid key ${JSON.stringify(key)}`);
     try {
@@ -255,4 +282,15 @@ export function finishRootfs(spec: Spec): void {
     else sys.mount('/dev/null', p, null, c.MS_BIND);
   }
   if (spec.root?.readonly) sys.mount(null, '/', null, c.MS_BIND | c.MS_REMOUNT | c.MS_RDONLY);
+}
+
+/**
+ * As runc: an explicit rootfsPropagation is applied again to "/" once it is the
+ * container's root (before pivot_root it applied to the host's tree, and the rootfs
+ * mount was then made private); private needs nothing more.
+ */
+function applyRootPropagation(value: string | undefined): void {
+  if (!value) return;
+  const flag = rootfsPropagationFlag(value);
+  if ((flag & c.MS_PRIVATE) === 0) sys.mount(null, '/', null, flag);
 }

@@ -2,6 +2,7 @@
 // path). Behind an interface so unit tests do not depend on the machine.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { mountContaining, propagationOf, type Propagation } from '../../sys/mountinfo';
 
 export interface HostDevice {
   /** Host path of the device node. */
@@ -15,7 +16,7 @@ export interface HostDevice {
   gid: number;
 }
 
-export type MountPropagationMode = 'shared' | 'slave' | 'private';
+export type MountPropagationMode = Propagation;
 
 export interface HostProbe {
   /** A device node, 'directory' for a directory, or null when the path does not exist. Throws for other file types. */
@@ -41,30 +42,10 @@ function deviceFromStat(p: string, st: fs.BigIntStats): HostDevice | null {
 // /dev entries that are not devices to hand to a privileged container (containerd's list).
 const SKIPPED_DEV_DIRS = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev']);
 
-/** Parses one /proc/self/mountinfo line into (mount point, optional fields). */
-export function parseMountInfoLine(line: string): { mountPoint: string; optional: string[] } | null {
-  const fields = line.split(' ');
-  if (fields.length < 7) return null;
-  const sep = fields.indexOf('-', 6);
-  if (sep < 0) return null;
-  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-  return { mountPoint: unescape(fields[4]!), optional: fields.slice(6, sep) };
-}
-
-/** Propagation of the mount containing p, from mountinfo text (the longest matching mount point wins; later entries shadow earlier). */
+/** Propagation of the mount containing p, from mountinfo text (private when no mount holds it). */
 export function propagationFromMountInfo(mountInfo: string, p: string): MountPropagationMode {
-  let best: { mountPoint: string; optional: string[] } | null = null;
-  for (const line of mountInfo.split('\n')) {
-    const entry = parseMountInfoLine(line);
-    if (!entry) continue;
-    const mp = entry.mountPoint;
-    const contains = mp === '/' || p === mp || p.startsWith(mp + '/');
-    if (contains && (!best || mp.length >= best.mountPoint.length)) best = entry;
-  }
-  if (!best) return 'private';
-  if (best.optional.some((o) => o.startsWith('shared:'))) return 'shared';
-  if (best.optional.some((o) => o.startsWith('master:'))) return 'slave';
-  return 'private';
+  const entry = mountContaining(mountInfo, p);
+  return entry ? propagationOf(entry) : 'private';
 }
 
 export const realHostProbe: HostProbe = {

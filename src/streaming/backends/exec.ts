@@ -2,7 +2,7 @@
 // exit code is the CLI's. Without a tty its stdio are the CLI's pipes; with a tty
 // the runtime hands the pty master over a console socket (SCM_RIGHTS), and the
 // session reads and writes the master.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -11,9 +11,36 @@ import { errors } from '../../common/errors';
 import type { ContainerManager } from '../../runtime/containers/manager';
 import type { RuntimeHandlers } from '../../runtime/handlers';
 import { buildExecProcess } from '../../runtime/spec';
+import { killProcessGroup } from '../../runtime/process-group';
 import type { ExecBackend, ExecResult, SessionIO } from '../backend';
 import { acceptAsync, listenUnix, receiveFdAsync, setWindowSize } from '../../sys/unix-socket';
 import * as tty from 'node:tty';
+
+/** How long the runtime's exec has to reap the killed process and exit before it is killed itself. */
+const ABANDONED_EXEC_GRACE_MS = 5000;
+
+/**
+ * The client went away: SIGKILL to the process's group (the runtime's exec made it a
+ * group leader), which also reaches what it started. The runtime's exec, its parent,
+ * then reaps it and exits; killing that first would leave the process a zombie for the
+ * host's init. Until the process is spawned, the pid file is absent: it is polled for.
+ */
+async function endAbandonedExec(runtimeExec: ChildProcess, pidFile: string): Promise<void> {
+  const ended = () => runtimeExec.exitCode !== null || runtimeExec.signalCode !== null;
+  const exited = new Promise<void>((resolve) => runtimeExec.once('exit', () => resolve()));
+  const deadline = Date.now() + ABANDONED_EXEC_GRACE_MS;
+  let pid: number | undefined;
+  while (!ended() && Date.now() < deadline) {
+    if (pid === undefined) {
+      try {
+        pid = Number(fs.readFileSync(pidFile, 'utf8')) || undefined;
+      } catch { /* not spawned yet */ }
+      if (pid !== undefined) killProcessGroup(pid);
+    }
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 20))]);
+  }
+  if (!ended()) runtimeExec.kill('SIGKILL');
+}
 
 async function ttyExec(binary: string, args: string[], id: string, dir: string, pidFile: string, io: SessionIO, signal: AbortSignal): Promise<ExecResult> {
   const socketPath = path.join(dir, 'console.sock');
@@ -25,10 +52,7 @@ async function ttyExec(binary: string, args: string[], id: string, dir: string, 
     child.once('error', reject);
     child.once('close', (code) => resolve(code ?? 1));
   });
-  const kill = () => {
-    try { process.kill(Number(fs.readFileSync(pidFile, 'utf8')), 'SIGKILL'); } catch { /* gone */ }
-    child.kill('SIGKILL');
-  };
+  const kill = () => { void endAbandonedExec(child, pidFile); };
   signal.addEventListener('abort', kill, { once: true });
   let master: number | undefined;
   try {
@@ -90,12 +114,7 @@ export function execBackend(containers: ContainerManager, handlers: RuntimeHandl
         stdio: [io.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
         env: cleanChildEnv(),
       });
-      const killProcess = () => {
-        try {
-          process.kill(Number(fs.readFileSync(pidFile, 'utf8')), 'SIGKILL');
-        } catch { /* not started or gone */ }
-        child.kill('SIGKILL');
-      };
+      const killProcess = () => { void endAbandonedExec(child, pidFile); };
       signal.addEventListener('abort', killProcess, { once: true });
       if (io.stdin && child.stdin) {
         io.stdin.pipe(child.stdin);

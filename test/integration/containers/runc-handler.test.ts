@@ -28,4 +28,20 @@ describe('runc runtime handler', () => {
     await f.cri.runtime.RemovePodSandbox({ podSandboxId });
     assert.ok(!fs.existsSync(`/run/cradle-test-runc/${id}`));
   });
+
+  it('ExecSync timeout under conmon: the process and what it started are gone when the call answers', async () => {
+    const config = f.podConfig('runc-timeout');
+    const { podSandboxId } = await f.cri.runtime.RunPodSandbox({ config, runtimeHandler: 'runc' });
+    const id = await f.runContainer({ id: podSandboxId, config }, f.containerConfig('t', ['top']));
+    await f.waitForState(id, 'CONTAINER_RUNNING');
+    for (const cmd of [['sleep', '4321'], ['sh', '-c', 'sleep 4322 & sleep 4323; echo not reached']]) {
+      const r = await f.cri.runtime.ExecSync({ containerId: id, cmd, timeout: 1 });
+      assert.equal(r.exitCode, -1);
+      // The pause's own child aside (the pod shares its PID namespace), no sleep is left, running or zombie.
+      const ps = await f.cri.runtime.ExecSync({ containerId: id, cmd: ['ps', '-o', 'stat,comm,args'], timeout: 30 });
+      const left = ps.stdout.toString().split('\n').filter((l) => / sleep /.test(` ${l} `) && !l.includes('sleep 2147483647'));
+      assert.deepEqual(left, [], `after ${cmd.join(' ')}`);
+    }
+    await f.cri.runtime.RemovePodSandbox({ podSandboxId });
+  });
 });

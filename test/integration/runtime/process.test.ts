@@ -90,3 +90,22 @@ test('exec runs a process inside a running container with the config\'s identity
   const pids = JSON.parse(ctr.cli(['ps', '--format', 'json', ctr.id]).stdout) as number[];
   assert.ok(pids.some((pid) => { try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') === 'sleep\x00777\x00'; } catch { return false; } }), 'the detached process is in the container cgroup');
 });
+
+test('an exec\'d process leads its own session and process group, as under runc', { skip }, async (t) => {
+  // runc's exec'd processes call setsid(): a kill of the group then reaches what they start.
+  const leads = async (runtime: Runtime): Promise<string> => {
+    const ctr = new TestContainer(runtime, 'execsid', ['sleep', '1000']);
+    t.after(() => ctr.cleanup());
+    ctr.writeSpec();
+    assert.equal(ctr.create().status, 0);
+    assert.equal(ctr.cli(['start', ctr.id]).status, 0);
+    // Fields 1, 5 and 6 of /proc/<pid>/stat: pid, process group, session.
+    const r = ctr.cli(['exec', ctr.id, 'sh', '-c', 'cut -d" " -f1,5,6 /proc/$$/stat'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    assert.equal(r.status, 0, r.stderr);
+    const [pid, pgrp, session] = r.stdout.trim().split(' ');
+    return `pid ${pid === '1' ? '1' : 'n'}, group ${pgrp === pid ? 'own' : pgrp}, session ${session === pid ? 'own' : session}`;
+  };
+  const ours = await leads('cradle');
+  assert.equal(ours, 'pid n, group own, session own');
+  assert.equal(await leads('runc'), ours);
+});

@@ -71,9 +71,10 @@ describe('streaming sessions through cradled', () => {
     await settles(`cradled's fds to return to ${fdsBefore}`, async () => daemonFds() <= fdsBefore);
   });
 
-  it('clients that disconnect mid-stream (SPDY and WebSocket): their processes end, cradled lets go of their fds', async () => {
+  it('clients that disconnect mid-stream (SPDY and WebSocket): their processes end, with what they started; cradled lets go of their fds', async () => {
     const fdsBefore = daemonFds();
-    const spdy = await SpdyTestClient.connect(await execUrl(['sh', '-c', 'echo started; exec sleep 61']), ['v4.channel.k8s.io']);
+    // The shell forks its sleep: killing only the exec'd process would leave the sleep running.
+    const spdy = await SpdyTestClient.connect(await execUrl(['sh', '-c', 'echo started; sleep 61; echo not reached']), ['v4.channel.k8s.io']);
     await spdy.open({ streamtype: 'error' });
     const stdout = await spdy.open({ streamtype: 'stdout' });
     await spdy.open({ streamtype: 'stderr' });

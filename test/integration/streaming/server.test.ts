@@ -28,7 +28,9 @@ describe('streaming server', () => {
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'cradle-test-streaming-'));
     backends = new FakeBackends(dir);
-    server = await StreamingServer.start({ backends, logger, tokenTtlMs: 500, streamCreationTimeoutMs: 1000 });
+    // The default token TTL: 50 sessions set up at once (each spawns its command) can take
+    // longer than a short TTL on a slow host. Expiry is checked on a server of its own.
+    server = await StreamingServer.start({ backends, logger, streamCreationTimeoutMs: 1000 });
   });
   after(async () => {
     await server?.stop();
@@ -53,9 +55,14 @@ describe('streaming server', () => {
     assert.equal((await httpUpgrade(`${server.url}/exec/AAAAAAAAAAAAAAAAAAAAAA`, upgrade)).status, 404, 'unknown');
     const wrongKind = server.execUrl(execReq(['true'])).replace('/exec/', '/attach/');
     assert.equal((await httpUpgrade(wrongKind, upgrade)).status, 404, 'wrong kind');
-    const expired = server.execUrl(execReq(['true']));
-    await new Promise((r) => setTimeout(r, 600));
-    assert.equal((await httpUpgrade(expired, upgrade)).status, 404, 'expired');
+    const shortLived = await StreamingServer.start({ backends, logger, tokenTtlMs: 500 });
+    try {
+      const expired = shortLived.execUrl(execReq(['true']));
+      await new Promise((r) => setTimeout(r, 600));
+      assert.equal((await httpUpgrade(expired, upgrade)).status, 404, 'expired');
+    } finally {
+      await shortLived.stop();
+    }
     const plain = await fetch(server.execUrl(execReq(['true'])));
     assert.equal(plain.status, 400, 'valid token without an upgrade');
     assert.equal((await fetch(`${server.url}/nothing`)).status, 404);

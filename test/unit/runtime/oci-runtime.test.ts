@@ -13,6 +13,7 @@ import { parseSignal } from '../../../src/runtime/oci-runtime/commands';
 import { parseSize, resourcesFromFlags } from '../../../src/runtime/oci-runtime/update-flags';
 import { deriveStatus, ociState, validateId, type SavedState } from '../../../src/runtime/oci-runtime/state';
 import { capabilityMask } from '../../../src/sys/capabilities';
+import { mountContaining, propagationOf } from '../../../src/sys/mountinfo';
 import * as c from '../../../src/sys/constants';
 import * as sys from '../../../src/sys/libc';
 import { SyscallError } from '../../../src/sys/errno';
@@ -54,6 +55,19 @@ test('mount options: flags, cleared flags, propagation, data, bind', () => {
   assert.equal(rootfsPropagationFlag(undefined), c.MS_SLAVE | c.MS_REC);
   assert.equal(rootfsPropagationFlag('rprivate'), c.MS_PRIVATE | c.MS_REC);
   assert.throws(() => rootfsPropagationFlag('sideways'), /unknown value/);
+});
+
+test('mountinfo: the mount holding a path is the top one of the longest mount point', () => {
+  const info = [
+    '22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw',
+    '40 22 0:40 / /var/lib/c/rootfs rw shared:9 - overlay overlay rw',
+    '41 40 8:1 /var/lib/c/rootfs /var/lib/c/rootfs rw - ext4 /dev/sda1 rw',
+  ].join('\n');
+  const holder = (p: string) => { const e = mountContaining(info, p); return e && `${e.mountPoint} ${propagationOf(e)}`; };
+  assert.equal(holder('/var/lib/c/rootfs'), '/var/lib/c/rootfs private', 'a bind stacked on the overlay hides it');
+  assert.equal(holder('/var/lib/c/rootfs/etc'), '/var/lib/c/rootfs private');
+  assert.equal(holder('/var/lib/c/rootfs2'), '/ shared', 'a mount point is a whole path component');
+  assert.equal(mountContaining('', '/x'), null);
 });
 
 test('secureJoin resolves symlinks as if the rootfs were /', (t) => {
