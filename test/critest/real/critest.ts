@@ -114,7 +114,7 @@ export function formatSummary(s: CritestSummary): string {
       Object.entries(s.counts).filter(([k]) => !['passed', 'failed', 'skipped', 'pending'].includes(k)).map(([k, n]) => `, ${n} ${k}`).join('') +
       ` (suite ${s.runTimeSeconds.toFixed(0)} s)`,
   ];
-  const notPassed = s.specs.filter((spec) => spec.state !== 'passed' && spec.state !== 'skipped').sort((a, b) => a.name.localeCompare(b.name));
+  const notPassed = s.specs.filter((spec) => spec.state !== 'passed').sort((a, b) => a.state.localeCompare(b.state) || a.name.localeCompare(b.name));
   for (const spec of notPassed) lines.push(`  [${spec.state}] ${spec.name}${spec.failure ? `\n      ${spec.failure}` : ''}`);
   return `${lines.join('\n')}\n`;
 }

@@ -8,12 +8,12 @@
 // reproduce; run.ts skips its spec by default.
 import * as fs from 'node:fs';
 import {
-  BUSYBOX_BINARY, busyboxImage, entry, pauseImage, pushImage, userImage,
+  BUSYBOX_BINARY, busyboxImage, entry, pushImage, userImage,
   type BusyboxImageOptions, type ImageSpec, type LayerSpec,
 } from '../../helpers/image-builder';
 import type { RegistryTarget } from '../../helpers/registry';
 import {
-  missingAppletEntries, noNewPrivsEntries, NONEWPRIVS_ENTRYPOINT, webServerEntries, webServerEntrypoint, type WebServerOptions,
+  missingAppletEntries, noNewPrivsEntries, PAUSE_ENTRIES, NONEWPRIVS_ENTRYPOINT, webServerEntries, webServerEntrypoint, type WebServerOptions,
 } from './stand-ins';
 
 /** Registries whose names critest uses; the runtime mirrors each to the fixture registry. */
@@ -56,7 +56,10 @@ function webServer(o: WebServerOptions): ImageSpec {
 }
 
 export const CRITEST_IMAGES: readonly CritestImage[] = [
-  { name: PAUSE_IMAGE, purpose: 'the runtime\'s pause image', spec: () => pauseImage({ format: 'docker' }) },
+  {
+    name: PAUSE_IMAGE, purpose: 'the runtime\'s pause image (no process named sleep: critest pgreps sleep in pods sharing its PID namespace)',
+    spec: () => busyboxImage({ format: 'docker', extraLayers: [{ entries: PAUSE_ENTRIES }], config: { Entrypoint: ['/pause'], Cmd: undefined } }),
+  },
   {
     name: `${E2E}busybox:1.29-2`,
     purpose: 'default container image: sh, echo, sleep, top, id, ls, touch, hostname, netstat, ping, brctl, pidof, pgrep, ipcs; nobody in /etc/passwd',

@@ -122,7 +122,10 @@ async function main(): Promise<number> {
 
     const summaryFile = besideLog(o.logFile, 'summary.txt');
     let summary = `critest exited with ${code}; no JSON report\n`;
-    if (fs.existsSync(work.reportFile)) summary = formatSummary(summarize(work.reportFile));
+    if (fs.existsSync(work.reportFile)) {
+      summary = formatSummary(summarize(work.reportFile));
+      fs.copyFileSync(work.reportFile, besideLog(o.logFile, 'report.json'));
+    }
     const wall = ((Date.now() - started) / 1000).toFixed(0);
     summary += `target ${o.target}, wall time ${wall} s (images, runtime start and cleanup included), critest exit code ${code}\n`;
     fs.writeFileSync(summaryFile, summary);

@@ -107,3 +107,16 @@ export function noNewPrivsEntries(busybox: Buffer): LayerEntry[] {
 }
 
 export const NONEWPRIVS_ENTRYPOINT = ['/bin/sh', '-c', `echo "Effective uid: $(${NONEWPRIVS_ID} -u)"`];
+
+/**
+ * The pause: as the rig's (test/helpers/fixture-images.ts PAUSE_SCRIPT, PID 1
+ * exiting 0 on SIGTERM, reaping orphans) but its sleeping child is named
+ * pause-sleep, not sleep: containers share the pause's PID namespace and
+ * critest's ExecSync timeout spec wants `pgrep sleep` to find nothing once its
+ * own `sleep 4321` is killed.
+ */
+export const PAUSE_ENTRIES: readonly LayerEntry[] = [
+  entry.dir('usr/sbin'),
+  entry.symlink('usr/sbin/pause-sleep', '/bin/busybox'),
+  entry.file('pause', '#!/bin/sh\ntrap "exit 0" TERM INT\nwhile :; do exec -a sleep /usr/sbin/pause-sleep 2147483647 & wait $!; done\n', { mode: 0o755 }),
+];
