@@ -114,7 +114,10 @@ export function formatSummary(s: CritestSummary): string {
       Object.entries(s.counts).filter(([k]) => !['passed', 'failed', 'skipped', 'pending'].includes(k)).map(([k, n]) => `, ${n} ${k}`).join('') +
       ` (suite ${s.runTimeSeconds.toFixed(0)} s)`,
   ];
-  const notPassed = s.specs.filter((spec) => spec.state !== 'passed').sort((a, b) => a.state.localeCompare(b.state) || a.name.localeCompare(b.name));
+  // Skipped specs are named only when few: a -ginkgo.focus run skips most of the suite.
+  const listSkipped = (s.counts.skipped ?? 0) <= 10;
+  const notPassed = s.specs.filter((spec) => spec.state !== 'passed' && (listSkipped || spec.state !== 'skipped'))
+    .sort((a, b) => a.state.localeCompare(b.state) || a.name.localeCompare(b.name));
   for (const spec of notPassed) lines.push(`  [${spec.state}] ${spec.name}${spec.failure ? `\n      ${spec.failure}` : ''}`);
   return `${lines.join('\n')}\n`;
 }
