@@ -18,8 +18,8 @@ exit $found
 
 /**
  * Nor `ipcs`; the HostIpc specs look for the id of a segment the host made with
- * ipcmk in `ipcs -m`. Same columns as util-linux, read from this IPC
- * namespace's /proc/sysvipc/shm (only the header lines when it has none).
+ * ipcmk in `ipcs -m`. util-linux's columns (owner as a uid), read from this
+ * IPC namespace's /proc/sysvipc/shm (only the header lines when it has none).
  */
 const IPCS = `#!/bin/sh
 echo
@@ -31,7 +31,7 @@ done
 echo
 `;
 
-/** The stand-in tools every busybox-based critest image carries (in /usr/bin, after busybox's /bin on PATH). */
+/** The stand-in tools every busybox-based critest image carries, in /usr/bin (on the images' PATH). */
 export function missingAppletEntries(): LayerEntry[] {
   return [
     entry.dir('usr/bin'),
