@@ -1,9 +1,14 @@
 // The CRI gRPC server: binds the unix socket, registers RuntimeService and
 // ImageService, and adapts grpc-js calls to cradle's handler shape. Every RPC
 // without an implementation answers UNIMPLEMENTED naming itself.
+//
+// cradle owns the listening socket and hands each connection to grpc-js through a
+// connection injector, after the ClientConnection layer that lets clients which
+// send the socket path as :authority through (grpc-go's kubelet, crictl, critest).
 import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import type { Logger } from '../common/logger';
 import { errors } from '../common/errors';
 import { loadCriProto, type CriServiceName } from './proto';
@@ -11,6 +16,7 @@ import type { ImageRpcs, RequestContext, RuntimeRpcs, ServerStreamRpc, UnaryRpc 
 import { toWireError } from './error-codes';
 import { type CallInterceptor, composeInterceptors } from './interceptors';
 import { prepareSocketPath, secureSocket, socketPathOf } from './socket';
+import { ClientConnection } from './http2/client-connection';
 
 export interface CriServerOptions {
   listen: string;
@@ -29,6 +35,9 @@ type AnyStream = ServerStreamRpc<unknown, unknown>;
 
 export class CriServer {
   private readonly server: grpc.Server;
+  private listener: net.Server | undefined;
+  /** Open client connections: grpc-js counts none of an injector's, so shutdown waits for these. */
+  private readonly connections = new Set<ClientConnection>();
   private readonly interceptor: CallInterceptor;
   readonly socketPath: string;
   private started = false;
@@ -144,10 +153,30 @@ export class CriServer {
 
   async start(): Promise<void> {
     await prepareSocketPath(this.socketPath);
-    await new Promise<void>((resolve, reject) => {
-      this.server.bindAsync(`unix://${this.socketPath}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+    const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    const connectionLog = this.options.log.child({ component: 'cri-socket' });
+    const listener = net.createServer({ allowHalfOpen: true }, (socket) => {
+      const connection = new ClientConnection(socket, connectionLog);
+      this.connections.add(connection);
+      connection.once('close', () => this.connections.delete(connection));
+      injector.injectConnection(connection);
     });
-    await secureSocket(this.socketPath, this.options.socketMode);
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(this.socketPath, () => {
+        listener.off('error', reject);
+        resolve();
+      });
+    });
+    listener.on('error', (err) => this.options.log.error({ err }, 'CRI socket listener failed'));
+    this.listener = listener;
+    try {
+      await secureSocket(this.socketPath, this.options.socketMode);
+    } catch (err) {
+      listener.close();
+      this.listener = undefined;
+      throw err;
+    }
     this.started = true;
   }
 
@@ -158,18 +187,31 @@ export class CriServer {
       return;
     }
     this.started = false;
+    this.listener?.close();
+    this.listener = undefined;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.options.log.warn({ graceMs }, 'in-flight calls did not finish in time; closing them');
         this.server.forceShutdown();
+        for (const connection of this.connections) connection.destroy();
         resolve();
       }, graceMs);
+      // Sessions close once their streams end; each then closes its connection.
       this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
+        void this.connectionsClosed().then(() => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
     });
     await fs.promises.rm(this.socketPath, { force: true });
+  }
+
+  private async connectionsClosed(): Promise<void> {
+    await Promise.all([...this.connections].map((connection) => new Promise<void>((resolve) => {
+      if (connection.destroyed) resolve();
+      else connection.once('close', () => resolve());
+    })));
   }
 }
 

@@ -12,12 +12,13 @@ const SOCK_SEQPACKET = 5;
 const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
+const SO_PEERCRED = 17;
 const TIOCSWINSZ = 0x5414;
 export const SHUT_WR = 1;
 export const SHUT_RDWR = 2;
 
 type Fn = ReturnType<ReturnType<typeof loadLibc>['func']>;
-let fns: { socket: Fn; connect: Fn; bind: Fn; listen: Fn; accept: Fn; shutdown: Fn; recvmsg: Fn; ioctl: Fn } | undefined;
+let fns: { socket: Fn; connect: Fn; bind: Fn; listen: Fn; accept: Fn; shutdown: Fn; recvmsg: Fn; ioctl: Fn; getsockopt: Fn } | undefined;
 
 function libc() {
   if (!fns) {
@@ -35,6 +36,7 @@ function libc() {
       shutdown: lib.func('int shutdown(int, int)'),
       recvmsg: lib.func('long recvmsg(int, cradle_recv_msghdr *, int)'),
       ioctl: lib.func('ioctl', 'int', ['int', 'unsigned long', 'void *']),
+      getsockopt: lib.func('int getsockopt(int, int, int, void *, void *)'),
     };
   }
   return fns;
@@ -118,4 +120,19 @@ export function setWindowSize(fd: number, rows: number, cols: number): void {
   ws.writeUInt16LE(rows, 0);
   ws.writeUInt16LE(cols, 2);
   libc().ioctl(fd, TIOCSWINSZ, ws);
+}
+
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** The credentials of a connected unix socket's peer, as they were at connect (SO_PEERCRED). */
+export function peerCredentials(fd: number): PeerCredentials {
+  const ucred = Buffer.alloc(12);
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(ucred.length, 0);
+  if ((libc().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ucred, length) as number) < 0) throw errnoError(koffi.errno(), 'getsockopt(SO_PEERCRED)');
+  return { pid: ucred.readInt32LE(0), uid: ucred.readUInt32LE(4), gid: ucred.readUInt32LE(8) };
 }

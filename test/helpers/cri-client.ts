@@ -62,10 +62,11 @@ export class CriClient {
   readonly imageStreams: StreamClient<ImageServiceClient>;
   private readonly clients: grpc.Client[];
 
-  constructor(endpoint: string) {
+  /** @param channelOptions extra grpc-js channel options (e.g. `grpc.default_authority`). */
+  constructor(endpoint: string, channelOptions: grpc.ChannelOptions = {}) {
     const proto = loadCriProto();
     const target = endpoint.startsWith('unix:') ? endpoint : `unix://${endpoint}`;
-    const options = { 'grpc.max_receive_message_length': 16 * 1024 * 1024 };
+    const options = { 'grpc.max_receive_message_length': 16 * 1024 * 1024, ...channelOptions };
     const runtime = new proto.runtime.v1.RuntimeService(target, grpc.credentials.createInsecure(), options);
     const image = new proto.runtime.v1.ImageService(target, grpc.credentials.createInsecure(), options);
     this.clients = [runtime, image];
