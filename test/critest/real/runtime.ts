@@ -58,7 +58,9 @@ export function containerdHostsToml(registryHost: string): string {
   return `server = "http://${registryHost}"\n[host."http://${registryHost}"]\n  capabilities = ["pull", "resolve"]\n`;
 }
 
-const CRADLED_DIR_PREFIX = 'cradle-realcritest-cradled-';
+// Short: conmon's attach socket is <run root>/s/<64-hex id>/attach and a unix
+// socket path has at most 107 bytes, so the run root may have ~36.
+const CRADLED_DIR_PREFIX = 'rcrit-cradled-';
 const CRADLED_ARGS = ['--image-pause-image', PAUSE_IMAGE];
 
 /** The layout makeTempDirs() (test/helpers/daemon.ts) gives a temp dir, rebuilt for a dir a killed run left. */
