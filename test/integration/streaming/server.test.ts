@@ -28,9 +28,10 @@ describe('streaming server', () => {
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'cradle-test-streaming-'));
     backends = new FakeBackends(dir);
-    // The default token TTL: 50 sessions set up at once (each spawns its command) can take
-    // longer than a short TTL on a slow host. Expiry is checked on a server of its own.
-    server = await StreamingServer.start({ backends, logger, streamCreationTimeoutMs: 1000 });
+    // The default token TTL and stream-creation timeout: 50 sessions set up at once (each
+    // spawns its command) can outlast short ones on a loaded host. Expiry and the
+    // stream-creation timeout are checked on servers of their own.
+    server = await StreamingServer.start({ backends, logger });
   });
   after(async () => {
     await server?.stop();
@@ -127,10 +128,15 @@ describe('streaming server', () => {
 
   test('a client that never opens all its streams gets an error and the session ends; nothing runs', async () => {
     const ran = backends.execRequests.length;
-    const client = await SpdyTestClient.connect(server.execUrl(execReq(['true'])), ['v4.channel.k8s.io']);
-    const error = await client.open({ streamtype: 'error' });
-    await client.until(() => client.closed, 'the timeout', 5000);
-    assert.match(JSON.parse(client.text(error)).message, /timed out waiting for client to create streams/);
+    const impatient = await StreamingServer.start({ backends, logger, streamCreationTimeoutMs: 1000 });
+    try {
+      const client = await SpdyTestClient.connect(impatient.execUrl(execReq(['true'])), ['v4.channel.k8s.io']);
+      const error = await client.open({ streamtype: 'error' });
+      await client.until(() => client.closed, 'the timeout', 5000);
+      assert.match(JSON.parse(client.text(error)).message, /timed out waiting for client to create streams/);
+    } finally {
+      await impatient.stop();
+    }
     assert.equal(backends.execRequests.length, ran);
   });
 
