@@ -407,5 +407,11 @@ export function validateSandboxConfig(config: PodSandboxConfig__Output): void {
   }
   checkRunAsGroupHasUser(config.linux?.securityContext ?? null, 'config.linux.securityContext');
   const ns = config.linux?.securityContext?.namespaceOptions;
+  // A pod that asked for its own user namespace (hostUsers: false) must never run in
+  // the host's: refused here, before the pause starts, as containers are.
+  const userns = ns?.usernsOptions;
+  if (userns && userns.mode !== 'NODE') {
+    throw errors.invalidField('config.linux.securityContext.namespaceOptions.usernsOptions.mode', `user namespaces (mode ${userns.mode}) are not supported by cradle`);
+  }
   validateSysctls(config.linux?.sysctls ?? {}, { network: ns?.network === 'NODE', ipc: ns?.ipc === 'NODE', uts: ns?.network === 'NODE' }, 'config.linux.sysctls');
 }

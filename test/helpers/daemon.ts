@@ -33,10 +33,9 @@ export interface TempDirs {
   configDir: string;
 }
 
-/** A fresh temp layout; `sweepStale` removes layouts of killed earlier runs. */
-export function makeTempDirs(prefix = 'cradle-test-'): TempDirs {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  const t: TempDirs = {
+/** The layout of a daemon's temp dir (also for a dir a killed run left). */
+export function tempDirsAt(dir: string): TempDirs {
+  return {
     dir,
     socket: path.join(dir, 'run', 'cradle.sock'),
     root: path.join(dir, 'lib'),
@@ -45,6 +44,11 @@ export function makeTempDirs(prefix = 'cradle-test-'): TempDirs {
     configFile: path.join(dir, 'cradle.toml'),
     configDir: path.join(dir, 'cradle.conf.d'),
   };
+}
+
+/** A fresh temp layout; `sweepStale` removes layouts of killed earlier runs. */
+export function makeTempDirs(prefix = 'cradle-test-'): TempDirs {
+  const t = tempDirsAt(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
   fs.mkdirSync(t.configDir, { recursive: true });
   fs.mkdirSync(t.cniDir, { recursive: true });
   return t;

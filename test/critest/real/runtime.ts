@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { CriClient } from '../../helpers/cri-client';
-import { killLeftovers, makeTempDirs, mountPointsUnder, startCradled, type TempDirs } from '../../helpers/daemon';
+import { killLeftovers, makeTempDirs, mountPointsUnder, tempDirsAt, startCradled } from '../../helpers/daemon';
 import type { TestNetwork } from '../../helpers/pod-network';
 import { CONTAINERD, referenceAvailable, startReferenceContainerd } from '../../reference/containerd';
 import { MIRRORED_REGISTRIES, PAUSE_IMAGE } from './images';
@@ -63,19 +63,6 @@ export function containerdHostsToml(registryHost: string): string {
 const CRADLED_DIR_PREFIX = 'rcrit-cradled-';
 const CRADLED_ARGS = ['--image-pause-image', PAUSE_IMAGE];
 
-/** The layout makeTempDirs() (test/helpers/daemon.ts) gives a temp dir, rebuilt for a dir a killed run left. */
-function cradledDirsAt(dir: string): TempDirs {
-  return {
-    dir,
-    socket: path.join(dir, 'run', 'cradle.sock'),
-    root: path.join(dir, 'lib'),
-    runRoot: path.join(dir, 'run'),
-    cniDir: path.join(dir, 'cni'),
-    configFile: path.join(dir, 'cradle.toml'),
-    configDir: path.join(dir, 'cradle.conf.d'),
-  };
-}
-
 async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (pidAlive(pid)) {
@@ -93,7 +80,7 @@ async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
 export async function sweepStaleCradleds(): Promise<void> {
   for (const name of fs.readdirSync(os.tmpdir())) {
     if (!name.startsWith(CRADLED_DIR_PREFIX)) continue;
-    const dirs = cradledDirsAt(path.join(os.tmpdir(), name));
+    const dirs = tempDirsAt(path.join(os.tmpdir(), name));
     const owner = readPid(path.join(dirs.dir, 'owner.pid'));
     if (owner !== undefined && pidAlive(owner)) continue;
     if (owner === undefined && Date.now() - fs.statSync(dirs.dir).mtimeMs < 60_000) continue; // being created
