@@ -86,13 +86,16 @@ export class AuthorityRewriter {
         return Buffer.alloc(0);
       case 'preface': {
         const [received, rest] = take(state.received, input, CLIENT_PREFACE.length);
+        // A prefix that already differs is reported now, not when the rest arrives.
+        if (!CLIENT_PREFACE.subarray(0, received.length).equals(received)) {
+          this.events.badPreface(received);
+          this.passthroughFrom(out, [received]);
+          return rest;
+        }
         if (received.length < CLIENT_PREFACE.length) {
-          // A prefix that already differs is reported now, not when the rest arrives.
-          if (!CLIENT_PREFACE.subarray(0, received.length).equals(received)) return this.fail(out, [received], rest, () => this.events.badPreface(received));
           this.state = { kind: 'preface', received };
           return rest;
         }
-        if (!received.equals(CLIENT_PREFACE)) return this.fail(out, [received], rest, () => this.events.badPreface(received));
         out.push(received);
         this.state = { kind: 'frame-header', received: Buffer.alloc(0) };
         return rest;
@@ -132,15 +135,11 @@ export class AuthorityRewriter {
     const isHeaderBlock = header.type === FrameType.HEADERS || header.type === FrameType.CONTINUATION;
     if (this.block && header.type !== FrameType.CONTINUATION) {
       // §6.10: nothing may come between a header block's frames.
-      this.failBlock(out, 'a frame interrupted a header block');
-      out.push(headerBytes);
-      this.state = { kind: 'passthrough' };
+      this.undecodable(out, 'a frame interrupted a header block', [headerBytes]);
       return;
     }
     if (isHeaderBlock && (this.block?.size ?? 0) + header.length > MAX_HEADER_BLOCK) {
-      this.failBlock(out, `header block above ${MAX_HEADER_BLOCK} bytes`);
-      out.push(headerBytes);
-      this.state = { kind: 'passthrough' };
+      this.undecodable(out, `header block above ${MAX_HEADER_BLOCK} bytes`, [headerBytes]);
       return;
     }
     if (isHeaderBlock && header.length > 0) {
@@ -161,7 +160,7 @@ export class AuthorityRewriter {
       let start = 0;
       let end = payload.length;
       if (header.flags & FrameFlag.PADDED) {
-        if (payload.length < 1) return this.passRaw(out, raw, 'HEADERS frame too short for its padding');
+        if (payload.length < 1) return this.undecodable(out, 'HEADERS frame too short for its padding', raw);
         end -= payload[0];
         start = 1;
       }
@@ -170,11 +169,11 @@ export class AuthorityRewriter {
         priority = payload.subarray(start, start + 5);
         start += 5;
       }
-      if (end < start) return this.passRaw(out, raw, 'HEADERS frame padding exceeds its payload');
+      if (end < start) return this.undecodable(out, 'HEADERS frame padding exceeds its payload', raw);
       const fragment = payload.subarray(start, end);
       this.block = { streamId: header.streamId, endStream: (header.flags & FrameFlag.END_STREAM) !== 0, priority, fragments: [fragment], size: fragment.length, raw };
     } else {
-      if (!this.block || this.block.streamId !== header.streamId) return this.passRaw(out, raw, 'CONTINUATION without its HEADERS');
+      if (!this.block || this.block.streamId !== header.streamId) return this.undecodable(out, 'CONTINUATION without its HEADERS', raw);
       this.block.fragments.push(payload);
       this.block.size += payload.length;
       this.block.raw.push(...raw);
@@ -190,9 +189,7 @@ export class AuthorityRewriter {
       fields = this.decoder.decode(Buffer.concat(block.fragments));
     } catch (err) {
       if (!(err instanceof Http2HeaderError)) throw err;
-      out.push(...block.raw);
-      this.events.undecodable(err.message);
-      this.state = { kind: 'passthrough' };
+      this.undecodable(out, err.message, block.raw);
       return;
     }
     for (const field of fields) {
@@ -205,24 +202,17 @@ export class AuthorityRewriter {
     out.push(...headerFrames(block, encodeHeaderBlock(fields)));
   }
 
-  private passRaw(out: Buffer[], raw: Buffer[], reason: string): void {
-    this.failBlock(out, reason);
-    out.push(...raw);
-    this.state = { kind: 'passthrough' };
+  private undecodable(out: Buffer[], reason: string, pending: Buffer[]): void {
+    this.events.undecodable(reason);
+    this.passthroughFrom(out, pending);
   }
 
-  /** Hands on what an open block received so far, and reports why decoding stopped. */
-  private failBlock(out: Buffer[], reason: string): void {
+  /** Stops rewriting: an open block's frames and `pending` go on as received, and so does everything after. */
+  private passthroughFrom(out: Buffer[], pending: Buffer[]): void {
     if (this.block) out.push(...this.block.raw);
     this.block = undefined;
-    this.events.undecodable(reason);
-  }
-
-  private fail(out: Buffer[], pending: Buffer[], rest: Buffer, report: () => void): Buffer {
-    report();
     out.push(...pending);
     this.state = { kind: 'passthrough' };
-    return rest;
   }
 }
 

@@ -12,12 +12,13 @@ export interface SentError {
 
 /** Error codes that are ordinary ends of streams, not refusals. */
 const ORDINARY_CODES = new Set([0x0 /* NO_ERROR */, 0x8 /* CANCEL */]);
+const EMPTY = Buffer.alloc(0);
 
 export class ServerErrorWatcher {
-  private headerBytes = Buffer.alloc(0);
+  private headerBytes = EMPTY;
   private header: FrameHeader | undefined;
   private payloadLeft = 0;
-  private captured = Buffer.alloc(0);
+  private captured = EMPTY;
 
   constructor(private readonly onError: (error: SentError) => void) {}
 
@@ -26,13 +27,18 @@ export class ServerErrorWatcher {
     while (pos < chunk.length) {
       if (!this.header) {
         const need = FRAME_HEADER_LENGTH - this.headerBytes.length;
-        this.headerBytes = Buffer.concat([this.headerBytes, chunk.subarray(pos, pos + need)]);
-        pos += Math.min(need, chunk.length - pos);
-        if (this.headerBytes.length < FRAME_HEADER_LENGTH) return;
-        this.header = parseFrameHeader(this.headerBytes);
-        this.headerBytes = Buffer.alloc(0);
+        const part = chunk.subarray(pos, pos + need);
+        pos += part.length;
+        // Every reply passes here: a header inside one chunk is read in place, not copied.
+        const bytes = this.headerBytes.length === 0 ? part : Buffer.concat([this.headerBytes, part]);
+        if (bytes.length < FRAME_HEADER_LENGTH) {
+          this.headerBytes = Buffer.from(bytes);
+          return;
+        }
+        this.header = parseFrameHeader(bytes);
+        this.headerBytes = EMPTY;
         this.payloadLeft = this.header.length;
-        this.captured = Buffer.alloc(0);
+        this.captured = EMPTY;
       }
       const part = chunk.subarray(pos, pos + this.payloadLeft);
       pos += part.length;

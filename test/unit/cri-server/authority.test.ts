@@ -13,6 +13,7 @@ import { CriServer } from '../../../src/cri-server/server';
 import { createLogger, silentLogger, type Logger } from '../../../src/common/logger';
 import { CriClient } from '../../helpers/cri-client';
 import { AuthorityRewriter } from '../../../src/cri-server/http2/authority-rewriter';
+import { ServerErrorWatcher, type SentError } from '../../../src/cri-server/http2/error-watcher';
 import { CLIENT_PREFACE, FrameFlag, FrameType, frameHeader, parseFrameHeader } from '../../../src/cri-server/http2/frames';
 import { encodeHeaderBlock, HpackDecoder, type HeaderField } from '../../../src/cri-server/http2/hpack';
 
@@ -167,3 +168,23 @@ async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+test('the server-side watcher finds refusals in any chunking and ignores ordinary stream ends', () => {
+  const rst = (streamId: number, code: number) => {
+    const payload = Buffer.alloc(4);
+    payload.writeUInt32BE(code, 0);
+    return Buffer.concat([frameHeader(4, FrameType.RST_STREAM, 0, streamId), payload]);
+  };
+  const goaway = Buffer.concat([frameHeader(8, FrameType.GOAWAY, 0, 0), Buffer.from([0, 0, 0, 5, 0, 0, 0, 9])]);
+  const data = Buffer.concat([frameHeader(20, FrameType.DATA, 0, 1), Buffer.alloc(20, 0x61)]);
+  const bytes = Buffer.concat([data, rst(1, 8 /* CANCEL */), rst(3, 1 /* PROTOCOL_ERROR */), data, goaway]);
+  for (const chunkSize of [1, 5, 13, bytes.length]) {
+    const seen: SentError[] = [];
+    const watcher = new ServerErrorWatcher((e) => seen.push(e));
+    for (let i = 0; i < bytes.length; i += chunkSize) watcher.observe(bytes.subarray(i, i + chunkSize));
+    assert.deepEqual(seen, [
+      { frame: 'RST_STREAM', streamId: 3, errorCode: 1 },
+      { frame: 'GOAWAY', streamId: 5, errorCode: 9 },
+    ], `chunks of ${chunkSize}`);
+  }
+});
