@@ -12,8 +12,8 @@ import type { CradleConfig } from '../config/schema';
 import { shippedBinary } from '../common/package-info';
 import { MNT_DETACH } from '../sys/constants';
 import { umount2 } from '../sys/libc';
-import { del } from '../runtime/oci-runtime/commands';
-import { RuntimeLog } from '../runtime/oci-runtime/log';
+import { del } from '../oci-runtime/commands';
+import { RuntimeLog } from '../oci-runtime/log';
 import { cleanChildEnv } from '../common/child-env';
 
 export type CheckLevel = 'ok' | 'warn' | 'fail';

@@ -20,7 +20,7 @@ import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandbo
 import type { RuntimeHandlers } from '../runtime/handlers';
 import type { SpecRuntimeOptions, PauseNamespace } from '../runtime/spec/inputs';
 import { buildPauseSpec, buildResources, checkRunAsGroupHasUser, validateSysctls } from '../runtime/spec';
-import { cgroupManager } from '../runtime/oci-runtime/cgroups';
+import { cgroupManager } from '../oci-runtime/cgroups';
 import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources';
 import { mountOverlay, unmountOverlay } from '../runtime/rootfs/overlay';
 import { isProcessAlive } from '../runtime/conmon/proc';

@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { cleanChildEnv } from '../common/child-env';
 import { errors } from '../common/errors';
-import type { ExecHelperMessage, ExecHelperRequest } from './oci-runtime/exec-helper';
+import type { ExecHelperMessage, ExecHelperRequest } from '../oci-runtime/exec-helper';
 import type { ExecSyncResult } from './conmon/conmon';
 import { killProcessGroup, waitProcessGroupGone } from './process-group';
 

@@ -8,10 +8,10 @@ import * as os from 'node:os';
 import { execFile, spawn } from 'node:child_process';
 import { cleanChildEnv } from '../common/child-env';
 import { errors } from '../common/errors';
-import type { OciState } from './oci-runtime/state';
-import { Container, del, kill } from './oci-runtime/commands';
-import { RuntimeLog } from './oci-runtime/log';
-import type { Process, Resources } from './oci-runtime/spec';
+import type { OciState } from '../oci-runtime/state';
+import { Container, del, kill } from '../oci-runtime/commands';
+import { RuntimeLog } from '../oci-runtime/log';
+import type { Process, Resources } from '../oci-runtime/spec';
 
 /** bin/cradle-runtime of this checkout (dist/src/runtime -> repo root). */
 export const CRADLE_RUNTIME_BIN = path.resolve(__dirname, '../../../bin/cradle-runtime');

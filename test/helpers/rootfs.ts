@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import type { Spec } from '../../src/runtime/oci-runtime/spec';
+import type { Spec } from '../../src/oci-runtime/spec';
 
 export const BUSYBOX = '/bin/busybox';
 

@@ -5,10 +5,10 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { deviceFilterProgram } from '../../../src/runtime/oci-runtime/cgroups/device-filter';
+import { deviceFilterProgram } from '../../../src/oci-runtime/cgroups/device-filter';
 import { attachDeviceProgram, loadDeviceProgram } from '../../../src/sys/bpf';
 import { isRoot } from './harness';
-import { CgroupV2 } from '../../../src/runtime/oci-runtime/cgroups';
+import { CgroupV2 } from '../../../src/oci-runtime/cgroups';
 
 const UNIFIED = fs.existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified'
   : fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? '/sys/fs/cgroup' : undefined;

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { cleanChildEnv } from '../../../src/common/child-env';
 import { defaultSpec, makeBusyboxRootfs, writeSpec } from '../../helpers/rootfs';
-import type { Spec } from '../../../src/runtime/oci-runtime/spec';
+import type { Spec } from '../../../src/oci-runtime/spec';
 
 export const REPO = path.resolve(__dirname, '../../../..');
 export const CRADLE_RUNTIME = path.join(REPO, 'bin', 'cradle-runtime');

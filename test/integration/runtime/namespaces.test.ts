@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { spawnInNamespaces } from '../../../src/runtime/oci-runtime/namespaces';
+import { spawnInNamespaces } from '../../../src/oci-runtime/namespaces';
 import { isRoot } from './harness';
 
 const NS = ['mnt', 'uts', 'ipc', 'net', 'pid', 'pid_for_children', 'cgroup'];

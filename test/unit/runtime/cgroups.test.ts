@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CgroupV1, CgroupV2, cgroupManager, savedCgroupManager, sharesToWeight, blkioWeightToIoWeight, deviceRuleString } from '../../../src/runtime/oci-runtime/cgroups';
+import { CgroupV1, CgroupV2, cgroupManager, savedCgroupManager, sharesToWeight, blkioWeightToIoWeight, deviceRuleString } from '../../../src/oci-runtime/cgroups';
 
 function tmp(t: { after: (fn: () => void) => void }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-unit-cg-'));
@@ -155,7 +155,7 @@ test('systemd driver and ".." paths are refused clearly', (t) => {
 });
 
 test('device filter program: rules last to first, unconditional rule ends the program', () => {
-  const { deviceFilterProgram } = require('../../../src/runtime/oci-runtime/cgroups/device-filter') as typeof import('../../../src/runtime/oci-runtime/cgroups/device-filter');
+  const { deviceFilterProgram } = require('../../../src/oci-runtime/cgroups/device-filter') as typeof import('../../../src/oci-runtime/cgroups/device-filter');
   const denyAll = deviceFilterProgram([{ allow: false, access: 'rwm' }]);
   // 6 loads + "r0 = 0; exit" for the unconditional deny, nothing after it.
   assert.equal(denyAll.length / 8, 8);

@@ -3,7 +3,7 @@
 // config leaves nothing behind and names the offending key.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { capabilityBit } from '../../sys/capabilities';
+import { capabilityBit } from '../sys/capabilities';
 
 export interface Spec {
   ociVersion: string;

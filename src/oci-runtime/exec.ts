@@ -6,9 +6,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
-import * as sys from '../../sys/libc';
-import * as c from '../../sys/constants';
-import { loadLibseccomp } from '../../sys/seccomp';
+import * as sys from '../sys/libc';
+import * as c from '../sys/constants';
+import { loadLibseccomp } from '../sys/seccomp';
 import { Container } from './commands';
 import { joinCurrentThread } from './cgroups/v1';
 import { loadSpec, type Process } from './spec';

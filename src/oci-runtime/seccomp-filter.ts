@@ -4,8 +4,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Seccomp } from './spec';
-import { O_CLOEXEC } from '../../sys/constants';
-import { SCMP_ACT, SCMP_CMP, SeccompFilter, type SeccompArgCmp } from '../../sys/seccomp';
+import { O_CLOEXEC } from '../sys/constants';
+import { SCMP_ACT, SCMP_CMP, SeccompFilter, type SeccompArgCmp } from '../sys/seccomp';
 
 const EPERM = 1;
 

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as c from '../../sys/constants';
+import * as c from '../sys/constants';
 import { savedCgroupManager, type CgroupManager } from './cgroups';
 import { containerDir, deriveStatus, isAlive, ociState, readSaved, sleepMs, waitGone, type OciState, type SavedState, type Status } from './state';
 import type { Hook } from './spec';

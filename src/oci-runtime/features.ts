@@ -1,5 +1,5 @@
 // `features`: what this runtime supports, in the OCI features document shape runc prints.
-import { CAPABILITIES } from '../../sys/capabilities';
+import { CAPABILITIES } from '../sys/capabilities';
 
 export function features(): Record<string, unknown> {
   return {

@@ -4,9 +4,9 @@
 // execve()s the container process. Traps from docs/runtime.md are referenced as Tn.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as sys from '../../sys/libc';
-import * as c from '../../sys/constants';
-import { loadLibseccomp } from '../../sys/seccomp';
+import * as sys from '../sys/libc';
+import * as c from '../sys/constants';
+import { loadLibseccomp } from '../sys/seccomp';
 import { CONSOLE_FD, SYNC_FD, SyncReader, writeSync, type InitConfig } from './sync';
 import { enterRoot, finishRootfs, prepareRootfs, setupConsole } from './rootfs';
 import { compileSeccompProgram } from './seccomp-filter';

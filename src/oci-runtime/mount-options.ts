@@ -1,5 +1,5 @@
 // OCI mount options -> mount(2) flags, propagation flags and the data string.
-import * as c from '../../sys/constants';
+import * as c from '../sys/constants';
 
 export interface ParsedMountOptions {
   flags: number;

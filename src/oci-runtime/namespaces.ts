@@ -3,10 +3,10 @@
 // spawns (libuv forks from the calling thread) and immediately switches back.
 import * as fs from 'node:fs';
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import * as sys from '../../sys/libc';
-import * as c from '../../sys/constants';
+import * as sys from '../sys/libc';
+import * as c from '../sys/constants';
 import type { Spec } from './spec';
-import { mountContaining } from '../../sys/mountinfo';
+import { mountContaining } from '../sys/mountinfo';
 
 /** OCI namespace type -> clone flag and /proc/<pid>/ns name. Order is the setns order. */
 export const NAMESPACES: { type: string; flag: number; proc: string }[] = [

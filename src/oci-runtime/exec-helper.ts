@@ -54,7 +54,7 @@ function readRequest(): ExecHelperRequest | undefined {
 export async function runExecHelper(): Promise<number> {
   // Everything exec loads, loaded now: the request path is then syscalls and one spawn.
   const { execProcess } = require('./exec') as typeof import('./exec');
-  (require('../../sys/libc') as typeof import('../../sys/libc')).preloadLibc();
+  (require('../sys/libc') as typeof import('../sys/libc')).preloadLibc();
   await fs.promises.stat('/'); // trap 2: the threadpool is up before any pid ns switch
   send({ ready: true });
   const req = readRequest();

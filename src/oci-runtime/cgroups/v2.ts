@@ -13,7 +13,7 @@ import { deviceFilterProgram } from './device-filter';
 export type DeviceApplier = (dir: string, program: Buffer) => void;
 
 const attachProgram: DeviceApplier = (dir, program) => {
-  const bpf = require('../../../sys/bpf') as typeof import('../../../sys/bpf');
+  const bpf = require('../../sys/bpf') as typeof import('../../sys/bpf');
   const fd = bpf.loadDeviceProgram(program);
   try {
     bpf.attachDeviceProgram(dir, fd);

@@ -4,12 +4,12 @@
 // a symlink in the image can never redirect a mount to the host.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as sys from '../../sys/libc';
-import * as c from '../../sys/constants';
+import * as sys from '../sys/libc';
+import * as c from '../sys/constants';
 import type { DeviceNode, Mount, Spec } from './spec';
 import { parseMountOptions, rootfsPropagationFlag } from './mount-options';
 import { isWithin, secureJoin } from './secure-join';
-import { mountContaining, propagationOf } from '../../sys/mountinfo';
+import { mountContaining, propagationOf } from '../sys/mountinfo';
 
 export interface RootfsContext {
   spec: Spec;

@@ -2,9 +2,9 @@
 // the executable lookup. Order follows runc's finalizeNamespace.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as sys from '../../sys/libc';
-import * as c from '../../sys/constants';
-import { capabilityBit, capabilityMask } from '../../sys/capabilities';
+import * as sys from '../sys/libc';
+import * as c from '../sys/constants';
+import { capabilityBit, capabilityMask } from '../sys/capabilities';
 import type { Process } from './spec';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
