@@ -4,7 +4,7 @@
 // Run: npm run build && ./node_modules/.bin/node dist/bench/stats-read.js [rounds]
 import { spawnSync } from 'node:child_process';
 import { cleanChildEnv } from '../src/common/child-env';
-import { readContainerStats, readNetworkStats } from '../src/runtime/stats';
+import { readContainerStats, readNetworkStats } from '../src/stats';
 
 function timeUs(rounds: number, fn: () => void): string {
   const start = process.hrtime.bigint();

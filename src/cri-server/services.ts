@@ -3,9 +3,9 @@
 import type { CradleConfig } from '../config/schema';
 import type { ImageService } from '../image';
 import type { SandboxManager } from '../pod-sandbox/manager';
-import type { ContainerManager } from '../runtime/containers/manager';
+import type { ContainerManager } from '../containers/manager';
 import type { StreamingServer } from '../streaming/server';
-import type { StatsService } from '../runtime/stats-service';
+import type { StatsService } from '../stats/stats-service';
 import type { CradleMetrics } from '../metrics/registry';
 
 export interface Readiness {

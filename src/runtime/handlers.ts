@@ -8,11 +8,11 @@ import { RuntimeCli } from './runtime-cli';
 import { Conmon } from './conmon/conmon';
 import { ExecHelperPool } from './exec-helpers';
 import { shippedBinary } from '../common/package-info';
-import type { SpecRuntimeOptions } from './spec/inputs';
+import type { SpecRuntimeOptions } from './oci-config/inputs';
 import {
   CRIO_DEFAULT_CAPABILITIES, DEFAULT_MEMORY_FLOOR, hostCapabilities, hostMinOomScoreAdj, parseUlimit, ALL_CAPABILITIES,
   detectCgroupFeatures,
-} from './spec';
+} from './oci-config';
 
 export interface RuntimeHandler {
   name: string;

@@ -3,8 +3,8 @@
 import type { Container } from '../../generated/runtime/v1/Container';
 import type { ContainerStatus } from '../../generated/runtime/v1/ContainerStatus';
 import type { ContainerFilter__Output } from '../../generated/runtime/v1/ContainerFilter';
-import type { ContainerRecord } from '../../runtime/containers/container';
-import type { ContainerFilter } from '../../runtime/containers/manager';
+import type { ContainerRecord } from '../../containers/container';
+import type { ContainerFilter } from '../../containers/manager';
 
 export function toCriContainer(c: ContainerRecord): Container {
   return {

@@ -1,7 +1,7 @@
 // CRI stats filters → cradle's list filters.
 import type { ContainerStatsFilter__Output } from '../../generated/runtime/v1/ContainerStatsFilter';
 import type { PodSandboxStatsFilter__Output } from '../../generated/runtime/v1/PodSandboxStatsFilter';
-import type { ContainerFilter } from '../../runtime/containers/manager';
+import type { ContainerFilter } from '../../containers/manager';
 import type { SandboxFilter } from '../../pod-sandbox/manager';
 
 export function containerStatsFilter(f: ContainerStatsFilter__Output | null): ContainerFilter {

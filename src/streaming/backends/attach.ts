@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errors, messageOf } from '../../common/errors';
-import type { ContainerManager } from '../../runtime/containers/manager';
+import type { ContainerManager } from '../../containers/manager';
 import { connectSeqpacket, shutdownSocket, SHUT_RDWR, SHUT_WR } from '../../sys/unix-socket';
 import type { AttachBackend } from '../backend';
 

@@ -12,7 +12,7 @@ import { parseCriLog } from '../../../src/runtime/conmon/conmon';
 import { isProcessAlive } from '../../../src/runtime/conmon/proc';
 import { busyboxImage } from '../../helpers/image-builder';
 import { loadCriProto } from '../../../src/cri-server/proto';
-import { EXEC_SYNC_OUTPUT_LIMIT } from '../../../src/runtime/containers/manager';
+import { EXEC_SYNC_OUTPUT_LIMIT } from '../../../src/containers/manager';
 import { inspectGet } from '../../../src/daemon/inspect';
 import { baseArgs, runCradled } from '../../helpers/daemon';
 

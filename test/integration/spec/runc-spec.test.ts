@@ -8,11 +8,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { cleanChildEnv } from '../../../src/common/child-env';
-import { buildContainerSpec, buildPauseSpec } from '../../../src/runtime/spec/build';
-import type { OciSpec } from '../../../src/runtime/spec/oci-types';
-import { detectCgroupFeatures, hostCapabilities, hostMinOomScoreAdj, realHostProbe } from '../../../src/runtime/spec/host-probe';
-import { ALL_CAPABILITIES } from '../../../src/runtime/spec/capabilities';
-import { containerInput, pauseInput, runtimeOptions, PASSWD, GROUP } from '../../unit/spec/fixtures';
+import { buildContainerSpec, buildPauseSpec } from '../../../src/runtime/oci-config/build';
+import type { OciSpec } from '../../../src/runtime/oci-config/oci-types';
+import { detectCgroupFeatures, hostCapabilities, hostMinOomScoreAdj, realHostProbe } from '../../../src/runtime/oci-config/host-probe';
+import { ALL_CAPABILITIES } from '../../../src/runtime/oci-config/capabilities';
+import { containerInput, pauseInput, runtimeOptions, PASSWD, GROUP } from '../../unit/oci-config/fixtures';
 
 const RUNC = '/usr/sbin/runc';
 const BUSYBOX = '/bin/busybox';

@@ -12,7 +12,7 @@ import { errors } from '../../../src/common/errors';
 import {
   CpuRateTracker, isUnifiedRoot, podSandboxMetrics, readContainerStats, readNetworkStats, readPodSandboxStats, toCriContainerStats,
   toCriPodSandboxStats, v1ControllerRoot,
-} from '../../../src/runtime/stats';
+} from '../../../src/stats';
 
 const PREFIX = 'cradle-test-stats-';
 const CGROUP_ROOT = '/sys/fs/cgroup';

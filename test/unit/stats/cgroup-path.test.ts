@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { containerCgroupPath, expandSlice, podCgroupPath } from '../../../src/runtime/stats';
+import { containerCgroupPath, expandSlice, podCgroupPath } from '../../../src/stats';
 
 test('systemd slice names expand to their nested directories', () => {
   assert.equal(expandSlice('kubepods-besteffort-pod1.slice'), '/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice');

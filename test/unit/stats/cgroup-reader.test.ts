@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errors } from '../../../src/common/errors';
-import { CpuRateTracker, readContainerStats, readPodSandboxStats, toCriContainerStats } from '../../../src/runtime/stats';
+import { CpuRateTracker, readContainerStats, readPodSandboxStats, toCriContainerStats } from '../../../src/stats';
 import { fakeV1, fakeV2, tempRoot, V1_UNLIMITED, writeFiles } from './fake-cgroup';
 
 const MiB = 1024n * 1024n;

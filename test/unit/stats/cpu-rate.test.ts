@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CpuRateTracker } from '../../../src/runtime/stats';
+import { CpuRateTracker } from '../../../src/stats';
 
 const S = 1_000_000_000n;
 

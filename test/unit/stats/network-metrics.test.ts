@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import {
   ALL_METRIC_GROUPS, BASE_LABEL_KEYS, measureDirectory, metricDescriptors, parseProcNetDev, podSandboxMetrics, readContainerStats,
   readFilesystemUsage, toCriNetworkUsage, toCriPodSandboxStats, type NetworkSample,
-} from '../../../src/runtime/stats';
+} from '../../../src/stats';
 import { fakeV1, tempRoot } from './fake-cgroup';
 
 const PROC_NET_DEV = `Inter-|   Receive                                                |  Transmit

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ALL_CAPABILITIES, CONTAINERD_DEFAULT_CAPABILITIES, CRIO_DEFAULT_CAPABILITIES, buildCapabilities, normalizeCapability,
-} from '../../../src/runtime/spec/capabilities';
-import { buildContainerSpec } from '../../../src/runtime/spec/build';
-import { hostCapabilities, hostMinOomScoreAdj } from '../../../src/runtime/spec/host-probe';
+} from '../../../src/runtime/oci-config/capabilities';
+import { buildContainerSpec } from '../../../src/runtime/oci-config/build';
+import { hostCapabilities, hostMinOomScoreAdj } from '../../../src/runtime/oci-config/host-probe';
 import { containerInput } from './fixtures';
 
 const caps = (add: string[] = [], drop: string[] = [], ambient: string[] = []) =>

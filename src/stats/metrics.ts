@@ -5,10 +5,10 @@
 // interface or cpu). Network metrics are pod-level (container label "POD").
 // Only what a cgroup read, statfs and /proc/net/dev give cheaply is offered:
 // no blkio per device, hugetlb, fd/socket counts or ulimits.
-import type { ContainerMetrics } from '../../generated/runtime/v1/ContainerMetrics';
-import type { Metric } from '../../generated/runtime/v1/Metric';
-import type { MetricDescriptor } from '../../generated/runtime/v1/MetricDescriptor';
-import type { PodSandboxMetrics } from '../../generated/runtime/v1/PodSandboxMetrics';
+import type { ContainerMetrics } from '../generated/runtime/v1/ContainerMetrics';
+import type { Metric } from '../generated/runtime/v1/Metric';
+import type { MetricDescriptor } from '../generated/runtime/v1/MetricDescriptor';
+import type { PodSandboxMetrics } from '../generated/runtime/v1/PodSandboxMetrics';
 import type { ContainerStatsSample, NetworkInterfaceStats, NetworkSample } from './types';
 
 export type MetricGroup = 'cpu' | 'memory' | 'network' | 'oom' | 'process' | 'spec' | 'disk' | 'pressure';

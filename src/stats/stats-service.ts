@@ -1,11 +1,11 @@
 // Statistics for the stats RPCs: reads cgroups, writable layers and pod network
 // counters (src/runtime/stats) for cradle's containers and sandboxes, with one CPU
 // rate tracker for usageNanoCores. Stopped containers report nothing, as in cri-o.
-import type { ContainerManager } from './containers/manager';
-import type { ContainerRecord } from './containers/container';
+import type { ContainerManager } from '../containers/manager';
+import type { ContainerRecord } from '../containers/container';
 import type { SandboxManager } from '../pod-sandbox/manager';
 import type { SandboxRecord } from '../pod-sandbox/sandbox';
-import type { CgroupDriver } from './spec/inputs';
+import type { CgroupDriver } from '../runtime/oci-config/inputs';
 import type { Logger } from '../common/logger';
 import { messageOf } from '../common/errors';
 import type { ContainerStats } from '../generated/runtime/v1/ContainerStats';
@@ -14,7 +14,7 @@ import type { PodSandboxMetrics } from '../generated/runtime/v1/PodSandboxMetric
 import {
   CpuRateTracker, podSandboxMetrics, readContainerStats, readNetworkStats, readPodSandboxStats, toCriContainerStats, toCriPodSandboxStats,
   type ContainerStatsSample,
-} from './stats';
+} from './';
 
 export class StatsService {
   private readonly cpu = new CpuRateTracker();

@@ -4,7 +4,7 @@
 // inactive file; v1 swap = memsw − memory; unlimited = above 2^62, as cri-o/cAdvisor).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { errors } from '../../common/errors';
+import { errors } from '../common/errors';
 import { isUnifiedRoot, v1ControllerRoot } from './cgroup-path';
 import type { CgroupSample, CpuSample, CpuSpec, MemorySample, PidsSample, Psi, PsiData, SwapSample } from './types';
 

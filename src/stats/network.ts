@@ -9,7 +9,7 @@
 // the calling thread's view. /sys/class/net would show the namespace of whoever mounted
 // sysfs, not the pod's.
 import * as fs from 'node:fs';
-import { withinNamespace } from '../../pod-sandbox/namespaces';
+import { withinNamespace } from '../pod-sandbox/namespaces';
 import { nowNs } from './cgroup-reader';
 import type { NetworkInterfaceStats, NetworkSample } from './types';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildContainerNamespaces } from '../../../src/runtime/spec/namespaces';
-import { buildContainerSpec } from '../../../src/runtime/spec/build';
+import { buildContainerNamespaces } from '../../../src/runtime/oci-config/namespaces';
+import { buildContainerSpec } from '../../../src/runtime/oci-config/build';
 import type { NamespaceOption__Output } from '../../../src/generated/runtime/v1/NamespaceOption';
 import { containerInput, sandboxFacts } from './fixtures';
 

@@ -4,9 +4,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { errors } from '../../../src/common/errors';
-import { checkRunAsGroupHasUser, parseGroup, parsePasswd, readAccountDb, resolveUser } from '../../../src/runtime/spec/user';
-import { readRootfsFile, resolveInRoot } from '../../../src/runtime/spec/rootfs-file';
-import { buildContainerSpec } from '../../../src/runtime/spec/build';
+import { checkRunAsGroupHasUser, parseGroup, parsePasswd, readAccountDb, resolveUser } from '../../../src/runtime/oci-config/user';
+import { readRootfsFile, resolveInRoot } from '../../../src/runtime/oci-config/rootfs-file';
+import { buildContainerSpec } from '../../../src/runtime/oci-config/build';
 import { GROUP, PASSWD, containerInput, makeRootfs } from './fixtures';
 
 const cleanup: string[] = [];

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { errors } from '../../../src/common/errors';
-import { DEFAULT_PATH, mergeArgs, mergeEnv, resolveCwd } from '../../../src/runtime/spec/process-args';
-import { buildContainerSpec, buildExecProcess } from '../../../src/runtime/spec/build';
+import { DEFAULT_PATH, mergeArgs, mergeEnv, resolveCwd } from '../../../src/runtime/oci-config/process-args';
+import { buildContainerSpec, buildExecProcess } from '../../../src/runtime/oci-config/build';
 import { containerInput } from './fixtures';
 
 const ARGS_CASES: { name: string; command: string[]; args: string[]; entrypoint: string[] | null; cmd: string[] | null; want: string[] }[] = [

@@ -1,18 +1,18 @@
 // Samples → CRI messages (the generated input types: int64/uint64 as decimal strings,
 // UInt64Value as { value }, timestamps in nanoseconds).
-import type { ContainerAttributes } from '../../generated/runtime/v1/ContainerAttributes';
-import type { ContainerStats } from '../../generated/runtime/v1/ContainerStats';
-import type { CpuUsage } from '../../generated/runtime/v1/CpuUsage';
-import type { FilesystemUsage } from '../../generated/runtime/v1/FilesystemUsage';
-import type { IoUsage } from '../../generated/runtime/v1/IoUsage';
-import type { MemoryUsage } from '../../generated/runtime/v1/MemoryUsage';
-import type { NetworkInterfaceUsage } from '../../generated/runtime/v1/NetworkInterfaceUsage';
-import type { NetworkUsage } from '../../generated/runtime/v1/NetworkUsage';
-import type { PodSandboxAttributes } from '../../generated/runtime/v1/PodSandboxAttributes';
-import type { PodSandboxStats } from '../../generated/runtime/v1/PodSandboxStats';
-import type { PsiStats } from '../../generated/runtime/v1/PsiStats';
-import type { SwapUsage } from '../../generated/runtime/v1/SwapUsage';
-import type { UInt64Value } from '../../generated/runtime/v1/UInt64Value';
+import type { ContainerAttributes } from '../generated/runtime/v1/ContainerAttributes';
+import type { ContainerStats } from '../generated/runtime/v1/ContainerStats';
+import type { CpuUsage } from '../generated/runtime/v1/CpuUsage';
+import type { FilesystemUsage } from '../generated/runtime/v1/FilesystemUsage';
+import type { IoUsage } from '../generated/runtime/v1/IoUsage';
+import type { MemoryUsage } from '../generated/runtime/v1/MemoryUsage';
+import type { NetworkInterfaceUsage } from '../generated/runtime/v1/NetworkInterfaceUsage';
+import type { NetworkUsage } from '../generated/runtime/v1/NetworkUsage';
+import type { PodSandboxAttributes } from '../generated/runtime/v1/PodSandboxAttributes';
+import type { PodSandboxStats } from '../generated/runtime/v1/PodSandboxStats';
+import type { PsiStats } from '../generated/runtime/v1/PsiStats';
+import type { SwapUsage } from '../generated/runtime/v1/SwapUsage';
+import type { UInt64Value } from '../generated/runtime/v1/UInt64Value';
 import { defaultInterfaceName } from './network';
 import type { CgroupSample, ContainerStatsSample, FilesystemSample, NetworkInterfaceStats, NetworkSample, PodSandboxStatsSample, Psi } from './types';
 

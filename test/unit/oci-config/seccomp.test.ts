@@ -4,11 +4,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { errors } from '../../../src/common/errors';
-import { DEFAULT_SECCOMP_PROFILE, CLONE_NAMESPACE_FLAGS } from '../../../src/runtime/spec/seccomp-default';
-import { allowsSyscall, resolveSeccompProfile, validateSeccompProfile } from '../../../src/runtime/spec/seccomp-profile';
-import { buildSeccomp, chooseSeccomp, localhostProfilePath } from '../../../src/runtime/spec/seccomp';
-import { CRIO_DEFAULT_CAPABILITIES } from '../../../src/runtime/spec/capabilities';
-import { buildContainerSpec, buildPauseSpec } from '../../../src/runtime/spec/build';
+import { DEFAULT_SECCOMP_PROFILE, CLONE_NAMESPACE_FLAGS } from '../../../src/runtime/oci-config/seccomp-default';
+import { allowsSyscall, resolveSeccompProfile, validateSeccompProfile } from '../../../src/runtime/oci-config/seccomp-profile';
+import { buildSeccomp, chooseSeccomp, localhostProfilePath } from '../../../src/runtime/oci-config/seccomp';
+import { CRIO_DEFAULT_CAPABILITIES } from '../../../src/runtime/oci-config/capabilities';
+import { buildContainerSpec, buildPauseSpec } from '../../../src/runtime/oci-config/build';
 import { containerInput, pauseInput, runtimeOptions } from './fixtures';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-test-spec-seccomp-'));

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildContainerSpec } from '../../../src/runtime/spec/build';
-import { buildCriMounts, imageVolumes } from '../../../src/runtime/spec/mounts';
-import { buildDevices } from '../../../src/runtime/spec/devices';
-import { propagationFromMountInfo, realHostProbe } from '../../../src/runtime/spec/host-probe';
+import { buildContainerSpec } from '../../../src/runtime/oci-config/build';
+import { buildCriMounts, imageVolumes } from '../../../src/runtime/oci-config/mounts';
+import { buildDevices } from '../../../src/runtime/oci-config/devices';
+import { propagationFromMountInfo, realHostProbe } from '../../../src/runtime/oci-config/host-probe';
 import type { Mount__Output } from '../../../src/generated/runtime/v1/Mount';
 import type { Device__Output } from '../../../src/generated/runtime/v1/Device';
 import { containerInput, fakeProbe } from './fixtures';

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateSysctls, sysctlNamespace, normalizeSysctlKey } from '../../../src/runtime/spec/sysctls';
-import { ANNOTATIONS, readRecoveryAnnotations } from '../../../src/runtime/spec/annotations';
-import { buildContainerSpec, buildPauseSpec, normalizeSignal } from '../../../src/runtime/spec/build';
+import { validateSysctls, sysctlNamespace, normalizeSysctlKey } from '../../../src/runtime/oci-config/sysctls';
+import { ANNOTATIONS, readRecoveryAnnotations } from '../../../src/runtime/oci-config/annotations';
+import { buildContainerSpec, buildPauseSpec, normalizeSignal } from '../../../src/runtime/oci-config/build';
 import { containerInput, pauseInput } from './fixtures';
 
 const podNs = { network: false, ipc: false, uts: false };

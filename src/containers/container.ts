@@ -1,7 +1,7 @@
 // A container as cradle records it (persisted as JSON: survives restarts of cradled).
-import type { ContainerConfig__Output } from '../../generated/runtime/v1/ContainerConfig';
-import type { LinuxContainerResources__Output } from '../../generated/runtime/v1/LinuxContainerResources';
-import type { ResolvedUser } from '../spec/user';
+import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig';
+import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources';
+import type { ResolvedUser } from '../runtime/oci-config/user';
 
 export type ContainerState = 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN';
 

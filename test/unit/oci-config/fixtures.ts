@@ -7,10 +7,10 @@ import * as path from 'node:path';
 import { loadCriProto } from '../../../src/cri-server/proto';
 import type { ContainerConfig, ContainerConfig__Output } from '../../../src/generated/runtime/v1/ContainerConfig';
 import type { PodSandboxConfig, PodSandboxConfig__Output } from '../../../src/generated/runtime/v1/PodSandboxConfig';
-import type { ContainerSpecInput, PauseSpecInput, SandboxFacts, SpecRuntimeOptions } from '../../../src/runtime/spec/inputs';
-import type { HostDevice, HostProbe, MountPropagationMode } from '../../../src/runtime/spec/host-probe';
-import { ALL_CAPABILITIES, CRIO_DEFAULT_CAPABILITIES } from '../../../src/runtime/spec/capabilities';
-import { DEFAULT_MEMORY_FLOOR } from '../../../src/runtime/spec/resources';
+import type { ContainerSpecInput, PauseSpecInput, SandboxFacts, SpecRuntimeOptions } from '../../../src/runtime/oci-config/inputs';
+import type { HostDevice, HostProbe, MountPropagationMode } from '../../../src/runtime/oci-config/host-probe';
+import { ALL_CAPABILITIES, CRIO_DEFAULT_CAPABILITIES } from '../../../src/runtime/oci-config/capabilities';
+import { DEFAULT_MEMORY_FLOOR } from '../../../src/runtime/oci-config/resources';
 
 export function decodeRequest(config: ContainerConfig, sandboxConfig: PodSandboxConfig = {}): {
   config: ContainerConfig__Output; sandboxConfig: PodSandboxConfig__Output;

@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { detectCgroupFeatures } from '../../../src/runtime/spec/host-probe';
+import { detectCgroupFeatures } from '../../../src/runtime/oci-config/host-probe';
 import assert from 'node:assert/strict';
 import { errors } from '../../../src/common/errors';
-import { buildResources, cgroupsPath, oomScoreAdj, parseUlimit, DEFAULT_MEMORY_FLOOR, MIB } from '../../../src/runtime/spec/resources';
-import { buildContainerSpec } from '../../../src/runtime/spec/build';
+import { buildResources, cgroupsPath, oomScoreAdj, parseUlimit, DEFAULT_MEMORY_FLOOR, MIB } from '../../../src/runtime/oci-config/resources';
+import { buildContainerSpec } from '../../../src/runtime/oci-config/build';
 import type { LinuxContainerResources__Output } from '../../../src/generated/runtime/v1/LinuxContainerResources';
 import { containerInput } from './fixtures';
 
