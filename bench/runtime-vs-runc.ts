@@ -1,6 +1,6 @@
 // create+start latency of cradle-runtime against runc on the same busybox bundle,
 // interleaved, measured to the first byte the container writes (as the notes' Q4
-// harness). Also: start through RuntimeCli's in-process fast path, and the Node
+// harness). Also: start through CradleRuntime's in-process fast path, and the Node
 // init's memory while it waits in the created state.
 // Usage (root): node dist/bench/runtime-vs-runc.js [iterations=10]
 import * as fs from 'node:fs';
@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { cleanChildEnv } from '../src/common/child-env';
-import { RuntimeCli, CRADLE_RUNTIME_BIN } from '../src/runtime/runtime-cli';
+import { CRADLE_RUNTIME_BIN, CradleRuntime } from '../src/runtime/cradle-runtime';
 import { defaultSpec, makeBusyboxRootfs, writeSpec } from '../test/helpers/rootfs';
 
 const RUNC = '/usr/sbin/runc';
@@ -32,7 +32,7 @@ async function once(bin: string, root: string, bundle: string, id: string, inPro
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   if (code !== 0) throw new Error(`${bin} create failed`);
   const created = performance.now();
-  if (inProcessStart) await new RuntimeCli({ binary: bin, root }).start(id);
+  if (inProcessStart) await new CradleRuntime({ binary: bin, root }).start(id);
   else spawnSync(bin, ['--root', root, 'start', id], { env: cleanChildEnv(), stdio: 'ignore' });
   await out;
   child.stdout!.destroy();

@@ -181,8 +181,8 @@ export class ContainerManager {
       });
       crashPoint('CreateContainer', 'runtime-created');
       undo.push(`deleting container ${id} from the runtime`, async () => {
-        await handler.cli.kill(id, 'KILL', true).catch(() => undefined);
-        await handler.cli.delete(id, true).catch(() => undefined);
+        await handler.runtime.kill(id, 'KILL', true).catch(() => undefined);
+        await handler.runtime.delete(id, true).catch(() => undefined);
         fs.rmSync(path.join(this.options.runRoot, 's', id), { force: true });
       });
       // The pod may have been stopped or removed while this container was being made.
@@ -239,7 +239,7 @@ export class ContainerManager {
 
   private async startIn(c: ContainerRecord, handler: ReturnType<RuntimeHandlers['get']>, log: Logger): Promise<void> {
     try {
-      await handler.cli.start(c.id);
+      await handler.runtime.start(c.id);
       crashPoint('StartContainer', 'started');
     } catch (err) {
       c.state = 'CONTAINER_EXITED';
@@ -265,7 +265,7 @@ export class ContainerManager {
     if (c.state === 'CONTAINER_CREATED' || timeoutSeconds <= 0) {
       await this.killAndWait(c, 'KILL', KILL_WAIT_MS);
     } else {
-      await handler.cli.kill(c.id, c.stopSignal).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'stop signal'));
+      await handler.runtime.kill(c.id, c.stopSignal).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'stop signal'));
       if (!(await this.waitForExit(c, timeoutSeconds * 1000))) {
         log.info({ timeoutSeconds }, 'container ignored its stop signal: killing it');
         await this.killAndWait(c, 'KILL', KILL_WAIT_MS);
@@ -280,12 +280,12 @@ export class ContainerManager {
    * its children outlive it): every process still in the container's cgroup.
    */
   private async killRemaining(c: ContainerRecord): Promise<void> {
-    await this.options.handlers.get(c.runtimeHandler).cli.kill(c.id, 'KILL', true).catch(() => undefined);
+    await this.options.handlers.get(c.runtimeHandler).runtime.kill(c.id, 'KILL', true).catch(() => undefined);
   }
 
   private async killAndWait(c: ContainerRecord, signal: string, waitMs: number): Promise<void> {
     const handler = this.options.handlers.get(c.runtimeHandler);
-    await handler.cli.kill(c.id, signal, true).catch(() => undefined);
+    await handler.runtime.kill(c.id, signal, true).catch(() => undefined);
     if (!(await this.waitForExit(c, waitMs)) && !isProcessAlive(c.pid)) {
       // conmon is gone too (killed from outside): record the exit ourselves.
       await this.recordExit(c, { id: c.id, exitCode: 137, finishedAt: new Date() }, 'ContainerMonitorDied');
@@ -320,7 +320,7 @@ export class ContainerManager {
     if (c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED') await this.killAndWait(c, 'KILL', KILL_WAIT_MS);
     await this.killRemaining(c);
     const handler = this.options.handlers.get(c.runtimeHandler);
-    await handler.cli.delete(c.id, true).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'runtime delete'));
+    await handler.runtime.delete(c.id, true).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'runtime delete'));
     unmountOverlay(c.rootfs);
     fs.rmSync(c.dir, { recursive: true, force: true });
     fs.rmSync(path.join(this.options.runRoot, 's', c.id), { force: true }); // conmon's attach-socket link
@@ -383,7 +383,7 @@ export class ContainerManager {
       if (c.state !== 'CONTAINER_RUNNING' || isProcessAlive(c.conmonPid, c.conmonStartTime)) continue;
       if (fs.existsSync(path.join(c.persistDir, 'exit'))) continue; // a normal exit the monitor will report
       this.options.log.warn({ containerId: c.id, conmonPid: c.conmonPid }, 'conmon of a running container died');
-      await this.options.handlers.get(c.runtimeHandler).cli.kill(c.id, 'KILL', true).catch(() => undefined);
+      await this.options.handlers.get(c.runtimeHandler).runtime.kill(c.id, 'KILL', true).catch(() => undefined);
       this.options.onMonitorDied?.(c.config.metadata?.name ?? c.id);
       await this.recordExit(c, { id: c.id, exitCode: 137, finishedAt: new Date() }, 'ContainerMonitorDied');
     }
@@ -400,13 +400,11 @@ export class ContainerManager {
     if (c.state !== 'CONTAINER_RUNNING') throw errors.failedPrecondition(`container ${c.id} is not running`);
     const handler = this.options.handlers.get(c.runtimeHandler);
     const process = buildExecProcess(this.processOf(c), cmd, false);
-    const result = handler.execHelpers && handler.cli.root
-      ? await handler.execHelpers.execSync({ root: handler.cli.root, id: c.id, process, timeoutSeconds, maxOutputBytes: EXEC_SYNC_OUTPUT_LIMIT })
-      : await handler.conmon.execSync({
-        id: c.id, name: c.config.metadata!.name, process, tty: false, timeoutSeconds,
-        workDir: path.join(this.options.runRoot, 'exec', `${c.id.slice(0, 16)}-${randomBytes(6).toString('hex')}`),
-        maxOutputBytes: EXEC_SYNC_OUTPUT_LIMIT,
-      });
+    const result = await handler.runtime.execSync({
+      id: c.id, name: c.config.metadata!.name, process, tty: false, timeoutSeconds,
+      workDir: path.join(this.options.runRoot, 'exec', `${c.id.slice(0, 16)}-${randomBytes(6).toString('hex')}`),
+      maxOutputBytes: EXEC_SYNC_OUTPUT_LIMIT,
+    });
     // As cri-o: a timeout is exit code -1 and a message, so a probe fails instead of going Unknown.
     const stderr = result.timedOut ? Buffer.concat([result.stderr, Buffer.from(`command ${JSON.stringify(cmd)} timed out after ${timeoutSeconds}s\n`)]) : result.stderr;
     const stdout = result.stdout.subarray(0, EXEC_SYNC_OUTPUT_LIMIT);
@@ -424,7 +422,7 @@ export class ContainerManager {
     if (!resources) throw errors.missingField('linux');
     if (c.state === 'CONTAINER_EXITED') throw errors.failedPrecondition(`container ${c.id} has exited`);
     const oci = buildResources(resources, this.options.specOptions(), 'linux');
-    await this.options.handlers.get(c.runtimeHandler).cli.update(c.id, oci);
+    await this.options.handlers.get(c.runtimeHandler).runtime.update(c.id, oci);
     c.resources = resources;
     await this.store.save(c);
     log.info('container resources updated');
@@ -489,7 +487,7 @@ export class ContainerManager {
    * kubelet would not start it again); the start time is when this was noticed.
    */
   private async recoverStarted(record: ContainerRecord, log: Logger): Promise<void> {
-    const state = await this.options.handlers.get(record.runtimeHandler).cli.state(record.id).catch(() => undefined);
+    const state = await this.options.handlers.get(record.runtimeHandler).runtime.state(record.id).catch(() => undefined);
     if (state?.status !== 'running') return;
     record.state = 'CONTAINER_RUNNING';
     record.startedAt = nowNanos();

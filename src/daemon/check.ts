@@ -7,14 +7,11 @@
 // it itself at start, and `cradled check --repair` refuses while it serves.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import type { CradleConfig } from '../config/schema';
 import { shippedBinary } from '../common/package-info';
 import { MNT_DETACH } from '../sys/constants';
 import { umount2 } from '../sys/libc';
-import { del } from '../oci-runtime/commands';
-import { RuntimeLog } from '../oci-runtime/log';
-import { cleanChildEnv } from '../common/child-env';
+import { ociRuntimeFor } from '../runtime/cradle-runtime';
 
 export type CheckLevel = 'ok' | 'warn' | 'fail';
 export interface CheckFinding {
@@ -97,8 +94,7 @@ export function checkNode(config: CradleConfig, repair: boolean): CheckFinding[]
       if (pods.has(id) || containers.has(id) || !fs.existsSync(path.join(root, id, 'state.json'))) continue;
       orphan(`${name} runtime container without a record`, path.join(root, id), () => {
         killConmonOf(path.join(root, id, 'state.json'));
-        if (path.basename(binary) === 'cradle-runtime') del(root, id, true, new RuntimeLog(undefined));
-        else execFileSync(binary, [`--root=${root}`, 'delete', '--force', id], { stdio: 'ignore', env: cleanChildEnv(), timeout: 30_000 });
+        ociRuntimeFor({ binary, root }).deleteLeftover(id);
       });
     }
   }

@@ -215,11 +215,11 @@ export class SandboxManager {
         logPath: path.join(runDir, 'pause.log'), tty: false, stdin: false, stdinOnce: false, timeoutMs: 60_000,
       });
       undo.push(`deleting the pause container of ${id}`, async () => {
-        await handler.cli.delete(id, true).catch(() => undefined);
+        await handler.runtime.delete(id, true).catch(() => undefined);
         fs.rmSync(path.join(this.options.stateRoot, 'pods-persist', id), { recursive: true, force: true });
       });
       crashPoint('RunPodSandbox', 'pause-created');
-      await handler.cli.start(id);
+      await handler.runtime.start(id);
       crashPoint('RunPodSandbox', 'pause-started');
 
       const record: SandboxRecord = {
@@ -268,11 +268,11 @@ export class SandboxManager {
       const handler = this.options.handlers.get(sandbox.runtimeHandler);
       if (isProcessAlive(sandbox.pause.pid)) {
         // --all: with the host's PID namespace, the pause's children would outlive it.
-        await handler.cli.kill(id, 'KILL', true).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'killing pause'));
+        await handler.runtime.kill(id, 'KILL', true).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'killing pause'));
         const deadline = Date.now() + STOP_WAIT_MS;
         while (isProcessAlive(sandbox.pause.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       }
-      await handler.cli.delete(id, true).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'deleting pause'));
+      await handler.runtime.delete(id, true).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'deleting pause'));
       sandbox.pause = undefined;
     }
     crashPoint('StopPodSandbox', 'pause-deleted');

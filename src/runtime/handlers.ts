@@ -4,9 +4,9 @@
 import * as path from 'node:path';
 import type { CradleConfig } from '../config/schema';
 import { errors } from '../common/errors';
-import { RuntimeCli } from './runtime-cli';
 import { Conmon } from './conmon/conmon';
-import { ExecHelperPool } from './exec-helpers';
+import { ociRuntimeFor } from './cradle-runtime';
+import type { OciRuntime } from './oci-runtime';
 import { shippedBinary } from '../common/package-info';
 import type { SpecRuntimeOptions } from './oci-config/inputs';
 import {
@@ -16,14 +16,9 @@ import {
 
 export interface RuntimeHandler {
   name: string;
-  cli: RuntimeCli;
+  runtime: OciRuntime;
   conmon: Conmon;
-  /** ExecSync without conmon or a cold Node start (cradle-runtime only; others use `conmon -e`). */
-  execHelpers?: ExecHelperPool;
 }
-
-/** Warm exec helpers kept per cradle-runtime handler (one Node process: ~18 MB PSS, ~13 MB of it anonymous). */
-const EXEC_HELPERS_IDLE = 1;
 
 export class RuntimeHandlers {
   private readonly handlers = new Map<string, RuntimeHandler>();
@@ -37,7 +32,6 @@ export class RuntimeHandlers {
       const binary = h.runtime_path || shippedBinary('cradle-runtime');
       // Each daemon's containers under its own run root, unless a root is configured.
       const root = h.runtime_root || path.join(config.state.run_root, 'runtimes', name);
-      const cli = new RuntimeCli({ binary, root, systemdCgroup: config.runtime.cgroup_manager === 'systemd' });
       const conmon = new Conmon({
         conmon: h.monitor_path || config.runtime.conmon,
         runtimePath: binary,
@@ -47,9 +41,8 @@ export class RuntimeHandlers {
         systemdCgroup: config.runtime.cgroup_manager === 'systemd',
         logLevel: 'error',
       });
-      // Started on the first ExecSync, so a node without probes keeps no helper.
-      const execHelpers = cli.isCradleRuntime ? new ExecHelperPool({ binary, idle: EXEC_HELPERS_IDLE }) : undefined;
-      this.handlers.set(name, { name, cli, conmon, ...(execHelpers ? { execHelpers } : {}) });
+      const runtime = ociRuntimeFor({ binary, root, systemdCgroup: config.runtime.cgroup_manager === 'systemd', conmon });
+      this.handlers.set(name, { name, runtime, conmon });
     }
   }
 
@@ -66,9 +59,9 @@ export class RuntimeHandlers {
     return [...this.handlers.keys()];
   }
 
-  /** Stops the handlers' idle helpers (daemon shutdown). */
+  /** Stops what the handlers' runtimes keep running (daemon shutdown). */
   close(): void {
-    for (const h of this.handlers.values()) h.execHelpers?.close();
+    for (const h of this.handlers.values()) h.runtime.close();
   }
 }
 

@@ -1,66 +1,31 @@
-// The daemon's handle on an OCI runtime binary (cradle-runtime by default, or runc
-// as an alternate handler): spawns its CLI with a clean environment and turns
+// A runc-compatible OCI runtime driven through its CLI (runc, crun, or cradle-runtime
+// itself when nothing faster applies): spawns it with a clean environment and turns
 // failures into catalogue errors carrying the runtime's own message. conmon gets
 // the same binary and global flags through conmonArgs().
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { cleanChildEnv } from '../common/child-env';
 import { errors } from '../common/errors';
 import type { OciState } from '../oci-runtime/state';
-import { Container, del, kill } from '../oci-runtime/commands';
-import { RuntimeLog } from '../oci-runtime/log';
 import type { Process, Resources } from '../oci-runtime/spec';
+import type { ExecSyncRequest, ExecSyncResult } from './conmon/conmon';
+import type { CreateOptions, ExecCommand, ExecCommandOptions, ExecResult, OciRuntime, OciRuntimeOptions } from './oci-runtime';
 
-/** bin/cradle-runtime of this checkout (dist/src/runtime -> repo root). */
-export const CRADLE_RUNTIME_BIN = path.resolve(__dirname, '../../../bin/cradle-runtime');
-export const CRADLE_RUNTIME_ROOT = '/run/cradle-runtime';
-
-export interface RuntimeCliOptions {
-  /** Runtime binary; default cradle-runtime. */
-  binary?: string;
-  /** --root; default /run/cradle-runtime for cradle-runtime, the runtime's own default otherwise. */
-  root?: string;
-  logFile?: string;
-  logFormat?: 'json' | 'text';
-  systemdCgroup?: boolean;
-  /** Per-command timeout (default 60 s). */
-  timeoutMs?: number;
-}
-
-export interface CreateOptions {
-  /** The container's stdin/stdout/stderr (default /dev/null): they must not be pipes we wait on. */
-  stdio?: [number | 'ignore', number | 'ignore', number | 'ignore'];
-  pidFile?: string;
-  consoleSocket?: string;
-  noPivot?: boolean;
-  noNewKeyring?: boolean;
-}
-
-export interface ExecResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-
-export class RuntimeCli {
+export class RuntimeCli implements OciRuntime {
   readonly binary: string;
   readonly root: string | undefined;
-  private readonly options: RuntimeCliOptions;
+  protected readonly options: OciRuntimeOptions;
 
-  constructor(options: RuntimeCliOptions = {}) {
+  constructor(options: OciRuntimeOptions) {
     this.options = options;
-    this.binary = options.binary ?? CRADLE_RUNTIME_BIN;
-    this.root = options.root ?? (this.isCradleRuntime ? CRADLE_RUNTIME_ROOT : undefined);
-  }
-
-  get isCradleRuntime(): boolean {
-    return path.basename(this.binary) === 'cradle-runtime';
+    this.binary = options.binary;
+    this.root = options.root;
   }
 
   /** Global flags, placed before the command (runc's CLI shape). */
-  globalArgs(): string[] {
+  protected globalArgs(): string[] {
     const args: string[] = [];
     if (this.root) args.push(`--root=${this.root}`);
     if (this.options.logFile) args.push(`--log=${this.options.logFile}`);
@@ -68,9 +33,12 @@ export class RuntimeCli {
     return args;
   }
 
-  /** conmon flags selecting this runtime: `-r BIN [--runtime-arg X]... [-s]`. */
   conmonArgs(): string[] {
     return ['-r', this.binary, ...this.globalArgs().flatMap((a) => ['--runtime-arg', a]), ...(this.options.systemdCgroup ? ['--systemd-cgroup'] : [])];
+  }
+
+  prepareBundle(_id: string, _bundle: string): void {
+    // A runc-compatible runtime reads config.json itself at create.
   }
 
   /** create without conmon (tests, or a caller that supervises the init itself). */
@@ -104,12 +72,7 @@ export class RuntimeCli {
     }
   }
 
-  /**
-   * start. With cradle-runtime and no poststart hooks this opens the exec fifo in
-   * process (what `start` itself does), saving a ~30 ms Node start per container.
-   */
   async start(id: string): Promise<void> {
-    if (this.isCradleRuntime && this.root && (await this.startInProcess(id))) return;
     await this.run(['start', id], id);
   }
 
@@ -124,42 +87,16 @@ export class RuntimeCli {
     }
   }
 
-  /**
-   * kill. For cradle-runtime this is what the CLI's kill does (read the saved state,
-   * check the init is still ours by its start time, signal it or every pid of its
-   * cgroup), done in process: a Node start (~40 ms) saved on every stop.
-   */
   async kill(id: string, signal: string | number = 'SIGTERM', all = false): Promise<void> {
-    if (this.isCradleRuntime && this.root) {
-      try {
-        kill(this.root, id, String(signal), all);
-        return;
-      } catch (err) {
-        throw errors.runtime(`${path.basename(this.binary)} kill ${id}: ${(err as Error).message}`);
-      }
-    }
     await this.run(['kill', ...(all ? ['--all'] : []), id, String(signal)], id);
   }
 
-  /**
-   * delete. A stopped cradle-runtime container without poststop hooks is deleted in
-   * process (what the CLI's delete does: remove its cgroups and state), saving a
-   * ~40 ms Node start per removal; anything else goes through the CLI.
-   */
   async delete(id: string, force = false): Promise<void> {
-    if (this.isCradleRuntime && this.root && this.deleteInProcess(id)) return;
     await this.run(['delete', ...(force ? ['--force'] : []), id], id);
   }
 
-  private deleteInProcess(id: string): boolean {
-    try {
-      const ctr = new Container(this.root!, id);
-      if (ctr.status() !== 'stopped' || ctr.saved.hooks?.poststop?.length) return false;
-      del(this.root!, id, true, new RuntimeLog(undefined));
-      return true;
-    } catch {
-      return false; // let the CLI report it
-    }
+  deleteLeftover(id: string): void {
+    execFileSync(this.binary, [...this.globalArgs(), 'delete', '--force', id], { stdio: 'ignore', env: cleanChildEnv(), timeout: this.options.timeoutMs ?? 30_000 });
   }
 
   async pause(id: string): Promise<void> {
@@ -206,44 +143,21 @@ export class RuntimeCli {
     return stdout.trim();
   }
 
-  private async startInProcess(id: string): Promise<boolean> {
-    const dir = path.join(this.root!, id);
-    let saved: { pid: number; hooks?: { poststart?: unknown[] } };
-    try {
-      saved = JSON.parse(await fs.promises.readFile(path.join(dir, 'state.json'), 'utf8')) as typeof saved;
-    } catch {
-      return false; // let the CLI report it
-    }
-    if (saved.hooks?.poststart?.length) return false;
-    const fifo = path.join(dir, 'exec.fifo');
-    let handle: fs.promises.FileHandle;
-    try {
-      handle = await fs.promises.open(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    } catch {
-      return false; // not in the created state: the CLI gives the runc-style error
-    }
-    try {
-      const buf = Buffer.alloc(1);
-      for (let i = 0; ; i++) {
-        let n = 0;
-        try {
-          n = (await handle.read(buf, 0, 1, null)).bytesRead;
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-        }
-        if (n > 0) break;
-        if (!fs.existsSync(`/proc/${saved.pid}`)) throw errors.runtime(`start ${id}: the container init exited before start`);
-        if (i > 30000) throw errors.deadlineExceeded(`start ${id}: the container init did not open its exec fifo`);
-        await new Promise((r) => setTimeout(r, 1));
-      }
-    } finally {
-      await handle.close();
-    }
-    await fs.promises.rm(fifo, { force: true });
-    return true;
+  async execSync(req: ExecSyncRequest): Promise<ExecSyncResult> {
+    if (!this.options.conmon) throw errors.internal(`${path.basename(this.binary)}: ExecSync needs conmon`);
+    return this.options.conmon.execSync(req);
   }
 
-  private run(args: string[], id: string, opts: { input?: string; noGlobals?: boolean } = {}): Promise<{ stdout: string; stderr: string }> {
+  execCommand(id: string, opts: ExecCommandOptions): ExecCommand {
+    const tty = opts.consoleSocket !== undefined ? ['--tty', '--console-socket', opts.consoleSocket] : [];
+    return { file: this.binary, args: [...this.globalArgs(), 'exec', ...tty, '--process', opts.processFile, '--pid-file', opts.pidFile, id] };
+  }
+
+  close(): void {
+    // nothing kept running
+  }
+
+  protected run(args: string[], id: string, opts: { input?: string; noGlobals?: boolean } = {}): Promise<{ stdout: string; stderr: string }> {
     const argv = [...(opts.noGlobals ? [] : this.globalArgs()), ...args];
     return new Promise((resolve, reject) => {
       const child = execFile(this.binary, argv, {

@@ -10,6 +10,7 @@ import { cleanChildEnv } from '../../common/child-env';
 import { errors } from '../../common/errors';
 import type { ContainerManager } from '../../containers/manager';
 import type { RuntimeHandlers } from '../../runtime/handlers';
+import type { OciRuntime } from '../../runtime/oci-runtime';
 import { buildExecProcess } from '../../runtime/oci-config';
 import { killProcessGroup } from '../../runtime/process-group';
 import type { ExecBackend, ExecResult, SessionIO } from '../backend';
@@ -42,10 +43,11 @@ async function endAbandonedExec(runtimeExec: ChildProcess, pidFile: string): Pro
   if (!ended()) runtimeExec.kill('SIGKILL');
 }
 
-async function ttyExec(binary: string, args: string[], id: string, dir: string, pidFile: string, io: SessionIO, signal: AbortSignal): Promise<ExecResult> {
+async function ttyExec(runtime: OciRuntime, processFile: string, id: string, dir: string, pidFile: string, io: SessionIO, signal: AbortSignal): Promise<ExecResult> {
   const socketPath = path.join(dir, 'console.sock');
   const listener = listenUnix(socketPath);
-  const child = spawn(binary, [...args, '--console-socket', socketPath, id], { stdio: ['ignore', 'ignore', 'pipe'], env: cleanChildEnv() });
+  const command = runtime.execCommand(id, { processFile, pidFile, consoleSocket: socketPath });
+  const child = spawn(command.file, command.args, { stdio: ['ignore', 'ignore', 'pipe'], env: cleanChildEnv() });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
   const exited = new Promise<number>((resolve, reject) => {
@@ -97,7 +99,7 @@ export function execBackend(containers: ContainerManager, handlers: RuntimeHandl
     async exec(request, io, signal) {
       const c = containers.find(request.containerId);
       if (c.state !== 'CONTAINER_RUNNING') throw errors.failedPrecondition(`container ${c.id} is not running`);
-      const cli = handlers.get(c.runtimeHandler).cli;
+      const runtime = handlers.get(c.runtimeHandler).runtime;
       const dir = path.join(scratchDir, `${c.id.slice(0, 16)}-${randomBytes(6).toString('hex')}`);
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       const processFile = path.join(dir, 'process.json');
@@ -105,12 +107,13 @@ export function execBackend(containers: ContainerManager, handlers: RuntimeHandl
       fs.writeFileSync(processFile, JSON.stringify(buildExecProcess(containers.processOf(c), request.cmd, request.tty)), { mode: 0o600 });
       if (request.tty) {
         try {
-          return await ttyExec(cli.binary, [...cli.globalArgs(), 'exec', '--tty', '--process', processFile, '--pid-file', pidFile], c.id, dir, pidFile, io, signal);
+          return await ttyExec(runtime, processFile, c.id, dir, pidFile, io, signal);
         } finally {
           fs.rmSync(dir, { recursive: true, force: true });
         }
       }
-      const child = spawn(cli.binary, [...cli.globalArgs(), 'exec', '--process', processFile, '--pid-file', pidFile, c.id], {
+      const command = runtime.execCommand(c.id, { processFile, pidFile });
+      const child = spawn(command.file, command.args, {
         stdio: [io.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
         env: cleanChildEnv(),
       });

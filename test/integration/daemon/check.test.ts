@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { baseArgs, makeTempDirs, runCradled, startCradled } from '../../helpers/daemon';
 import { defaultSpec, makeBusyboxRootfs, writeSpec } from '../../helpers/rootfs';
-import { CRADLE_RUNTIME_BIN } from '../../../src/runtime/runtime-cli';
+import { CRADLE_RUNTIME_BIN } from '../../../src/runtime/cradle-runtime';
 import { cleanChildEnv } from '../../../src/common/child-env';
 import { isProcessAlive } from '../../../src/runtime/conmon/proc';
 

@@ -1,10 +1,11 @@
-// The daemon-facing wrapper: RuntimeCli over cradle-runtime (with the in-process
-// start fast path) and over runc as an alternate handler.
+// The daemon's OciRuntime: CradleRuntime (with its in-process fast paths) and the
+// plain RuntimeCli over runc as an alternate handler.
 import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RuntimeCli } from '../../../src/runtime/runtime-cli';
+import { CRADLE_RUNTIME_BIN, CradleRuntime, ociRuntimeFor } from '../../../src/runtime/cradle-runtime';
 import { errors } from '../../../src/common/errors';
 import { RUNC, TestContainer, isRoot, leftoverCgroups, sweepStale } from './harness';
 
@@ -12,11 +13,13 @@ const skip = !isRoot() && 'needs root';
 before(() => { if (isRoot()) sweepStale(); });
 
 for (const runtime of ['cradle', 'runc'] as const) {
-  test(`RuntimeCli drives ${runtime}: create, start, state, ps, kill, delete`, { skip }, async (t) => {
+  test(`the OciRuntime drives ${runtime}: create, start, state, ps, kill, delete`, { skip }, async (t) => {
     const ctr = new TestContainer(runtime, `cli-${runtime}`, ['sh', '-c', 'echo hi-from-container; sleep 1000']);
     t.after(() => ctr.cleanup());
     ctr.writeSpec();
-    const cli = new RuntimeCli({ root: ctr.root, ...(runtime === 'runc' ? { binary: RUNC } : {}) });
+    const cli = ociRuntimeFor({ root: ctr.root, binary: runtime === 'runc' ? RUNC : CRADLE_RUNTIME_BIN });
+    assert.equal(cli instanceof CradleRuntime, runtime === 'cradle');
+    t.after(() => cli.close());
     const out = fs.openSync(ctr.outFile, 'a');
     try {
       await cli.create(ctr.id, ctr.bundle, { pidFile: path.join(ctr.dir, 'pid'), stdio: ['ignore', out, out] });
@@ -38,11 +41,11 @@ for (const runtime of ['cradle', 'runc'] as const) {
   });
 }
 
-test('RuntimeCli.create reports the runtime\'s error message', { skip }, async (t) => {
+test('create reports the runtime\'s error message', { skip }, async (t) => {
   const ctr = new TestContainer('cradle', 'cli-err', ['no-such-binary']);
   t.after(() => ctr.cleanup());
   ctr.writeSpec();
-  const cli = new RuntimeCli({ root: ctr.root });
+  const cli = new RuntimeCli({ root: ctr.root, binary: CRADLE_RUNTIME_BIN });
   await assert.rejects(cli.create(ctr.id, ctr.bundle), /cradle-runtime create .*executable file not found in \$PATH/);
   assert.match(await cli.version(), /^cradle-runtime version /);
   assert.deepEqual(cli.conmonArgs().slice(0, 4), ['-r', cli.binary, '--runtime-arg', `--root=${ctr.root}`]);
