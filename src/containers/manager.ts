@@ -170,6 +170,7 @@ export class ContainerManager {
       });
       for (const volume of built.imageVolumes) fs.mkdirSync(volume.hostPath, { recursive: true });
       fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(built.spec));
+      handler.runtime.prepareBundle(id, dir);
       crashPoint('CreateContainer', 'spec-written');
 
       const persistDir = path.join(dir, 'persist');

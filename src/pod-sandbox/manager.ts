@@ -15,9 +15,9 @@ import { RecordStore } from '../common/record-store';
 import { writeFileAtomicSync } from '../common/atomic-file';
 import type { CniManager, PortMapping } from '../cni';
 import { normalizePortMapping } from '../cni';
-import type { ImageService } from '../image';
+import type { ImageHold, ImageService } from '../image';
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig';
-import type { RuntimeHandlers } from '../runtime/handlers';
+import type { RuntimeHandler, RuntimeHandlers } from '../runtime/handlers';
 import type { SpecRuntimeOptions, PauseNamespace } from '../runtime/oci-config/inputs';
 import { buildPauseSpec, buildResources, checkRunAsGroupHasUser, validateSysctls } from '../runtime/oci-config';
 import { cgroupManager } from '../oci-runtime/cgroups';
@@ -26,12 +26,29 @@ import { mountOverlay, unmountOverlay } from '../runtime/rootfs/overlay';
 import { isProcessAlive } from '../runtime/conmon/proc';
 import { mount, umount2 } from '../sys/libc';
 import { MNT_DETACH, MS_NODEV, MS_NOEXEC, MS_NOSUID } from '../sys/constants';
-import { NamespacePinner, type PinnableKind } from './namespaces';
+import { NamespacePinner, type PinnableKind, type PinnedNamespaces } from './namespaces';
 import { hostsFile, resolvConf, validateDns, validateHostname } from './pod-files';
 import { reservedNameOf, type PidMode, type SandboxRecord } from './sandbox';
 
 const SHM_SIZE = 64 * 1024 * 1024;
 const STOP_WAIT_MS = 10_000;
+
+/** What starting a pod's pause process needs from RunPodSandbox's earlier steps. */
+interface PauseStart {
+  id: string;
+  config: PodSandboxConfig__Output;
+  handler: RuntimeHandler;
+  hold: ImageHold;
+  bundle: string;
+  pinned: PinnedNamespaces;
+  hostNetwork: boolean;
+  hostIpc: boolean;
+  pidMode: PidMode;
+  hostname: string;
+  files: SandboxRecord['files'];
+  runDir: string;
+  undo: UndoStack;
+}
 
 export interface SandboxManagerOptions {
   stateRoot: string;
@@ -120,6 +137,56 @@ export class SandboxManager {
     return this.names.run(reservedNameOf(config), id, fingerprint, () => this.create(id, fingerprint, config, runtimeHandler, log.child({ podSandboxId: id })));
   }
 
+  /** CNI ADD for the pod's pinned network namespace; its IPs. */
+  private async addNetwork(id: string, config: PodSandboxConfig__Output, netnsPath: string, undo: UndoStack, log: Logger): Promise<SandboxRecord['ips']> {
+    const result = await this.timedCni('ADD', () => this.options.cni.setUpPod({
+      id, netnsPath, podName: config.metadata!.name, podNamespace: config.metadata!.namespace,
+      podUid: config.metadata!.uid, portMappings: portMappingsOf(config), cgroupPath: config.linux?.cgroupParent ?? '',
+      ...(config.dnsConfig ? { dns: { servers: config.dnsConfig.servers, searches: config.dnsConfig.searches, options: config.dnsConfig.options } } : {}),
+    }));
+    undo.push(`tearing down the network of ${id}`, () => this.options.cni.tearDownPod({ id, netnsPath }));
+    crashPoint('RunPodSandbox', 'network-added');
+    log.debug({ ips: result.ips.map((i) => i.ip) }, 'pod network set up');
+    return result.ips;
+  }
+
+  /** The pause process: an OCI container joining the pinned namespaces, created under conmon and started. */
+  private async startPause(p: PauseStart): Promise<{ created: { pid: number; conmonPid: number; conmonStartTime: string }; bundle: string }> {
+    const { id, config, handler, hold, bundle, undo } = p;
+    const overlay = mountOverlay(bundle, hold.lowerDirs);
+    undo.push(`unmounting the pause root filesystem of ${id}`, () => unmountOverlay(overlay.rootfs));
+    const ns = (kind: PinnableKind, host: boolean): PauseNamespace => (host ? 'host' : { path: p.pinned[kind]! });
+    const spec = buildPauseSpec({
+      sandboxConfig: config,
+      imageConfig: hold.image.config.config ?? {},
+      sandboxId: id,
+      rootfs: overlay.rootfs,
+      args: [this.options.pauseCommand],
+      namespaces: { network: ns('net', p.hostNetwork), ipc: ns('ipc', p.hostIpc), uts: ns('uts', p.hostNetwork), pid: p.pidMode === 'NODE' ? 'host' : 'new' },
+      hostname: p.hostname,
+      shmPath: p.files.shm,
+      cgroupParent: config.linux?.cgroupParent ?? '',
+      sysctls: config.linux?.sysctls ?? {},
+      imageRef: hold.image.id,
+      runtime: this.options.specOptions(),
+    });
+    fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+    handler.runtime.prepareBundle(id, bundle);
+    const created = await handler.conmon.create({
+      id, name: `${config.metadata!.namespace}_${config.metadata!.name}_POD`, bundle,
+      persistDir: path.join(this.options.stateRoot, 'pods-persist', id),
+      logPath: path.join(p.runDir, 'pause.log'), tty: false, stdin: false, stdinOnce: false, timeoutMs: 60_000,
+    });
+    undo.push(`deleting the pause container of ${id}`, async () => {
+      await handler.runtime.delete(id, true).catch(() => undefined);
+      fs.rmSync(path.join(this.options.stateRoot, 'pods-persist', id), { recursive: true, force: true });
+    });
+    crashPoint('RunPodSandbox', 'pause-created');
+    await handler.runtime.start(id);
+    crashPoint('RunPodSandbox', 'pause-started');
+    return { created, bundle };
+  }
+
   private async create(id: string, fingerprint: string, config: PodSandboxConfig__Output, runtimeHandler: string, log: Logger): Promise<string> {
     const undo = new UndoStack();
     const nsOptions = config.linux?.securityContext?.namespaceOptions;
@@ -168,59 +235,23 @@ export class SandboxManager {
       undo.push(`unpinning namespaces of ${id}`, () => this.pinner.unpin(pinned));
 
       crashPoint('RunPodSandbox', 'namespaces-pinned');
-      // 5. Network through CNI.
-      let ips: SandboxRecord['ips'] = [];
-      if (!hostNetwork) {
-        const portMappings = portMappingsOf(config);
-        const result = await this.timedCni('ADD', () => this.options.cni.setUpPod({
-          id, netnsPath: pinned.net!, podName: config.metadata!.name, podNamespace: config.metadata!.namespace,
-          podUid: config.metadata!.uid, portMappings, cgroupPath: config.linux?.cgroupParent ?? '',
-          ...(config.dnsConfig ? { dns: { servers: config.dnsConfig.servers, searches: config.dnsConfig.searches, options: config.dnsConfig.options } } : {}),
-        }));
-        undo.push(`tearing down the network of ${id}`, () => this.options.cni.tearDownPod({ id, netnsPath: pinned.net! }));
-        ips = result.ips;
-        log.debug({ ips: ips.map((i) => i.ip) }, 'pod network set up');
-      }
+      // 5. Network through CNI and 6. the pause process, concurrently: the pause only
+      // joins the pinned namespaces, and neither waits on the other's programs. Both
+      // settle before anything is undone, so every undo is on the stack by then.
+      const [network, pause] = await Promise.allSettled([
+        hostNetwork ? Promise.resolve([]) : this.addNetwork(id, config, pinned.net!, undo, log),
+        this.startPause({ id, config, handler, hold, bundle: path.join(runDir, 'pause'), pinned, hostNetwork, hostIpc, pidMode, hostname, files, runDir, undo }),
+      ]);
+      if (network.status === 'rejected') throw network.reason;
+      if (pause.status === 'rejected') throw pause.reason;
+      const ips = network.value;
+      const { created, bundle } = pause.value;
 
-      crashPoint('RunPodSandbox', 'network-added');
-      // 6. Pod files.
+      // 7. Pod files (the hosts file names the pod's IPs).
       writeFileAtomicSync(files.hostname, `${hostname}\n`, { durable: false });
       writeFileAtomicSync(files.hosts, hostNetwork ? safeRead('/etc/hosts') : hostsFile(hostname, ips.map((i) => i.ip)), { durable: false });
       writeFileAtomicSync(files.resolvConf, resolvConf(config.dnsConfig ?? undefined), { durable: false });
-
       crashPoint('RunPodSandbox', 'pod-files');
-      // 7. The pause process: an OCI container joining the pinned namespaces.
-      const bundle = path.join(runDir, 'pause');
-      const overlay = mountOverlay(bundle, hold.lowerDirs);
-      undo.push(`unmounting the pause root filesystem of ${id}`, () => unmountOverlay(overlay.rootfs));
-      const ns = (kind: PinnableKind, host: boolean): PauseNamespace => (host ? 'host' : { path: pinned[kind]! });
-      const spec = buildPauseSpec({
-        sandboxConfig: config,
-        imageConfig: hold.image.config.config ?? {},
-        sandboxId: id,
-        rootfs: overlay.rootfs,
-        args: [this.options.pauseCommand],
-        namespaces: { network: ns('net', hostNetwork), ipc: ns('ipc', hostIpc), uts: ns('uts', hostNetwork), pid: pidMode === 'NODE' ? 'host' : 'new' },
-        hostname,
-        shmPath: files.shm,
-        cgroupParent: config.linux?.cgroupParent ?? '',
-        sysctls: config.linux?.sysctls ?? {},
-        imageRef: hold.image.id,
-        runtime: this.options.specOptions(),
-      });
-      fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
-      const created = await handler.conmon.create({
-        id, name: `${config.metadata!.namespace}_${config.metadata!.name}_POD`, bundle,
-        persistDir: path.join(this.options.stateRoot, 'pods-persist', id),
-        logPath: path.join(runDir, 'pause.log'), tty: false, stdin: false, stdinOnce: false, timeoutMs: 60_000,
-      });
-      undo.push(`deleting the pause container of ${id}`, async () => {
-        await handler.runtime.delete(id, true).catch(() => undefined);
-        fs.rmSync(path.join(this.options.stateRoot, 'pods-persist', id), { recursive: true, force: true });
-      });
-      crashPoint('RunPodSandbox', 'pause-created');
-      await handler.runtime.start(id);
-      crashPoint('RunPodSandbox', 'pause-started');
 
       const record: SandboxRecord = {
         id, reservedName: reservedNameOf(config), fingerprint, state: 'SANDBOX_READY', createdAt: nowNanos(),
