@@ -126,10 +126,16 @@ function timeline(rt: BenchRuntime, marks: Mark[], tasks: Task[]): string {
     return 'daemon';
   };
   const label = (t: Task): string => `${path.basename(t.file!)} (from ${programOf(t.parent)})`;
+  const during = (m: Mark): Task[] => tasks.filter((x) => x.file && x.forkNs >= m.startNs && x.forkNs <= m.endNs);
+  // A Node.js start is the cost the native launcher exists to remove: counted per RPC.
+  const isNode = (t: Task): boolean => t.file!.split(' → ').some((f) => path.basename(f) === 'node');
+  lines.push('| RPC | ms | programs started | of them Node.js |', '|---|---|---|---|');
+  for (const m of marks) lines.push(`| ${m.rpc} | ${ms(m.endNs - m.startNs)} | ${during(m).length} | ${during(m).filter(isNode).length} |`);
+  lines.push('');
   for (const m of marks) {
     lines.push(`- **${m.rpc}**: ${ms(m.endNs - m.startNs)} ms`);
     // Only tasks that exec'd a program (threads and bare forks are noise here).
-    for (const t of tasks.filter((x) => x.file && x.forkNs >= m.startNs && x.forkNs <= m.endNs)) {
+    for (const t of during(m)) {
       const life = t.exitNs ? `${ms(t.exitNs - t.forkNs)} ms` : 'still running';
       lines.push(`  - +${ms(t.forkNs - m.startNs)} ms ${label(t)}: lived ${life}${t.exitNs && t.exitNs > m.endNs ? ' (past the RPC)' : ''}`);
     }
