@@ -63,7 +63,7 @@ test('bad config stops cradled with the file, the key and the expected type', as
     ['[log]\nlevel = "loud"\n', 'cradle.toml', /log\.level: expected one of "trace", "debug"/],
     ['[api]\nlisten = "tcp://0.0.0.0:1"\n', 'cradle.toml', /api\.listen: must be a unix:\/\/\/absolute\/path URL/],
     ['[runtime]\ndefault_runtime = "kata"\n', 'cradle.toml', /runtime\.default_runtime: "kata" is not a configured handler/],
-    ['[image\n', 'cradle.toml', /cradle\.toml: \(syntax\)/],
+    ['[image\n', 'cradle.toml', /cradle\.toml:1:7: \(syntax\): /],
   ];
   for (const [content, , pattern] of cases) {
     fs.writeFileSync(dirs.configFile, content);
