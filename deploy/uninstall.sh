@@ -1,16 +1,13 @@
 #!/bin/sh
-# Removes what deploy/install.sh installed. Pods and containers should be gone
-# first (drain the node); state in /var/lib/cradle is kept unless PURGE=1.
+# Removes the cradle package. Drain the node first: containers keep running under
+# conmon after cradled stops. /var/lib/cradle (images, records) is kept unless
+# PURGE=1, which purges the package: its state, /run/cradle, its config and the
+# default CNI network.
 set -eu
-prefix=${PREFIX:-/opt/cradle}
-if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-  systemctl disable --now cradle 2>/dev/null || true
-  rm -f /etc/systemd/system/cradle.service
-  systemctl daemon-reload
-fi
-rm -rf "$prefix"
+export DEBIAN_FRONTEND=noninteractive
 if [ "${PURGE:-0}" = 1 ]; then
-  rm -rf /var/lib/cradle /etc/cradle
-  rm -f /etc/cni/net.d/10-cradle-default.conflist
+  apt-get purge -y -qq cradle
+else
+  apt-get remove -y -qq cradle
 fi
-echo "cradle removed${PURGE:+ (state purged)}"
+echo "cradle removed${PURGE:+ (purged)}"

@@ -5,9 +5,8 @@
 // that defines them (run after `npm run build`); a test keeps them current.
 const fs = require('node:fs');
 const path = require('node:path');
-const { renderConfigToml } = require('../dist/src/config/render');
-const { defaultConfig } = require('../dist/src/config/schema');
+const { renderDefaultConfigFile } = require('../dist/src/config/render');
 const { defaultNetworkConfig } = require('../dist/src/cni');
 const root = path.join(__dirname, '..');
-fs.writeFileSync(path.join(root, 'deploy', 'cradle.toml'), renderConfigToml(defaultConfig(), []));
+fs.writeFileSync(path.join(root, 'deploy', 'cradle.toml'), renderDefaultConfigFile());
 fs.writeFileSync(path.join(root, 'deploy', 'cni', '10-cradle-default.conflist'), JSON.stringify(defaultNetworkConfig({}), null, 2) + '\n');

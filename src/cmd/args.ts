@@ -4,15 +4,34 @@ import { errors } from '../common/errors';
 import { TABLES, type Field, type TableName } from '../config/schema';
 import { flagName } from '../config/load';
 
-export type Subcommand = 'run' | 'config' | 'status' | 'check' | 'version' | 'help';
+export type Subcommand = 'run' | 'config' | 'status' | 'check' | 'version' | 'completion' | 'help';
 export const SUBCOMMANDS: Record<Subcommand, string> = {
   run: 'Run the daemon (the default).',
-  config: 'Print the effective configuration as commented TOML and exit.',
+  config: 'Print the effective configuration as commented TOML (keys at their default commented out) and exit.',
   status: 'Ask the running daemon for its view (readiness, pods, containers, images); --json for raw JSON.',
-  check: 'Check the node (conmon, runtimes, CNI, overlayfs, cgroups) and audit cradle\'s state for orphans; --repair removes them.',
-  version: 'Print cradle\'s version and exit.',
+  check: 'Check the node (conmon, runtimes, CNI, forwarding, iptables, seccomp, overlayfs, cgroups) and audit cradle\'s state for orphans; --repair removes them.',
+  version: 'Print cradle\'s version, git commit and build date; --json for JSON.',
+  completion: 'Print the bash or zsh completion script: completion bash|zsh.',
   help: 'Print this help and exit.',
 };
+
+export const COMPLETION_SHELLS = ['bash', 'zsh'] as const;
+export type CompletionShell = (typeof COMPLETION_SHELLS)[number];
+
+/** The flags that are not config keys; --help, the completions and the man page list these. */
+export interface GlobalFlag { names: string[]; value?: 'FILE' | 'DIR'; doc: string }
+export const GLOBAL_FLAGS: GlobalFlag[] = [
+  { names: ['--config'], value: 'FILE', doc: 'Main config file (default /etc/cradle/cradle.toml).' },
+  { names: ['--config-dir'], value: 'DIR', doc: 'Drop-in directory, *.toml in lexical order (default /etc/cradle/cradle.conf.d).' },
+  { names: ['-h', '--help'], doc: 'Print this help.' },
+  { names: ['-v', '--version'], doc: 'Print the version.' },
+  { names: ['--json'], doc: 'With status and version: print JSON.' },
+  { names: ['--repair'], doc: 'With check: remove orphaned state.' },
+];
+
+export function usageLine(): string {
+  return `Usage: cradled [${Object.keys(SUBCOMMANDS).join('|')}] [flags]`;
+}
 
 export interface ParsedArgs {
   subcommand: Subcommand;
@@ -24,6 +43,8 @@ export interface ParsedArgs {
   json: boolean;
   /** `check --repair` */
   repair: boolean;
+  /** `completion <shell>` */
+  shell?: CompletionShell;
 }
 
 interface FlagSpec {
@@ -64,6 +85,13 @@ export function parseArgs(argv: string[]): ParsedArgs {
       continue;
     }
     if (!arg.startsWith('--')) {
+      if (parsed.subcommand === 'completion' && subcommandSeen && parsed.shell === undefined) {
+        if (!(COMPLETION_SHELLS as readonly string[]).includes(arg)) {
+          throw errors.usage(`completion: unknown shell ${JSON.stringify(arg)}; shells are ${COMPLETION_SHELLS.join(', ')}`);
+        }
+        parsed.shell = arg as CompletionShell;
+        continue;
+      }
       if (subcommandSeen || !(arg in SUBCOMMANDS)) {
         throw errors.usage(`unexpected argument ${JSON.stringify(arg)}; subcommands are ${Object.keys(SUBCOMMANDS).join(', ')}`);
       }
@@ -97,12 +125,15 @@ export function parseArgs(argv: string[]): ParsedArgs {
     }
     parsed.settings.set(spec.dotted, takeValue());
   }
+  if (parsed.subcommand === 'completion' && parsed.shell === undefined) {
+    throw errors.usage(`completion needs a shell: ${COMPLETION_SHELLS.join(' or ')}`);
+  }
   return parsed;
 }
 
 export function helpText(): string {
   const lines = [
-    'Usage: cradled [run|config|version|help] [flags]',
+    usageLine(),
     '',
     'cradled is a Kubernetes container runtime (CRI v1) for cluster nodes.',
     '',
@@ -110,12 +141,7 @@ export function helpText(): string {
     ...Object.entries(SUBCOMMANDS).map(([name, doc]) => `  ${name.padEnd(10)} ${doc}`),
     '',
     'Flags:',
-    '  --config FILE       Main config file (default /etc/cradle/cradle.toml).',
-    '  --config-dir DIR    Drop-in directory, *.toml in lexical order (default /etc/cradle/cradle.conf.d).',
-    '  -h, --help          Print this help.',
-    '  -v, --version       Print the version.',
-    '  --json              With status: print JSON.',
-    '  --repair            With check: remove orphaned state.',
+    ...GLOBAL_FLAGS.map((f) => `  ${`${f.names.join(', ')}${f.value ? ` ${f.value}` : ''}`.padEnd(18)} ${f.doc}`),
     '',
     'Every configuration key is also a flag; flags override the config files.',
     'Lists are comma-separated; durations look like 90s, 5m, 1h30m.',
@@ -128,4 +154,13 @@ export function helpText(): string {
     }
   }
   return lines.join('\n') + '\n';
+}
+
+/** Every config-key flag in schema order, for the completions and the man page. */
+export function configFlags(): { flag: string; table: TableName; key: string; field: Field }[] {
+  const out: { flag: string; table: TableName; key: string; field: Field }[] = [];
+  for (const [table, schema] of Object.entries(TABLES) as [TableName, Record<string, Field>][]) {
+    for (const [key, field] of Object.entries(schema)) out.push({ flag: flagName(table, key), table, key, field });
+  }
+  return out;
 }

@@ -4,7 +4,8 @@ import { parseArgs, helpText } from './args';
 import { isCradleError, messageOf } from '../common/errors';
 import { loadConfig, type LoadOptions } from '../config/load';
 import { renderConfigToml } from '../config/render';
-import { cradleVersion } from '../common/package-info';
+import { formatVersion, versionInfo } from '../common/build-info';
+import { completionScript } from './completion';
 import { Daemon } from '../daemon/daemon';
 import { inspectSocketPath } from '../daemon/inspect';
 import { printStatus } from './status';
@@ -31,8 +32,13 @@ async function main(argv: string[]): Promise<number> {
     case 'help':
       process.stdout.write(helpText());
       return 0;
-    case 'version':
-      process.stdout.write(`cradled ${cradleVersion()} (node ${process.version}, CRI v1)\n`);
+    case 'version': {
+      const info = versionInfo();
+      process.stdout.write(args.json ? JSON.stringify(info, null, 2) + '\n' : formatVersion(info));
+      return 0;
+    }
+    case 'completion':
+      process.stdout.write(completionScript(args.shell!));
       return 0;
     case 'config': {
       const loaded = loadConfig(loadOptions);

@@ -114,12 +114,12 @@ export const errors = {
   cniTimeout: define('CRADLE_ERR_CNI_TIMEOUT', 'deadline-exceeded', (plugin: string, command: string, network: string, ms: number) =>
     `CNI plugin ${plugin} ${command} on network ${JSON.stringify(network)} did not finish within ${ms} ms and was killed`),
 
-  // OCI spec from CRI (src/runtime/spec): a CRI request field that cannot be turned into a spec.
+  // OCI spec from CRI (src/runtime/oci-config): a CRI request field that cannot be turned into a spec.
   // `field` is the CRI field path, e.g. config.linux.securityContext.seccomp.localhostRef.
   invalidField: define('CRADLE_ERR_INVALID_FIELD', 'invalid-argument', (field: string, problem: string) =>
     `${field}: ${problem}`),
 
-  // stats (src/runtime/stats): the cgroup of a container or pod sandbox is gone (stopped, removed).
+  // stats (src/stats): the cgroup of a container or pod sandbox is gone (stopped, removed).
   cgroupNotFound: define('CRADLE_ERR_CGROUP_NOT_FOUND', 'not-found', (dir: string) => `cgroup ${dir} not found`),
 
   // the filesystem under cradle's state (ENOSPC/EDQUOT, EROFS from any layer)

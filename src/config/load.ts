@@ -72,7 +72,7 @@ function applyFile(config: CradleConfig, file: string): void {
   try {
     doc = parseToml(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
   } catch (err) {
-    throw errors.config(file, '(syntax)', messageOf(err).split('\n')[0] ?? 'invalid TOML');
+    throw tomlSyntaxError(file, err);
   }
   for (const [tableName, tableValue] of Object.entries(doc)) {
     if (!(tableName in TABLES)) {
@@ -81,6 +81,14 @@ function applyFile(config: CradleConfig, file: string): void {
     if (!isPlainTable(tableValue)) throw errors.config(file, tableName, 'expected a table');
     applyTable(config, tableName as TableName, tableValue, file);
   }
+}
+
+/** A TOML syntax error as "file:line:column: (syntax): problem", as compilers print them. */
+export function tomlSyntaxError(file: string, err: unknown): Error {
+  const { line, column } = err as { line?: unknown; column?: unknown };
+  const where = typeof line === 'number' && typeof column === 'number' ? `${file}:${line}:${column}` : file;
+  const problem = (messageOf(err).split('\n')[0] ?? '').replace(/^Invalid TOML document: /, '') || 'invalid TOML';
+  return errors.config(where, '(syntax)', problem);
 }
 
 function applyTable(config: CradleConfig, table: TableName, values: Record<string, unknown>, source: string): void {

@@ -1,7 +1,7 @@
 // Renders a configuration as commented TOML (`cradled config`) and the config
 // reference in Markdown (docs/config.md, checked against this by a test).
 import type { CradleConfig, Field, TableName } from './schema';
-import { TABLES, TABLE_DOCS, runtimeHandlerSchema } from './schema';
+import { TABLES, TABLE_DOCS, runtimeHandlerSchema, defaultConfig, defaultHandler } from './schema';
 import { formatDuration } from './duration';
 import { flagName } from './load';
 
@@ -20,30 +20,43 @@ function comment(text: string): string {
   return text.split('\n').map((line) => `# ${line}`).join('\n');
 }
 
-function renderFields(schema: Record<string, Field>, values: Record<string, unknown>): string[] {
+// A key at its default is written commented out (as `crio config` does), so a file
+// made from this output keeps following the embedded defaults when they change;
+// table headers stay active: an empty table changes nothing.
+function renderFields(schema: Record<string, Field>, values: Record<string, unknown>, defaults: Record<string, unknown>): string[] {
   const lines: string[] = [];
   for (const [key, field] of Object.entries(schema)) {
+    const text = tomlValue(field, values[key]);
     lines.push(comment(field.doc));
-    lines.push(`${key} = ${tomlValue(field, values[key])}`);
+    lines.push(`${text === tomlValue(field, defaults[key]) ? '# ' : ''}${key} = ${text}`);
     lines.push('');
   }
   return lines;
 }
 
-export function renderConfigToml(config: CradleConfig, sources: string[]): string {
+export interface RenderOptions {
+  /** Replaces the opening comment (the "Read from" lines). */
+  header?: string[];
+}
+
+export function renderConfigToml(config: CradleConfig, sources: string[], options: RenderOptions = {}): string {
   const lines: string[] = [
-    '# cradled configuration: the effective values.',
-    `# Read from: ${sources.length ? sources.join(', ') : 'embedded defaults only'}`,
+    ...(options.header ?? [
+      '# cradled configuration: the effective values; keys at their default are commented out.',
+      `# Read from: ${sources.length ? sources.join(', ') : 'embedded defaults only'}`,
+    ]),
     '',
   ];
+  const defaults = defaultConfig();
   for (const table of Object.keys(TABLES) as TableName[]) {
     lines.push(comment(TABLE_DOCS[table]), `[${table}]`, '');
     const values = config[table] as unknown as Record<string, unknown>;
-    lines.push(...renderFields(TABLES[table] as Record<string, Field>, values));
+    lines.push(...renderFields(TABLES[table] as Record<string, Field>, values, defaults[table] as unknown as Record<string, unknown>));
     if (table === 'runtime') {
       for (const [name, handler] of Object.entries(config.runtime.runtimes)) {
         lines.push(comment(`Runtime handler "${name}" (RuntimeClass handler).`), `[runtime.runtimes.${name}]`, '');
-        lines.push(...renderFields(runtimeHandlerSchema as unknown as Record<string, Field>, handler as unknown as Record<string, unknown>));
+        lines.push(...renderFields(runtimeHandlerSchema as unknown as Record<string, Field>, handler as unknown as Record<string, unknown>,
+          defaultHandler() as unknown as Record<string, unknown>));
       }
     }
   }
@@ -85,4 +98,20 @@ export function renderConfigReference(): string {
     }
   }
   return out.join('\n');
+}
+
+/**
+ * /etc/cradle/cradle.toml as shipped (deploy/cradle.toml and the package's conffile):
+ * every key commented out at its default, so the embedded defaults decide until an
+ * operator uncomments one.
+ */
+export function renderDefaultConfigFile(): string {
+  return renderConfigToml(defaultConfig(), [], {
+    header: [
+      '# /etc/cradle/cradle.toml: cradled\'s configuration (see cradle.toml(5), docs/config.md).',
+      '# Every key is shown commented out at its embedded default; uncomment and edit to change',
+      '# one, or put changes in /etc/cradle/cradle.conf.d/*.toml drop-ins (read after this file).',
+      '# `cradled config` prints the effective configuration in this format.',
+    ],
+  });
 }

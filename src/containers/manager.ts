@@ -1,5 +1,5 @@
 // Containers: a CRI ContainerConfig becomes an OCI bundle (overlay root
-// filesystem + config.json from src/runtime/spec) created by the pod's runtime
+// filesystem + config.json from src/runtime/oci-config) created by the pod's runtime
 // handler under conmon, which keeps it, its logs and its exit code alive across
 // restarts of cradled. Exits arrive through the exit monitor (inotify on conmon's
 // exit directory), never by polling.

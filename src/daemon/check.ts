@@ -12,6 +12,7 @@ import { shippedBinary } from '../common/package-info';
 import { MNT_DETACH } from '../sys/constants';
 import { umount2 } from '../sys/libc';
 import { ociRuntimeFor } from '../runtime/cradle-runtime';
+import { checkHost } from './check-host';
 
 export type CheckLevel = 'ok' | 'warn' | 'fail';
 export interface CheckFinding {
@@ -53,10 +54,6 @@ export function checkNode(config: CradleConfig, repair: boolean): CheckFinding[]
     const binary = h.runtime_path || shippedBinary('cradle-runtime');
     add(executable(binary) ? 'ok' : 'fail', `runtime handler ${name}`, binary);
   }
-  for (const plugin of ['bridge', 'host-local', 'loopback', 'portmap']) {
-    const found = config.network.cni_plugin_dirs.map((d) => path.join(d, plugin)).find(executable);
-    add(found ? 'ok' : 'warn', `CNI plugin ${plugin}`, found ?? `not in ${config.network.cni_plugin_dirs.join(', ')}`);
-  }
   const cniConfigs = listDir(config.network.cni_config_dir).filter((n) => /\.(conf|conflist|json)$/.test(n));
   add(cniConfigs.length || config.network.write_default_config ? 'ok' : 'warn', 'CNI configuration',
     cniConfigs.length ? cniConfigs.join(', ') : config.network.write_default_config ? 'none yet: cradled writes its default network' : `none in ${config.network.cni_config_dir}`);
@@ -65,6 +62,7 @@ export function checkNode(config: CradleConfig, repair: boolean): CheckFinding[]
   const v2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
   const controllers = v2 ? fs.readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8').trim().split(/\s+/) : listDir('/sys/fs/cgroup');
   for (const c of ['memory', 'cpu', 'pids']) add(controllers.includes(c) ? 'ok' : 'fail', `cgroup controller ${c}`, v2 ? 'cgroup v2' : 'cgroup v1');
+  findings.push(...checkHost(config));
 
   // cradle's records against what exists.
   const pods = recordIds(path.join(config.state.root, 'pods'));

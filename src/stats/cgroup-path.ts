@@ -1,5 +1,5 @@
 // Where a container's or pod's cgroup is, for the cgroupfs and systemd drivers.
-// cradle builds cgroupsPath in src/runtime/spec/resources.ts: "<parent>/cradle-<id>"
+// cradle builds cgroupsPath in src/runtime/oci-config/resources.ts: "<parent>/cradle-<id>"
 // (cgroupfs) or "<slice>:cradle:<id>" (systemd); the runtime then creates, as runc
 // does, <expanded slice>/cradle-<id>.scope for the systemd form.
 import * as fs from 'node:fs';

@@ -1,5 +1,5 @@
 // Statistics for the stats RPCs: reads cgroups, writable layers and pod network
-// counters (src/runtime/stats) for cradle's containers and sandboxes, with one CPU
+// counters (src/stats) for cradle's containers and sandboxes, with one CPU
 // rate tracker for usageNanoCores. Stopped containers report nothing, as in cri-o.
 import type { ContainerManager } from '../containers/manager';
 import type { ContainerRecord } from '../containers/container';

@@ -1,4 +1,4 @@
-// OCI runtime spec from CRI: the public surface of src/runtime/spec.
+// OCI runtime spec from CRI: the public surface of src/runtime/oci-config.
 export { buildContainerSpec, buildPauseSpec, buildExecProcess, normalizeSignal, PAUSE_CPU_SHARES, PAUSE_OOM_SCORE_ADJ, type ContainerSpecResult } from './build';
 export type {
   ContainerSpecInput, PauseSpecInput, ImageConfig, SandboxFacts, SpecRuntimeOptions, ContainerHostInfo,
