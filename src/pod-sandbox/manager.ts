@@ -191,7 +191,7 @@ export class SandboxManager {
       crashPoint('RunPodSandbox', 'pod-files');
       // 7. The pause process: an OCI container joining the pinned namespaces.
       const bundle = path.join(runDir, 'pause');
-      const overlay = mountOverlay(bundle, hold.lowerDirs);
+      const overlay = mountOverlay(bundle, hold.overlay);
       undo.push(`unmounting the pause root filesystem of ${id}`, () => unmountOverlay(overlay.rootfs));
       const ns = (kind: PinnableKind, host: boolean): PauseNamespace => (host ? 'host' : { path: pinned[kind]! });
       const spec = buildPauseSpec({

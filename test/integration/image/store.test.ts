@@ -59,7 +59,8 @@ test('RemoveImage: a tag at a time, by ID, idempotent; GC deletes what nothing u
   await new Promise((resolve) => setTimeout(resolve, 100));
   assert.deepEqual(layerDirs(root), []);
   assert.deepEqual(blobs(root), []);
-  assert.deepEqual(fs.readdirSync(path.join(root, 'layers')), [], 'trash was emptied');
+  assert.deepEqual(fs.readdirSync(path.join(root, 'layers')), ['l'], 'trash was emptied');
+  assert.deepEqual(fs.readdirSync(path.join(root, 'layers', 'l')), [], 'links went with their layers');
   assert.throws(() => service.hold(b.reference), (err: unknown) => errors.imageNotFound.is(err));
 });
 
