@@ -21,6 +21,7 @@ import {
   type PullSource, type RegistriesConfig, type RegistriesOptions, type ShortNameResolution,
 } from './registries-conf';
 import { RegistryClient } from './registry-client';
+import { ProxyConfig, type ProxyEnv } from './proxy';
 import { SharedOperations } from './shared-operation';
 
 export type { PullAuth } from './credentials';
@@ -45,6 +46,8 @@ export interface ImageServiceOptions {
   platform?: Platform;
   /** Pull metrics sink; src/metrics' registry has these methods. */
   metrics?: ImagePullMetrics;
+  /** Where HTTP(S)_PROXY / NO_PROXY (and lower-case) are read (default: process.env). */
+  proxyEnv?: ProxyEnv;
   log: Logger;
 }
 
@@ -145,7 +148,9 @@ export class ImageService {
     this.registriesOptions = options.registries ?? {};
     this.registries = this.loadRegistries();
     this.authFile = new AuthFile(options.authFile);
-    this.client = new RegistryClient({ certsDir: this.registriesOptions.certsDir ?? DEFAULT_REGISTRIES_OPTIONS.certsDir, log: this.log });
+    const proxy = new ProxyConfig(options.proxyEnv ?? process.env);
+    if (proxy.configured) this.log.info(proxy.describe(), 'registry traffic uses proxies from the environment');
+    this.client = new RegistryClient({ certsDir: this.registriesOptions.certsDir ?? DEFAULT_REGISTRIES_OPTIONS.certsDir, log: this.log, proxy });
     this.loadConfigs();
   }
 
