@@ -69,7 +69,11 @@ export class ProxyConfig {
     if (!proxy) return undefined;
     const host = hostnameOf(url);
     const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-    return this.useProxy(host, port) ? proxy : undefined;
+    if (!this.useProxy(host, port)) return undefined;
+    if (proxy.protocol !== 'http:' && proxy.protocol !== 'https:') {
+      throw errors.config('environment', url.protocol === 'https:' ? 'HTTPS_PROXY' : 'HTTP_PROXY', `${proxy.protocol}// proxies are not supported (http:// and https:// are)`);
+    }
+    return proxy;
   }
 
   private useProxy(rawHost: string, port: string): boolean {

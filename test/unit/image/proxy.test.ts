@@ -63,3 +63,8 @@ test('HTTP_PROXY is refused in a CGI environment (REQUEST_METHOD set)', () => {
   assert.throws(() => config.proxyFor(new URL('http://r.example/')), /CGI/);
   assert.equal(config.proxyFor(new URL('https://r.example/'))?.host, 'p:1');
 });
+
+test('SOCKS proxies are refused clearly rather than spoken to as HTTP', () => {
+  assert.throws(() => new ProxyConfig({ HTTPS_PROXY: 'socks5://p:1080' }).proxyFor(new URL('https://r.example/')), /socks5:\/\/ proxies are not supported/);
+  assert.equal(new ProxyConfig({ HTTPS_PROXY: 'socks5://p:1080' }).proxyFor(new URL('https://localhost/')), undefined);
+});
