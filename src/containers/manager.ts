@@ -152,7 +152,7 @@ export class ContainerManager {
 
       fs.mkdirSync(dir, { mode: 0o700 });
       undo.push(`removing ${dir}`, () => fs.rmSync(dir, { recursive: true, force: true }));
-      const overlay = mountOverlay(dir, hold.lowerDirs);
+      const overlay = mountOverlay(dir, hold.overlay);
       undo.push(`unmounting ${overlay.rootfs}`, () => unmountOverlay(overlay.rootfs));
       crashPoint('CreateContainer', 'overlay-mounted');
 

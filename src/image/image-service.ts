@@ -10,7 +10,7 @@ import type { Logger } from '../common/logger';
 import { ContentStore, digestOf } from './content-store';
 import { AuthFile, credentialsFromAuth, type Credentials, type PullAuth } from './credentials';
 import { ImageStore, type StoredImage, type StoredLayer } from './image-store';
-import { chainIds, LayerStore } from './layer-store';
+import { chainIds, LayerStore, type OverlayLowers } from './layer-store';
 import {
   hostPlatform, layerMediaType, parseImageConfig, parseManifest, selectPlatform,
   type Descriptor, type ImageConfig, type ImageManifest, type Platform,
@@ -21,11 +21,13 @@ import {
   type PullSource, type RegistriesConfig, type RegistriesOptions, type ShortNameResolution,
 } from './registries-conf';
 import { RegistryClient } from './registry-client';
+import { ProxyConfig, type ProxyEnv } from './proxy';
 import { SharedOperations } from './shared-operation';
 
 export type { PullAuth } from './credentials';
 export type { ImageConfig, Platform } from './manifest';
 export type { RegistriesOptions } from './registries-conf';
+export type { OverlayLowers } from './layer-store';
 
 export interface ImageServiceOptions {
   /** Store root, e.g. /var/lib/cradle/image. */
@@ -44,6 +46,8 @@ export interface ImageServiceOptions {
   platform?: Platform;
   /** Pull metrics sink; src/metrics' registry has these methods. */
   metrics?: ImagePullMetrics;
+  /** Where HTTP(S)_PROXY / NO_PROXY (and lower-case) are read (default: process.env). */
+  proxyEnv?: ProxyEnv;
   log: Logger;
 }
 
@@ -88,8 +92,10 @@ export interface ImageFsUsage {
 /** A hold on an image's layers: they survive RemoveImage and GC until released. */
 export interface ImageHold {
   image: ImageRecord;
-  /** overlayfs lower dirs, top-most layer first (ready for lowerdir=a:b:c). */
+  /** overlayfs lower dirs, top-most layer first (absolute paths). */
   lowerDirs: string[];
+  /** The same lowers as short links relative to the layer root: what mounts use (any layer count). */
+  overlay: OverlayLowers;
   release(): void;
 }
 
@@ -142,7 +148,9 @@ export class ImageService {
     this.registriesOptions = options.registries ?? {};
     this.registries = this.loadRegistries();
     this.authFile = new AuthFile(options.authFile);
-    this.client = new RegistryClient({ certsDir: this.registriesOptions.certsDir ?? DEFAULT_REGISTRIES_OPTIONS.certsDir, log: this.log });
+    const proxy = new ProxyConfig(options.proxyEnv ?? process.env);
+    if (proxy.configured) this.log.info(proxy.describe(), 'registry traffic uses proxies from the environment');
+    this.client = new RegistryClient({ certsDir: this.registriesOptions.certsDir ?? DEFAULT_REGISTRIES_OPTIONS.certsDir, log: this.log, proxy });
     this.loadConfigs();
   }
 
@@ -497,12 +505,14 @@ export class ImageService {
     const found = this.lookup(refOrId);
     if (!found) throw errors.imageNotFound(refOrId);
     const image = this.record(found.image);
+    const overlay = this.layers.overlayLowers([...image.chainIds].reverse());
     const id = this.nextHoldId++;
     this.holds.set(id, image.chainIds);
     let released = false;
     return {
       image,
       lowerDirs: this.lowerDirs(image),
+      overlay,
       release: () => {
         if (released) return;
         released = true;
@@ -516,14 +526,16 @@ export class ImageService {
    * Holds layers by chain ID (bottom first), for containers recovered after a
    * restart whose image may have been removed meanwhile. Throws when a layer is gone.
    */
-  holdLayers(chainIds: string[]): { lowerDirs: string[]; release(): void } {
+  holdLayers(chainIds: string[]): { lowerDirs: string[]; overlay: OverlayLowers; release(): void } {
     const missing = chainIds.find((chain) => !this.layers.has(chain));
     if (missing) throw errors.notFound('image layer', missing);
+    const overlay = this.layers.overlayLowers([...chainIds].reverse());
     const id = this.nextHoldId++;
     this.holds.set(id, [...chainIds]);
     let released = false;
     return {
       lowerDirs: [...chainIds].reverse().map((chain) => this.layers.diffDir(chain)),
+      overlay,
       release: () => {
         if (released) return;
         released = true;

@@ -4,6 +4,11 @@
 // matched, so a crash never leaves a half-unpacked layer visible. Each diff/ holds
 // only that layer's changes (overlayfs form), so an image's lower dirs are the
 // diff/ dirs of its chain, top-most first.
+//
+// Each layer also has a short name, <root>/layers/l/<26 chars> → ../<chain hex>/diff
+// (recorded in the layer's `link` file), as Docker's overlay2 and
+// containers/storage have: overlay mounts name lowers by these links relative to
+// <root>/layers, so 127 layers fit in the one page mount(2) takes.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
@@ -35,20 +40,38 @@ export function chainIds(diffIds: string[]): string[] {
   return out;
 }
 
+/** Links dir under layers/ (never a chain hex, never hidden). */
+export const LINKS_DIR = 'l';
+const LINK_FILE = 'link';
+const LINK_ID = /^[A-Z2-7]{26}$/;
+
+/** Lower dirs for an overlay mount: paths relative to root, top-most first. */
+export interface OverlayLowers {
+  root: string;
+  lowers: string[];
+}
+
 export class LayerStore {
   readonly dir: string;
+  private readonly linksDir: string;
   private readonly layers = new Map<string, LayerRecord>();
+  /** chain ID → short link name. */
+  private readonly links = new Map<string, string>();
   private readonly unpacks = new SharedOperations<LayerRecord>();
 
   constructor(root: string, private readonly log: Logger) {
     this.dir = path.join(root, 'layers');
+    this.linksDir = path.join(this.dir, LINKS_DIR);
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(this.linksDir, { recursive: true, mode: 0o700 });
     this.load();
+    this.repairLinks();
   }
 
   /** Reads committed layers; leftovers of interrupted unpacks and removals are deleted. */
   private load(): void {
     for (const name of fs.readdirSync(this.dir)) {
+      if (name === LINKS_DIR) continue;
       const full = path.join(this.dir, name);
       if (name.startsWith('.')) {
         this.removeInBackground(full);
@@ -63,6 +86,65 @@ export class LayerStore {
         this.removeInBackground(full);
       }
     }
+  }
+
+  /**
+   * Gives every layer its link (stores from before links get them here; a crash
+   * between commit and link creation is repaired) and drops links to nothing.
+   */
+  private repairLinks(): void {
+    const wanted = new Map<string, string>();
+    for (const chainId of this.layers.keys()) {
+      const hex = hexOf(chainId);
+      let id: string | undefined;
+      try {
+        id = fs.readFileSync(path.join(this.dir, hex, LINK_FILE), 'utf8').trim();
+      } catch (err) {
+        if (errnoOf(err) !== 'ENOENT') throw err;
+      }
+      if (id === undefined || !LINK_ID.test(id) || wanted.has(id)) {
+        id = newLinkId();
+        const file = path.join(this.dir, hex, LINK_FILE);
+        fs.writeFileSync(`${file}.tmp`, id);
+        fs.renameSync(`${file}.tmp`, file);
+      }
+      wanted.set(id, hex);
+      this.links.set(chainId, id);
+    }
+    for (const name of fs.readdirSync(this.linksDir)) {
+      const hex = wanted.get(name);
+      let target: string | undefined;
+      try {
+        target = fs.readlinkSync(path.join(this.linksDir, name));
+      } catch {
+        // not a symlink
+      }
+      if (hex !== undefined && target === linkTarget(hex)) {
+        wanted.delete(name);
+        continue;
+      }
+      fs.rmSync(path.join(this.linksDir, name), { recursive: true, force: true });
+    }
+    for (const [id, hex] of wanted) fs.symlinkSync(linkTarget(hex), path.join(this.linksDir, id));
+  }
+
+  /**
+   * Overlay lowers for chain IDs given top-most first, as links relative to the
+   * layers dir; a link that went missing is made again.
+   */
+  overlayLowers(chainIdsTopFirst: readonly string[]): OverlayLowers {
+    const lowers = chainIdsTopFirst.map((chainId) => {
+      const id = this.links.get(chainId);
+      if (id === undefined) throw errors.notFound('image layer', chainId);
+      const link = path.join(this.linksDir, id);
+      try {
+        fs.lstatSync(link);
+      } catch {
+        fs.symlinkSync(linkTarget(hexOf(chainId)), link);
+      }
+      return `${LINKS_DIR}/${id}`;
+    });
+    return { root: this.dir, lowers };
   }
 
   has(chainId: string): boolean {
@@ -83,7 +165,7 @@ export class LayerStore {
   }
 
   layerDir(chainId: string): string {
-    return path.join(this.dir, chainId.slice(chainId.indexOf(':') + 1));
+    return path.join(this.dir, hexOf(chainId));
   }
 
   /** The directory an overlay mount uses as a lower dir. */
@@ -117,6 +199,8 @@ export class LayerStore {
       const record: LayerRecord = { chainId, diffId, blobDigest, contentBytes: result.contentBytes, unpackedAt: new Date().toISOString() };
       if (parent !== undefined) record.parent = parent;
       await fs.promises.writeFile(path.join(tmp, 'layer.json'), JSON.stringify(record));
+      const linkId = newLinkId();
+      await fs.promises.writeFile(path.join(tmp, LINK_FILE), linkId);
       await syncTree(tmp);
       const final = this.layerDir(chainId);
       try {
@@ -127,7 +211,10 @@ export class LayerStore {
         fs.renameSync(final, path.join(this.dir, `.trash-${randomBytes(8).toString('hex')}`));
         await fs.promises.rename(tmp, final);
       }
+      // A crash before this symlink exists is repaired at the next start.
+      await fs.promises.symlink(linkTarget(hexOf(chainId)), path.join(this.linksDir, linkId));
       this.layers.set(chainId, record);
+      this.links.set(chainId, linkId);
       this.log.debug({ chainId, blob: blobDigest, entries: result.entries, ms: Date.now() - started }, 'layer unpacked');
       return record;
     } catch (err) {
@@ -145,6 +232,9 @@ export class LayerStore {
    */
   removeNow(chainId: string): void {
     if (!this.layers.delete(chainId)) return;
+    const linkId = this.links.get(chainId);
+    this.links.delete(chainId);
+    if (linkId !== undefined) fs.rmSync(path.join(this.linksDir, linkId), { force: true });
     const trash = path.join(this.dir, `.trash-${randomBytes(8).toString('hex')}`);
     try {
       fs.renameSync(this.layerDir(chainId), trash);
@@ -160,6 +250,33 @@ export class LayerStore {
       this.log.warn({ dir, err: messageOf(err) }, 'could not remove layer directory');
     });
   }
+}
+
+function hexOf(chainId: string): string {
+  return chainId.slice(chainId.indexOf(':') + 1);
+}
+
+function linkTarget(hex: string): string {
+  return `../${hex}/diff`;
+}
+
+/** 26 base32 characters from 128 random bits, as Docker's overlay2 link names. */
+function newLinkId(): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const bytes = randomBytes(17);
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const byte of bytes) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5 && out.length < 26) {
+      out += alphabet[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    value &= (1 << bits) - 1;
+  }
+  return out;
 }
 
 /** Makes the unpacked files and layer.json durable before the rename commits them. */

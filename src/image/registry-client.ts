@@ -1,7 +1,8 @@
 // OCI distribution client: manifests and blobs over HTTP(S) with the registry auth
 // flows (anonymous, Basic, Bearer tokens from WWW-Authenticate), redirects, Range
 // resumes, per-host CAs from certs.d and insecure registries (TLS unverified, plain
-// HTTP allowed) as registries.conf says.
+// HTTP allowed) as registries.conf says; HTTP(S)_PROXY/NO_PROXY as Go reads them
+// (proxy.ts).
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
@@ -11,6 +12,7 @@ import type { BlobBody } from './content-store';
 import type { Credentials } from './credentials';
 import { readHostCertificates, type PullSource } from './registries-conf';
 import { MANIFEST_ACCEPT } from './manifest';
+import { absoluteUriOptions, ProxyConfig, TunnelingAgent } from './proxy';
 
 const MAX_MANIFEST_BYTES = 4 << 20;
 const MAX_REDIRECTS = 10;
@@ -22,6 +24,8 @@ export interface RegistryClientOptions {
   log: Logger;
   /** Timeout for manifest and token requests (ms). */
   requestTimeoutMs?: number;
+  /** HTTP(S) proxies (default: none). */
+  proxy?: ProxyConfig;
 }
 
 export interface FetchedManifest {
@@ -227,13 +231,14 @@ export class RegistryClient {
     insecure: boolean, redirects: number, body?: Buffer): Promise<http.IncomingMessage> {
     return new Promise((resolve, reject) => {
       const isHttps = url.protocol === 'https:';
+      const proxy = this.options.proxy?.proxyFor(url);
       const options: https.RequestOptions = {
         method,
         headers: { 'user-agent': USER_AGENT, ...headers, ...(body ? { 'content-length': String(body.length) } : {}) },
-        agent: this.agentFor(url, insecure),
+        agent: this.agentFor(url, insecure, isHttps ? proxy : undefined),
         ...(signal ? { signal } : {}),
       };
-      const req = (isHttps ? https : http).request(url, options, (res) => {
+      const onResponse = (res: http.IncomingMessage) => {
         const status = res.statusCode ?? 0;
         const location = res.headers.location;
         if ([301, 302, 303, 307, 308].includes(status) && location) {
@@ -252,28 +257,49 @@ export class RegistryClient {
           return;
         }
         resolve(res);
-      });
+      };
+      let req: http.ClientRequest;
+      if (proxy && !isHttps) {
+        // Plain HTTP through a proxy: the whole URL goes to the proxy.
+        const viaProxy = absoluteUriOptions(proxy, url, { ...options, agent: this.proxyAgent(proxy) });
+        req = viaProxy.module.request(viaProxy.options, onResponse);
+      } else {
+        req = (isHttps ? https : http).request(url, options, onResponse);
+      }
       req.on('error', reject);
       req.end(body);
     });
   }
 
-  private agentFor(url: URL, insecure: boolean): http.Agent {
+  /** Keep-alive agent for plain-HTTP requests sent to a proxy. */
+  private proxyAgent(proxy: URL): http.Agent {
+    const key = `proxy|${proxy.protocol}//${proxy.host}`;
+    let agent = this.agents.get(key);
+    if (!agent) {
+      agent = proxy.protocol === 'https:' ? new https.Agent({ keepAlive: true, maxSockets: 16 }) : new http.Agent({ keepAlive: true, maxSockets: 16 });
+      this.agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  private agentFor(url: URL, insecure: boolean, tunnel: URL | undefined): http.Agent {
     const isHttps = url.protocol === 'https:';
-    const key = `${url.protocol}//${url.host}|${insecure}`;
+    const key = `${url.protocol}//${url.host}|${insecure}${tunnel ? `|via ${tunnel.href}` : ''}`;
     let agent = this.agents.get(key);
     if (agent) return agent;
     if (!isHttps) {
       agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
     } else {
       const certs = this.options.certsDir ? readHostCertificates(this.options.certsDir, url.host) : undefined;
-      agent = new https.Agent({
+      const options: https.AgentOptions = {
         keepAlive: true,
         maxSockets: 16,
         rejectUnauthorized: !insecure,
         ...(certs && certs.ca.length > 0 ? { ca: [...tls.rootCertificates, ...certs.ca.map((c) => c.toString())] } : {}),
         ...(certs?.cert && certs.key ? { cert: certs.cert, key: certs.key } : {}),
-      });
+      };
+      // HTTPS through a proxy: a CONNECT tunnel per connection, TLS with the registry inside it.
+      agent = tunnel ? new TunnelingAgent(tunnel, options) : new https.Agent(options);
     }
     this.agents.set(key, agent);
     return agent;

@@ -153,7 +153,7 @@ export class SandboxManager {
   /** The pause process: an OCI container joining the pinned namespaces, created under conmon and started. */
   private async startPause(p: PauseStart): Promise<{ created: { pid: number; conmonPid: number; conmonStartTime: string }; bundle: string }> {
     const { id, config, handler, hold, bundle, undo } = p;
-    const overlay = mountOverlay(bundle, hold.lowerDirs);
+    const overlay = mountOverlay(bundle, hold.overlay);
     undo.push(`unmounting the pause root filesystem of ${id}`, () => unmountOverlay(overlay.rootfs));
     const ns = (kind: PinnableKind, host: boolean): PauseNamespace => (host ? 'host' : { path: p.pinned[kind]! });
     const spec = buildPauseSpec({

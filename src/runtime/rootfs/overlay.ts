@@ -4,8 +4,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MNT_DETACH } from '../../sys/constants';
-import { mount, umount2 } from '../../sys/libc';
+import { umount2 } from '../../sys/libc';
+import { mountOverlayFs } from '../../sys/overlay-mount';
 import { errors, messageOf } from '../../common/errors';
+import type { OverlayLowers } from '../../image/layer-store';
 
 export interface OverlayRootfs {
   /** The mounted root filesystem. */
@@ -14,16 +16,18 @@ export interface OverlayRootfs {
   work: string;
 }
 
-/** Mounts lowerDirs (top-most first) with a fresh upper under dir; returns the paths. */
-export function mountOverlay(dir: string, lowerDirs: readonly string[]): OverlayRootfs {
-  if (lowerDirs.length === 0) throw errors.runtime(`mounting a root filesystem in ${dir}: the image has no layers`);
+/**
+ * Mounts an image's lowers (top-most first, relative to their root: the image
+ * layer's short links, so any layer count fits) with a fresh upper under dir.
+ */
+export function mountOverlay(dir: string, lowers: OverlayLowers): OverlayRootfs {
+  if (lowers.lowers.length === 0) throw errors.runtime(`mounting a root filesystem in ${dir}: the image has no layers`);
   const rootfs = path.join(dir, 'rootfs');
   const upper = path.join(dir, 'upper');
   const work = path.join(dir, 'work');
   for (const d of [rootfs, upper, work]) fs.mkdirSync(d, { recursive: true, mode: 0o755 });
-  const options = `lowerdir=${lowerDirs.join(':')},upperdir=${upper},workdir=${work}`;
   try {
-    mount('overlay', rootfs, 'overlay', 0, options);
+    mountOverlayFs({ target: rootfs, lowerRoot: lowers.root, lowers: lowers.lowers, upper, work });
   } catch (err) {
     throw errors.runtime(`mounting the overlay root filesystem at ${rootfs}: ${messageOf(err)}`);
   }

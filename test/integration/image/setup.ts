@@ -71,8 +71,9 @@ export function newService(t: TestContextLike, conf: string, overrides: Partial<
   return { dir, root, confPath, options, service };
 }
 
+/** Committed layer dirs (not the links dir l/, not temp or trash dirs). */
 export function layerDirs(root: string): string[] {
-  return fs.readdirSync(path.join(root, 'layers')).filter((name) => !name.startsWith('.')).sort();
+  return fs.readdirSync(path.join(root, 'layers')).filter((name) => !name.startsWith('.') && name !== 'l').sort();
 }
 
 export function blobs(root: string): string[] {

@@ -59,7 +59,8 @@ test('RemoveImage: a tag at a time, by ID, idempotent; GC deletes what nothing u
   await new Promise((resolve) => setTimeout(resolve, 100));
   assert.deepEqual(layerDirs(root), []);
   assert.deepEqual(blobs(root), []);
-  assert.deepEqual(fs.readdirSync(path.join(root, 'layers')), [], 'trash was emptied');
+  assert.deepEqual(fs.readdirSync(path.join(root, 'layers')), ['l'], 'trash was emptied');
+  assert.deepEqual(fs.readdirSync(path.join(root, 'layers', 'l')), [], 'links went with their layers');
   assert.throws(() => service.hold(b.reference), (err: unknown) => errors.imageNotFound.is(err));
 });
 
@@ -183,4 +184,33 @@ test('hostile layers are contained', async (t) => {
     assert.equal(fs.readFileSync(path.join(outside, 'victim'), 'utf8'), 'original', `${c.name}: outside file untouched`);
     assert.equal(fs.statSync(path.join(outside, 'victim')).nlink, 1, `${c.name}: no hard link to the outside file`);
   }
+});
+
+test('shared layers: GC removes a layer only when no image and no hold (container) has it', async (t) => {
+  const x = await pushImage(registry, 'store/share-x:v1', image('share-x'));
+  const y = await pushImage(registry, 'store/share-y:v1', image('share-y'));
+  const { service, root } = newService(t, registriesConf([registry.host]));
+  const px = await service.pull(x.reference);
+  const py = await service.pull(y.reference);
+  const hex = (chains: string[]) => chains.map((c) => c.slice(7));
+  assert.equal(px.chainIds[0], py.chainIds[0], 'one base layer');
+  const [base, xTop, yTop] = [px.chainIds[0]!, px.chainIds[1]!, py.chainIds[1]!];
+  const links = () => fs.readdirSync(path.join(root, 'layers', 'l')).length;
+
+  const container = service.hold(py.id);
+  await service.remove(py.id);
+  assert.deepEqual(layerDirs(root), hex([base, xTop, yTop]).sort(), "a container keeps the removed image's layers");
+  await service.remove(px.id);
+  assert.deepEqual(layerDirs(root), hex([base, yTop]).sort(), "x's own layer goes; the base stays for the container");
+  const recovered = service.holdLayers(py.chainIds);
+  container.release();
+  assert.deepEqual(layerDirs(root), hex([base, yTop]).sort(), 'a second holder keeps them');
+  assert.equal(links(), 2);
+  await service.pull(x.reference);
+  recovered.release();
+  assert.deepEqual(layerDirs(root), hex([base, xTop]).sort(), 'the base stays for the re-pulled image only');
+  assert.equal(links(), 2);
+  await service.remove(x.reference);
+  assert.deepEqual(layerDirs(root), []);
+  assert.equal(links(), 0);
 });
