@@ -123,6 +123,8 @@ async function main(): Promise<void> {
     for (const [name, r] of Object.entries(results)) console.log(`  ${name.padEnd(22)} create ${fmt(r.create)}   total ${fmt(r.total)}`);
     const ratio = (a: string, b: string): string => (median(results[a]!.total) / median(results[b]!.total)).toFixed(2);
     console.log(`  ratio to runc: native ${ratio('cradle native', 'runc')}, native+in-process start ${ratio('cradle native+inproc', 'runc')}, node ${ratio('cradle node', 'runc')}; under conmon: native ${ratio('conmon+cradle native', 'conmon+runc')}, native+in-process start (cradled's path) ${ratio('conmon+native+inproc', 'conmon+runc')}`);
+    const createRatio = (a: string, b: string): string => (median(results[a]!.create) / median(results[b]!.create)).toFixed(2);
+    console.log(`  create alone, ratio to runc: native ${createRatio('cradle native', 'runc')}, node ${createRatio('cradle node', 'runc')}; under conmon: native ${createRatio('conmon+cradle native', 'conmon+runc')}`);
     console.log(`  writeLaunchPlan (in the caller, before create): ${fmt(planMs)}`);
 
     // The init's footprint while it waits for start, native and Node.
