@@ -276,6 +276,9 @@ static void start_time(pid_t pid, char *out, size_t len) {
 
 static void create(const char *root, const char *bundle, const char *pid_file, const char *console_socket, int no_pivot) {
   fatal_handler = parent_fatal;
+  // An init that dies early must not kill create with SIGPIPE before it cleans up
+  // (the init resets every disposition before its final execve).
+  signal(SIGPIPE, SIG_IGN);
   char *config = xasprintf("%s/config.json", bundle);
   if (plan.terminal && !console_socket) dief("%s: process.terminal: terminal is true but no --console-socket was given", config);
   if (!plan.terminal && console_socket) dief("%s: process.terminal: --console-socket given but terminal is false", config);
@@ -361,10 +364,11 @@ static void create(const char *root, const char *bundle, const char *pid_file, c
   set_oom_score_adj();
   char started[32];
   start_time(init_pid, started, sizeof started);
+  // A failed write means the init is gone: what it said, if anything, is read below.
   uint32_t plan_len = (uint32_t)plan.len, seccomp_len = (uint32_t)plan.seccomp_len;
-  if (write_all(sv[0], "g", 1) < 0 || write_all(sv[0], &plan_len, sizeof plan_len) < 0 || write_all(sv[0], plan.buf, plan.len) < 0 ||
-      write_all(sv[0], &seccomp_len, sizeof seccomp_len) < 0 || (seccomp_len && write_all(sv[0], plan.seccomp, plan.seccomp_len) < 0)) {
-    die("sync socket");
+  if (write_all(sv[0], "g", 1) == 0 && write_all(sv[0], &plan_len, sizeof plan_len) == 0 && write_all(sv[0], plan.buf, plan.len) == 0 &&
+      write_all(sv[0], &seccomp_len, sizeof seccomp_len) == 0 && seccomp_len) {
+    write_all(sv[0], plan.seccomp, plan.seccomp_len);
   }
 
   char buf[4200];
@@ -382,7 +386,7 @@ static void create(const char *root, const char *bundle, const char *pid_file, c
     int status = 0;
     while (waitpid(init_pid, &status, 0) < 0 && errno == EINTR) {}
     init_pid = -1;
-    if (WIFSIGNALED(status)) dief("the container init exited during setup (signal %s)", sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
+    if (WIFSIGNALED(status)) dief("the container init exited during setup (signal SIG%s)", sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
     dief("the container init exited during setup (status %d)", WEXITSTATUS(status));
   }
   close(sv[0]);
