@@ -1,7 +1,8 @@
-// create+start latency of cradle-runtime against runc on the same busybox bundle,
-// interleaved, measured to the first byte the container writes (as the notes' Q4
-// harness). Also: start through CradleRuntime's in-process fast path, and the Node
-// init's memory while it waits in the created state.
+// create+start latency of cradle-runtime (native launcher with a launch plan, and the
+// Node create without one) against runc on the same busybox bundle, interleaved,
+// measured to the first byte the container writes (as the notes' Q4 harness), and
+// under conmon as cri-o runs it. Also: start through CradleRuntime's in-process fast
+// path, and the init's memory while it waits in the created state.
 // Usage (root): node dist/bench/runtime-vs-runc.js [iterations=10]
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -10,6 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cleanChildEnv } from '../src/common/child-env';
 import { CRADLE_RUNTIME_BIN, CradleRuntime } from '../src/runtime/cradle-runtime';
 import { defaultSpec, makeBusyboxRootfs, writeSpec } from '../test/helpers/rootfs';
+import { writeLaunchPlan } from '../src/oci-runtime/launch-plan';
 
 const RUNC = '/usr/sbin/runc';
 const n = Number(process.argv[2] ?? 10);
@@ -40,38 +42,104 @@ async function once(bin: string, root: string, bundle: string, id: string, inPro
   return { create: created - t0, total: firstByte - t0 };
 }
 
+const CONMON = '/usr/bin/conmon';
+
+/** conmon as cri-o runs it, then `start`: ms to the pid on the sync pipe (create) and to start's return (total). */
+async function onceConmon(bin: string, root: string, dir: string, bundle: string, id: string, inProcessStart: boolean): Promise<{ create: number; total: number }> {
+  const d = path.join(dir, id);
+  for (const sub of ['exits', 'persist', 'sock']) fs.mkdirSync(path.join(d, sub), { recursive: true });
+  const t0 = performance.now();
+  const child = spawn(CONMON, [
+    '--api-version', '1', '-b', bundle, '-c', id, '-u', id, '-n', id, '--exit-dir', path.join(d, 'exits'),
+    '-l', `k8s-file:${path.join(d, 'ctr.log')}`, '--log-level', 'error', '-P', path.join(d, 'conmon.pid'), '-p', path.join(d, 'pid'),
+    '--persist-dir', path.join(d, 'persist'), '-r', bin, '--runtime-arg', `--root=${root}`, '--socket-dir-path', path.join(d, 'sock'),
+  ], { stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: cleanChildEnv({ _OCI_SYNCPIPE: '3' }) });
+  const msg = await new Promise<string>((resolve) => {
+    let buf = '';
+    const sync = child.stdio[3] as NodeJS.ReadableStream;
+    sync.on('data', (x: Buffer) => { buf += x.toString(); if (buf.includes('}')) resolve(buf); });
+    sync.on('close', () => resolve(buf));
+  });
+  const created = performance.now();
+  if (!/"data":\s*[1-9]/.test(msg)) throw new Error(`conmon create with ${bin} failed: ${msg}`);
+  if (inProcessStart) await new RuntimeCli({ binary: bin, root }).start(id);
+  else spawnSync(bin, ['--root', root, 'start', id], { env: cleanChildEnv(), stdio: 'ignore' });
+  const total = performance.now() - t0;
+  (child.stdio[3] as NodeJS.ReadableStream & { destroy(): void }).destroy();
+  // conmon exits with the container (echo): wait for its exit file before deleting.
+  for (let i = 0; i < 500 && !fs.existsSync(path.join(d, 'exits', id)); i++) await new Promise((r) => setTimeout(r, 2));
+  spawnSync(bin, ['--root', root, 'delete', '--force', id], { env: cleanChildEnv(), stdio: 'ignore' });
+  return { create: created - t0, total };
+}
+
+/** One bundle per container (conmon writes into it), sharing one rootfs. */
+function bundleFor(dir: string, rootfs: string, id: string, cgroupsPath: string): string {
+  const b = path.join(dir, 'bundles', id);
+  fs.mkdirSync(b, { recursive: true });
+  const spec = defaultSpec(['echo', 'MARK'], cgroupsPath);
+  spec.root = { path: rootfs, readonly: true };
+  writeSpec(b, spec);
+  return b;
+}
+
+type Variant = { name: string; bin: string; plan: boolean; inproc?: boolean; conmon?: boolean };
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('run as root');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-bench-rt-'));
   try {
-    const bundle = path.join(dir, 'bundle');
-    fs.mkdirSync(bundle);
-    makeBusyboxRootfs(bundle);
-    writeSpec(bundle, defaultSpec(['echo', 'MARK'], `/cradle-bench-rt-${process.pid}`));
+    const base = path.join(dir, 'base');
+    fs.mkdirSync(base);
+    const rootfs = makeBusyboxRootfs(base);
+    const cgroupsPath = `/cradle-bench-rt-${process.pid}`;
     const root = path.join(dir, 'state');
-    const results: Record<string, { create: number[]; total: number[] }> = { cradle: { create: [], total: [] }, 'cradle+inproc-start': { create: [], total: [] }, runc: { create: [], total: [] } };
+    const variants: Variant[] = [
+      { name: 'cradle native', bin: CRADLE_RUNTIME_BIN, plan: true },
+      { name: 'cradle native+inproc', bin: CRADLE_RUNTIME_BIN, plan: true, inproc: true },
+      { name: 'cradle node', bin: CRADLE_RUNTIME_BIN, plan: false },
+      { name: 'runc', bin: RUNC, plan: false },
+      { name: 'conmon+cradle native', bin: CRADLE_RUNTIME_BIN, plan: true, conmon: true },
+      { name: 'conmon+native+inproc', bin: CRADLE_RUNTIME_BIN, plan: true, conmon: true, inproc: true },
+      { name: 'conmon+runc', bin: RUNC, plan: false, conmon: true },
+    ];
+    const results: Record<string, { create: number[]; total: number[] }> = Object.fromEntries(variants.map((v) => [v.name, { create: [], total: [] }]));
+    const planMs: number[] = [];
     for (let i = 0; i < n; i++) {
-      for (const [name, bin, inproc] of [['cradle', CRADLE_RUNTIME_BIN, false], ['cradle+inproc-start', CRADLE_RUNTIME_BIN, true], ['runc', RUNC, false]] as const) {
-        const r = await once(bin, root, bundle, `bench-${i}-${name.replace(/\W/g, '')}`, inproc);
-        results[name]!.create.push(r.create);
-        results[name]!.total.push(r.total);
+      for (const v of variants) {
+        const id = `bench-${i}-${v.name.replace(/\W/g, '')}`;
+        const bundle = bundleFor(dir, rootfs, id, cgroupsPath);
+        if (v.plan) {
+          // What cradled does when it writes a bundle; outside the create+start timing.
+          const t = performance.now();
+          if (!writeLaunchPlan(bundle, id)) throw new Error('no launch plan for the bench bundle');
+          planMs.push(performance.now() - t);
+        }
+        const r = v.conmon ? await onceConmon(v.bin, root, dir, bundle, id, v.inproc ?? false) : await once(v.bin, root, bundle, id, v.inproc ?? false);
+        results[v.name]!.create.push(r.create);
+        results[v.name]!.total.push(r.total);
       }
     }
-    console.log(`create+start to first container output, ms, median (min-max), n=${n}, interleaved`);
-    for (const [name, r] of Object.entries(results)) console.log(`  ${name.padEnd(20)} create ${fmt(r.create)}   total ${fmt(r.total)}`);
-    const ratio = median(results.cradle!.total) / median(results.runc!.total);
-    const ratioFast = median(results['cradle+inproc-start']!.total) / median(results.runc!.total);
-    console.log(`  ratio cradle/runc: ${ratio.toFixed(2)} (CLI start), ${ratioFast.toFixed(2)} (in-process start); budget 1.5`);
+    console.log(`create+start, ms, median (min-max), n=${n}, interleaved; direct: to the first container output; conmon: to start's return`);
+    for (const [name, r] of Object.entries(results)) console.log(`  ${name.padEnd(22)} create ${fmt(r.create)}   total ${fmt(r.total)}`);
+    const ratio = (a: string, b: string): string => (median(results[a]!.total) / median(results[b]!.total)).toFixed(2);
+    console.log(`  ratio to runc: native ${ratio('cradle native', 'runc')}, native+in-process start ${ratio('cradle native+inproc', 'runc')}, node ${ratio('cradle node', 'runc')}; under conmon: native ${ratio('conmon+cradle native', 'conmon+runc')}, native+in-process start (cradled's path) ${ratio('conmon+native+inproc', 'conmon+runc')}`);
+    const createRatio = (a: string, b: string): string => (median(results[a]!.create) / median(results[b]!.create)).toFixed(2);
+    console.log(`  create alone, ratio to runc: native ${createRatio('cradle native', 'runc')}, node ${createRatio('cradle node', 'runc')}; under conmon: native ${createRatio('conmon+cradle native', 'conmon+runc')}`);
+    console.log(`  writeLaunchPlan (in the caller, before create): ${fmt(planMs)}`);
 
-    // The Node init's footprint while it waits for start.
-    const created = spawnSync(CRADLE_RUNTIME_BIN, ['--root', root, 'create', '--bundle', bundle, 'bench-mem'], { env: cleanChildEnv(), stdio: 'ignore' });
-    if (created.status === 0) {
-      const pid = Number(JSON.parse(spawnSync(CRADLE_RUNTIME_BIN, ['--root', root, 'state', 'bench-mem'], { env: cleanChildEnv(), encoding: 'utf8' }).stdout).pid);
+    // The init's footprint while it waits for start, native and Node.
+    for (const plan of [true, false]) {
+      const id = `bench-mem-${plan ? 'native' : 'node'}`;
+      const bundle = bundleFor(dir, rootfs, id, cgroupsPath);
+      if (plan) writeLaunchPlan(bundle, id);
+      const created = spawnSync(CRADLE_RUNTIME_BIN, ['--root', root, 'create', '--bundle', bundle, id], { env: cleanChildEnv(), stdio: 'ignore' });
+      if (created.status !== 0) continue;
+      const pid = Number(JSON.parse(spawnSync(CRADLE_RUNTIME_BIN, ['--root', root, 'state', id], { env: cleanChildEnv(), encoding: 'utf8' }).stdout).pid);
       const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
       const pick = (k: string) => /^(\w+):\s+(\d+ kB)/m.exec(status.split('\n').find((l) => l.startsWith(k)) ?? '')?.[2] ?? '?';
-      const charged = fs.readFileSync(`/sys/fs/cgroup/memory/cradle-bench-rt-${process.pid}/memory.usage_in_bytes`, 'utf8').trim();
-      console.log(`created-state Node init: VmHWM ${pick('VmHWM')}, VmRSS ${pick('VmRSS')}, threads ${/^Threads:\s+(\d+)/m.exec(status)?.[1]}, charged to the container's memory cgroup ${(Number(charged) / 1048576).toFixed(1)} MiB`);
-      spawnSync(CRADLE_RUNTIME_BIN, ['--root', root, 'delete', '--force', 'bench-mem'], { env: cleanChildEnv(), stdio: 'ignore' });
+      const charged = fs.readFileSync(`/sys/fs/cgroup/memory${cgroupsPath}/memory.usage_in_bytes`, 'utf8').trim();
+      console.log(`created-state ${plan ? 'native' : 'Node'} init: VmHWM ${pick('VmHWM')}, VmRSS ${pick('VmRSS')}, threads ${/^Threads:\s+(\d+)/m.exec(status)?.[1]}, charged to the container's memory cgroup ${(Number(charged) / 1048576).toFixed(2)} MiB`);
+      spawnSync(CRADLE_RUNTIME_BIN, ['--root', root, 'delete', '--force', id], { env: cleanChildEnv(), stdio: 'ignore' });
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -35,6 +35,13 @@ export function checkSpecForHost(spec: Spec, file: string, hasConsole: boolean):
     throw new SpecError(file, 'linux.resources.memory.limit',
       `${limit} bytes is below cradle-runtime's floor of ${MEMORY_FLOOR_BYTES} (the Node init is charged to the container until exec)`);
   }
+  checkSpecNamespaces(spec, file);
+  if (spec.process!.terminal && !hasConsole) throw new SpecError(file, 'process.terminal', 'terminal is true but no --console-socket was given');
+  if (!spec.process!.terminal && hasConsole) throw new SpecError(file, 'process.terminal', '--console-socket given but terminal is false');
+}
+
+/** The part of checkSpecForHost that depends neither on the init (memory floor) nor on the invocation (console). */
+export function checkSpecNamespaces(spec: Spec, file: string): void {
   // As runc: a hostname needs a uts namespace of the container's own, new or joined
   // by path (pod containers join the pod's pinned one), never the host's.
   if ((spec.hostname || spec.domainname) && !namespaceOf(spec, 'uts')) {
@@ -43,8 +50,6 @@ export function checkSpecForHost(spec: Spec, file: string, hasConsole: boolean):
   if (!namespaceOf(spec, 'mount') || namespaceOf(spec, 'mount')!.path) {
     throw new SpecError(file, 'linux.namespaces', 'a new mount namespace is required');
   }
-  if (spec.process!.terminal && !hasConsole) throw new SpecError(file, 'process.terminal', 'terminal is true but no --console-socket was given');
-  if (!spec.process!.terminal && hasConsole) throw new SpecError(file, 'process.terminal', '--console-socket given but terminal is false');
 }
 
 export async function createContainer(opts: CreateOptions): Promise<void> {

@@ -137,12 +137,12 @@ export class SpecError extends Error {
   }
 }
 
-/** Reads and validates <bundle>/config.json; resolves root.path against the bundle. */
-export function loadSpec(bundle: string): { spec: Spec; rootfs: string } {
+/** Reads and validates <bundle>/config.json (or its given contents); resolves root.path against the bundle. */
+export function loadSpec(bundle: string, contents?: string): { spec: Spec; rootfs: string } {
   const file = path.join(bundle, 'config.json');
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = contents ?? fs.readFileSync(file, 'utf8');
   } catch (err) {
     throw new SpecError(file, '(file)', `cannot read: ${(err as Error).message}`);
   }

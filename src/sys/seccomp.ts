@@ -103,6 +103,12 @@ export class SeccompFilter {
     if (rc < 0) throw new SyscallError('seccomp_load', -rc);
   }
 
+  /** Frees the libseccomp context (a long-lived process builds many filters). */
+  release(): void {
+    if (this.ctx) lib().release(this.ctx);
+    this.ctx = null;
+  }
+
   /** Writes the generated BPF program to fd (what load() would install). */
   exportBpf(fd: number): void {
     const rc = lib().exportBpf(this.ctx, fd) as number;

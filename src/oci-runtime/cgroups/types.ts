@@ -1,7 +1,27 @@
 // What the runtime needs from a cgroup driver. Drivers follow runc's order:
 // apply() right after the init is spawned (so everything it does is accounted),
 // set() once the init reports READY (so its own setup cannot trip a small limit).
+import * as fs from 'node:fs';
 import type { Resources } from '../spec';
+
+/** One cgroup file write of set(): absolute file, value; optional = skipped when the file does not exist. */
+export interface PlannedWrite {
+  file: string;
+  value: string;
+  optional: boolean;
+}
+
+/** Performs planned writes in order (the Node create's set(); the native launcher does the same). */
+export function applyWrites(writes: readonly PlannedWrite[]): void {
+  for (const w of writes) {
+    if (w.optional && !fs.existsSync(w.file)) continue;
+    try {
+      fs.writeFileSync(w.file, w.value);
+    } catch (err) {
+      throw new Error(`writing ${JSON.stringify(w.value)} to ${w.file}: ${(err as Error).message}`);
+    }
+  }
+}
 
 export interface CgroupManager {
   readonly version: 1 | 2;
@@ -11,6 +31,8 @@ export interface CgroupManager {
   apply(pid: number): void;
   /** Writes resource limits. */
   set(resources: Resources): void;
+  /** The file writes set() makes, in order (v2: without the device program, which set() attaches first). */
+  plannedWrites(resources: Resources): PlannedWrite[];
   /** Pids currently in the container's cgroup. */
   pids(): number[];
   freeze(frozen: boolean): void;
@@ -28,7 +50,10 @@ export interface CgroupFs {
   selfCgroup: string;
 }
 
-/** The smallest memory limit accepted: the Node init has 5-12 MB charged to the container (Node 24, measured) before it execs. */
+/**
+ * The smallest memory limit the Node create accepts: its Node init is charged to the
+ * container before it execs. The native launcher's init is not, and has no floor.
+ */
 export const MEMORY_FLOOR_BYTES = 16 * 1024 * 1024;
 
 /** runc's conversions from v1 values to v2 files. */

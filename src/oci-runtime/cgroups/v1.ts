@@ -3,9 +3,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Resources } from '../spec';
-import { type CgroupFs, type CgroupManager, DEFAULT_DEVICE_RULES, deviceRuleString } from './types';
+import { type CgroupFs, type CgroupManager, type PlannedWrite, DEFAULT_DEVICE_RULES, applyWrites, deviceRuleString } from './types';
 
-interface Hierarchy {
+export interface Hierarchy {
   /** "memory", "cpu,cpuacct", "name=systemd" */
   controllers: string;
   mount: string;
@@ -59,20 +59,30 @@ export class CgroupV1 implements CgroupManager {
     for (const h of this.hierarchies) fs.writeFileSync(path.join(h.dir, 'cgroup.procs'), String(pid));
   }
 
-  set(r: Resources): void {
+  /** Hierarchies with the container's directory in each (for the launch plan). */
+  hierarchyList(): readonly Hierarchy[] {
+    return this.hierarchies;
+  }
+
+  /**
+   * The file writes set() performs, in order: one list for the Node create and the
+   * launch plan. Checks that need no write (a controller not mounted, unified on v1)
+   * throw here. File existence for a cgroup not made yet is looked up in its
+   * hierarchy's root, which has the same files.
+   */
+  plannedWrites(r: Resources): PlannedWrite[] {
+    const out: PlannedWrite[] = [];
     const write = (controller: string, file: string, value: string | number, optional = false): void => {
       const dir = this.dirOf(controller);
       if (!dir) {
         if (optional) return;
         throw new Error(`cgroup v1 controller ${controller} is not mounted (needed for ${file})`);
       }
-      const target = path.join(dir, file);
-      if (optional && !fs.existsSync(target)) return;
-      try {
-        fs.writeFileSync(target, String(value));
-      } catch (err) {
-        throw new Error(`writing ${JSON.stringify(String(value))} to ${target}: ${(err as Error).message}`);
-      }
+      out.push({ file: path.join(dir, file), value: String(value), optional });
+    };
+    const exists = (controller: string, file: string): boolean => {
+      const h = this.hierarchies.find((x) => x.controllers.split(',').includes(controller));
+      return h !== undefined && (fs.existsSync(path.join(h.dir, file)) || fs.existsSync(path.join(h.mount, file)));
     };
     if (r.memory) {
       const m = r.memory;
@@ -110,8 +120,7 @@ export class CgroupV1 implements CgroupManager {
     }
     if (r.pids && r.pids.limit !== 0) write('pids', 'pids.max', r.pids.limit > 0 ? r.pids.limit : 'max');
     if (r.blockIO?.weight) {
-      const dir = this.dirOf('blkio');
-      const file = dir && ['blkio.weight', 'blkio.bfq.weight'].find((f) => fs.existsSync(path.join(dir, f)));
+      const file = ['blkio.weight', 'blkio.bfq.weight'].find((f) => exists('blkio', f));
       if (!file) throw new Error('blockIO.weight: this kernel has no blkio.weight (no CFQ/BFQ scheduler)');
       write('blkio', file, r.blockIO.weight);
     }
@@ -124,6 +133,11 @@ export class CgroupV1 implements CgroupManager {
     if (r.unified && Object.keys(r.unified).length > 0) {
       throw new Error('linux.resources.unified needs cgroup v2; this host runs cgroup v1');
     }
+    return out;
+  }
+
+  set(r: Resources): void {
+    applyWrites(this.plannedWrites(r));
   }
 
   pids(): number[] {

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Resources } from '../spec';
 import type { DeviceRule } from '../spec';
-import { type CgroupFs, type CgroupManager, DEFAULT_DEVICE_RULES, blkioWeightToIoWeight, sharesToWeight } from './types';
+import { type CgroupFs, type CgroupManager, type PlannedWrite, DEFAULT_DEVICE_RULES, applyWrites, blkioWeightToIoWeight, sharesToWeight } from './types';
 import { deviceFilterProgram } from './device-filter';
 
 /** Installs a device program on a cgroup dir (replaced in unit tests). */
@@ -106,16 +106,13 @@ export class CgroupV2 implements CgroupManager {
     return deviceFilterProgram([...rules, ...DEFAULT_DEVICE_RULES]);
   }
 
+  plannedWrites(r: Resources): PlannedWrite[] {
+    return this.plan(r).map(([file, value]) => ({ file: path.join(this.dir, file), value, optional: false }));
+  }
+
   set(r: Resources): void {
     if (r.devices) this.applyDevices(this.dir, CgroupV2.deviceProgram(r.devices));
-    for (const [file, value] of this.plan(r)) {
-      const target = path.join(this.dir, file);
-      try {
-        fs.writeFileSync(target, value);
-      } catch (err) {
-        throw new Error(`writing ${JSON.stringify(value)} to ${target}: ${(err as Error).message}`);
-      }
-    }
+    applyWrites(this.plannedWrites(r));
   }
 
   pids(): number[] {

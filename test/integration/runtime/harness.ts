@@ -8,6 +8,7 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { cleanChildEnv } from '../../../src/common/child-env';
 import { defaultSpec, makeBusyboxRootfs, writeSpec } from '../../helpers/rootfs';
 import type { Spec } from '../../../src/oci-runtime/spec';
+import { removeLaunchPlan, writeLaunchPlan } from '../../../src/oci-runtime/launch-plan';
 
 export const REPO = path.resolve(__dirname, '../../../..');
 export const CRADLE_RUNTIME = path.join(REPO, 'bin', 'cradle-runtime');
@@ -73,6 +74,16 @@ function killAndRemoveCgroup(dir: string): void {
 
 export type Runtime = 'cradle' | 'runc';
 
+/**
+ * Which create cradle-runtime runs: "native" (a launch plan is written next to
+ * config.json, as cradled does) or "node" (no plan: the Node CLI does the create).
+ * CRADLE_TEST_LAUNCHER=node runs a whole file on the Node path.
+ */
+export type Launcher = 'native' | 'node';
+export function defaultLauncher(): Launcher {
+  return process.env.CRADLE_TEST_LAUNCHER === 'node' ? 'node' : 'native';
+}
+
 /** One container under test: its bundle, state root and cgroup, all removed by cleanup(). */
 export class TestContainer {
   readonly id: string;
@@ -83,6 +94,9 @@ export class TestContainer {
   readonly outFile: string;
   readonly errFile: string;
   spec: Spec;
+  launcher: Launcher = defaultLauncher();
+  /** Whether the last writeSpec() left a launch plan (false: the spec needs the Node path). */
+  planned = false;
 
   constructor(readonly runtime: Runtime, tag: string, args: string[]) {
     this.id = uniqueId(tag);
@@ -99,6 +113,8 @@ export class TestContainer {
 
   writeSpec(spec: unknown = this.spec): void {
     writeSpec(this.bundle, spec);
+    this.planned = this.runtime === 'cradle' && this.launcher === 'native' ? writeLaunchPlan(this.bundle, this.id) : false;
+    if (!this.planned) removeLaunchPlan(this.bundle);
   }
 
   /** Runs a CLI command of this container's runtime (global --root first, as conmon does). */

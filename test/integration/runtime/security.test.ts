@@ -3,7 +3,7 @@ import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TestContainer, isRoot, leftoverCgroups, sweepStale } from './harness';
+import { REPO, TestContainer, isRoot, leftoverCgroups, sweepStale } from './harness';
 
 const skip = !isRoot() && 'needs root';
 before(() => { if (isRoot()) sweepStale(); });
@@ -56,6 +56,7 @@ test('mounts over /proc files are refused (except the lxcfs set)', { skip }, (t)
 test('CVE-2019-5736: the init\'s binary (the host node) cannot be opened for writing', { skip }, (t) => {
   const ctr = new TestContainer('cradle', 'exe', ['true']);
   t.after(() => ctr.cleanup());
+  ctr.launcher = 'node'; // the Node init; the native one is checked below
   ctr.writeSpec();
   assert.equal(ctr.create().status, 0);
   const pid = ctr.state()!.pid;
@@ -70,6 +71,29 @@ test('CVE-2019-5736: the init\'s binary (the host node) cannot be opened for wri
   // reopen fails with EROFS. O_TRUNC makes the kernel check the mount before the
   // busy-text check (ETXTBSY: this test runner runs the same node binary), so the
   // assertion tells the two apart without ever truncating anything.
+  const handle = fs.openSync(`/proc/${pid}/exe`, 0o10000000 /* O_PATH */);
+  try {
+    assert.equal(ctr.cli(['delete', '--force', ctr.id]).status, 0);
+    assert.throws(() => fs.openSync(`/proc/self/fd/${handle}`, fs.constants.O_WRONLY | fs.constants.O_TRUNC),
+      (err: NodeJS.ErrnoException) => err.code === 'EROFS');
+  } finally {
+    fs.closeSync(handle);
+  }
+});
+
+test('CVE-2019-5736: the native init\'s binary (the launcher) cannot be opened for writing', { skip }, (t) => {
+  const ctr = new TestContainer('cradle', 'nexe', ['true']);
+  t.after(() => ctr.cleanup());
+  ctr.launcher = 'native';
+  ctr.writeSpec();
+  assert.equal(ctr.planned, true);
+  assert.equal(ctr.create().status, 0);
+  const pid = ctr.state()!.pid;
+  const exe = fs.statSync(`/proc/${pid}/exe`);
+  const launcher = fs.statSync(path.join(REPO, 'dist/bin/cradle-runtime'));
+  assert.deepEqual([exe.dev, exe.ino], [launcher.dev, launcher.ino], 'PID 1 runs the launcher binary');
+  assert.match(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /^cradle-runtime\0__native-init\0/);
+  // As above: the O_PATH handle reopened for writing after the init is gone hits the read-only bind.
   const handle = fs.openSync(`/proc/${pid}/exe`, 0o10000000 /* O_PATH */);
   try {
     assert.equal(ctr.cli(['delete', '--force', ctr.id]).status, 0);

@@ -169,3 +169,25 @@ test('device filter program: rules last to first, unconditional rule ends the pr
   assert.throws(() => deviceFilterProgram([{ allow: true, type: 'x' }]), /invalid type/);
   assert.throws(() => deviceFilterProgram([{ allow: true, type: 'c', access: 'rwx' }]), /invalid access/);
 });
+
+test('v1 plannedWrites: the writes set() makes, in order, before the cgroup exists (the launch plan)', (t) => {
+  const root = tmp(t);
+  const m = cgroupManager('/planned', 'planned', { root, selfCgroup: fakeV1(root) });
+  fs.writeFileSync(path.join(root, 'memory/memory.swappiness'), '60');
+  const writes = m.plannedWrites({
+    memory: { limit: 4 << 20, swappiness: 10, swap: -1 },
+    pids: { limit: 3 },
+    devices: [{ allow: false, access: 'rwm' }],
+  });
+  const mem = path.join(root, 'memory/planned');
+  assert.deepEqual(writes.slice(0, 4), [
+    { file: path.join(mem, 'memory.memsw.limit_in_bytes'), value: '-1', optional: true },
+    { file: path.join(mem, 'memory.limit_in_bytes'), value: String(4 << 20), optional: false },
+    { file: path.join(mem, 'memory.swappiness'), value: '10', optional: true },
+    { file: path.join(root, 'pids/planned/pids.max'), value: '3', optional: false },
+  ]);
+  assert.deepEqual(writes[4], { file: path.join(root, 'devices/planned/devices.deny'), value: 'a *:* rwm', optional: false });
+  assert.equal(writes.length, 5 + 11, 'the default allow list follows the config\'s rules');
+  assert.equal(fs.existsSync(mem), false, 'planning creates nothing');
+  assert.throws(() => m.plannedWrites({ unified: { 'memory.high': '1' } }), /needs cgroup v2/);
+});

@@ -1,0 +1,242 @@
+// The launch plan (docs/launch-plan.md): every decision of a `create` taken here, in
+// TypeScript, with the same code the Node create uses, and written next to
+// config.json for the native launcher, which then executes it without Node.
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as c from '../sys/constants';
+import { capabilityBit, capabilityMask } from '../sys/capabilities';
+import { loadSpec, namespaceOf, type Mount, type Spec, type DeviceNode } from './spec';
+import { checkSpecNamespaces } from './create';
+import { cgroupManager, CgroupV1 } from './cgroups';
+import { parseMountOptions, rootfsPropagationFlag } from './mount-options';
+import { validateId, type SavedState } from './state';
+
+export const PLAN_FILE = 'cradle-launch.plan';
+export const PLAN_SECCOMP_FILE = 'cradle-seccomp.bpf';
+export const PLAN_VERSION = 'cradle-plan-v1';
+
+/** /proc files that may be mounted over (lxcfs), as rootfs.ts allows. */
+const PROC_MOUNT_ALLOWED = new Set([
+  '/proc/cpuinfo', '/proc/diskstats', '/proc/meminfo', '/proc/stat', '/proc/swaps', '/proc/uptime',
+  '/proc/loadavg', '/proc/slabinfo', '/proc/net/dev', '/proc/sys/kernel/ns_last_pid',
+]);
+
+const DEFAULT_DEVICES: DeviceNode[] = [
+  { type: 'c', path: '/dev/null', major: 1, minor: 3, fileMode: 0o666 },
+  { type: 'c', path: '/dev/zero', major: 1, minor: 5, fileMode: 0o666 },
+  { type: 'c', path: '/dev/full', major: 1, minor: 7, fileMode: 0o666 },
+  { type: 'c', path: '/dev/random', major: 1, minor: 8, fileMode: 0o666 },
+  { type: 'c', path: '/dev/urandom', major: 1, minor: 9, fileMode: 0o666 },
+  { type: 'c', path: '/dev/tty', major: 5, minor: 0, fileMode: 0o666 },
+];
+
+/** Why a spec stays on the Node path: thrown inside the writer, never out of it. */
+class NeedsNode extends Error {}
+
+/** Compiled programs by digest of the seccomp JSON: the daemon writes the same profile for most containers. */
+const seccompCache = new Map<string, Buffer>();
+
+export interface LaunchPlanOptions {
+  systemdCgroup?: boolean;
+}
+
+/**
+ * Writes <bundle>/cradle-launch.plan (and cradle-seccomp.bpf) for `create <id>` of
+ * this bundle. Returns false, with no plan left, when the create must take the Node
+ * path: an invalid spec (the Node create then reports it exactly as it always did)
+ * or a feature the launcher does not implement (docs/launch-plan.md lists them).
+ */
+export function writeLaunchPlan(bundle: string, id: string, opts: LaunchPlanOptions = {}): boolean {
+  const dir = path.resolve(bundle);
+  const planFile = path.join(dir, PLAN_FILE);
+  let records: string[][];
+  let program: Buffer | undefined;
+  try {
+    ({ records, program } = buildPlan(dir, id, opts));
+  } catch {
+    fs.rmSync(planFile, { force: true });
+    return false;
+  }
+  if (program) replaceBytes(path.join(dir, PLAN_SECCOMP_FILE), program);
+  const text = [PLAN_VERSION, ...records.flat()].map((s) => {
+    if (s.includes('\0')) throw new Error(`launch plan: a value holds a NUL byte: ${JSON.stringify(s)}`);
+    return s + '\0';
+  }).join('');
+  replaceBytes(planFile, Buffer.from(text, 'utf8'));
+  return true;
+}
+
+/** Removes a plan (a bundle whose config.json is rewritten without one). */
+export function removeLaunchPlan(bundle: string): void {
+  fs.rmSync(path.join(bundle, PLAN_FILE), { force: true });
+}
+
+function replaceBytes(file: string, data: Buffer): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  fs.writeFileSync(tmp, data, { mode: 0o600 });
+  try {
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+const hex = (v: bigint): string => v.toString(10);
+
+function buildPlan(bundle: string, id: string, opts: LaunchPlanOptions): { records: string[][]; program?: Buffer } {
+  if (opts.systemdCgroup) throw new NeedsNode('systemd cgroup driver');
+  validateId(id);
+  const configFile = path.join(bundle, 'config.json');
+  const bytes = fs.readFileSync(configFile);
+  const { spec, rootfs } = loadSpec(bundle, bytes.toString('utf8'));
+  checkSpecNamespaces(spec, configFile);
+  if (spec.hooks && Object.values(spec.hooks).some((h) => Array.isArray(h) && h.length > 0)) throw new NeedsNode('hooks');
+  const linux = spec.linux ?? {};
+  const cgroupsPath = linux.cgroupsPath ?? '';
+  // A relative path is relative to the runtime's own cgroup, which the writer cannot know.
+  if (!cgroupsPath.startsWith('/')) throw new NeedsNode('relative cgroupsPath');
+  const cgroups = cgroupManager(cgroupsPath, id);
+  if (!(cgroups instanceof CgroupV1)) throw new NeedsNode('cgroup v2');
+  for (const ns of linux.namespaces ?? []) {
+    if (ns.type === 'time') throw new NeedsNode('time namespace');
+    if (ns.type === 'cgroup' && ns.path) throw new NeedsNode('joined cgroup namespace');
+  }
+  const proc = spec.process!;
+  const r: string[][] = [];
+  r.push(['id', id]);
+  r.push(['config-sha256', crypto.createHash('sha256').update(bytes).digest('hex')]);
+  r.push(['bundle', bundle]);
+  const realRootfs = fs.realpathSync(rootfs);
+  r.push(['rootfs', realRootfs]);
+  const saved: Omit<SavedState, 'pid' | 'startTime' | 'created' | 'namespacePaths'> = {
+    id, bundle, rootfs, annotations: spec.annotations ?? {}, cgroupVersion: 1, cgroupsPath,
+    cgroupPaths: cgroups.paths(), systemdCgroup: false,
+  };
+  r.push(['state', JSON.stringify(saved).slice(1)]);
+  for (const type of ['ipc', 'uts', 'network', 'pid', 'mount', 'cgroup']) {
+    const ns = namespaceOf(spec, type);
+    if (ns) r.push(['namespace', type, ns.path ?? '']);
+  }
+  const newCgroupNs = Boolean(namespaceOf(spec, 'cgroup') && !namespaceOf(spec, 'cgroup')!.path);
+  for (const h of cgroups.hierarchyList()) {
+    const rel = path.relative(h.mount, h.dir);
+    if (rel.startsWith('..')) throw new NeedsNode('cgroup outside its hierarchy');
+    r.push(['cgroup', h.mount, h.dir, h.controllers.split(',').includes('cpuset') ? '1' : '0']);
+  }
+  for (const w of linux.resources ? cgroups.plannedWrites(linux.resources) : []) r.push(['cgroup-write', w.file, w.value, w.optional ? '1' : '0']);
+  if (proc.oomScoreAdj !== undefined) r.push(['oom-score-adj', String(Math.max(-1000, Math.min(1000, Math.trunc(proc.oomScoreAdj))))]);
+  r.push(['terminal', proc.terminal ? '1' : '0']);
+
+  // Root filesystem, in rootfs.ts's order.
+  const explicitProp = linux.rootfsPropagation;
+  const propFlag = rootfsPropagationFlag(explicitProp);
+  const after = explicitProp && (propFlag & c.MS_PRIVATE) === 0 ? propFlag : 0;
+  r.push(['root-propagation', String(propFlag), String(after)]);
+  const mounts = spec.mounts ?? [];
+  for (const m of mounts) r.push(...mountRecords(m, bundle, cgroups.paths(), newCgroupNs));
+  if (mounts.some((m) => path.posix.normalize(m.destination) === '/dev')) {
+    const seen = new Set<string>();
+    for (const dev of [...(linux.devices ?? []), ...DEFAULT_DEVICES]) {
+      const p = path.posix.normalize(dev.path);
+      if (seen.has(p)) continue;
+      seen.add(p);
+      if (!p.startsWith('/dev/')) throw new NeedsNode('device outside /dev');
+      const kind = dev.type === 'b' ? c.S_IFBLK : dev.type === 'p' ? c.S_IFIFO : dev.type === 'c' || dev.type === 'u' ? c.S_IFCHR : undefined;
+      if (kind === undefined) throw new NeedsNode('unknown device type');
+      const owned = dev.uid !== undefined || dev.gid !== undefined;
+      r.push(['device', p, String(kind | ((dev.fileMode ?? 0o666) & 0o7777)), String(dev.major ?? 0), String(dev.minor ?? 0),
+        String(owned ? dev.uid ?? 0 : -1), String(owned ? dev.gid ?? 0 : -1)]);
+    }
+    r.push(['dev-symlinks']);
+  }
+
+  // After pivot_root.
+  for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
+    if (key.includes('..') || key.includes('/')) throw new NeedsNode('sysctl key');
+    r.push(['sysctl', key, value]);
+  }
+  for (const p of linux.readonlyPaths ?? []) r.push(['readonly-path', p]);
+  for (const p of linux.maskedPaths ?? []) r.push(['masked-path', p]);
+  if (spec.root?.readonly) r.push(['readonly-root']);
+  if (spec.hostname) r.push(['hostname', spec.hostname]);
+  if (spec.domainname) r.push(['domainname', spec.domainname]);
+  for (const rl of proc.rlimits ?? []) {
+    const resource = c.RLIMITS[rl.type];
+    if (resource === undefined) throw new NeedsNode('unknown rlimit');
+    r.push(['rlimit', String(resource), BigInt.asUintN(64, BigInt(rl.soft)).toString(), BigInt.asUintN(64, BigInt(rl.hard)).toString(), rl.type]);
+  }
+  r.push(['user', String(proc.user.uid), String(proc.user.gid), String(proc.user.umask ?? 0o022)]);
+  for (const g of proc.user.additionalGids ?? []) r.push(['additional-gid', String(g)]);
+  const caps = proc.capabilities ?? {};
+  r.push(['caps', hex(capabilityMask(caps.bounding ?? [])), hex(capabilityMask(caps.effective ?? [])),
+    hex(capabilityMask(caps.permitted ?? [])), hex(capabilityMask(caps.inheritable ?? []))]);
+  for (const name of caps.ambient ?? []) r.push(['ambient', String(capabilityBit(name)!)]);
+  if (proc.noNewPrivileges) r.push(['no-new-privileges']);
+  let program: Buffer | undefined;
+  if (linux.seccomp) {
+    program = compileSeccomp(linux.seccomp);
+    r.push(['seccomp', path.join(bundle, PLAN_SECCOMP_FILE), crypto.createHash('sha256').update(program).digest('hex')]);
+  }
+  r.push(['cwd', proc.cwd]);
+  for (const e of proc.env ?? []) r.push(['env', e]);
+  for (const a of proc.args) r.push(['arg', a]);
+  return { records: r, ...(program ? { program } : {}) };
+}
+
+function compileSeccomp(config: NonNullable<Spec['linux']>['seccomp'] & object): Buffer {
+  const digest = crypto.createHash('sha256').update(JSON.stringify(config)).digest('hex');
+  const cached = seccompCache.get(digest);
+  if (cached) return cached;
+  const { buildSeccomp } = require('./seccomp-filter') as typeof import('./seccomp-filter');
+  const filter = buildSeccomp(config);
+  const tmp = path.join(require('node:os').tmpdir() as string, `cradle-seccomp-${process.pid}-${digest.slice(0, 16)}.bpf`);
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | c.O_CLOEXEC, 0o600);
+  try {
+    filter.exportBpf(fd);
+  } finally {
+    fs.closeSync(fd);
+    filter.release();
+  }
+  const program = fs.readFileSync(tmp);
+  fs.rmSync(tmp, { force: true });
+  if (program.length === 0 || program.length % 8 !== 0) throw new NeedsNode('empty seccomp program');
+  if (seccompCache.size > 64) seccompCache.clear();
+  seccompCache.set(digest, program);
+  return program;
+}
+
+/** One spec mount as plan records, following rootfs.ts mountEntry and mountCgroup. */
+function mountRecords(m: Mount, bundle: string, cgroupPaths: Record<string, string>, cgroupNs: boolean): string[][] {
+  const destination = path.posix.normalize(m.destination);
+  const type = m.type ?? '';
+  const opts = parseMountOptions(m.options);
+  if (destination.startsWith('/proc/') && !PROC_MOUNT_ALLOWED.has(destination)) throw new NeedsNode('mount over /proc');
+  const noSymlink = type === 'proc' || type === 'sysfs' ? '1' : '0';
+  const mount = (dest: string, source: string, fstype: string, flags: number, data: string, create: string, remount: number, prop: number[], noSym: string): string[] =>
+    ['mount', dest, source, fstype, String(flags), data, create, String(remount), prop.join(' '), noSym];
+  if (type === 'cgroup' || type === 'cgroup2') {
+    const ro = opts.flags & c.MS_RDONLY;
+    const base = c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC;
+    const out: string[][] = [mount(destination, 'tmpfs', 'tmpfs', base, 'mode=755', 'dir', 0, [], '0')];
+    for (const [controllers, hostDir] of Object.entries(cgroupPaths)) {
+      const name = controllers.startsWith('name=') ? controllers.slice(5) : controllers;
+      const sub = path.posix.join(destination, name);
+      if (cgroupNs) {
+        out.push(mount(sub, 'cgroup', 'cgroup', base | ro, controllers.startsWith('name=') ? `none,${controllers}` : controllers, 'dir', 0, [], '0'));
+      } else {
+        out.push(mount(sub, hostDir, '', c.MS_BIND, '', 'dir', base | ro, [], '0'));
+      }
+      const parts = controllers.split(',');
+      if (parts.length > 1) for (const part of parts) out.push(['symlink', name, path.posix.join(destination, part)]);
+    }
+    return out;
+  }
+  if (opts.bind) {
+    const source = path.resolve(bundle, m.source ?? type);
+    const extra = opts.flags & ~(c.MS_BIND | c.MS_REC | c.MS_REMOUNT);
+    return [mount(destination, source, '', c.MS_BIND | (opts.recursive ? c.MS_REC : 0), '', 'source', extra, opts.propagation, noSymlink)];
+  }
+  return [mount(destination, m.source ?? type, type, opts.flags, opts.data.join(','), 'dir', 0, opts.propagation, noSymlink)];
+}

@@ -1,0 +1,78 @@
+// The native launcher of cradle-runtime (docs/launch-plan.md): executes a launch
+// plan written by TypeScript, so a `create` needs no Node process.
+#ifndef CRADLE_LAUNCHER_H
+#define CRADLE_LAUNCHER_H
+
+#define _GNU_SOURCE
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include <sys/types.h>
+
+#define PLAN_FILE "cradle-launch.plan"
+#define PLAN_VERSION "cradle-plan-v1"
+
+struct rec {
+  const char *op;
+  char **args;
+  int nargs;
+};
+
+struct plan {
+  char *buf;
+  size_t len;
+  struct rec *recs;
+  int nrecs;
+  const char *id, *config_sha, *bundle, *rootfs, *state_rest;
+  int terminal;
+  int has_oom;
+  long oom;
+  unsigned char *seccomp;
+  size_t seccomp_len;
+};
+
+enum plan_result { PLAN_OK = 0, PLAN_OTHER_VERSION = 1, PLAN_INVALID = 2 };
+
+// plan.c
+int plan_parse(struct plan *p, char *buf, size_t len, char *why, size_t whylen);
+int parse_i64(const char *s, long long *out);
+int parse_u64(const char *s, unsigned long long *out);
+
+// sha256.c
+void sha256_hex(const unsigned char *data, size_t len, char out[65]);
+
+// log.c
+void log_open(const char *file, int json, int debug);
+void log_line(const char *level, const char *msg, const char *const *fields);
+int log_debug_enabled(void);
+size_t json_escape(char *out, size_t outlen, const char *s);
+void iso_now(char *out, size_t len);
+
+// util.c: errors. die() appends ": strerror(errno)"; dief() does not. Both call the
+// fatal handler of the current side (parent or init), which never returns.
+extern void (*fatal_handler)(const char *msg);
+__attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...);
+__attribute__((noreturn, format(printf, 1, 2))) void dief(const char *fmt, ...);
+int read_file(const char *path, char **out, size_t *len);
+int write_file(const char *path, const char *data, size_t len, int flags);
+int replace_file(const char *path, const void *data, size_t len, mode_t mode);
+char *xstrdup(const char *s);
+void *xmalloc(size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int write_all(int fd, const void *buf, size_t len);
+
+// mountinfo: the mount point of the mount holding path, and whether it is shared.
+int mount_containing(const char *path, char *mountpoint, size_t len, int *shared);
+
+// init.c: the clone seals the binary and re-executes it as INIT_ARG.
+#define INIT_ARG "__native-init"
+__attribute__((noreturn)) void init_reexec(int sync_fd, int console_fd, const char *fifo_path, int no_pivot);
+__attribute__((noreturn)) void init_main(int argc, char **argv);
+
+// rootfs.c
+void rootfs_prepare(struct plan *p);
+void rootfs_console(const char *rootfs, int console_fd, int *slave_out);
+void rootfs_enter(const char *rootfs, int no_pivot);
+void rootfs_finish(struct plan *p);
+
+#endif

@@ -1,0 +1,188 @@
+// Errors, files and the mount table: small helpers shared by both sides.
+#include "launcher.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void (*fatal_handler)(const char *msg);
+
+static __attribute__((noreturn)) void vfatal(int with_errno, const char *fmt, va_list ap) {
+  int saved = errno;
+  char msg[4096];
+  int n = vsnprintf(msg, sizeof msg, fmt, ap);
+  if (with_errno && n >= 0 && (size_t)n < sizeof msg) snprintf(msg + n, sizeof msg - (size_t)n, ": %s", strerror(saved));
+  fatal_handler(msg);
+  _exit(1);
+}
+
+void die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vfatal(1, fmt, ap);
+}
+
+void dief(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vfatal(0, fmt, ap);
+}
+
+void *xmalloc(size_t n) {
+  void *p = calloc(1, n ? n : 1);
+  if (!p) dief("out of memory");
+  return p;
+}
+
+char *xstrdup(const char *s) {
+  char *p = strdup(s);
+  if (!p) dief("out of memory");
+  return p;
+}
+
+char *xasprintf(const char *fmt, ...) {
+  va_list ap;
+  char *s;
+  va_start(ap, fmt);
+  int n = vasprintf(&s, fmt, ap);
+  va_end(ap);
+  if (n < 0) dief("out of memory");
+  return s;
+}
+
+int write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+int read_file(const char *path, char **out, size_t *len) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t cap = 8192, n = 0;
+  char *buf = malloc(cap + 1);
+  if (!buf) { close(fd); errno = ENOMEM; return -1; }
+  for (;;) {
+    if (n == cap) {
+      cap *= 2;
+      char *nb = realloc(buf, cap + 1);
+      if (!nb) { free(buf); close(fd); errno = ENOMEM; return -1; }
+      buf = nb;
+    }
+    ssize_t r = read(fd, buf + n, cap - n);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      free(buf);
+      close(fd);
+      errno = e;
+      return -1;
+    }
+    if (r == 0) break;
+    n += (size_t)r;
+  }
+  close(fd);
+  buf[n] = 0;
+  *out = buf;
+  *len = n;
+  return 0;
+}
+
+// Writes an existing file (cgroup and proc files): one write, as the kernel wants.
+int write_file(const char *path, const char *data, size_t len, int flags) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC | flags, 0644);
+  if (fd < 0) return -1;
+  if (write_all(fd, data, len) < 0) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  return close(fd);
+}
+
+// Temp file + rename, as state.ts replaceFile.
+int replace_file(const char *path, const void *data, size_t len, mode_t mode) {
+  const char *slash = strrchr(path, '/');
+  char tmp[4096];
+  if (slash) snprintf(tmp, sizeof tmp, "%.*s/.%s.%d.tmp", (int)(slash - path), path, slash + 1, (int)getpid());
+  else snprintf(tmp, sizeof tmp, ".%s.%d.tmp", path, (int)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return -1;
+  if (write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0) {
+    int e = errno;
+    close(fd);
+    unlink(tmp);
+    errno = e;
+    return -1;
+  }
+  close(fd);
+  if (rename(tmp, path) < 0) {
+    int e = errno;
+    unlink(tmp);
+    errno = e;
+    return -1;
+  }
+  return 0;
+}
+
+// Mount points in /proc/self/mountinfo escape space, tab, newline and backslash as \ooo.
+static void unescape(char *s) {
+  char *w = s;
+  for (char *r = s; *r;) {
+    if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
+      *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+      r += 4;
+    } else {
+      *w++ = *r++;
+    }
+  }
+  *w = 0;
+}
+
+// The longest mount point containing path (as mountinfo.ts mountContaining), and
+// whether that mount is shared (an optional field "shared:N").
+int mount_containing(const char *path, char *mountpoint, size_t len, int *shared) {
+  char *text;
+  size_t tlen;
+  if (read_file("/proc/self/mountinfo", &text, &tlen) < 0) return -1;
+  size_t best = 0;
+  int found = 0;
+  char *save = NULL;
+  for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    char *fields[64];
+    int nf = 0;
+    char *s2 = NULL;
+    for (char *f = strtok_r(line, " ", &s2); f && nf < 64; f = strtok_r(NULL, " ", &s2)) fields[nf++] = f;
+    if (nf < 7) continue;
+    char *mp = fields[4];
+    unescape(mp);
+    size_t ml = strlen(mp);
+    int contains = strcmp(mp, "/") == 0 || strcmp(path, mp) == 0 || (strncmp(path, mp, ml) == 0 && path[ml] == '/');
+    if (!contains || (found && ml < best)) continue;
+    found = 1;
+    best = ml;
+    snprintf(mountpoint, len, "%s", mp);
+    *shared = 0;
+    for (int i = 6; i < nf && strcmp(fields[i], "-") != 0; i++) {
+      if (strncmp(fields[i], "shared:", 7) == 0) *shared = 1;
+    }
+  }
+  free(text);
+  if (!found) {
+    errno = ENOENT;
+    return -1;
+  }
+  return 0;
+}

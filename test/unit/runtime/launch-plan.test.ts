@@ -1,0 +1,102 @@
+// writeLaunchPlan on a busybox bundle: the records it writes, and when it leaves the
+// create to the Node path (no plan at all, a stale one removed).
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PLAN_FILE, PLAN_SECCOMP_FILE, PLAN_VERSION, writeLaunchPlan } from '../../../src/oci-runtime/launch-plan';
+import { defaultSpec, makeBusyboxRootfs, writeSpec } from '../../helpers/rootfs';
+import type { Spec } from '../../../src/oci-runtime/spec';
+
+const hasV1 = fs.existsSync('/sys/fs/cgroup/memory') && !fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
+const skip = !hasV1 && 'the plan covers cgroup v1 hosts';
+
+function bundle(t: { after: (fn: () => void) => void }): { dir: string; spec: Spec } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-unit-plan-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  makeBusyboxRootfs(dir);
+  return { dir, spec: defaultSpec(['sh', '-c', 'echo hi'], '/cradle-unit-plan') };
+}
+
+function records(dir: string): string[][] {
+  const strings = fs.readFileSync(path.join(dir, PLAN_FILE), 'utf8').split('\0');
+  assert.equal(strings.pop(), '', 'every string is NUL-terminated');
+  assert.equal(strings.shift(), PLAN_VERSION);
+  const arity: Record<string, number> = {
+    id: 1, 'config-sha256': 1, bundle: 1, rootfs: 1, state: 1, namespace: 2, cgroup: 3, 'cgroup-write': 3, 'oom-score-adj': 1,
+    terminal: 1, 'root-propagation': 2, mount: 9, mkdir: 1, symlink: 2, device: 6, 'dev-symlinks': 0, sysctl: 2, 'readonly-path': 1,
+    'masked-path': 1, 'readonly-root': 0, hostname: 1, domainname: 1, rlimit: 4, user: 3, 'additional-gid': 1, caps: 4, ambient: 1,
+    'no-new-privileges': 0, seccomp: 2, cwd: 1, env: 1, arg: 1,
+  };
+  const out: string[][] = [];
+  while (strings.length) {
+    const op = strings.shift()!;
+    assert.ok(op in arity, `known op ${op}`);
+    out.push([op, ...strings.splice(0, arity[op]!)]);
+  }
+  return out;
+}
+
+test('the plan: header, cgroups, limits without the Node floor, rootfs, process, seccomp', { skip }, (t) => {
+  const { dir, spec } = bundle(t);
+  spec.linux!.resources!.memory = { limit: 4 * 1024 * 1024 };
+  spec.mounts!.push({ destination: '/data', type: 'bind', source: 'data', options: ['rbind', 'ro', 'rprivate'] });
+  writeSpec(dir, spec);
+  assert.equal(writeLaunchPlan(dir, 'ctr'), true);
+  const r = records(dir);
+  const one = (op: string) => r.filter((x) => x[0] === op);
+  assert.deepEqual(one('id'), [['id', 'ctr']]);
+  assert.deepEqual(one('config-sha256'), [['config-sha256', crypto.createHash('sha256').update(fs.readFileSync(path.join(dir, 'config.json'))).digest('hex')]]);
+  assert.deepEqual(one('bundle'), [['bundle', dir]]);
+  const state = JSON.parse(`{${one('state')[0]![1]}`) as Record<string, unknown>;
+  assert.equal(state.id, 'ctr');
+  assert.equal(state.cgroupsPath, '/cradle-unit-plan');
+  assert.ok(one('cgroup').some((c) => c[2] === '/sys/fs/cgroup/memory/cradle-unit-plan'));
+  assert.deepEqual(one('cgroup-write')[0], ['cgroup-write', '/sys/fs/cgroup/memory/cradle-unit-plan/memory.limit_in_bytes', String(4 << 20), '0']);
+  const proc = one('mount').find((m) => m[1] === '/proc')!;
+  assert.deepEqual(proc, ['mount', '/proc', 'proc', 'proc', '0', '', 'dir', '0', '', '1'], 'procfs must not land on a symlink');
+  const data = one('mount').find((m) => m[1] === '/data')!;
+  // MS_BIND|MS_REC, then a remount adding MS_RDONLY, then MS_PRIVATE|MS_REC.
+  assert.deepEqual(data, ['mount', '/data', path.join(dir, 'data'), '', String(0x1000 | 0x4000), '', 'source', '1', String(0x40000 | 0x4000), '0']);
+  assert.ok(one('mount').some((m) => m[1] === '/sys/fs/cgroup/memory' && m[3] === 'cgroup' && m[5] === 'memory'), 'cgroup v1 mounts expanded');
+  assert.equal(one('device').length, 6, 'the default devices');
+  assert.deepEqual(one('device')[0], ['device', '/dev/null', String(0o20666), '1', '3', '-1', '-1']);
+  // CAP_AUDIT_WRITE (29), CAP_KILL (5), CAP_NET_BIND_SERVICE (10).
+  const mask = String((1n << 29n) | (1n << 5n) | (1n << 10n));
+  assert.deepEqual(one('caps'), [['caps', mask, mask, mask, '0']]);
+  assert.deepEqual(one('rlimit'), [['rlimit', '7', '1024', '1024', 'RLIMIT_NOFILE']]);
+  assert.deepEqual(one('arg'), [['arg', 'sh'], ['arg', '-c'], ['arg', 'echo hi']]);
+  const [, file, digest] = one('seccomp')[0]!;
+  assert.equal(file, path.join(dir, PLAN_SECCOMP_FILE));
+  const program = fs.readFileSync(file!);
+  assert.equal(program.length % 8, 0);
+  assert.equal(crypto.createHash('sha256').update(program).digest('hex'), digest);
+});
+
+test('specs for the Node path get no plan, and a stale plan is removed', { skip }, (t) => {
+  const { dir, spec } = bundle(t);
+  writeSpec(dir, spec);
+  assert.equal(writeLaunchPlan(dir, 'ctr'), true);
+  const cases: [string, (s: Spec) => void][] = [
+    ['hooks', (s) => { s.hooks = { prestart: [{ path: '/bin/true' }] }; }],
+    ['relative cgroupsPath', (s) => { s.linux!.cgroupsPath = 'relative'; }],
+    ['invalid spec', (s) => { s.process!.args = []; }],
+    ['unknown rlimit', (s) => { s.process!.rlimits = [{ type: 'RLIMIT_NOPE', soft: 1, hard: 1 }]; }],
+    ['mount over /proc', (s) => { s.mounts!.push({ destination: '/proc/kcore', type: 'bind', source: '/dev/null', options: ['bind'] }); }],
+    ['time namespace', (s) => { s.linux!.namespaces!.push({ type: 'time' }); }],
+  ];
+  for (const [what, change] of cases) {
+    const s = JSON.parse(JSON.stringify(spec)) as Spec;
+    change(s);
+    writeSpec(dir, s);
+    assert.equal(writeLaunchPlan(dir, 'ctr'), false, what);
+    assert.equal(fs.existsSync(path.join(dir, PLAN_FILE)), false, `${what}: no plan left`);
+  }
+  writeSpec(dir, spec);
+  assert.equal(writeLaunchPlan(dir, 'ctr', { systemdCgroup: true }), false, 'systemd driver');
+  assert.equal(writeLaunchPlan(dir, '../x'), false, 'invalid id');
+  fs.writeFileSync(path.join(dir, 'config.json'), '{');
+  assert.equal(writeLaunchPlan(dir, 'ctr'), false, 'invalid JSON');
+});
