@@ -6,10 +6,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as c from '../sys/constants';
 import { capabilityBit, capabilityMask } from '../sys/capabilities';
-import { loadSpec, namespaceOf, type Mount, type Spec, type DeviceNode } from './spec';
+import { loadSpec, namespaceOf, type Mount, type Spec } from './spec';
 import { checkSpecNamespaces } from './create';
 import { cgroupManager, CgroupV1 } from './cgroups';
 import { parseMountOptions, rootfsPropagationFlag } from './mount-options';
+import { DEFAULT_DEVICES } from './rootfs';
 import { validateId, type SavedState } from './state';
 
 export const PLAN_FILE = 'cradle-launch.plan';
@@ -21,15 +22,6 @@ const PROC_MOUNT_ALLOWED = new Set([
   '/proc/cpuinfo', '/proc/diskstats', '/proc/meminfo', '/proc/stat', '/proc/swaps', '/proc/uptime',
   '/proc/loadavg', '/proc/slabinfo', '/proc/net/dev', '/proc/sys/kernel/ns_last_pid',
 ]);
-
-const DEFAULT_DEVICES: DeviceNode[] = [
-  { type: 'c', path: '/dev/null', major: 1, minor: 3, fileMode: 0o666 },
-  { type: 'c', path: '/dev/zero', major: 1, minor: 5, fileMode: 0o666 },
-  { type: 'c', path: '/dev/full', major: 1, minor: 7, fileMode: 0o666 },
-  { type: 'c', path: '/dev/random', major: 1, minor: 8, fileMode: 0o666 },
-  { type: 'c', path: '/dev/urandom', major: 1, minor: 9, fileMode: 0o666 },
-  { type: 'c', path: '/dev/tty', major: 5, minor: 0, fileMode: 0o666 },
-];
 
 /** Why a spec stays on the Node path: thrown inside the writer, never out of it. */
 class NeedsNode extends Error {}
