@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as c from '../sys/constants';
 import { capabilityBit, capabilityMask } from '../sys/capabilities';
-import { loadSpec, namespaceOf, type Mount, type Spec, type DeviceNode } from './spec';
+import { loadSpec, namespaceOf, type Mount, type Process, type Spec, type DeviceNode } from './spec';
 import { checkSpecNamespaces } from './create';
 import { cgroupManager, CgroupV1 } from './cgroups';
 import { parseMountOptions, rootfsPropagationFlag } from './mount-options';
@@ -31,8 +31,8 @@ const DEFAULT_DEVICES: DeviceNode[] = [
   { type: 'c', path: '/dev/tty', major: 5, minor: 0, fileMode: 0o666 },
 ];
 
-/** Why a spec stays on the Node path: thrown inside the writer, never out of it. */
-class NeedsNode extends Error {}
+/** Why a spec stays on the Node path: thrown inside the writers, never out of them. */
+export class NeedsNode extends Error {}
 
 /** Compiled programs by digest of the seccomp JSON: the daemon writes the same profile for most containers. */
 const seccompCache = new Map<string, Buffer>();
@@ -59,11 +59,7 @@ export function writeLaunchPlan(bundle: string, id: string, opts: LaunchPlanOpti
     return false;
   }
   if (program) replaceBytes(path.join(dir, PLAN_SECCOMP_FILE), program);
-  const text = [PLAN_VERSION, ...records.flat()].map((s) => {
-    if (s.includes('\0')) throw new Error(`launch plan: a value holds a NUL byte: ${JSON.stringify(s)}`);
-    return s + '\0';
-  }).join('');
-  replaceBytes(planFile, Buffer.from(text, 'utf8'));
+  writePlanFile(planFile, PLAN_VERSION, records);
   return true;
 }
 
@@ -162,6 +158,22 @@ function buildPlan(bundle: string, id: string, opts: LaunchPlanOptions): { recor
   if (spec.root?.readonly) r.push(['readonly-root']);
   if (spec.hostname) r.push(['hostname', spec.hostname]);
   if (spec.domainname) r.push(['domainname', spec.domainname]);
+  let program: Buffer | undefined;
+  let seccomp: { file: string; program: Buffer } | undefined;
+  if (linux.seccomp) {
+    program = compileSeccomp(linux.seccomp);
+    seccomp = { file: path.join(bundle, PLAN_SECCOMP_FILE), program };
+  }
+  r.push(...processRecords(proc, seccomp));
+  return { records: r, ...(program ? { program } : {}) };
+}
+
+/**
+ * The records of a process spec, shared by create's plan and exec's (exec-plan.ts):
+ * executed in this order by the launcher's process setup (launcher/process.c).
+ */
+export function processRecords(proc: Process, seccomp: { file: string; program: Buffer } | undefined): string[][] {
+  const r: string[][] = [];
   for (const rl of proc.rlimits ?? []) {
     const resource = c.RLIMITS[rl.type];
     if (resource === undefined) throw new NeedsNode('unknown rlimit');
@@ -174,15 +186,20 @@ function buildPlan(bundle: string, id: string, opts: LaunchPlanOptions): { recor
     hex(capabilityMask(caps.permitted ?? [])), hex(capabilityMask(caps.inheritable ?? []))]);
   for (const name of caps.ambient ?? []) r.push(['ambient', String(capabilityBit(name)!)]);
   if (proc.noNewPrivileges) r.push(['no-new-privileges']);
-  let program: Buffer | undefined;
-  if (linux.seccomp) {
-    program = compileSeccomp(linux.seccomp);
-    r.push(['seccomp', path.join(bundle, PLAN_SECCOMP_FILE), crypto.createHash('sha256').update(program).digest('hex')]);
-  }
+  if (seccomp) r.push(['seccomp', seccomp.file, crypto.createHash('sha256').update(seccomp.program).digest('hex')]);
   r.push(['cwd', proc.cwd]);
   for (const e of proc.env ?? []) r.push(['env', e]);
   for (const a of proc.args) r.push(['arg', a]);
-  return { records: r, ...(program ? { program } : {}) };
+  return r;
+}
+
+/** Writes a plan file as the launcher reads it: NUL-terminated strings after the version. */
+export function writePlanFile(file: string, version: string, records: string[][]): void {
+  const text = [version, ...records.flat()].map((s) => {
+    if (s.includes('\0')) throw new Error(`launch plan: a value holds a NUL byte: ${JSON.stringify(s)}`);
+    return s + '\0';
+  }).join('');
+  replaceBytes(file, Buffer.from(text, 'utf8'));
 }
 
 function compileSeccomp(config: NonNullable<Spec['linux']>['seccomp'] & object): Buffer {
