@@ -125,8 +125,9 @@ void init_main(int iargc, char **iargv) {
   int new_cgroupns = 0;
   for (int i = 0; i < p->nrecs; i++) {
     struct rec *r = &p->recs[i];
-    if (strcmp(r->op, "cgroup") == 0) {
-      char *f = xasprintf("%s/tasks", r->args[1]);
+    if (strcmp(r->op, "cgroup") == 0 || strcmp(r->op, "cgroup2") == 0) {
+      // v2 has no tasks file: cgroup.procs, whose "0" moves this single-threaded process.
+      char *f = xasprintf("%s/%s", r->args[1], strcmp(r->op, "cgroup2") == 0 ? "cgroup.procs" : "tasks");
       if (write_file(f, "0", 1, 0) < 0) die("join cgroup %s", r->args[1]);
       free(f);
     } else if (strcmp(r->op, "namespace") == 0) {

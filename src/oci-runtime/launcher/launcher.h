@@ -79,6 +79,10 @@ const char *seal_binary(void);
 __attribute__((noreturn)) void init_reexec(int sync_fd, int console_fd, const char *fifo_path, int no_pivot);
 __attribute__((noreturn)) void init_main(int argc, char **argv);
 
+// cgroup2.c: create's cgroup v2 (delegation, mkdir) and its device program.
+void cgroup2_create(const char *mount, const char *dir);
+void cgroup2_attach_devices(const char *dir, const char *program_file, const char *sha256);
+
 // rootfs.c
 void rootfs_prepare(struct plan *p);
 void rootfs_console(const char *rootfs, int console_fd, int *slave_out);

@@ -165,7 +165,7 @@ static void rm_state_dir(void) {
 
 static void remove_cgroups(void) {
   for (int i = 0; i < plan.nrecs; i++) {
-    if (strcmp(plan.recs[i].op, "cgroup") != 0) continue;
+    if (strcmp(plan.recs[i].op, "cgroup") != 0 && strcmp(plan.recs[i].op, "cgroup2") != 0) continue;
     for (int k = 0; k < 50; k++) {
       if (rmdir(plan.recs[i].args[1]) == 0 || errno == ENOENT) break;
       if (errno != EBUSY) break;
@@ -344,6 +344,7 @@ static void create(const char *root, const char *bundle, const char *pid_file, c
   for (int i = 0; i < plan.nrecs; i++) {
     struct rec *r = &plan.recs[i];
     if (strcmp(r->op, "cgroup") == 0) mkdir_cgroup(r->args[0], r->args[1], strcmp(r->args[2], "1") == 0);
+    else if (strcmp(r->op, "cgroup2") == 0) cgroup2_create(r->args[0], r->args[1]);
   }
   set_oom_score_adj();
   char started[32];
@@ -375,7 +376,18 @@ static void create(const char *root, const char *bundle, const char *pid_file, c
   }
   close(sv[0]);
 
-  // runc's order: limits once the init is ready, so its own setup cannot trip them.
+  // runc's order: limits once the init is ready, so its own setup cannot trip them;
+  // on v2 the device program first, as CgroupV2.set.
+  const char *unified = NULL;
+  for (int i = 0; i < plan.nrecs; i++) {
+    if (strcmp(plan.recs[i].op, "cgroup2") == 0) unified = plan.recs[i].args[1];
+  }
+  for (int i = 0; i < plan.nrecs; i++) {
+    struct rec *r = &plan.recs[i];
+    if (strcmp(r->op, "device-program") != 0) continue;
+    if (!unified) dief("launch plan: a device program without a cgroup2 record");
+    cgroup2_attach_devices(unified, r->args[0], r->args[1]);
+  }
   for (int i = 0; i < plan.nrecs; i++) {
     struct rec *r = &plan.recs[i];
     if (strcmp(r->op, "cgroup-write") != 0) continue;
