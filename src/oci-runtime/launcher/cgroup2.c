@@ -65,11 +65,8 @@ static long bpf(int cmd, union bpf_attr *attr) {
 }
 
 void cgroup2_attach_devices(const char *dir, const char *program_file, const char *sha256) {
-  char *prog, digest[65];
   size_t len;
-  if (read_file(program_file, &prog, &len) < 0) die("launch plan: read the device program %s", program_file);
-  sha256_hex((unsigned char *)prog, len, digest);
-  if (strcmp(digest, sha256) != 0 || len == 0 || len % 8 != 0) dief("launch plan: the device program %s does not match the plan", program_file);
+  unsigned char *prog = read_program(program_file, sha256, "device", 1000000, &len);
   static char log[65536];
   static const char license[] = "Apache";
   union bpf_attr load;

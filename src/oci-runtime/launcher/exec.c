@@ -122,15 +122,7 @@ static int open_console(const char *console_socket) {
 static void load_seccomp(void) {
   for (int i = 0; i < plan.nrecs; i++) {
     if (strcmp(plan.recs[i].op, "seccomp") != 0) continue;
-    char *prog, digest[65];
-    size_t len;
-    if (read_file(plan.recs[i].args[0], &prog, &len) < 0) die("exec plan: read the seccomp program %s", plan.recs[i].args[0]);
-    sha256_hex((unsigned char *)prog, len, digest);
-    if (strcmp(digest, plan.recs[i].args[1]) != 0 || len == 0 || len % 8 != 0 || len / 8 > 0xffff) {
-      dief("exec plan: the seccomp program %s does not match the plan", plan.recs[i].args[0]);
-    }
-    plan.seccomp = (unsigned char *)prog;
-    plan.seccomp_len = len;
+    plan.seccomp = read_program(plan.recs[i].args[0], plan.recs[i].args[1], "seccomp", 0xffff, &plan.seccomp_len);
   }
 }
 

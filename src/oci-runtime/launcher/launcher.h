@@ -67,6 +67,7 @@ char *xstrdup(const char *s);
 void *xmalloc(size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int write_all(int fd, const void *buf, size_t len);
+unsigned char *read_program(const char *path, const char *sha256, const char *what, size_t max_insns, size_t *len);
 
 // mountinfo: the mount point of the mount holding path, and whether it is shared.
 int mount_containing(const char *path, char *mountpoint, size_t len, int *shared);

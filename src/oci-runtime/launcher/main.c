@@ -268,16 +268,7 @@ static void create(const char *root, const char *bundle, const char *pid_file, c
   if (!plan.terminal && console_socket) dief("%s: process.terminal: --console-socket given but terminal is false", config);
   for (int i = 0; i < plan.nrecs; i++) {
     if (strcmp(plan.recs[i].op, "seccomp") != 0) continue;
-    char *prog;
-    size_t len;
-    char digest[65];
-    if (read_file(plan.recs[i].args[0], &prog, &len) < 0) die("launch plan: read the seccomp program %s", plan.recs[i].args[0]);
-    sha256_hex((unsigned char *)prog, len, digest);
-    if (strcmp(digest, plan.recs[i].args[1]) != 0 || len == 0 || len % 8 != 0 || len / 8 > 0xffff) {
-      dief("launch plan: the seccomp program %s does not match the plan", plan.recs[i].args[0]);
-    }
-    plan.seccomp = (unsigned char *)prog;
-    plan.seccomp_len = len;
+    plan.seccomp = read_program(plan.recs[i].args[0], plan.recs[i].args[1], "seccomp", 0xffff, &plan.seccomp_len);
   }
 
   // mkdir -p root (0700), then the state dir.

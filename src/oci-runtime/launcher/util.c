@@ -230,3 +230,15 @@ char proc_stat(pid_t pid, char *start, size_t len) {
   free(text);
   return state;
 }
+
+// A program a plan names (seccomp, device rules): its bytes, checked against the
+// plan's digest, a whole number of 8-byte instructions, at most max_insns of them.
+unsigned char *read_program(const char *path, const char *sha256, const char *what, size_t max_insns, size_t *len) {
+  char *prog, digest[65];
+  if (read_file(path, &prog, len) < 0) die("launch plan: read the %s program %s", what, path);
+  sha256_hex((unsigned char *)prog, *len, digest);
+  if (strcmp(digest, sha256) != 0 || *len == 0 || *len % 8 != 0 || *len / 8 > max_insns) {
+    dief("launch plan: the %s program %s does not match the plan", what, path);
+  }
+  return (unsigned char *)prog;
+}

