@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Container } from './commands';
 import { NeedsNode, processRecords, writePlanFile } from './launch-plan';
-import { SECCOMP_PROGRAM_FILE } from './seccomp-filter';
+import { SECCOMP_PROGRAM_FILE, savedSeccompProgram } from './seccomp-filter';
 import type { Process } from './spec';
 import { loadSpec } from './spec';
 
@@ -76,15 +76,12 @@ function buildExecPlan(root: string, id: string, processFile: string): string[][
   if (saved.systemdCgroup) throw new NeedsNode('systemd cgroup driver');
   const cgroupDirs = saved.cgroupVersion === 2 ? [saved.cgroupPaths['']!] : [...new Set(Object.values(saved.cgroupPaths))];
   for (const dir of cgroupDirs) r.push(['join-cgroup', dir]);
-  // The container's seccomp program, as the init saved it; the Node exec compiles a missing one.
-  const { spec } = loadSpec(saved.bundle);
-  let seccomp: { file: string; program: Buffer } | undefined;
-  if (spec.linux?.seccomp) {
-    const file = path.join(ctr.dir, SECCOMP_PROGRAM_FILE);
-    const program = fs.readFileSync(file);
-    if (program.length === 0 || program.length % 8 !== 0) throw new NeedsNode('no saved seccomp program');
-    seccomp = { file, program };
-  }
+  // The container's seccomp program, as its init saved it (only a config with one has it).
+  // Without a saved program the config decides: none, or the Node exec compiles it.
+  const file = path.join(ctr.dir, SECCOMP_PROGRAM_FILE);
+  const program = savedSeccompProgram(ctr.dir);
+  if (!program && loadSpec(saved.bundle).spec.linux?.seccomp) throw new NeedsNode('no saved seccomp program');
+  const seccomp = program ? { file, program } : undefined;
   r.push(...processRecords(proc, seccomp));
   return r;
 }

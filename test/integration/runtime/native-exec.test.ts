@@ -10,6 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as tty from 'node:tty';
 import { cleanChildEnv } from '../../../src/common/child-env';
 import { NotExecutable, writeExecPlan } from '../../../src/oci-runtime/exec-plan';
+import * as c from '../../../src/sys/constants';
 import { acceptAsync, listenUnix, receiveFdAsync } from '../../../src/sys/unix-socket';
 import { TestContainer, fakeRepo, isRoot, sweepStale } from './harness';
 
@@ -142,5 +143,33 @@ test('a terminal exec: the pty is the controlling terminal, so ^C on it interrup
   fs.writeSync(master, Buffer.from([0x03]));
   const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running'), 10000))]);
   assert.equal(code, 128 + 2, `^C ended the process with SIGINT (${stderr})`);
+  assert.equal(fs.existsSync(fake.marker), false, 'the Node CLI was never started');
+});
+
+test('CVE-2019-5736: the launcher that joins the container runs from a read-only mount of itself', { skip }, async (t) => {
+  const { ctr, processFile, writeProcess } = running('nxseal');
+  t.after(() => ctr.cleanup());
+  const fake = fakeRepo(ctr.dir);
+  writeProcess({ args: ['sleep', '2'] });
+  assert.equal(writeExecPlan(ctr.root, ctr.id, processFile), true);
+  const child = spawn(fake.bin, ['--root', ctr.root, 'exec', '--process', processFile, ctr.id], { env: cleanChildEnv(), stdio: 'ignore' });
+  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // Sealed: it re-executed itself through the read-only bind (same pid, new command line).
+  let sealed = false;
+  for (let i = 0; i < 100 && !sealed; i++) {
+    try {
+      sealed = fs.readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').includes('__native-exec');
+    } catch { /* not yet */ }
+    if (!sealed) await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok(sealed, 'the launcher re-executed itself');
+  // What an attacker in the container would hold: an O_PATH handle on the executable
+  // (the forked child has the same one until its execve), reopened for writing once
+  // the binary no longer runs (no ETXTBSY then).
+  const handle = fs.openSync(`/proc/${child.pid}/exe`, c.O_PATH | c.O_CLOEXEC);
+  t.after(() => fs.closeSync(handle));
+  assert.equal(await exited, 0);
+  assert.throws(() => fs.openSync(`/proc/self/fd/${handle}`, 'r+'), (err: NodeJS.ErrnoException) => err.code === 'EROFS');
   assert.equal(fs.existsSync(fake.marker), false, 'the Node CLI was never started');
 });
