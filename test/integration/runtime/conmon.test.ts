@@ -89,50 +89,43 @@ function assertNoNode(ctr: TestContainer): void {
   assert.equal(fs.existsSync(path.join(ctr.dir, 'node-started')), false, 'the exec did not start Node');
 }
 
+/**
+ * `conmon -e` (cri-o's ExecSync; `-t` for a terminal) of `process` in a started
+ * container, through the launcher's runtime; the exec's files are in <dir>/exec.
+ */
+function conmonExec(t: { after: (fn: () => void) => void }, launcher: 'native' | 'node', tag: string, process: object, terminal: boolean) {
+  const ctr = new TestContainer('cradle', tag, ['sleep', '1000']);
+  t.after(() => ctr.cleanup());
+  ctr.writeSpec();
+  assert.equal(ctr.create().status, 0);
+  assert.equal(ctr.cli(['start', ctr.id]).status, 0);
+  const execDir = path.join(ctr.dir, 'exec');
+  fs.mkdirSync(path.join(execDir, 'exits'), { recursive: true });
+  const processFile = path.join(execDir, 'process.json');
+  fs.writeFileSync(processFile, JSON.stringify({ ...ctr.spec.process, ...process }));
+  const r = spawnSync(CONMON, [
+    '--api-version', '1', '-c', ctr.id, '-u', `${ctr.id}-exec`, '-n', ctr.id, '-r', execRuntime(launcher)(ctr, processFile), '-b', ctr.bundle,
+    '-p', path.join(execDir, 'pid'), '-e', '--exec-process-spec', processFile, ...(terminal ? ['-t'] : []),
+    '--exit-dir', path.join(execDir, 'exits'), '-l', `k8s-file:${path.join(execDir, 'log')}`, '--socket-dir-path', execDir,
+    '--runtime-arg', `--root=${ctr.root}`, '--sync',
+  ], { env: cleanChildEnv(), encoding: 'utf8', timeout: 30000 });
+  assertNoNode(ctr);
+  return { ctr, r, execDir, log: () => fs.readFileSync(path.join(execDir, 'log'), 'utf8') };
+}
+
 for (const launcher of ['native', 'node'] as const) {
-  const runtimeFor = execRuntime(launcher);
   test(`conmon -e (cri-o ExecSync), ${launcher}: exec into a running container, exit code and log`, { skip }, async (t) => {
-    const ctr = new TestContainer('cradle', 'conmonexec', ['sleep', '1000']);
-    t.after(() => ctr.cleanup());
-    ctr.writeSpec();
-    assert.equal(ctr.create().status, 0);
-    assert.equal(ctr.cli(['start', ctr.id]).status, 0);
-    const execDir = path.join(ctr.dir, 'exec');
-    fs.mkdirSync(path.join(execDir, 'exits'), { recursive: true });
-    fs.writeFileSync(path.join(execDir, 'process.json'), JSON.stringify({ ...ctr.spec.process, args: ['sh', '-c', 'echo exec-out; echo "pid1=$(cat /proc/1/comm)"; exit 4'] }));
-    const r = spawnSync(CONMON, [
-      '--api-version', '1', '-c', ctr.id, '-u', `${ctr.id}-exec`, '-n', ctr.id, '-r', runtimeFor(ctr, path.join(execDir, 'process.json')), '-b', ctr.bundle,
-      '-p', path.join(execDir, 'pid'), '-e', '--exec-process-spec', path.join(execDir, 'process.json'),
-      '--exit-dir', path.join(execDir, 'exits'), '-l', `k8s-file:${path.join(execDir, 'log')}`, '--socket-dir-path', execDir,
-      '--runtime-arg', `--root=${ctr.root}`, '--sync',
-    ], { env: cleanChildEnv(), encoding: 'utf8', timeout: 30000 });
+    const { ctr, r, execDir, log } = conmonExec(t, launcher, 'conmonexec', { args: ['sh', '-c', 'echo exec-out; echo "pid1=$(cat /proc/1/comm)"; exit 4'] }, false);
     assert.equal(r.status, 4, `conmon --sync exits with the process's status: ${r.stderr}`);
     assert.equal(fs.readFileSync(path.join(execDir, 'exits', ctr.id), 'utf8'), '4');
-    const log = fs.readFileSync(path.join(execDir, 'log'), 'utf8');
-    assert.match(log, /stdout F exec-out$/m);
-    assert.match(log, /stdout F pid1=sleep$/m, 'the exec\'d process is in the container\'s pid namespace');
-    assertNoNode(ctr);
+    assert.match(log(), /stdout F exec-out$/m);
+    assert.match(log(), /stdout F pid1=sleep$/m, 'the exec\'d process is in the container\'s pid namespace');
   });
 
   test(`conmon -e -t, ${launcher}: exec with a terminal from the container's devpts`, { skip }, async (t) => {
-    const ctr = new TestContainer('cradle', 'conmonexectty', ['sleep', '1000']);
-    t.after(() => ctr.cleanup());
-    ctr.writeSpec();
-    assert.equal(ctr.create().status, 0);
-    assert.equal(ctr.cli(['start', ctr.id]).status, 0);
-    const execDir = path.join(ctr.dir, 'exec');
-    fs.mkdirSync(path.join(execDir, 'exits'), { recursive: true });
-    fs.writeFileSync(path.join(execDir, 'process.json'), JSON.stringify({ ...ctr.spec.process, terminal: true, consoleSize: { height: 40, width: 100 }, args: ['sh', '-c', 'tty; stty size; exit 3'] }));
-    const r = spawnSync(CONMON, [
-      '--api-version', '1', '-c', ctr.id, '-u', `${ctr.id}-exec`, '-n', ctr.id, '-r', runtimeFor(ctr, path.join(execDir, 'process.json')), '-b', ctr.bundle,
-      '-p', path.join(execDir, 'pid'), '-e', '--exec-process-spec', path.join(execDir, 'process.json'), '-t',
-      '--exit-dir', path.join(execDir, 'exits'), '-l', `k8s-file:${path.join(execDir, 'log')}`, '--socket-dir-path', execDir,
-      '--runtime-arg', `--root=${ctr.root}`, '--sync',
-    ], { env: cleanChildEnv(), encoding: 'utf8', timeout: 30000 });
+    const { r, log } = conmonExec(t, launcher, 'conmonexectty', { terminal: true, consoleSize: { height: 40, width: 100 }, args: ['sh', '-c', 'tty; stty size; exit 3'] }, true);
     assert.equal(r.status, 3, r.stderr);
-    const log = fs.readFileSync(path.join(execDir, 'log'), 'utf8');
-    assert.match(log, /stdout F \/dev\/pts\/\d+\r?$/m);
-    assert.match(log, /stdout F 40 100\r?$/m, 'consoleSize applied');
-    assertNoNode(ctr);
+    assert.match(log(), /stdout F \/dev\/pts\/\d+\r?$/m);
+    assert.match(log(), /stdout F 40 100\r?$/m, 'consoleSize applied');
   });
 }

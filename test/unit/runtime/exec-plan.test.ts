@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { EXEC_PLAN_FILE, EXEC_PLAN_VERSION, NotExecutable, writeExecPlan } from '../../../src/oci-runtime/exec-plan';
 import { procStat } from '../../../src/oci-runtime/state';
+import { planRecords } from '../../helpers/plan-records';
 import { defaultSpec, writeSpec } from '../../helpers/rootfs';
 
 interface Fixture { root: string; processFile: string; planFile: string; writeState: (pid: number) => void; writeProcess: (p: object) => void }
@@ -36,20 +37,11 @@ function fixture(t: { after: (fn: () => void) => void }): Fixture {
 }
 
 function records(file: string): string[][] {
-  const strings = fs.readFileSync(file, 'utf8').split('\0');
-  assert.equal(strings.pop(), '');
-  assert.equal(strings.shift(), EXEC_PLAN_VERSION);
   const arity: Record<string, number> = {
     id: 1, root: 1, 'process-sha256': 1, init: 2, terminal: 1, 'console-size': 2, 'join-namespace': 2, 'join-cgroup': 1,
     rlimit: 4, user: 3, 'additional-gid': 1, caps: 4, ambient: 1, 'no-new-privileges': 0, seccomp: 2, cwd: 1, env: 1, arg: 1,
   };
-  const out: string[][] = [];
-  while (strings.length) {
-    const op = strings.shift()!;
-    assert.ok(op in arity, `known op ${op}`);
-    out.push([op, ...strings.splice(0, arity[op]!)]);
-  }
-  return out;
+  return planRecords(file, EXEC_PLAN_VERSION, arity);
 }
 
 test('the exec plan: the container and its init, the cgroups to join, the process records, the saved seccomp program', (t) => {

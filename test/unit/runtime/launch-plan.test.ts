@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PLAN_DEVICES_FILE, PLAN_FILE, PLAN_SECCOMP_FILE, PLAN_VERSION, writeLaunchPlan } from '../../../src/oci-runtime/launch-plan';
 import { CgroupV2 } from '../../../src/oci-runtime/cgroups';
+import { planRecords } from '../../helpers/plan-records';
 import { defaultSpec, makeBusyboxRootfs, writeSpec } from '../../helpers/rootfs';
 import type { Spec } from '../../../src/oci-runtime/spec';
 
@@ -22,22 +23,13 @@ function bundle(t: { after: (fn: () => void) => void }): { dir: string; spec: Sp
 }
 
 function records(dir: string): string[][] {
-  const strings = fs.readFileSync(path.join(dir, PLAN_FILE), 'utf8').split('\0');
-  assert.equal(strings.pop(), '', 'every string is NUL-terminated');
-  assert.equal(strings.shift(), PLAN_VERSION);
   const arity: Record<string, number> = {
     id: 1, 'config-sha256': 1, bundle: 1, rootfs: 1, state: 1, namespace: 2, cgroup: 3, 'cgroup-write': 3, 'oom-score-adj': 1,
     terminal: 1, 'root-propagation': 2, mount: 9, mkdir: 1, symlink: 2, device: 6, 'dev-symlinks': 0, sysctl: 2, 'readonly-path': 1,
     'masked-path': 1, 'readonly-root': 0, hostname: 1, domainname: 1, rlimit: 4, user: 3, 'additional-gid': 1, caps: 4, ambient: 1,
     'no-new-privileges': 0, seccomp: 2, cwd: 1, env: 1, arg: 1, cgroup2: 2, 'device-program': 2,
   };
-  const out: string[][] = [];
-  while (strings.length) {
-    const op = strings.shift()!;
-    assert.ok(op in arity, `known op ${op}`);
-    out.push([op, ...strings.splice(0, arity[op]!)]);
-  }
-  return out;
+  return planRecords(path.join(dir, PLAN_FILE), PLAN_VERSION, arity);
 }
 
 test('the plan: header, cgroups, limits without the Node floor, rootfs, process, seccomp', { skip }, (t) => {
