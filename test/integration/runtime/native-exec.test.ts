@@ -48,6 +48,12 @@ test('a planned exec starts no Node process: exit codes, user, env and cwd as th
   const missing = native({ args: ['no-such-command'] });
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /^cradle-runtime: exec: "no-such-command": executable file not found in \$PATH$/m);
+  // CVE-2024-21626: a cwd through an fd the launcher holds open never leaves the root.
+  for (const fd of [3, 4, 5, 6]) {
+    const leak = native({ args: ['pwd'], cwd: `/proc/self/fd/${fd}` });
+    assert.equal(leak.status, 1, `fd ${fd}: ${leak.stdout}`);
+    assert.match(leak.stderr, /^cradle-runtime: process\.cwd \/proc\/self\/fd\/\d: /m);
+  }
   const view = { args: ['sh', '-c', 'echo "$(id -u):$(id -g) $(id -G)"; echo "env: $FOO $HOME"; pwd; umask'],
     user: { uid: 1000, gid: 1000, additionalGids: [3000], umask: 0o027 }, env: ['PATH=/bin:/usr/bin', 'FOO=bar'], cwd: '/tmp' };
   const ours = native(view);
