@@ -8,6 +8,7 @@ import { cradleVersion } from '../common/package-info';
 import type { CradleConfig } from '../config/schema';
 import { loadConfig, type LoadOptions, type LoadedConfig } from '../config/load';
 import { configForDisplay } from '../config/render';
+import { planReload } from '../config/reload';
 import { CriServer } from '../cri-server/server';
 import { prepareSocketPath, socketPathOf } from '../cri-server/socket';
 import { loggingInterceptor } from '../cri-server/interceptors';
@@ -20,7 +21,7 @@ import * as path from 'node:path';
 import { CniManager, ensureDefaultConfig } from '../cni';
 import { ImageService } from '../image';
 import { SandboxManager } from '../pod-sandbox/manager';
-import { RuntimeHandlers, specRuntimeOptions } from '../runtime/handlers';
+import { RuntimeHandlers, specRuntimeOptions, type HandlerReload } from '../runtime/handlers';
 import { ExitMonitor } from '../runtime/conmon/exit-monitor';
 import { ContainerManager } from '../containers/manager';
 import { StreamingServer, streamingOptionsFromConfig } from '../streaming/server';
@@ -36,6 +37,11 @@ import { InspectServer, inspectSocketPath, type InspectSource } from './inspect'
 import { beforeCallHook, readTestHooks } from './test-hooks';
 import { armCrashPoints } from '../common/crash-points';
 
+/** The pause image is always pinned, as in cri-o. */
+function pinnedImages(config: CradleConfig): string[] {
+  return [...config.image.pinned_images, config.image.pause_image];
+}
+
 function openImageService(config: CradleConfig, log: Logger, metrics: CradleMetrics): ImageService {
   const { image } = config;
   return new ImageService({
@@ -44,7 +50,7 @@ function openImageService(config: CradleConfig, log: Logger, metrics: CradleMetr
     ...(image.global_auth_file ? { authFile: image.global_auth_file } : {}),
     maxConcurrentDownloads: image.max_concurrent_downloads,
     pullProgressTimeoutSec: image.pull_progress_timeout / 1000,
-    pinned: [...image.pinned_images, image.pause_image],
+    pinned: pinnedImages(config),
     metrics,
     log: log.child({ component: 'image' }),
   });
@@ -130,9 +136,10 @@ export class Daemon {
     runtimeSettings.onPodCidrChange((cidr) => cni.setPodCidr(cidr));
     cni.setPodCidr(runtimeSettings.podCidr());
     const handlers = new RuntimeHandlers(config);
-    const specOptions = specRuntimeOptions(config);
+    let specOptions = specRuntimeOptions(config);
     const sandboxes = new SandboxManager({
-      stateRoot: config.state.root, runRoot: config.state.run_root, pauseImage: config.image.pause_image, pauseCommand: config.image.pause_command,
+      stateRoot: config.state.root, runRoot: config.state.run_root,
+      pause: () => ({ image: current.image.pause_image, command: current.image.pause_command }),
       handlers, cni, images, specOptions: () => specOptions, log: log.child({ component: 'pod-sandbox' }),
       onCniOperation: (op, seconds, failed) => metrics.recordCniOperation(op, seconds, failed),
     });
@@ -211,7 +218,15 @@ export class Daemon {
     daemon.cni = cni;
     daemon.exits = exits;
     daemon.handlers = handlers;
-    daemon.onConfigChange = (next) => { current = next; };
+    daemon.onConfigChange = (next) => {
+      // Read first: a seccomp profile that cannot be loaded refuses the reload.
+      const nextSpecOptions = specRuntimeOptions(next);
+      const handlerChanges = handlers.reload(next.runtime.runtimes);
+      specOptions = nextSpecOptions;
+      images.setPinned(pinnedImages(next));
+      current = next;
+      return handlerChanges;
+    };
     daemon.inspectServer = new InspectServer(daemon.inspectSource(loaded.sources), inspectSocketPath(config), log);
     try {
       await daemon.inspectServer.start();
@@ -247,7 +262,7 @@ export class Daemon {
     return daemon;
   }
 
-  private onConfigChange: (next: CradleConfig) => void = () => {};
+  private onConfigChange: (next: CradleConfig) => HandlerReload = () => ({ added: [], removed: [], changed: [] });
 
   private inspectSource(sources: string[]): InspectSource {
     return {
@@ -301,8 +316,10 @@ export class Daemon {
   }
 
   /**
-   * SIGHUP: re-reads the config files. Live-changeable keys apply at once; the
-   * others are logged as needing a restart. A bad file keeps the old config.
+   * SIGHUP: re-reads the config files. Reloadable keys (docs/config.md) and the
+   * handler tables apply at once; other changed keys are logged as needing a
+   * restart. A bad file, or a seccomp profile that cannot be loaded, keeps the old
+   * configuration.
    */
   reload(): void {
     let next: CradleConfig;
@@ -312,21 +329,23 @@ export class Daemon {
       this.log.error({ error: messageOf(err) }, 'config reload failed; keeping the current configuration');
       return;
     }
-    const previous = this.config;
     for (const warning of this.services.images.reloadRegistries()) this.log.warn({ warning }, 'registries configuration');
-    if (next.log.level !== previous.log.level) {
-      this.log.level = next.log.level;
-      this.log.info({ level: next.log.level }, 'log level changed');
+    const plan = planReload(this.config, next);
+    let handlers: HandlerReload;
+    try {
+      handlers = this.onConfigChange(plan.config);
+    } catch (err) {
+      this.log.error({ error: messageOf(err) }, 'config reload refused; keeping the current configuration');
+      return;
     }
-    const needsRestart = (Object.keys(next) as (keyof CradleConfig)[])
-      .filter((table) => table !== 'log' && JSON.stringify(next[table]) !== JSON.stringify(previous[table]));
-    if (needsRestart.length > 0) {
-      this.log.warn({ tables: needsRestart }, 'config changes in these tables take effect after a restart');
-    }
-    // Keep restart-only tables as they are running now; adopt the live ones.
-    this.config = { ...previous, log: next.log };
-    this.onConfigChange(this.config);
-    this.log.info('configuration reloaded');
+    this.config = plan.config;
+    this.log.level = plan.config.log.level;
+    const needRestart = [...plan.needRestart, ...handlers.changed.map((name) => `runtime.runtimes.${name}`)];
+    if (needRestart.length > 0) this.log.warn({ keys: needRestart }, 'these configuration changes take effect after a restart');
+    this.log.info({
+      applied: plan.applied.filter((key) => key !== 'runtime.runtimes'),
+      handlersAdded: handlers.added, handlersRemoved: handlers.removed,
+    }, 'configuration reloaded');
   }
 
   /** Stops serving; containers and pods are left running. Idempotent. */

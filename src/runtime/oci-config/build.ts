@@ -70,6 +70,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpecResu
     privileged,
     capabilities: capabilities.bounding,
     profileRoot: runtime.seccompProfileRoot,
+    defaultProfile: runtime.defaultSeccompProfile,
     ...(runtime.arch ? { arch: runtime.arch } : {}),
   });
 
@@ -180,6 +181,7 @@ export function buildPauseSpec(input: PauseSpecInput): OciSpec {
     privileged,
     capabilities: [],
     profileRoot: runtime.seccompProfileRoot,
+    defaultProfile: runtime.defaultSeccompProfile,
     ...(runtime.arch ? { arch: runtime.arch } : {}),
   });
   const sysctls = validateSysctls(input.sysctls, { network: ns.hostNetwork, ipc: ns.hostIpc, uts: ns.hostUts }, 'config.linux.sysctls');
