@@ -1,8 +1,8 @@
 // cradled's command line: a subcommand, --config/--config-dir, and one flag per
 // config key (--<table>-<key>), all derived from the config schema.
 import { errors } from '../common/errors';
-import { TABLES, type Field, type TableName } from '../config/schema';
-import { flagName } from '../config/load';
+import { TABLES, runtimeHandlerSchema, type Field, type TableName } from '../config/schema';
+import { flagName, handlerFlagName, parseHandlerFlag } from '../config/load';
 
 export type Subcommand = 'run' | 'config' | 'status' | 'check' | 'version' | 'completion' | 'help';
 export const SUBCOMMANDS: Record<Subcommand, string> = {
@@ -117,6 +117,11 @@ export function parseArgs(argv: string[]): ParsedArgs {
       parsed.configDir = takeValue();
       continue;
     }
+    const handlerKey = parseHandlerFlag(name);
+    if (handlerKey) {
+      parsed.settings.set(handlerKey, takeValue());
+      continue;
+    }
     const spec = flags.get(name);
     if (!spec) throw errors.usage(`unknown flag ${name} (see cradled --help)`);
     if (spec.field.type === 'boolean' && value === undefined) {
@@ -146,11 +151,15 @@ export function helpText(): string {
     'Every configuration key is also a flag; flags override the config files.',
     'Lists are comma-separated; durations look like 90s, 5m, 1h30m.',
   ];
+  const typeOf = (field: Field): string => (field.type === 'enum' ? field.values.join('|') : field.type);
   for (const [table, schema] of Object.entries(TABLES) as [TableName, Record<string, Field>][]) {
     lines.push('', `[${table}]`);
-    for (const [key, field] of Object.entries(schema)) {
-      const type = field.type === 'enum' ? field.values.join('|') : field.type;
-      lines.push(`  ${flagName(table, key)} <${type}>`, `      ${field.doc}`);
+    for (const [key, field] of Object.entries(schema)) lines.push(`  ${flagName(table, key)} <${typeOf(field)}>`, `      ${field.doc}`);
+    if (table === 'runtime') {
+      lines.push('', '[runtime.runtimes.<name>] (one set per runtime handler; a new <name> adds a handler)');
+      for (const [key, field] of Object.entries(runtimeHandlerSchema as unknown as Record<string, Field>)) {
+        lines.push(`  ${handlerFlagName('<name>', key)} <${typeOf(field)}>`, `      ${field.doc}`);
+      }
     }
   }
   return lines.join('\n') + '\n';

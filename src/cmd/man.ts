@@ -4,7 +4,7 @@
 import { GLOBAL_FLAGS, SUBCOMMANDS, configFlags, usageLine } from './args';
 import { TABLES, TABLE_DOCS, runtimeHandlerSchema, type Field, type TableName } from '../config/schema';
 import { formatDuration } from '../config/duration';
-import { DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_FILE, flagName } from '../config/load';
+import { DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_FILE, flagName, handlerFlagName } from '../config/load';
 
 /** Text safe in a roff line: backslashes, hyphens of options, leading dots and quotes. */
 export function roff(text: string): string {
@@ -113,7 +113,8 @@ export function configMan(version: string, date: string): string {
     if (table === 'runtime') {
       out.push('.SS [runtime.runtimes.<name>]', 'One table per runtime handler (the RuntimeClass handler). The default configuration has \\fBcradle\\fR.');
       for (const [key, field] of Object.entries(runtimeHandlerSchema as unknown as Record<string, Field>)) {
-        out.push('.TP', `.BR ${roff(key)} " (${roff(typeText(field))}, default ${roff(defaultText(field)).replace(/"/g, '""')})"`, roff(field.doc));
+        out.push('.TP', `.BR ${roff(key)} " (${roff(typeText(field))}, default ${roff(defaultText(field)).replace(/"/g, '""')})"`,
+          `${roff(field.doc)} Flag: \\fB${roff(handlerFlagName('<name>', key))}\\fR.`);
       }
     }
   }

@@ -20,7 +20,7 @@ export interface LoadOptions {
   /** Whether configFile was given explicitly (then it must exist). */
   configFileExplicit?: boolean;
   configDir?: string;
-  /** Values from the command line, keyed "table.key" (runtime handlers not settable here). */
+  /** Values from the command line, keyed "table.key" or "runtime.runtimes.<name>.<key>". */
   flags?: Map<string, string>;
 }
 
@@ -173,9 +173,16 @@ function checkField(field: Field, value: unknown, source: string, key: string): 
   if (problem) throw errors.config(source, key, `${problem} (got ${describe(value)})`);
 }
 
-/** Applies one command-line value given as text, e.g. ("log.level", "debug"). */
+/** Applies one command-line value given as text, e.g. ("log.level", "debug") or ("runtime.runtimes.kata.runtime_path", "/usr/bin/kata"). */
 export function applyFlag(config: CradleConfig, dotted: string, raw: string): void {
   const source = 'command line';
+  if (dotted.startsWith(HANDLER_KEY_PREFIX)) {
+    // Handler keys are all strings; the table's own checks apply as for a file.
+    const rest = dotted.slice(HANDLER_KEY_PREFIX.length);
+    const dot = rest.lastIndexOf('.');
+    applyRuntimeHandlers(config, { [rest.slice(0, dot)]: { [rest.slice(dot + 1)]: raw } }, source);
+    return;
+  }
   const [table, key] = dotted.split('.') as [TableName, string];
   const field = (TABLES[table] as Record<string, Field> | undefined)?.[key];
   if (!field) throw errors.usage(`unknown setting ${dotted}`);
@@ -204,6 +211,28 @@ export function applyFlag(config: CradleConfig, dotted: string, raw: string): vo
 
 export function flagName(table: string, key: string): string {
   return `--${table}-${key.replace(/_/g, '-')}`;
+}
+
+const HANDLER_KEY_PREFIX = 'runtime.runtimes.';
+const HANDLER_FLAG_PREFIX = '--runtime-runtimes-';
+
+/** The flag of a handler table's key: --runtime-runtimes-<name>-<key>. */
+export function handlerFlagName(name: string, key: string): string {
+  return `${HANDLER_FLAG_PREFIX}${name}-${key.replace(/_/g, '-')}`;
+}
+
+/**
+ * Reads a handler flag back into "runtime.runtimes.<name>.<key>". Handler names may
+ * hold "-", so the key is matched as the flag's ending.
+ */
+export function parseHandlerFlag(flag: string): string | undefined {
+  if (!flag.startsWith(HANDLER_FLAG_PREFIX)) return undefined;
+  const rest = flag.slice(HANDLER_FLAG_PREFIX.length);
+  for (const key of Object.keys(runtimeHandlerSchema)) {
+    const suffix = `-${key.replace(/_/g, '-')}`;
+    if (rest.endsWith(suffix) && rest.length > suffix.length) return `${HANDLER_KEY_PREFIX}${rest.slice(0, -suffix.length)}.${key}`;
+  }
+  return undefined;
 }
 
 function validateWhole(config: CradleConfig, source: string): void {

@@ -3,7 +3,7 @@
 import type { CradleConfig, Field, TableName } from './schema';
 import { TABLES, TABLE_DOCS, runtimeHandlerSchema, defaultConfig, defaultHandler } from './schema';
 import { formatDuration } from './duration';
-import { flagName } from './load';
+import { flagName, handlerFlagName } from './load';
 
 function tomlValue(field: Field, value: unknown): string {
   switch (field.type) {
@@ -117,11 +117,12 @@ export function renderConfigReference(): string {
     }
     out.push('');
     if (table === 'runtime') {
-      out.push('### [runtime.runtimes.&lt;name&gt;]', '', 'One table per runtime handler (the RuntimeClass `handler`). The default configuration has `cradle`.', '',
-        '| key | type | default | meaning |', '| --- | --- | --- | --- |');
+      out.push('### [runtime.runtimes.&lt;name&gt;]', '', 'One table per runtime handler (the RuntimeClass `handler`). The default configuration has `cradle`.',
+        'A flag naming a new handler adds it, e.g. `--runtime-runtimes-kata-runtime-path /usr/bin/kata-runtime`.', '',
+        '| key | flag | type | default | meaning |', '| --- | --- | --- | --- | --- |');
       for (const [key, field] of Object.entries(runtimeHandlerSchema as unknown as Record<string, Field>)) {
         const type = field.type === 'enum' ? field.values.map((v) => `"${v}"`).join(' \\| ') : field.type;
-        out.push(`| \`${key}\` | ${type} | ${defaultText(field)} | ${field.doc} |`);
+        out.push(`| \`${key}\` | \`${handlerFlagName('<name>', key)}\` | ${type} | ${defaultText(field)} | ${field.doc} |`);
       }
       out.push('');
     }

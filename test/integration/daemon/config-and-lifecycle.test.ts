@@ -101,10 +101,24 @@ test('invalid flags are usage errors (exit 2); --help documents every flag', asy
   for (const line of all.stdout.split('\n')) {
     const header = /^\[([a-z]+)\]$/.exec(line);
     if (header) table = header[1]!;
-    if (line.startsWith('[runtime.runtimes.')) table = '';
+    if (line.startsWith('[runtime.runtimes.')) table = 'runtime-runtimes-<name>';
     const key = /^(?:# )?([a-z_]+) = /.exec(line);
     if (key && table) assert.ok(help.stdout.includes(`--${table}-${key[1]!.replace(/_/g, '-')} `), `flag for ${table}.${key[1]} in --help`);
   }
+});
+
+test('runtime handler tables are flags too: --runtime-runtimes-<name>-<key> adds or changes a handler', async () => {
+  const added = await runCradled(['config', '--config-dir', '/nonexistent', '--runtime-runtimes-kata-qemu-runtime-path', '/usr/bin/kata-runtime',
+    '--runtime-runtimes-cradle-monitor-path=/usr/local/bin/conmon']);
+  assert.equal(added.code, 0, added.stderr);
+  assert.match(added.stdout, /^\[runtime\.runtimes\.kata-qemu\]\n(?:.*\n)*?runtime_path = "\/usr\/bin\/kata-runtime"$/m);
+  assert.match(added.stdout, /^\[runtime\.runtimes\.cradle\]\n(?:.*\n)*?monitor_path = "\/usr\/local\/bin\/conmon"$/m);
+  const badName = await runCradled(['config', '--runtime-runtimes-Kata-runtime-path', '/x']);
+  assert.equal(badName.code, 1);
+  assert.match(badName.stderr, /runtime\.runtimes\.Kata: a runtime handler name must be a DNS label/);
+  const badKey = await runCradled(['config', '--runtime-runtimes-kata-binary', '/x']);
+  assert.equal(badKey.code, 2);
+  assert.match(badKey.stderr, /unknown flag --runtime-runtimes-kata-binary/);
 });
 
 test('SIGHUP reloads the log level live; a broken file on reload keeps the old config', async (t) => {

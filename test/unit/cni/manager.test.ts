@@ -172,8 +172,15 @@ test('an ADD cancelled by the caller is rolled back', async (t) => {
   const m = env.manager();
   await m.start();
   const ac = new AbortController();
-  setTimeout(() => ac.abort(), 300);
+  // Cancel once the plugin is inside its ADD (not after a fixed delay: a loaded machine starts it later).
+  const inAdd = setInterval(() => {
+    try {
+      if (readCalls(env.log).some((c) => c.command === 'ADD')) ac.abort();
+    } catch { /* a line half written: look again */ }
+  }, 20);
+  t.after(() => clearInterval(inAdd));
   await assert.rejects(m.setUpPod({ ...pod, signal: ac.signal }), (err: unknown) => errors.cancelled.is(err));
+  clearInterval(inAdd);
   assert.deepEqual(readCalls(env.log).map((c) => c.command), ['ADD', 'DEL']);
   assert.deepEqual(fs.readdirSync(path.join(env.cache, 'results')), []);
 });
