@@ -166,7 +166,7 @@ export class ContainerManager {
         sandbox: sandboxFacts(sandbox),
         rootfs: overlay.rootfs,
         container: { id, logPath, imageRef: hold.image.id, imageVolumeRoot: path.join(dir, 'volumes'), createdAt },
-        runtime: this.options.specOptions(),
+        runtime: { ...this.options.specOptions(), supportsRecursiveReadOnly: handler.features.recursiveReadOnlyMounts },
       });
       for (const volume of built.imageVolumes) fs.mkdirSync(volume.hostPath, { recursive: true });
       fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(built.spec));
