@@ -24,12 +24,15 @@ after(async () => {
 });
 
 describe('recursive read-only mounts', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-rro-'));
-  const vol = path.join(dir, 'vol');
-  const sub = path.join(vol, 'sub');
+  let dir = '';
+  let vol = '';
+  let sub = '';
   let pod: { id: string; config: Parameters<PodFixture['runContainer']>[0]['config'] };
 
   before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-rro-'));
+    vol = path.join(dir, 'vol');
+    sub = path.join(vol, 'sub');
     fs.mkdirSync(sub, { recursive: true });
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'cradle-rro-test', sub]);
     pod = await f.runPod('rro');
