@@ -32,7 +32,7 @@ export interface RuntimeHandler {
 /**
  * Recursive read-only mounts need mount_setattr in the kernel and the "rro" mount option in
  * the runtime: cradle-runtime has it; another runtime is asked through its `features` command
- * (runc 1.2+ lists "rro"; older runcs have no such option, or no command).
+ * (runc lists "rro" since 1.1; a runtime without the option or the command gets false).
  */
 function probeFeatures(binary: string): HandlerFeatures {
   const none = { recursiveReadOnlyMounts: false, userNamespaces: false };
