@@ -2,6 +2,7 @@
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig';
 import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources';
 import type { ResolvedUser } from '../runtime/oci-config/user';
+import type { ImageMountRecord } from './image-mounts';
 
 export type ContainerState = 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN';
 
@@ -38,6 +39,8 @@ export interface ContainerRecord {
   /** Resources as last applied (CreateContainer or UpdateContainerResources). */
   resources: LinuxContainerResources__Output | null;
   cgroupsPath: string;
+  /** Images mounted as volumes (KEP-4639); absent in records of older versions. */
+  imageMounts?: ImageMountRecord[];
 }
 
 export function reservedContainerName(config: ContainerConfig__Output, sandboxName: string, sandboxNamespace: string, sandboxUid: string): string {

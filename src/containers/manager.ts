@@ -22,6 +22,7 @@ import type { SandboxFacts, SpecRuntimeOptions } from '../runtime/oci-config/inp
 import type { OciProcess, OciSpec } from '../runtime/oci-config/oci-types';
 import { buildContainerSpec, buildExecProcess, buildResources, checkRunAsGroupHasUser } from '../runtime/oci-config';
 import { mountOverlay, unmountOverlay } from '../runtime/rootfs/overlay';
+import { mountImages, unmountImages } from './image-mounts';
 import { isProcessAlive } from '../runtime/conmon/proc';
 import type { ContainerExit } from '../runtime/conmon/exit-monitor';
 import type { SandboxManager } from '../pod-sandbox/manager';
@@ -155,6 +156,8 @@ export class ContainerManager {
       const overlay = mountOverlay(dir, hold.overlay);
       undo.push(`unmounting ${overlay.rootfs}`, () => unmountOverlay(overlay.rootfs));
       crashPoint('CreateContainer', 'overlay-mounted');
+      const imageMounts = mountImages(config, dir, this.options.images, undo);
+      crashPoint('CreateContainer', 'image-mounts-mounted');
 
       const logPath = containerLogPath(sandbox, config, this.options.stateRoot, id);
       if (logPath) fs.mkdirSync(path.dirname(logPath), { recursive: true });
@@ -165,8 +168,8 @@ export class ContainerManager {
         imageConfig: hold.image.config.config ?? {},
         sandbox: sandboxFacts(sandbox),
         rootfs: overlay.rootfs,
-        container: { id, logPath, imageRef: hold.image.id, imageVolumeRoot: path.join(dir, 'volumes'), createdAt },
-        runtime: this.options.specOptions(),
+        container: { id, logPath, imageRef: hold.image.id, imageVolumeRoot: path.join(dir, 'volumes'), imageMountSources: imageMounts.sources, createdAt },
+        runtime: { ...this.options.specOptions(), supportsRecursiveReadOnly: handler.features.recursiveReadOnlyMounts },
       });
       for (const volume of built.imageVolumes) fs.mkdirSync(volume.hostPath, { recursive: true });
       fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(built.spec));
@@ -199,11 +202,15 @@ export class ContainerManager {
         dir, rootfs: overlay.rootfs, upperDir: overlay.upper, persistDir, logPath, stopSignal: built.stopSignal, user: built.user,
         pid: created.pid, conmonPid: created.conmonPid, conmonStartTime: created.conmonStartTime,
         resources: config.linux?.resources ?? null, cgroupsPath: built.spec.linux?.cgroupsPath ?? '',
+        imageMounts: imageMounts.records,
       };
       await this.store.save(record);
       crashPoint('CreateContainer', 'recorded');
       this.containers.set(id, record);
-      this.holds.set(id, () => hold.release());
+      this.holds.set(id, () => {
+        hold.release();
+        imageMounts.release();
+      });
       undo.release();
       this.publish('CONTAINER_CREATED_EVENT', record);
       log.info({ name: config.metadata!.name, image: imageRef }, 'container created');
@@ -323,6 +330,7 @@ export class ContainerManager {
     const handler = this.options.handlers.get(c.runtimeHandler);
     await handler.runtime.delete(c.id, true).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'runtime delete'));
     unmountOverlay(c.rootfs);
+    unmountImages(c.dir);
     fs.rmSync(c.dir, { recursive: true, force: true });
     fs.rmSync(path.join(this.options.runRoot, 's', c.id), { force: true }); // conmon's attach-socket link
     this.holds.get(c.id)?.();
@@ -459,12 +467,15 @@ export class ContainerManager {
         await this.store.remove(record.id);
         continue;
       }
-      try {
-        const hold = this.options.images.holdLayers(record.imageChainIds);
-        this.holds.set(record.id, () => hold.release());
-      } catch (err) {
-        log.warn({ error: messageOf(err) }, 'image layers missing');
+      const releases: Array<() => void> = [];
+      for (const chainIds of [record.imageChainIds, ...(record.imageMounts ?? []).map((m) => m.chainIds)]) {
+        try {
+          releases.push(this.options.images.holdLayers(chainIds).release);
+        } catch (err) {
+          log.warn({ error: messageOf(err) }, 'image layers missing');
+        }
       }
+      this.holds.set(record.id, () => { for (const release of releases) release(); });
       this.containers.set(record.id, record);
       this.names.hold(record.reservedName, record.id, record.fingerprint, record.id);
       const monitorAlive = isProcessAlive(record.conmonPid, record.conmonStartTime);

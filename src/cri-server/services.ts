@@ -39,6 +39,8 @@ export interface CradleServices {
   readonly streaming: StreamingServer;
   readonly stats: StatsService;
   readonly metrics: CradleMetrics;
+  /** Each runtime handler's features, the default first as "" (probed once at start). */
+  runtimeHandlerFeatures(): Array<{ name: string; features: { recursiveReadOnlyMounts: boolean; userNamespaces: boolean } }>;
   /** Extra JSON documents for Status(verbose), by key. */
   verboseInfo(): Record<string, unknown>;
 }

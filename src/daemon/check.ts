@@ -13,6 +13,7 @@ import { MNT_DETACH } from '../sys/constants';
 import { umount2 } from '../sys/libc';
 import { ociRuntimeFor } from '../runtime/cradle-runtime';
 import { checkHost } from './check-host';
+import { unmountImages } from '../containers/image-mounts';
 
 export type CheckLevel = 'ok' | 'warn' | 'fail';
 export interface CheckFinding {
@@ -106,6 +107,7 @@ export function checkNode(config: CradleConfig, repair: boolean): CheckFinding[]
     const dir = path.join(config.state.root, 'containers-data', id);
     orphan('container directory without a record', dir, () => {
       try { umount2(path.join(dir, 'rootfs'), MNT_DETACH); } catch { /* not mounted */ }
+      unmountImages(dir);
       fs.rmSync(dir, { recursive: true, force: true });
     });
   }

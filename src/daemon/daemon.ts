@@ -204,6 +204,7 @@ export class Daemon {
       streaming,
       metrics,
       stats: new StatsService(containers, sandboxes, config.runtime.cgroup_manager, log.child({ component: 'stats' })),
+      runtimeHandlerFeatures: () => handlers.features(),
       verboseInfo: () => {
         const network = cni.status();
         return {

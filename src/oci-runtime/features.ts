@@ -9,7 +9,7 @@ export function features(): Record<string, unknown> {
     mountOptions: [
       'async', 'atime', 'bind', 'defaults', 'dev', 'diratime', 'dirsync', 'exec', 'lazytime', 'mand', 'noatime', 'nodev',
       'nodiratime', 'noexec', 'nolazytime', 'nomand', 'norelatime', 'nostrictatime', 'nosuid', 'nosymfollow', 'private',
-      'rbind', 'relatime', 'remount', 'ro', 'rprivate', 'rshared', 'rslave', 'runbindable', 'rw', 'shared', 'slave',
+      'rbind', 'relatime', 'remount', 'ro', 'rprivate', 'rro', 'rshared', 'rslave', 'runbindable', 'rw', 'shared', 'slave',
       'strictatime', 'suid', 'symfollow', 'sync', 'tmpcopyup', 'unbindable',
     ],
     linux: {

@@ -278,10 +278,12 @@ function mountRecords(m: Mount, bundle: string, cgroupPaths: Record<string, stri
     }
     return out;
   }
+  // "rro": the mount and every mount below it made read-only after it is made (mount_setattr).
+  const rro = opts.recursiveReadOnly ? [['mount-rro', destination]] : [];
   if (opts.bind) {
     const source = path.resolve(bundle, m.source ?? type);
     const extra = opts.flags & ~(c.MS_BIND | c.MS_REC | c.MS_REMOUNT);
-    return [mount(destination, source, '', c.MS_BIND | (opts.recursive ? c.MS_REC : 0), '', 'source', extra, opts.propagation, noSymlink)];
+    return [mount(destination, source, '', c.MS_BIND | (opts.recursive ? c.MS_REC : 0), '', 'source', extra, opts.propagation, noSymlink), ...rro];
   }
-  return [mount(destination, m.source ?? type, type, opts.flags, opts.data.join(','), 'dir', 0, opts.propagation, noSymlink)];
+  return [mount(destination, m.source ?? type, type, opts.flags, opts.data.join(','), 'dir', 0, opts.propagation, noSymlink), ...rro];
 }

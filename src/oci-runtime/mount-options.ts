@@ -9,6 +9,8 @@ export interface ParsedMountOptions {
   data: string[];
   bind: boolean;
   recursive: boolean;
+  /** "rro": the bind and every mount below it read-only (mount_setattr AT_RECURSIVE), as runc. */
+  recursiveReadOnly: boolean;
 }
 
 const FLAG_OPTIONS: Record<string, [clear: boolean, flag: number]> = {
@@ -38,7 +40,7 @@ const PROPAGATION_OPTIONS: Record<string, number> = {
 const IGNORED = new Set(['tmpcopyup', 'defaults']);
 
 export function parseMountOptions(options: readonly string[] = []): ParsedMountOptions {
-  const out: ParsedMountOptions = { flags: 0, clear: 0, propagation: [], data: [], bind: false, recursive: false };
+  const out: ParsedMountOptions = { flags: 0, clear: 0, propagation: [], data: [], bind: false, recursive: false, recursiveReadOnly: false };
   for (const opt of options) {
     if (opt === 'bind' || opt === 'rbind') {
       out.bind = true;
@@ -47,6 +49,10 @@ export function parseMountOptions(options: readonly string[] = []): ParsedMountO
         out.recursive = true;
         out.flags |= c.MS_REC;
       }
+      continue;
+    }
+    if (opt === 'rro') {
+      out.recursiveReadOnly = true;
       continue;
     }
     const flag = FLAG_OPTIONS[opt];

@@ -10,6 +10,7 @@ import type { DeviceNode, Mount, Spec } from './spec';
 import { parseMountOptions, rootfsPropagationFlag } from './mount-options';
 import { isWithin, secureJoin } from './secure-join';
 import { mountContaining, propagationOf } from '../sys/mountinfo';
+import { MOUNT_ATTR_RDONLY, mountSetattrFd } from '../sys/mount-setattr';
 
 export interface RootfsContext {
   spec: Spec;
@@ -113,6 +114,15 @@ function mountEntry(ctx: RootfsContext, m: Mount): void {
         for (const p of opts.propagation) sys.mount(null, `/proc/self/fd/${fd3}`, null, p);
       } finally {
         fs.closeSync(fd3);
+      }
+    }
+    if (opts.recursiveReadOnly) {
+      // "rro": MS_RDONLY on a remount reaches only the top mount; submounts need mount_setattr.
+      const fd4 = openChecked(ctx.rootfs, dest);
+      try {
+        mountSetattrFd(fd4, MOUNT_ATTR_RDONLY, true, destination);
+      } finally {
+        fs.closeSync(fd4);
       }
     }
   } catch (err) {

@@ -2,6 +2,7 @@
 // The daemon resolves a pod's handler here once; containers of the pod use the
 // same one.
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import type { CradleConfig, RuntimeHandlerConfig } from '../config/schema';
 import { errors } from '../common/errors';
 import { Conmon } from './conmon/conmon';
@@ -9,15 +10,42 @@ import { ociRuntimeFor } from './cradle-runtime';
 import type { OciRuntime } from './oci-runtime';
 import { shippedBinary } from '../common/package-info';
 import type { SpecRuntimeOptions } from './oci-config/inputs';
+import { mountSetattrSupported } from '../sys/mount-setattr';
 import {
   CRIO_DEFAULT_CAPABILITIES, DEFAULT_MEMORY_FLOOR, hostCapabilities, hostMinOomScoreAdj, parseUlimit, ALL_CAPABILITIES,
   detectCgroupFeatures, DEFAULT_SECCOMP_PROFILE, loadLocalhostProfile,
 } from './oci-config';
 
+/** What a handler can do, as Status reports it to the kubelet. */
+export interface HandlerFeatures {
+  recursiveReadOnlyMounts: boolean;
+  userNamespaces: boolean;
+}
+
 export interface RuntimeHandler {
   name: string;
   runtime: OciRuntime;
   conmon: Conmon;
+  features: HandlerFeatures;
+}
+
+/**
+ * Recursive read-only mounts need mount_setattr in the kernel and the "rro" mount option in
+ * the runtime: cradle-runtime has it; another runtime is asked through its `features` command
+ * (runc lists "rro" since 1.1; a runtime without the option or the command gets false).
+ */
+function probeFeatures(binary: string): HandlerFeatures {
+  const none = { recursiveReadOnlyMounts: false, userNamespaces: false };
+  if (!mountSetattrSupported()) return none;
+  if (path.basename(binary) === 'cradle-runtime') return { ...none, recursiveReadOnlyMounts: true };
+  const run = spawnSync(binary, ['features'], { encoding: 'utf8', timeout: 10_000 });
+  if (run.status !== 0) return none;
+  try {
+    const doc = JSON.parse(run.stdout) as { mountOptions?: unknown };
+    return { ...none, recursiveReadOnlyMounts: Array.isArray(doc.mountOptions) && doc.mountOptions.includes('rro') };
+  } catch {
+    return none;
+  }
 }
 
 /** What a reload of the handler tables did. */
@@ -59,7 +87,7 @@ export class RuntimeHandlers {
       logLevel: 'error',
     });
     const runtime = ociRuntimeFor({ binary, root, systemdCgroup: config.runtime.cgroup_manager === 'systemd', conmon });
-    this.handlers.set(name, { handler: { name, runtime, conmon }, config: { ...h } });
+    this.handlers.set(name, { handler: { name, runtime, conmon, features: probeFeatures(binary) }, config: { ...h } });
   }
 
   /**
@@ -113,6 +141,13 @@ export class RuntimeHandlers {
     return result;
   }
 
+  /** Each configured handler's features, the default first under the CRI's name for it (""). */
+  features(): Array<{ name: string; features: HandlerFeatures }> {
+    const list = this.names().map((name) => ({ name, features: this.get(name).features }));
+    const def = this.handlers.get(this.defaultName);
+    return def ? [{ name: '', features: def.handler.features }, ...list] : list;
+  }
+
   /** Stops what the handlers' runtimes keep running (daemon shutdown). */
   close(): void {
     for (const { handler } of this.handlers.values()) handler.runtime.close();
@@ -140,6 +175,7 @@ export function specRuntimeOptions(config: CradleConfig): SpecRuntimeOptions {
       ? loadLocalhostProfile(config.runtime.seccomp_profile, 'runtime.seccomp_profile')
       : DEFAULT_SECCOMP_PROFILE,
     swapAccounting: cgroups.swapAccounting,
+    // Per handler: the container manager sets it from the pod's handler.
     supportsRecursiveReadOnly: false,
   };
 }

@@ -6,23 +6,13 @@ import type { StatusRequest__Output } from '../../generated/runtime/v1/StatusReq
 import type { StatusResponse } from '../../generated/runtime/v1/StatusResponse';
 import type { RuntimeCondition } from '../../generated/runtime/v1/RuntimeCondition';
 import type { RuntimeHandler } from '../../generated/runtime/v1/RuntimeHandler';
-import type { CradleConfig } from '../../config/schema';
 
 function condition(type: string, readiness: Readiness): RuntimeCondition {
   return { type, status: readiness.ready, reason: readiness.ready ? '' : readiness.reason, message: readiness.ready ? '' : readiness.message };
 }
 
-/** The default handler is listed twice, as "" (the CRI's name for the default) and by name. */
-export function runtimeHandlers(config: CradleConfig): RuntimeHandler[] {
-  const features = { recursiveReadOnlyMounts: false, userNamespaces: false };
-  const handlers: RuntimeHandler[] = [{ name: '', features }];
-  for (const name of Object.keys(config.runtime.runtimes)) handlers.push({ name, features });
-  return handlers;
-}
-
 export const status = (services: CradleServices): UnaryRpc<StatusRequest__Output, StatusResponse> =>
   async (_ctx, request) => {
-    const config = services.config();
     const info: Record<string, string> = {};
     if (request.verbose) {
       for (const [key, value] of Object.entries(services.verboseInfo())) info[key] = JSON.stringify(value);
@@ -35,7 +25,8 @@ export const status = (services: CradleServices): UnaryRpc<StatusRequest__Output
         ],
       },
       info,
-      runtimeHandlers: runtimeHandlers(config),
+      // The default handler is listed twice, as "" (the CRI's name for the default) and by name.
+      runtimeHandlers: services.runtimeHandlerFeatures() satisfies RuntimeHandler[],
       features: { supplementalGroupsPolicy: false },
     };
   };

@@ -214,6 +214,17 @@ static void do_mount(char **a) {
   }
 }
 
+// "rro": MS_REMOUNT|MS_RDONLY reaches only the top mount of a recursive bind; the
+// mounts below it are made read-only with one mount_setattr(AT_RECURSIVE).
+static void do_mount_rro(const char *dest) {
+  char what[4200];
+  snprintf(what, sizeof what, "mounts: %s (rro)", dest);
+  int fd = open_checked(dest, what, 0);
+  struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+  if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) die("%s: mount_setattr", what);
+  close(fd);
+}
+
 static void do_symlink(const char *target, const char *dest) {
   char name[256];
   int pfd = open_parent(dest, name, sizeof name, "symlink");
@@ -279,6 +290,7 @@ void rootfs_prepare(struct plan *p) {
   for (int i = 0; i < p->nrecs; i++) {
     struct rec *r = &p->recs[i];
     if (strcmp(r->op, "mount") == 0) do_mount(r->args);
+    else if (strcmp(r->op, "mount-rro") == 0) do_mount_rro(r->args[0]);
     else if (strcmp(r->op, "mkdir") == 0) mkdir_in_root(r->args[0], "mkdir");
     else if (strcmp(r->op, "symlink") == 0) do_symlink(r->args[0], r->args[1]);
     else if (strcmp(r->op, "device") == 0) {

@@ -75,7 +75,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpecResu
   });
 
   const readonlyRootfs = sc?.readonlyRootfs ?? false;
-  const cri = buildCriMounts(config.mounts, probe, runtime.supportsRecursiveReadOnly);
+  const cri = buildCriMounts(config.mounts, probe, runtime.supportsRecursiveReadOnly, container.imageMountSources);
   const criDestinations = new Set(cri.mounts.map((m) => m.destination));
   const volumes = imageVolumes(imageConfig.Volumes, container.imageVolumeRoot, criDestinations);
   const base = [

@@ -104,6 +104,8 @@ export interface ContainerHostInfo {
   imageRef: string;
   /** Host directory under which anonymous image volumes get one subdirectory each. */
   imageVolumeRoot: string;
+  /** Host paths mounted for the config's image mounts (KEP-4639), by index in config.mounts. */
+  imageMountSources?: ReadonlyMap<number, string>;
   /** PID namespace path of the target container for NamespaceMode TARGET. */
   targetPidNamespace?: string;
   /** Creation time (nanoseconds since the epoch, as a string) for recovery. */

@@ -64,21 +64,35 @@ const PROPAGATION = {
   PROPAGATION_BIDIRECTIONAL: 'rshared',
 } as const;
 
-/** Turns CRI mounts into OCI bind mounts, checking sources and propagation on the host. */
-export function buildCriMounts(mounts: readonly Mount__Output[], probe: HostProbe, supportsRecursiveReadOnly: boolean): CriMountsResult {
+/** Options of an image mount (KEP-4639): read-only, and nothing in it runs or opens devices, as cri-o. */
+const IMAGE_MOUNT_OPTIONS = ['rbind', 'rprivate', 'ro', 'nosuid', 'nodev', 'noexec'];
+
+/**
+ * Turns CRI mounts into OCI bind mounts, checking sources and propagation on the host.
+ * Image mounts (`image` set) bind what the caller mounted for them: `imageSources` maps
+ * the mount's index to that host path (its `image_sub_path` already applied).
+ */
+export function buildCriMounts(
+  mounts: readonly Mount__Output[], probe: HostProbe, supportsRecursiveReadOnly: boolean, imageSources: ReadonlyMap<number, string> = new Map(),
+): CriMountsResult {
   const out: OciMount[] = [];
   let rootfsPropagation: CriMountsResult['rootfsPropagation'];
   const seen = new Set<string>();
   mounts.forEach((m, i) => {
     const f = `config.mounts[${i}]`;
-    if (m.image && m.image.image !== '') throw errors.invalidField(`${f}.image`, 'image volume mounts are not supported by cradle');
     if (m.uidMappings.length > 0 || m.gidMappings.length > 0) throw errors.invalidField(`${f}.uidMappings`, 'ID-mapped mounts are not supported by cradle');
     if (!m.containerPath.startsWith('/')) throw errors.invalidField(`${f}.containerPath`, `${JSON.stringify(m.containerPath)} is not an absolute path`);
-    if (!m.hostPath.startsWith('/')) throw errors.invalidField(`${f}.hostPath`, `${JSON.stringify(m.hostPath)} is not an absolute path`);
     const destination = path.posix.normalize(m.containerPath).replace(/(.)\/$/, '$1');
     if (destination === '/') throw errors.invalidField(`${f}.containerPath`, 'cannot mount over the container root');
     if (seen.has(destination)) throw errors.invalidField(`${f}.containerPath`, `${destination} is mounted twice`);
     seen.add(destination);
+    if (m.image && m.image.image !== '') {
+      const source = imageSources.get(i);
+      if (source === undefined) throw errors.internal(`${f}.image: the image ${m.image.image} was not mounted for this container`);
+      out.push({ destination, type: 'bind', source, options: [...IMAGE_MOUNT_OPTIONS] });
+      return;
+    }
+    if (!m.hostPath.startsWith('/')) throw errors.invalidField(`${f}.hostPath`, `${JSON.stringify(m.hostPath)} is not an absolute path`);
     const source = probe.realPath(m.hostPath);
     if (source === null) throw errors.invalidField(`${f}.hostPath`, `mount source ${m.hostPath} does not exist`);
     const propagation = PROPAGATION[m.propagation];

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { MNT_DETACH } from '../../sys/constants';
 import { umount2 } from '../../sys/libc';
 import { mountOverlayFs } from '../../sys/overlay-mount';
+import { MOUNT_ATTR_RDONLY, mountSetattrFd, mountSetattrSupported } from '../../sys/mount-setattr';
 import { errors, messageOf } from '../../common/errors';
 import type { OverlayLowers } from '../../image/layer-store';
 
@@ -32,6 +33,21 @@ export function mountOverlay(dir: string, lowers: OverlayLowers): OverlayRootfs 
     throw errors.runtime(`mounting the overlay root filesystem at ${rootfs}: ${messageOf(err)}`);
   }
   return { rootfs, upper, work };
+}
+
+/**
+ * Makes that one mount read-only (mount_setattr, where the kernel has it): overlayfs needs an
+ * upper dir unless it has two lowers or more, so a read-only view of an image is an overlay
+ * with an unused upper, made read-only here so nothing writes to it by way of the host either.
+ */
+export function makeMountReadOnly(target: string): void {
+  if (!mountSetattrSupported()) return;
+  const fd = fs.openSync(target, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try {
+    mountSetattrFd(fd, MOUNT_ATTR_RDONLY, false, target);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Unmounts a root filesystem if mounted (idempotent). */

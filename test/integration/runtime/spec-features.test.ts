@@ -4,6 +4,7 @@ import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { TestContainer, isRoot, sweepStale } from './harness';
 
 const skip = !isRoot() && 'needs root';
@@ -47,6 +48,23 @@ test('sysctl, domainname, extra devices, read-only binds', { skip }, async (t) =
   const { stdout, stderr } = await ctr.run();
   assert.equal(stderr, '');
   assert.equal(stdout, '1\nexample.test\ncharacter special file a:e5 640\nfrom-host\nro\n');
+});
+
+test('an rro bind is read-only down to its submounts; a plain ro bind only at the top', { skip }, async (t) => {
+  const ctr = new TestContainer('cradle', 'rro', ['sh', '-c',
+    'for f in /rro/sub/x /ro/sub/x /ro/y; do (echo x > $f) 2>/dev/null && echo rw || echo ro; done']);
+  const sub = path.join(ctr.dir, 'vol', 'sub');
+  t.after(() => {
+    spawnSync('umount', ['-l', sub]);
+    ctr.cleanup();
+  });
+  fs.mkdirSync(sub, { recursive: true });
+  assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'cradle-rro-test', sub]).status, 0);
+  ctr.spec.mounts!.push({ destination: '/rro', type: 'bind', source: path.dirname(sub), options: ['rbind', 'rprivate', 'ro', 'rro'] });
+  ctr.spec.mounts!.push({ destination: '/ro', type: 'bind', source: path.dirname(sub), options: ['rbind', 'rprivate', 'ro'] });
+  const { stdout, stderr } = await ctr.run();
+  assert.equal(stderr, '');
+  assert.equal(stdout, 'ro\nrw\nro\n');
 });
 
 test('--no-pivot runs the container with MS_MOVE + chroot', { skip }, async (t) => {

@@ -98,7 +98,17 @@ test('mounts: bad CRI mounts are INVALID_ARGUMENT naming the index', () => {
   assert.throws(() => buildCriMounts([mount({ containerPath: '/' })], ok, true), /cannot mount over the container root/);
   assert.throws(() => buildCriMounts([mount({}), mount({ containerPath: '/data/' })], ok, true), /config\.mounts\[1\]\.containerPath: \/data is mounted twice/);
   assert.throws(() => buildCriMounts([mount({ uidMappings: [{ hostId: 1, containerId: 0, length: 1 }] })], ok, true), /ID-mapped mounts are not supported/);
-  assert.throws(() => buildCriMounts([mount({ image: { image: 'img', annotations: {}, userSpecifiedImage: '', runtimeHandler: '', imageRef: '' } })], ok, true), /mounts\[0\]\.image: image volume mounts are not supported/);
+});
+
+test('mounts: an image mount binds what the caller mounted for it, read-only and noexec', () => {
+  const image = { image: 'sha256:abc', annotations: {}, userSpecifiedImage: '', runtimeHandler: '', imageRef: '' };
+  const sources = new Map([[1, '/var/lib/cradle/containers-data/c/image-mounts/1/rootfs/sub']]);
+  const r = buildCriMounts([mount({}), mount({ hostPath: '', containerPath: '/img/', image })], fakeProbe(), true, sources);
+  assert.deepEqual(r.mounts[1], {
+    destination: '/img', type: 'bind', source: '/var/lib/cradle/containers-data/c/image-mounts/1/rootfs/sub',
+    options: ['rbind', 'rprivate', 'ro', 'nosuid', 'nodev', 'noexec'],
+  });
+  assert.throws(() => buildCriMounts([mount({ hostPath: '', image })], fakeProbe(), true), /mounts\[0\]\.image: the image sha256:abc was not mounted/);
 });
 
 test('mounts: selinux_relabel is ignored', () => {

@@ -25,7 +25,7 @@ function bundle(t: { after: (fn: () => void) => void }): { dir: string; spec: Sp
 function records(dir: string): string[][] {
   const arity: Record<string, number> = {
     id: 1, 'config-sha256': 1, bundle: 1, rootfs: 1, state: 1, namespace: 2, cgroup: 3, 'cgroup-write': 3, 'oom-score-adj': 1,
-    terminal: 1, 'root-propagation': 2, mount: 9, mkdir: 1, symlink: 2, device: 6, 'dev-symlinks': 0, sysctl: 2, 'readonly-path': 1,
+    terminal: 1, 'root-propagation': 2, mount: 9, 'mount-rro': 1, mkdir: 1, symlink: 2, device: 6, 'dev-symlinks': 0, sysctl: 2, 'readonly-path': 1,
     'masked-path': 1, 'readonly-root': 0, hostname: 1, domainname: 1, rlimit: 4, user: 3, 'additional-gid': 1, caps: 4, ambient: 1,
     'no-new-privileges': 0, seccomp: 2, cwd: 1, env: 1, arg: 1, cgroup2: 2, 'device-program': 2,
   };
@@ -36,6 +36,7 @@ test('the plan: header, cgroups, limits without the Node floor, rootfs, process,
   const { dir, spec } = bundle(t);
   spec.linux!.resources!.memory = { limit: 4 * 1024 * 1024 };
   spec.mounts!.push({ destination: '/data', type: 'bind', source: 'data', options: ['rbind', 'ro', 'rprivate'] });
+  spec.mounts!.push({ destination: '/data-rro', type: 'bind', source: 'data', options: ['rbind', 'ro', 'rprivate', 'rro'] });
   writeSpec(dir, spec);
   assert.equal(writeLaunchPlan(dir, 'ctr'), true);
   const r = records(dir);
@@ -53,6 +54,10 @@ test('the plan: header, cgroups, limits without the Node floor, rootfs, process,
   const data = one('mount').find((m) => m[1] === '/data')!;
   // MS_BIND|MS_REC, then a remount adding MS_RDONLY, then MS_PRIVATE|MS_REC.
   assert.deepEqual(data, ['mount', '/data', path.join(dir, 'data'), '', String(0x1000 | 0x4000), '', 'source', '1', String(0x40000 | 0x4000), '0']);
+  // rro: the same bind, then mount_setattr(AT_RECURSIVE) on what it made; only that mount gets one.
+  const rroAt = r.findIndex((m) => m[0] === 'mount' && m[1] === '/data-rro');
+  assert.deepEqual(r[rroAt + 1], ['mount-rro', '/data-rro']);
+  assert.deepEqual(one('mount-rro'), [['mount-rro', '/data-rro']]);
   assert.ok(one('mount').some((m) => m[1] === '/sys/fs/cgroup/memory' && m[3] === 'cgroup' && m[5] === 'memory'), 'cgroup v1 mounts expanded');
   assert.equal(one('device').length, 6, 'the default devices');
   assert.deepEqual(one('device')[0], ['device', '/dev/null', String(0o20666), '1', '3', '-1', '-1']);
