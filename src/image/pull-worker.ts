@@ -1,0 +1,34 @@
+// Entry point of a pull worker thread (see pull-workers.ts): runs the CPU work of a
+// pull, hashing blob files and unpacking layers (decompression, diff ID hash, tar
+// parsing, file writes), so the daemon's main thread only schedules and answers RPCs.
+// One job at a time; results and log lines go back as messages.
+import { parentPort } from 'node:worker_threads';
+import { hashFile } from './blob-hash';
+import { unpackLayerFile, type UnpackLog } from './unpack';
+import { serializeError, type WorkerJob, type WorkerReply } from './pull-worker-protocol';
+
+if (!parentPort) throw new Error('pull-worker.js runs only as a worker thread');
+const port = parentPort;
+
+function reply(message: WorkerReply): void {
+  port.postMessage(message);
+}
+
+async function run(job: WorkerJob): Promise<unknown> {
+  switch (job.kind) {
+    case 'hash':
+      return hashFile(job.file, job.algorithm);
+    case 'unpack': {
+      const log: UnpackLog = { warn: (fields, msg) => reply({ id: job.id, log: { fields, msg } }) };
+      const options = { layer: job.layer, log, ...(job.expectedDiffId !== undefined ? { expectedDiffId: job.expectedDiffId } : {}) };
+      return unpackLayerFile(job.blobPath, job.dest, options);
+    }
+  }
+}
+
+port.on('message', (job: WorkerJob) => {
+  run(job).then(
+    (result) => reply({ id: job.id, result }),
+    (err: unknown) => reply({ id: job.id, error: serializeError(err) }),
+  );
+});
