@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { startFixtureRegistry } from '../test/helpers/registry';
 import { entry, pushImage, type LayerEntry } from '../test/helpers/image-builder';
 import { allowInsecureRegistry, makeTempDirs, startCradled } from '../test/helpers/daemon';
+import { cpuTimeOf, threadCpuTimeOf } from './lib/procfs';
 
 function layerEntries(seed: number): LayerEntry[] {
   const entries: LayerEntry[] = [entry.dir(`l${seed}`)];
@@ -53,13 +54,18 @@ async function main(): Promise<void> {
     };
     const idle = await sample(() => true, 3000);
     let done = false;
+    const pid = daemon.proc.pid!;
+    const cpu0 = { main: threadCpuTimeOf(pid, pid), all: cpuTimeOf(pid).self };
     const t0 = performance.now();
     const pull = cri.image.PullImage({ image: { image: pushed.reference } }).finally(() => { done = true; });
     const busy = await sample(() => done, 0);
     await pull;
+    const cpu = { main: threadCpuTimeOf(pid, pid) - cpu0.main, all: cpuTimeOf(pid).self - cpu0.all };
     console.log(`image: ${layerCount} layers, ${mb.toFixed(1)} MB compressed; pull took ${(performance.now() - t0).toFixed(0)} ms`);
     console.log(`idle:        Version ${summary(idle.version)}; ListPodSandbox ${summary(idle.list)}`);
     console.log(`during pull: Version ${summary(busy.version)}; ListPodSandbox ${summary(busy.list)}`);
+    // Independent of other load on the machine: how much of the pull's CPU work the RPC-serving thread did.
+    console.log(`cradled CPU during the pull: main thread ${cpu.main} ms of ${cpu.all} ms (${(100 * cpu.main / cpu.all).toFixed(0)}%)`);
   } finally {
     await daemon.stop();
     await registry.stop();
