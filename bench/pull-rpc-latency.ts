@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { startFixtureRegistry } from '../test/helpers/registry';
 import { entry, pushImage, type LayerEntry } from '../test/helpers/image-builder';
 import { allowInsecureRegistry, makeTempDirs, startCradled } from '../test/helpers/daemon';
-import { cpuTimeOf, threadCpuTimeOf } from './lib/procfs';
+import { cpuTimeOf, memoryOf, threadCpuTimeOf } from './lib/procfs';
 
 function layerEntries(seed: number): LayerEntry[] {
   const entries: LayerEntry[] = [entry.dir(`l${seed}`)];
@@ -55,16 +55,23 @@ async function main(): Promise<void> {
     const idle = await sample(() => true, 3000);
     let done = false;
     const pid = daemon.proc.pid!;
+    const rssBefore = memoryOf(pid);
     const cpu0 = { main: threadCpuTimeOf(pid, pid), all: cpuTimeOf(pid).self };
     const t0 = performance.now();
     const pull = cri.image.PullImage({ image: { image: pushed.reference } }).finally(() => { done = true; });
     const busy = await sample(() => done, 0);
     await pull;
     const cpu = { main: threadCpuTimeOf(pid, pid) - cpu0.main, all: cpuTimeOf(pid).self - cpu0.all };
+    const rssAfter = memoryOf(pid);
+    // Pull workers exit after 1 s idle.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const rssSettled = memoryOf(pid);
     console.log(`image: ${layerCount} layers, ${mb.toFixed(1)} MB compressed; pull took ${(performance.now() - t0).toFixed(0)} ms`);
     console.log(`idle:        Version ${summary(idle.version)}; ListPodSandbox ${summary(idle.list)}`);
     console.log(`during pull: Version ${summary(busy.version)}; ListPodSandbox ${summary(busy.list)}`);
     // Independent of other load on the machine: how much of the pull's CPU work the RPC-serving thread did.
+    const mib = (bytes: number) => (bytes / 1048576).toFixed(0);
+    console.log(`cradled RSS (anonymous) MiB: before the pull ${mib(rssBefore.rss)} (${mib(rssBefore.anon)}), at its end ${mib(rssAfter.rss)} (${mib(rssAfter.anon)}), 3 s later ${mib(rssSettled.rss)} (${mib(rssSettled.anon)})`);
     console.log(`cradled CPU during the pull: main thread ${cpu.main} ms of ${cpu.all} ms (${(100 * cpu.main / cpu.all).toFixed(0)}%)`);
   } finally {
     await daemon.stop();
