@@ -2,23 +2,13 @@
 // worker threads: the thread that answers RPCs spends a small share of the pull's
 // CPU time. Measured with per-thread CPU clocks, which other load on the machine
 // does not inflate, so the assertion is a ratio within one run, not a timing.
-import { before, after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { startFixtureRegistry, type FixtureRegistry } from '../../helpers/registry';
 import { entry, pushImage, type LayerEntry } from '../../helpers/image-builder';
-import { layerDirs, newService, registriesConf, sweepStale } from './setup';
+import { layerDirs, newService, registriesConf, useFixtureRegistry } from './setup';
 
-let registry: FixtureRegistry;
-
-before(async () => {
-  sweepStale();
-  registry = await startFixtureRegistry();
-});
-
-after(async () => {
-  await registry?.stop();
-});
+const fixtureRegistry = useFixtureRegistry();
 
 /** ~6 MB of gzip per layer: half noise (cheap to inflate, costly to hash), half text (costly to inflate). */
 function layerEntries(seed: number): LayerEntry[] {
@@ -31,6 +21,7 @@ function layerEntries(seed: number): LayerEntry[] {
 }
 
 test('the main thread spends a small share of a pull\'s CPU time; the workers are gone once idle', async (t) => {
+  const registry = fixtureRegistry();
   const pushed = await pushImage(registry, 'offload/big:v1', { layers: [0, 1, 2, 3].map((seed) => ({ entries: layerEntries(seed) })) });
   const { service, root } = newService(t, registriesConf([registry.host]));
 
