@@ -16,6 +16,32 @@ function tomlValue(field: Field, value: unknown): string {
   }
 }
 
+function displayFields(schema: Record<string, Field>, values: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(values)) {
+    out[key] = schema[key]?.type === 'duration' ? formatDuration(value as number) : value;
+  }
+  return out;
+}
+
+/**
+ * The configuration as a JSON document for people (Status verbose, `crictl info`):
+ * durations as the strings the config file takes ("4h", "2m"), as containerd shows
+ * its durations, not the milliseconds cradle holds.
+ */
+export function configForDisplay(config: CradleConfig): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const table of Object.keys(TABLES) as TableName[]) {
+    out[table] = displayFields(TABLES[table] as Record<string, Field>, config[table] as unknown as Record<string, unknown>);
+  }
+  const runtimes: Record<string, unknown> = {};
+  for (const [name, handler] of Object.entries(config.runtime.runtimes)) {
+    runtimes[name] = displayFields(runtimeHandlerSchema as unknown as Record<string, Field>, handler as unknown as Record<string, unknown>);
+  }
+  out.runtime!.runtimes = runtimes;
+  return out;
+}
+
 function comment(text: string): string {
   return text.split('\n').map((line) => `# ${line}`).join('\n');
 }

@@ -7,6 +7,7 @@ import { messageOf, withContext } from '../common/errors';
 import { cradleVersion } from '../common/package-info';
 import type { CradleConfig } from '../config/schema';
 import { loadConfig, type LoadOptions, type LoadedConfig } from '../config/load';
+import { configForDisplay } from '../config/render';
 import { CriServer } from '../cri-server/server';
 import { prepareSocketPath, socketPathOf } from '../cri-server/socket';
 import { loggingInterceptor } from '../cri-server/interceptors';
@@ -115,6 +116,10 @@ export class Daemon {
     await prepareSocketPath(socketPathOf(config.api.listen));
     await fs.promises.mkdir(config.state.root, { recursive: true, mode: 0o711 });
     await fs.promises.mkdir(config.state.run_root, { recursive: true, mode: 0o711 });
+    // Exec sessions end with the daemon that ran them: their work dirs are leftovers.
+    const execWorkRoot = path.join(config.state.run_root, 'exec');
+    await fs.promises.rm(execWorkRoot, { recursive: true, force: true });
+    await fs.promises.mkdir(execWorkRoot, { mode: 0o700 });
 
     let current = config;
     const runtimeSettings = RuntimeSettingsFile.load(config.state.root);
@@ -155,7 +160,7 @@ export class Daemon {
     const streaming = await StreamingServer.start({
       ...(await streamingOptionsFromConfig(config.streaming)),
       backends: {
-        exec: execBackend(containers, handlers, path.join(config.state.run_root, 'exec')),
+        exec: execBackend(containers, handlers, execWorkRoot),
         portForward: portForwardBackend(sandboxes),
         attach: attachBackend(containers, path.join(config.state.run_root, 's')),
       },
@@ -192,7 +197,15 @@ export class Daemon {
       streaming,
       metrics,
       stats: new StatsService(containers, sandboxes, config.runtime.cgroup_manager, log.child({ component: 'stats' })),
-      verboseInfo: () => ({ config: current, sources: loaded.sources, podCidr: runtimeSettings.podCidr(), node: process.version }),
+      verboseInfo: () => {
+        const network = cni.status();
+        return {
+          config: configForDisplay(current), sources: loaded.sources, podCidr: runtimeSettings.podCidr(), node: process.version,
+          // As containerd's `crictl info`: the loaded networks and the outcome of the last load.
+          cniconfig: { confDir: current.network.cni_config_dir, pluginDirs: current.network.cni_plugin_dirs, ...cni.loadedNetworks() },
+          lastCNILoadStatus: network.ready ? 'OK' : network.message,
+        };
+      },
     };
     const daemon = new Daemon(loaded, loadOptions, log, services, metrics);
     daemon.cni = cni;
