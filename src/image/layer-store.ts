@@ -15,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { errors, errnoOf, messageOf } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { SharedOperations } from './shared-operation';
-import { unpackLayerFile, type UnpackResult } from './unpack';
+import type { UnpackResult } from './unpack';
 import { syncfsPath } from '../sys/syncfs';
 
 export interface LayerRecord {
@@ -54,6 +54,12 @@ export interface OverlayLowers {
   lowers: string[];
 }
 
+/** The unpacker of this thread; tar and the decompressors load with its first layer. */
+function unpackOnThisThread(log: Logger): LayerUnpacker {
+  return (blobPath, dest, layer, expectedDiffId, signal) =>
+    (require('./unpack') as typeof import('./unpack')).unpackLayerFile(blobPath, dest, { layer, expectedDiffId, signal, log });
+}
+
 export class LayerStore {
   readonly dir: string;
   private readonly linksDir: string;
@@ -64,7 +70,7 @@ export class LayerStore {
 
   /** `unpacker` defaults to unpacking on this thread. */
   constructor(root: string, private readonly log: Logger,
-    private readonly unpacker: LayerUnpacker = (blobPath, dest, layer, expectedDiffId, signal) => unpackLayerFile(blobPath, dest, { layer, expectedDiffId, signal, log })) {
+    private readonly unpacker: LayerUnpacker = unpackOnThisThread(log)) {
     this.dir = path.join(root, 'layers');
     this.linksDir = path.join(this.dir, LINKS_DIR);
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });

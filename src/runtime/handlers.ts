@@ -9,10 +9,11 @@ import { ociRuntimeFor } from './cradle-runtime';
 import type { OciRuntime } from './oci-runtime';
 import { shippedBinary } from '../common/package-info';
 import type { SpecRuntimeOptions } from './oci-config/inputs';
-import {
-  CRIO_DEFAULT_CAPABILITIES, DEFAULT_MEMORY_FLOOR, hostCapabilities, hostMinOomScoreAdj, parseUlimit, ALL_CAPABILITIES,
-  detectCgroupFeatures,
-} from './oci-config';
+// The host facts and limits from their own modules: the spec builders (./oci-config)
+// load with the first creation.
+import { hostCapabilities, hostMinOomScoreAdj, detectCgroupFeatures } from './oci-config/host-probe';
+import { ALL_CAPABILITIES, CRIO_DEFAULT_CAPABILITIES } from './oci-config/capabilities';
+import { DEFAULT_MEMORY_FLOOR, parseUlimit } from './oci-config/resources';
 
 export interface RuntimeHandler {
   name: string;
