@@ -2,7 +2,8 @@
 // blob digests and layer unpacking run there, never on the event loop that answers
 // RPCs. Workers start on demand, at most `size` at a time, and exit once idle, so a
 // finished pull's buffers and zlib state go with them. A cancelled job terminates
-// its worker: nothing of it keeps running.
+// its worker: nothing of it keeps running. When the last worker has exited, the
+// freed memory of the malloc arenas it used goes back to the kernel too.
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { errors, isCradleError } from '../common/errors';
@@ -16,6 +17,8 @@ export interface PullWorkersOptions {
   /** An idle worker exits after this long (default 1 s). */
   idleMs?: number;
   log: Logger;
+  /** Called once the last worker has exited (default: malloc_trim). */
+  onAllExited?: () => Promise<unknown>;
 }
 
 interface Job {
@@ -148,9 +151,16 @@ export class PullWorkers {
     if (slot.idleTimer) clearTimeout(slot.idleTimer);
     const job = slot.job;
     slot.job = undefined;
-    void slot.worker.terminate();
+    const exited = slot.worker.terminate();
     if (job) job.reject(reason ?? errors.internal(`${job.what}: pull worker stopped`));
     this.dispatch();
+    if (this.slots.size === 0) void exited.then(() => this.allExited());
+  }
+
+  private allExited(): Promise<unknown> | undefined {
+    if (this.slots.size > 0) return undefined;
+    const release = this.options.onAllExited ?? (() => (require('../sys/malloc-trim') as typeof import('../sys/malloc-trim')).mallocTrim());
+    return release().catch((err: unknown) => this.options.log.debug({ err }, 'releasing the pull workers\' memory failed'));
   }
 }
 
