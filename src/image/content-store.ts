@@ -6,13 +6,16 @@
 // Concurrent fetches of the same digest share one download.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { errors, errnoOf, isCradleError, messageOf } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { validateDigest } from './reference';
 import { SharedOperations } from './shared-operation';
 import { hashFile } from './blob-hash';
+
+/** Blobs discarded but not yet deleted, in the ingest dir. */
+const TRASH_SUFFIX = '.trash';
 
 export interface BlobDescriptor {
   digest: string;
@@ -232,6 +235,19 @@ export class ContentStore {
   }
 
   /** Drops partial ingests not being fetched and older than maxAgeMs. */
+  /**
+   * Removes a blob from sight at once (a rename into the ingest dir) and deletes
+   * it off the event loop: unlinking a large file frees its extents, which takes
+   * the calling thread milliseconds. A crash in between leaves a `.trash` file
+   * that pruneIngests removes.
+   */
+  discard(digest: string): void {
+    const trash = path.join(this.ingestDir, `${randomBytes(8).toString('hex')}${TRASH_SUFFIX}`);
+    fs.renameSync(this.blobPath(digest), trash);
+    // A failed delete is retried by the next pruneIngests (every garbage collection).
+    fs.promises.unlink(trash).catch(() => undefined);
+  }
+
   async pruneIngests(maxAgeMs: number): Promise<void> {
     const active = new Set(this.inProgress().map((digest) => digest.replace(':', '-')));
     const now = Date.now();
@@ -241,7 +257,7 @@ export class ContentStore {
       try {
         const stat = await fs.promises.lstat(file);
         // .bytes files are putBytes() temp files: never in use for long.
-        const limit = name.endsWith('.bytes') ? Math.min(maxAgeMs, 3600_000) : maxAgeMs;
+        const limit = name.endsWith(TRASH_SUFFIX) ? 0 : name.endsWith('.bytes') ? Math.min(maxAgeMs, 3600_000) : maxAgeMs;
         if (now - stat.mtimeMs >= limit) await fs.promises.rm(file, { force: true });
       } catch {
         // raced with another removal

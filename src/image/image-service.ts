@@ -585,7 +585,7 @@ export class ImageService {
     for (const digest of this.listBlobsSync()) {
       if (keep.has(digest)) continue;
       try {
-        fs.unlinkSync(this.content.blobPath(digest));
+        this.content.discard(digest);
         removed.blobs.push(digest);
       } catch (err) {
         this.log.warn({ blob: digest, err: messageOf(err) }, 'could not remove blob');
