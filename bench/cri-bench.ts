@@ -114,6 +114,7 @@ const W = {
   stopPod: 'StopPodSandbox',
   removePod: 'RemovePodSandbox',
   pull: 'PullImage ~100 MB 3 layers, cold',
+  pull20: 'PullImage ~100 MB 20 layers, cold',
   concWall: '10 concurrent pods: wall',
   concPer: '10 concurrent pods: per pod',
 } as const;
@@ -130,6 +131,7 @@ function defineWorkloads(results: Results, pods: number): Record<string, string>
   results.define(W.stopPod, 'ms');
   results.define(W.removePod, 'ms');
   results.define(W.pull, 'ms', 0.8);
+  results.define(W.pull20, 'ms', 0.8);
   results.define(W.concWall, 'ms', 0.8, 'a pod = RunPodSandbox + CreateContainer + StartContainer of one sleep container');
   results.define(W.concPer, 'ms');
   const d = {
@@ -263,14 +265,16 @@ async function removeImageIfPresent(rt: BenchRuntime, ref: string): Promise<void
 }
 
 async function pullRound(ctx: Ctx, rt: BenchRuntime): Promise<void> {
-  const ref = ctx.images.big!.reference;
-  try {
-    await removeImageIfPresent(rt, ref);
-    await step(ctx, W.pull, rt, 'PullImage', () => rt.cri.image.PullImage({ image: { image: ref } }, { timeoutMs: 300_000 }));
-    await removeImageIfPresent(rt, ref);
-  } catch (err) {
-    checkAbort();
-    if (!(err instanceof StepFailed)) ctx.results.fail(W.pull, rt.name, 'RemoveImage/ImageStatus (harness)', err);
+  for (const [workload, image] of [[W.pull, ctx.images.big!], [W.pull20, ctx.images.layered!]] as const) {
+    const ref = image.reference;
+    try {
+      await removeImageIfPresent(rt, ref);
+      await step(ctx, workload, rt, 'PullImage', () => rt.cri.image.PullImage({ image: { image: ref } }, { timeoutMs: 300_000 }));
+      await removeImageIfPresent(rt, ref);
+    } catch (err) {
+      checkAbort();
+      if (!(err instanceof StepFailed)) ctx.results.fail(workload, rt.name, 'RemoveImage/ImageStatus (harness)', err);
+    }
   }
 }
 

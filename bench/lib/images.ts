@@ -1,6 +1,7 @@
 // Images of the CRI benchmark, pushed to the fixture registry: busybox, a pause
-// image (the fixture /pause script) and a ~100 MB three-layer image of seeded
-// random data (incompressible, the same bytes and digests every run).
+// image (the fixture /pause script), and ~100 MB of seeded random data
+// (incompressible, the same bytes and digests every run) as three layers and as
+// twenty.
 import { createCipheriv, createHash } from 'node:crypto';
 import type { FixtureRegistry } from '../../test/helpers/registry';
 import {
@@ -13,11 +14,13 @@ function seededBytes(seed: string, length: number): Buffer {
   return createCipheriv('aes-256-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(length));
 }
 
-/** Three layers of ~33 MB of random-but-seeded data (gzip cannot shrink it): ~100 MB compressed and uncompressed. */
-function bigImageLayers(): { entries: LayerEntry[] }[] {
-  return [0, 1, 2].map((layer) => {
+const BIG_IMAGE_FILES = 48;
+
+/** 48 random-but-seeded 2 MiB files (gzip cannot shrink them) dealt over `layers` layers: ~100 MB compressed and uncompressed. */
+function bigImageLayers(layers: number, seed: string): { entries: LayerEntry[] }[] {
+  return Array.from({ length: layers }, (_, layer) => {
     const entries: LayerEntry[] = [entry.dir(`data${layer}`)];
-    for (let i = 0; i < 16; i++) entries.push(entry.file(`data${layer}/blob${i}`, seededBytes(`cradle-bench-${layer}-${i}`, 2 << 20)));
+    for (let i = layer; i < BIG_IMAGE_FILES; i += layers) entries.push(entry.file(`data${layer}/blob${i}`, seededBytes(`${seed}-${i}`, 2 << 20)));
     return { entries };
   });
 }
@@ -27,6 +30,8 @@ export interface Images {
   busybox: PushedImage;
   /** Absent when not asked for. */
   big?: PushedImage;
+  /** The same size in 20 layers; absent when not asked for. */
+  layered?: PushedImage;
 }
 
 /**
@@ -55,6 +60,7 @@ export async function pushImages(registry: FixtureRegistry, opts: { big: boolean
   const pause = await pushImage(registry, 'bench/pause:3.10', pauseSpec());
   const busybox = await pushImage(registry, 'bench/busybox:1', busyboxSpec());
   if (!opts.big) return { pause, busybox };
-  const big = await pushImage(registry, 'bench/big:v1', { layers: bigImageLayers() });
-  return { pause, busybox, big };
+  const big = await pushImage(registry, 'bench/big:v1', { layers: bigImageLayers(3, 'cradle-bench') });
+  const layered = await pushImage(registry, 'bench/layered:v1', { layers: bigImageLayers(20, 'cradle-bench-20') });
+  return { pause, busybox, big, layered };
 }

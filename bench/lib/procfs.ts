@@ -56,13 +56,23 @@ export function sumMemory(pids: number[]): MemoryUse {
   return pids.map(memoryOf).reduce((a, b) => ({ rss: a.rss + b.rss, pss: a.pss + b.pss, anon: a.anon + b.anon }), { rss: 0, pss: 0, anon: 0 });
 }
 
-/** CPU time in ms: the process's own, and that of children it has reaped. */
+/** CPU time in ms: the process's own (all its threads), and that of children it has reaped. */
 export function cpuTimeOf(pid: number): { self: number; children: number } {
-  const stat = readOrEmpty(`/proc/${pid}/stat`);
+  const field = statFields(`/proc/${pid}/stat`);
+  return { self: (field(14) + field(15)) * CLOCK_TICK_MS, children: (field(16) + field(17)) * CLOCK_TICK_MS };
+}
+
+/** CPU time in ms of one thread (the main thread's id is the pid). */
+export function threadCpuTimeOf(pid: number, tid: number): number {
+  const field = statFields(`/proc/${pid}/task/${tid}/stat`);
+  return (field(14) + field(15)) * CLOCK_TICK_MS;
+}
+
+function statFields(file: string): (n: number) => number {
+  const stat = readOrEmpty(file);
   // Fields after the parenthesised comm: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const field = (n: number) => Number(rest[n - 3] ?? 0);
-  return { self: (field(14) + field(15)) * CLOCK_TICK_MS, children: (field(16) + field(17)) * CLOCK_TICK_MS };
+  return (n: number) => Number(rest[n - 3] ?? 0);
 }
 
 export function isAlive(pid: number): boolean {

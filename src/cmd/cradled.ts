@@ -3,16 +3,13 @@
 import { parseArgs, helpText } from './args';
 import { isCradleError, messageOf } from '../common/errors';
 import { loadConfig, type LoadOptions } from '../config/load';
-import { renderConfigToml } from '../config/render';
 import { formatVersion, versionInfo } from '../common/build-info';
-import { completionScript } from './completion';
-import { Daemon } from '../daemon/daemon';
-import { inspectSocketPath } from '../daemon/inspect';
-import { printStatus } from './status';
-import { checkNode, formatFindings } from '../daemon/check';
-import { isSocketLive, socketPathOf } from '../cri-server/socket';
+import { enableCompileCache } from '../common/compile-cache';
+// Each subcommand loads what it runs (below): `run` loads the daemon's modules only
+// after the compile cache is on.
 
 const EXIT_USAGE = 2;
+const DAEMON_COMPILE_CACHE_DIR = '/run/cradled-compile-cache';
 
 async function main(argv: string[]): Promise<number> {
   let args;
@@ -38,18 +35,24 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'completion':
+      const { completionScript } = require('./completion') as typeof import('./completion');
       process.stdout.write(completionScript(args.shell!));
       return 0;
     case 'config': {
+      const { renderConfigToml } = require('../config/render') as typeof import('../config/render');
       const loaded = loadConfig(loadOptions);
       process.stdout.write(renderConfigToml(loaded.config, loaded.sources));
       return 0;
     }
     case 'status': {
+      const { printStatus } = require('./status') as typeof import('./status');
+      const { inspectSocketPath } = require('../daemon/inspect') as typeof import('../daemon/inspect');
       const loaded = loadConfig(loadOptions);
       return printStatus(inspectSocketPath(loaded.config), args.json);
     }
     case 'check': {
+      const { checkNode, formatFindings } = require('../daemon/check') as typeof import('../daemon/check');
+      const { isSocketLive, socketPathOf } = require('../cri-server/socket') as typeof import('../cri-server/socket');
       const loaded = loadConfig(loadOptions);
       // A running daemon's in-flight creations have no record yet: repairing would
       // take them for orphans. cradled reclaims orphans itself when it starts.
@@ -63,6 +66,10 @@ async function main(argv: string[]): Promise<number> {
       return findings.some((f) => f.level === 'fail') ? 1 : 0;
     }
     case 'run': {
+      // The daemon's modules load after the compile cache is on: with it warm (any
+      // start after the first since boot) they are not compiled again.
+      enableCompileCache(DAEMON_COMPILE_CACHE_DIR);
+      const { Daemon } = require('../daemon/daemon') as typeof import('../daemon/daemon');
       const daemon = await Daemon.start(loadOptions);
       daemon.handleSignals((code) => process.exit(code));
       return -1; // keep running

@@ -20,7 +20,7 @@ import type { LinuxContainerResources__Output } from '../generated/runtime/v1/Li
 import type { RuntimeHandlers } from '../runtime/handlers';
 import type { SandboxFacts, SpecRuntimeOptions } from '../runtime/oci-config/inputs';
 import type { OciProcess, OciSpec } from '../runtime/oci-config/oci-types';
-import { buildContainerSpec, buildExecProcess, buildResources, checkRunAsGroupHasUser } from '../runtime/oci-config';
+import { ociConfig } from '../runtime/oci-config/lazy';
 import { mountOverlay, unmountOverlay } from '../runtime/rootfs/overlay';
 import { mountImages, unmountImages } from './image-mounts';
 import { isProcessAlive } from '../runtime/conmon/proc';
@@ -130,7 +130,7 @@ export class ContainerManager {
     if (!config.metadata.name) throw errors.missingField('config.metadata.name');
     if (!config.image?.image) throw errors.missingField('config.image.image');
     // Refused here, before the image is held or a directory made (the spec builder checks it too).
-    checkRunAsGroupHasUser(config.linux?.securityContext ?? null);
+    ociConfig().checkRunAsGroupHasUser(config.linux?.securityContext ?? null);
     if (sandbox.state !== 'SANDBOX_READY') {
       throw errors.failedPrecondition(`pod sandbox ${sandbox.id} is not ready: cannot create a container in it`);
     }
@@ -162,7 +162,7 @@ export class ContainerManager {
       const logPath = containerLogPath(sandbox, config, this.options.stateRoot, id);
       if (logPath) fs.mkdirSync(path.dirname(logPath), { recursive: true });
       const createdAt = nowNanos();
-      const built = buildContainerSpec({
+      const built = ociConfig().buildContainerSpec({
         config,
         sandboxConfig: sandbox.config,
         imageConfig: hold.image.config.config ?? {},
@@ -408,7 +408,7 @@ export class ContainerManager {
     }
     if (c.state !== 'CONTAINER_RUNNING') throw errors.failedPrecondition(`container ${c.id} is not running`);
     const handler = this.options.handlers.get(c.runtimeHandler);
-    const process = buildExecProcess(this.processOf(c), cmd, false);
+    const process = ociConfig().buildExecProcess(this.processOf(c), cmd, false);
     const result = await handler.runtime.execSync({
       id: c.id, name: c.config.metadata!.name, process, tty: false, timeoutSeconds,
       workDir: path.join(this.options.runRoot, 'exec', `${c.id.slice(0, 16)}-${randomBytes(6).toString('hex')}`),
@@ -430,7 +430,7 @@ export class ContainerManager {
     const c = this.find(idOrPrefix);
     if (!resources) throw errors.missingField('linux');
     if (c.state === 'CONTAINER_EXITED') throw errors.failedPrecondition(`container ${c.id} has exited`);
-    const oci = buildResources(resources, this.options.specOptions(), 'linux');
+    const oci = ociConfig().buildResources(resources, this.options.specOptions(), 'linux');
     await this.options.handlers.get(c.runtimeHandler).runtime.update(c.id, oci);
     c.resources = resources;
     await this.store.save(c);

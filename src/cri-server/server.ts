@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { Logger } from '../common/logger';
 import { errors } from '../common/errors';
-import { loadCriProto, type CriServiceName } from './proto';
+import { criServiceDefinition, prepareMessageTypes, type CriServiceName } from './proto';
 import type { ImageRpcs, RequestContext, RuntimeRpcs, ServerStreamRpc, UnaryRpc } from './handler';
 import { toWireError } from './error-codes';
 import { type CallInterceptor, composeInterceptors } from './interceptors';
@@ -49,9 +49,8 @@ export class CriServer {
       'grpc.max_receive_message_length': options.maxMessageSize,
       'grpc.max_send_message_length': options.maxMessageSize,
     });
-    const proto = loadCriProto();
-    this.addService('RuntimeService', proto.runtime.v1.RuntimeService.service, options.runtime as Record<string, unknown>);
-    this.addService('ImageService', proto.runtime.v1.ImageService.service, options.image as Record<string, unknown>);
+    this.addService('RuntimeService', criServiceDefinition('RuntimeService'), options.runtime as Record<string, unknown>);
+    this.addService('ImageService', criServiceDefinition('ImageService'), options.image as Record<string, unknown>);
   }
 
   private addService(serviceName: CriServiceName, definition: grpc.ServiceDefinition, impls: Record<string, unknown>): void {
@@ -178,6 +177,8 @@ export class CriServer {
       throw err;
     }
     this.started = true;
+    // Off the path to the socket, but before a client's first call if it comes later.
+    setImmediate(() => prepareMessageTypes());
   }
 
   /** Stops accepting calls, lets in-flight calls finish (up to graceMs), then closes. */

@@ -46,10 +46,13 @@ function recordIds(dir: string): Set<string> {
 }
 
 export function checkNode(config: CradleConfig, repair: boolean): CheckFinding[] {
+  return [...checkNeeds(config), ...auditRecords(config, repair)];
+}
+
+/** What the node needs: binaries, CNI configuration, overlayfs, cgroups, the host's settings. Only reads. */
+export function checkNeeds(config: CradleConfig): CheckFinding[] {
   const findings: CheckFinding[] = [];
   const add = (level: CheckLevel, what: string, detail: string) => findings.push({ level, what, detail });
-
-  // What the node needs.
   add(executable(config.runtime.conmon) ? 'ok' : 'fail', 'conmon', config.runtime.conmon);
   for (const [name, h] of Object.entries(config.runtime.runtimes)) {
     const binary = h.runtime_path || shippedBinary('cradle-runtime');
@@ -64,8 +67,13 @@ export function checkNode(config: CradleConfig, repair: boolean): CheckFinding[]
   const controllers = v2 ? fs.readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8').trim().split(/\s+/) : listDir('/sys/fs/cgroup');
   for (const c of ['memory', 'cpu', 'pids']) add(controllers.includes(c) ? 'ok' : 'fail', `cgroup controller ${c}`, v2 ? 'cgroup v2' : 'cgroup v1');
   findings.push(...checkHost(config));
+  return findings;
+}
 
-  // cradle's records against what exists.
+/** cradle's records against what exists: objects no record names are orphans, removed with repair. */
+export function auditRecords(config: CradleConfig, repair: boolean): CheckFinding[] {
+  const findings: CheckFinding[] = [];
+  const add = (level: CheckLevel, what: string, detail: string) => findings.push({ level, what, detail });
   const pods = recordIds(path.join(config.state.root, 'pods'));
   const containers = recordIds(path.join(config.state.root, 'containers'));
   const orphan = (what: string, target: string, remove: () => void) => {

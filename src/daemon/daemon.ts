@@ -29,7 +29,7 @@ import { execBackend } from '../streaming/backends/exec';
 import { portForwardBackend } from '../streaming/backends/port-forward';
 import { attachBackend } from '../streaming/backends/attach';
 import { StatsService } from '../stats/stats-service';
-import { checkNode } from './check';
+import { auditRecords, checkNeeds, type CheckFinding } from './check';
 import { CradleMetrics } from '../metrics/registry';
 import { MetricsServer } from '../metrics/server';
 import { metricsInterceptor } from '../metrics/interceptor';
@@ -73,6 +73,13 @@ async function startCni(config: CradleConfig, log: Logger): Promise<CniManager> 
   });
   await cni.start();
   return cni;
+}
+
+function logFindings(log: Logger, findings: CheckFinding[]): void {
+  for (const finding of findings) {
+    if (finding.repaired) log.warn({ check: finding.what, detail: finding.detail }, 'reclaimed what an interrupted operation left');
+    else if (finding.level !== 'ok') log.warn({ check: finding.what, detail: finding.detail }, 'cradled check finding');
+  }
 }
 
 /** How often conmon processes are checked for having died under a running container. */
@@ -158,11 +165,9 @@ export class Daemon {
     // The audit of `cradled check`, once per start, before any call is served. Its
     // orphans (objects under cradle's own dirs that no record names) are what
     // creations interrupted by a crash left: nothing else makes them, and no
-    // creation is under way yet, so they are reclaimed here. The rest is reported.
-    for (const finding of checkNode(config, true)) {
-      if (finding.repaired) log.warn({ check: finding.what, detail: finding.detail }, 'reclaimed what an interrupted operation left');
-      else if (finding.level !== 'ok') log.warn({ check: finding.what, detail: finding.detail }, 'cradled check finding');
-    }
+    // creation is under way yet, so they are reclaimed here. What the node lacks
+    // is only reported, once the socket serves (it runs programs: iptables).
+    logFindings(log, auditRecords(config, true));
     metrics.countConmonWith(() => containers.monitored().length + sandboxes.list({ state: 'SANDBOX_READY' }).length);
     const streaming = await StreamingServer.start({
       ...(await streamingOptionsFromConfig(config.streaming)),
@@ -255,6 +260,13 @@ export class Daemon {
       throw err;
     }
     log.info({ socket: daemon.server.socketPath, version: services.version, sources: loaded.sources }, 'cradled ready');
+    setImmediate(() => {
+      try {
+        logFindings(log, checkNeeds(config));
+      } catch (err) {
+        log.warn({ error: messageOf(err) }, 'checking the node failed');
+      }
+    });
     try {
       if (sdNotify('READY=1')) log.debug('sent READY=1 to the service manager');
     } catch (err) {

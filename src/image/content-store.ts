@@ -1,16 +1,21 @@
 // Content-addressed blob store: <root>/blobs/<algorithm>/<hex>. A blob becomes
 // visible only after its size and digest were verified: data goes to
-// <root>/ingest/<algorithm>-<hex> first, is fsynced, then renamed. A partial ingest
-// left by a crash or a dropped connection is resumed with a Range request.
+// <root>/ingest/<algorithm>-<hex> first, is fsynced, hashed (by the injected hasher,
+// a worker thread in the daemon) and then renamed. A partial ingest left by a crash
+// or a dropped connection is resumed with a Range request.
 // Concurrent fetches of the same digest share one download.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { errors, errnoOf, isCradleError, messageOf } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { validateDigest } from './reference';
 import { SharedOperations } from './shared-operation';
+import { hashFile } from './blob-hash';
+
+/** Blobs discarded but not yet deleted, in the ingest dir. */
+const TRASH_SUFFIX = '.trash';
 
 export interface BlobDescriptor {
   digest: string;
@@ -39,14 +44,20 @@ export interface IngestOptions {
   log?: Logger;
 }
 
+/** Hex digest of a whole file; `what` names the blob in errors. */
+export type FileHasher = (file: string, algorithm: string, what: string, signal?: AbortSignal) => Promise<string>;
+
 const RETRIES_AFTER_NETWORK_ERROR = 3;
+/** Blobs this small (configs, small layers) are hashed here: a worker's start costs more. */
+const INLINE_HASH_BYTES = 1 << 20;
 
 export class ContentStore {
   readonly blobsDir: string;
   readonly ingestDir: string;
   private readonly ingests = new SharedOperations<string>();
 
-  constructor(root: string) {
+  /** `hasher` verifies downloaded blobs (default: on this thread). */
+  constructor(root: string, private readonly hasher: FileHasher = (file, algorithm) => hashFile(file, algorithm)) {
     this.blobsDir = path.join(root, 'blobs');
     this.ingestDir = path.join(root, 'ingest');
     fs.mkdirSync(this.blobsDir, { recursive: true, mode: 0o700 });
@@ -123,12 +134,12 @@ export class ContentStore {
 
   private async fetchOnce(desc: BlobDescriptor, open: BlobOpener, options: IngestOptions, file: string, partial: string): Promise<string> {
     const algorithm = desc.digest.split(':', 1)[0]!;
-    let { hash, offset } = await resumeState(partial, algorithm, desc.size);
+    let offset = await partialSize(partial, desc.size);
     if (offset > 0) options.log?.info({ digest: desc.digest, offset, size: desc.size }, 'resuming partial blob download');
 
     for (let attempt = 0; offset < desc.size; attempt++) {
       try {
-        ({ hash, offset } = await this.fetchFrom(desc, open, options, partial, hash, offset, algorithm));
+        offset = await this.fetchFrom(desc, open, options, partial, offset);
       } catch (err) {
         const retryable = !isCradleError(err) && !options.signal?.aborted && attempt < RETRIES_AFTER_NETWORK_ERROR;
         if (!retryable) {
@@ -137,11 +148,12 @@ export class ContentStore {
           throw err;
         }
         options.log?.warn({ digest: desc.digest, offset, err: messageOf(err) }, 'blob download interrupted, resuming');
-        ({ hash, offset } = await resumeState(partial, algorithm, desc.size));
+        offset = await partialSize(partial, desc.size);
       }
     }
 
-    const actual = `${algorithm}:${hash.digest('hex')}`;
+    const hex = desc.size < INLINE_HASH_BYTES ? await hashFile(partial, algorithm) : await this.hasher(partial, algorithm, options.what, options.signal);
+    const actual = `${algorithm}:${hex}`;
     if (actual !== desc.digest) {
       await fs.promises.rm(partial, { force: true });
       throw errors.digestMismatch(options.what, desc.digest, actual);
@@ -152,9 +164,8 @@ export class ContentStore {
     return file;
   }
 
-  /** One HTTP body into the partial file; returns the new state. */
-  private async fetchFrom(desc: BlobDescriptor, open: BlobOpener, options: IngestOptions, partial: string,
-    hash: Hash, offset: number, algorithm: string): Promise<{ hash: Hash; offset: number }> {
+  /** One HTTP body into the partial file; returns the new offset. */
+  private async fetchFrom(desc: BlobDescriptor, open: BlobOpener, options: IngestOptions, partial: string, offset: number): Promise<number> {
     const stall = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, stall.signal]) : stall.signal;
     let timer: NodeJS.Timeout | undefined;
@@ -172,7 +183,6 @@ export class ContentStore {
       }
       if (body.offset !== offset) {
         // The server sent the whole blob: start over.
-        hash = createHash(algorithm);
         offset = 0;
         await handle.truncate(0);
       }
@@ -191,7 +201,6 @@ export class ContentStore {
             const { bytesWritten } = await handle.write(buffer, written, buffer.length - written, offset + written);
             written += bytesWritten;
           }
-          hash.update(buffer);
           offset += buffer.length;
           options.onProgress?.(offset);
         }
@@ -205,7 +214,7 @@ export class ContentStore {
         throw Object.assign(new Error(`${options.what}: connection closed after ${offset} of ${desc.size} bytes`), { code: 'ECONNRESET' });
       }
       await handle.sync();
-      return { hash, offset };
+      return offset;
     } finally {
       if (timer) clearTimeout(timer);
       await handle.close();
@@ -226,6 +235,19 @@ export class ContentStore {
   }
 
   /** Drops partial ingests not being fetched and older than maxAgeMs. */
+  /**
+   * Removes a blob from sight at once (a rename into the ingest dir) and deletes
+   * it off the event loop: unlinking a large file frees its extents, which takes
+   * the calling thread milliseconds. A crash in between leaves a `.trash` file
+   * that pruneIngests removes.
+   */
+  discard(digest: string): void {
+    const trash = path.join(this.ingestDir, `${randomBytes(8).toString('hex')}${TRASH_SUFFIX}`);
+    fs.renameSync(this.blobPath(digest), trash);
+    // A failed delete is retried by the next pruneIngests (every garbage collection).
+    fs.promises.unlink(trash).catch(() => undefined);
+  }
+
   async pruneIngests(maxAgeMs: number): Promise<void> {
     const active = new Set(this.inProgress().map((digest) => digest.replace(':', '-')));
     const now = Date.now();
@@ -235,7 +257,7 @@ export class ContentStore {
       try {
         const stat = await fs.promises.lstat(file);
         // .bytes files are putBytes() temp files: never in use for long.
-        const limit = name.endsWith('.bytes') ? Math.min(maxAgeMs, 3600_000) : maxAgeMs;
+        const limit = name.endsWith(TRASH_SUFFIX) ? 0 : name.endsWith('.bytes') ? Math.min(maxAgeMs, 3600_000) : maxAgeMs;
         if (now - stat.mtimeMs >= limit) await fs.promises.rm(file, { force: true });
       } catch {
         // raced with another removal
@@ -255,21 +277,19 @@ export function digestOf(data: Uint8Array, algorithm = 'sha256'): string {
   return `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
 }
 
-/** Hashes what a partial file already holds, so the download can continue after it. */
-async function resumeState(partial: string, algorithm: string, size: number): Promise<{ hash: Hash; offset: number }> {
-  const hash = createHash(algorithm);
+/** Bytes a partial file already holds (the download continues after them); a file longer than the blob is emptied. */
+async function partialSize(partial: string, size: number): Promise<number> {
   let existing = 0;
   try {
     existing = (await fs.promises.stat(partial)).size;
   } catch (err) {
     if (errnoOf(err) !== 'ENOENT') throw err;
   }
-  if (existing === 0 || existing > size) {
-    if (existing > size) await fs.promises.truncate(partial, 0);
-    return { hash, offset: 0 };
+  if (existing > size) {
+    await fs.promises.truncate(partial, 0);
+    return 0;
   }
-  for await (const chunk of fs.createReadStream(partial, { end: existing - 1, highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return { hash, offset: existing };
+  return existing;
 }
 
 async function readdirOrEmpty(dir: string): Promise<string[]> {

@@ -23,6 +23,7 @@ import {
 import { RegistryClient } from './registry-client';
 import { ProxyConfig, type ProxyEnv } from './proxy';
 import { SharedOperations } from './shared-operation';
+import { PullWorkers } from './pull-workers';
 
 export type { PullAuth } from './credentials';
 export type { ImageConfig, Platform } from './manifest';
@@ -116,6 +117,7 @@ export class ImageService {
   private readonly layers: LayerStore;
   private readonly images: ImageStore;
   private readonly client: RegistryClient;
+  private readonly workers: PullWorkers;
   private readonly pulls = new SharedOperations<ImageRecord>();
   private readonly platform: Platform;
   private readonly maxConcurrentDownloads: number;
@@ -137,11 +139,14 @@ export class ImageService {
     this.root = path.resolve(options.root);
     this.log = options.log;
     fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
-    this.content = new ContentStore(this.root);
-    this.layers = new LayerStore(this.root, this.log);
+    this.maxConcurrentDownloads = Math.max(1, options.maxConcurrentDownloads ?? IMAGE_SERVICE_DEFAULTS.maxConcurrentDownloads);
+    // Digests and unpacking run on worker threads: the event loop keeps answering RPCs during pulls.
+    const workers = new PullWorkers({ size: this.maxConcurrentDownloads, log: this.log });
+    this.workers = workers;
+    this.content = new ContentStore(this.root, (file, algorithm, what, signal) => workers.hashFile(file, algorithm, what, signal));
+    this.layers = new LayerStore(this.root, this.log, (blobPath, dest, layer, diffId, signal) => workers.unpack(blobPath, dest, layer, diffId, signal));
     this.images = new ImageStore(this.root);
     this.platform = options.platform ?? hostPlatform();
-    this.maxConcurrentDownloads = Math.max(1, options.maxConcurrentDownloads ?? IMAGE_SERVICE_DEFAULTS.maxConcurrentDownloads);
     this.stallTimeoutSec = options.pullProgressTimeoutSec ?? IMAGE_SERVICE_DEFAULTS.pullProgressTimeoutSec;
     this.pinned = options.pinned ?? [];
     this.metrics = options.metrics;
@@ -580,7 +585,7 @@ export class ImageService {
     for (const digest of this.listBlobsSync()) {
       if (keep.has(digest)) continue;
       try {
-        fs.unlinkSync(this.content.blobPath(digest));
+        this.content.discard(digest);
         removed.blobs.push(digest);
       } catch (err) {
         this.log.warn({ blob: digest, err: messageOf(err) }, 'could not remove blob');
@@ -612,6 +617,7 @@ export class ImageService {
 
   close(): void {
     this.client.close();
+    this.workers.close();
   }
 }
 

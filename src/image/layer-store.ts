@@ -15,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { errors, errnoOf, messageOf } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { SharedOperations } from './shared-operation';
-import { unpackLayerFile } from './unpack';
+import type { UnpackResult } from './unpack';
 import { syncfsPath } from '../sys/syncfs';
 
 export interface LayerRecord {
@@ -40,6 +40,9 @@ export function chainIds(diffIds: string[]): string[] {
   return out;
 }
 
+/** Unpacks a layer blob into dest (see unpack.ts); the daemon runs it on a worker thread. */
+export type LayerUnpacker = (blobPath: string, dest: string, layer: string, expectedDiffId: string, signal: AbortSignal) => Promise<UnpackResult>;
+
 /** Links dir under layers/ (never a chain hex, never hidden). */
 export const LINKS_DIR = 'l';
 const LINK_FILE = 'link';
@@ -51,6 +54,12 @@ export interface OverlayLowers {
   lowers: string[];
 }
 
+/** The unpacker of this thread; tar and the decompressors load with its first layer. */
+function unpackOnThisThread(log: Logger): LayerUnpacker {
+  return (blobPath, dest, layer, expectedDiffId, signal) =>
+    (require('./unpack') as typeof import('./unpack')).unpackLayerFile(blobPath, dest, { layer, expectedDiffId, signal, log });
+}
+
 export class LayerStore {
   readonly dir: string;
   private readonly linksDir: string;
@@ -59,7 +68,9 @@ export class LayerStore {
   private readonly links = new Map<string, string>();
   private readonly unpacks = new SharedOperations<LayerRecord>();
 
-  constructor(root: string, private readonly log: Logger) {
+  /** `unpacker` defaults to unpacking on this thread. */
+  constructor(root: string, private readonly log: Logger,
+    private readonly unpacker: LayerUnpacker = unpackOnThisThread(log)) {
     this.dir = path.join(root, 'layers');
     this.linksDir = path.join(this.dir, LINKS_DIR);
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
@@ -195,7 +206,7 @@ export class LayerStore {
     await fs.promises.chmod(path.join(tmp, 'diff'), 0o755);
     try {
       const started = Date.now();
-      const result = await unpackLayerFile(blobPath, path.join(tmp, 'diff'), { layer: blobDigest, expectedDiffId: diffId, signal, log: this.log });
+      const result = await this.unpacker(blobPath, path.join(tmp, 'diff'), blobDigest, diffId, signal);
       const record: LayerRecord = { chainId, diffId, blobDigest, contentBytes: result.contentBytes, unpackedAt: new Date().toISOString() };
       if (parent !== undefined) record.parent = parent;
       await fs.promises.writeFile(path.join(tmp, 'layer.json'), JSON.stringify(record));

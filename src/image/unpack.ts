@@ -17,7 +17,6 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { errors, errnoOf, messageOf, isCradleError, withContext } from '../common/errors';
-import type { Logger } from '../common/logger';
 import { lsetxattr } from '../sys/xattr';
 import { mknod, S_IFCHR, S_IFBLK, S_IFIFO } from '../sys/mknod';
 
@@ -67,13 +66,18 @@ export const OPAQUE_WHITEOUT = '.wh..wh..opq';
 export const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
 const MAX_SYMLINK_HOPS = 40;
 
+/** Where the unpacker reports entries it skips (a pino logger, or a worker's relay). */
+export interface UnpackLog {
+  warn(fields: object, msg: string): void;
+}
+
 export interface UnpackOptions {
   /** Names the layer in errors (its blob digest). */
   layer: string;
   /** The config's rootfs.diff_ids entry; the uncompressed stream must hash to it. */
   expectedDiffId?: string;
   signal?: AbortSignal;
-  log?: Logger;
+  log?: UnpackLog;
 }
 
 export interface UnpackResult {

@@ -6,7 +6,6 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../common/logger';
 import { messageOf } from '../common/errors';
-import { contentType } from './content-type';
 import type { CradleMetrics } from './registry';
 
 export interface MetricsServerOptions {
@@ -30,7 +29,7 @@ export class MetricsServer {
       return;
     }
     this.metrics.render().then(
-      (body) => res.writeHead(200, { 'content-type': contentType }).end(body),
+      (body) => res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(body),
       (err: unknown) => {
         this.options.log.error({ error: messageOf(err) }, 'rendering metrics failed');
         res.writeHead(500).end();

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RuntimeLog as RuntimeLogT } from './log';
+import { enableCompileCache } from '../common/compile-cache';
 
 export const VERSION = '0.1.0';
 
@@ -109,32 +110,11 @@ function out(text: string): void {
   fs.writeSync(1, text);
 }
 
-/**
- * Node's on-disk compile cache saves a few ms per process (every container start
- * runs two). Only in a root-owned directory nobody else can write: a poisoned cache
- * would be code execution in the runtime.
- */
+/** The compile cache saves a few ms per process (every container start runs two). */
 export const COMPILE_CACHE_DIR = '/run/cradle-runtime-compile-cache';
 
-function enableCompileCache(): void {
-  const mod = require('node:module') as { enableCompileCache?: (dir: string) => unknown };
-  if (!mod.enableCompileCache || process.getuid?.() !== 0) return;
-  try {
-    fs.mkdirSync(COMPILE_CACHE_DIR, { mode: 0o700 });
-  } catch {
-    // exists
-  }
-  try {
-    const st = fs.lstatSync(COMPILE_CACHE_DIR);
-    if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o077) !== 0) return;
-  } catch {
-    return;
-  }
-  mod.enableCompileCache(COMPILE_CACHE_DIR);
-}
-
 export async function main(argv: string[]): Promise<number> {
-  enableCompileCache();
+  enableCompileCache(COMPILE_CACHE_DIR);
   if (argv[0] === '__init') {
     const { runInit } = require('./init') as typeof import('./init');
     runInit();

@@ -19,8 +19,8 @@ import type { ImageHold, ImageService } from '../image';
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig';
 import type { RuntimeHandler, RuntimeHandlers } from '../runtime/handlers';
 import type { SpecRuntimeOptions, PauseNamespace } from '../runtime/oci-config/inputs';
-import { buildPauseSpec, buildResources, checkRunAsGroupHasUser, validateSysctls } from '../runtime/oci-config';
-import { cgroupManager } from '../oci-runtime/cgroups';
+import { ociConfig } from '../runtime/oci-config/lazy';
+import type * as Cgroups from '../oci-runtime/cgroups';
 import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources';
 import { mountOverlay, unmountOverlay } from '../runtime/rootfs/overlay';
 import { isProcessAlive } from '../runtime/conmon/proc';
@@ -156,7 +156,7 @@ export class SandboxManager {
     const overlay = mountOverlay(bundle, hold.overlay);
     undo.push(`unmounting the pause root filesystem of ${id}`, () => unmountOverlay(overlay.rootfs));
     const ns = (kind: PinnableKind, host: boolean): PauseNamespace => (host ? 'host' : { path: p.pinned[kind]! });
-    const spec = buildPauseSpec({
+    const spec = ociConfig().buildPauseSpec({
       sandboxConfig: config,
       imageConfig: hold.image.config.config ?? {},
       sandboxId: id,
@@ -357,11 +357,11 @@ export class SandboxManager {
       cpuShares: sum(resources?.cpuShares, overhead?.cpuShares),
       cpuQuota: sum(resources?.cpuQuota, overhead?.cpuQuota),
     };
-    const oci = buildResources(combined, this.options.specOptions(), 'resources');
+    const oci = ociConfig().buildResources(combined, this.options.specOptions(), 'resources');
     const { devices: _devices, ...limits } = oci;
     void _devices;
     if (this.options.specOptions().cgroupDriver === 'systemd') throw errors.unimplemented('UpdatePodSandboxResources with the systemd cgroup driver');
-    cgroupManager(parent, sandbox.id).set(limits);
+    (require('../oci-runtime/cgroups') as typeof Cgroups).cgroupManager(parent, sandbox.id).set(limits);
     log.info({ memoryLimit: combined.memoryLimitInBytes, cpuShares: combined.cpuShares }, 'pod sandbox resources updated');
   }
 
@@ -436,7 +436,7 @@ export function validateSandboxConfig(config: PodSandboxConfig__Output): void {
     if (pm.containerPort < 1 || pm.containerPort > 65535) throw errors.invalidArgument(`config.portMappings[${i}].containerPort: must be 1-65535, got ${pm.containerPort}`);
     if (pm.hostPort < 0 || pm.hostPort > 65535) throw errors.invalidArgument(`config.portMappings[${i}].hostPort: must be 0-65535, got ${pm.hostPort}`);
   }
-  checkRunAsGroupHasUser(config.linux?.securityContext ?? null, 'config.linux.securityContext');
+  ociConfig().checkRunAsGroupHasUser(config.linux?.securityContext ?? null, 'config.linux.securityContext');
   const ns = config.linux?.securityContext?.namespaceOptions;
   // A pod that asked for its own user namespace (hostUsers: false) must never run in
   // the host's: refused here, before the pause starts, as containers are.
@@ -444,5 +444,5 @@ export function validateSandboxConfig(config: PodSandboxConfig__Output): void {
   if (userns && userns.mode !== 'NODE') {
     throw errors.invalidField('config.linux.securityContext.namespaceOptions.usernsOptions.mode', `user namespaces (mode ${userns.mode}) are not supported by cradle`);
   }
-  validateSysctls(config.linux?.sysctls ?? {}, { network: ns?.network === 'NODE', ipc: ns?.ipc === 'NODE', uts: ns?.network === 'NODE' }, 'config.linux.sysctls');
+  ociConfig().validateSysctls(config.linux?.sysctls ?? {}, { network: ns?.network === 'NODE', ipc: ns?.ipc === 'NODE', uts: ns?.network === 'NODE' }, 'config.linux.sysctls');
 }

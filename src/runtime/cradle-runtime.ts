@@ -7,9 +7,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errors, withContext } from '../common/errors';
-import { Container, del, kill } from '../oci-runtime/commands';
-import { NotExecutable, writeExecPlan } from '../oci-runtime/exec-plan';
-import { writeLaunchPlan } from '../oci-runtime/launch-plan';
 import { RuntimeLog } from '../oci-runtime/log';
 import type { ExecSyncRequest, ExecSyncResult } from './conmon/conmon';
 import { directExecSync } from './exec-sync';
@@ -19,6 +16,14 @@ import { RuntimeCli } from './runtime-cli';
 export const CRADLE_RUNTIME_ROOT = '/run/cradle-runtime';
 /** bin/cradle-runtime of this checkout (dist/src/runtime -> repo root). */
 export const CRADLE_RUNTIME_BIN = path.resolve(__dirname, '../../../bin/cradle-runtime');
+
+// The runtime program's modules (plans, saved state, cgroups, seccomp) load with
+// the first container operation: none is on the path to the daemon's socket.
+const program = {
+  commands: () => require('../oci-runtime/commands') as typeof import('../oci-runtime/commands'),
+  execPlan: () => require('../oci-runtime/exec-plan') as typeof import('../oci-runtime/exec-plan'),
+  launchPlan: () => require('../oci-runtime/launch-plan') as typeof import('../oci-runtime/launch-plan'),
+};
 
 export class CradleRuntime extends RuntimeCli {
   override readonly root: string;
@@ -38,7 +43,7 @@ export class CradleRuntime extends RuntimeCli {
    */
   override prepareBundle(id: string, bundle: string): void {
     try {
-      writeLaunchPlan(bundle, id, { systemdCgroup: this.options.systemdCgroup });
+      program.launchPlan().writeLaunchPlan(bundle, id, { systemdCgroup: this.options.systemdCgroup });
     } catch (err) {
       throw withContext(err, `writing the launch plan of ${id}`);
     }
@@ -56,7 +61,7 @@ export class CradleRuntime extends RuntimeCli {
    */
   override async kill(id: string, signal: string | number = 'SIGTERM', all = false): Promise<void> {
     try {
-      kill(this.root, id, String(signal), all);
+      program.commands().kill(this.root, id, String(signal), all);
     } catch (err) {
       throw errors.runtime(`${path.basename(this.binary)} kill ${id}: ${(err as Error).message}`);
     }
@@ -69,7 +74,7 @@ export class CradleRuntime extends RuntimeCli {
   }
 
   override deleteLeftover(id: string): void {
-    del(this.root, id, true, new RuntimeLog(undefined));
+    program.commands().del(this.root, id, true, new RuntimeLog(undefined));
   }
 
   /**
@@ -77,6 +82,7 @@ export class CradleRuntime extends RuntimeCli {
    * process the launcher does not run gets none and takes the Node exec.
    */
   private planExec(id: string, processFile: string): void {
+    const { NotExecutable, writeExecPlan } = program.execPlan();
     try {
       writeExecPlan(this.root, id, processFile);
     } catch (err) {
@@ -109,6 +115,7 @@ export class CradleRuntime extends RuntimeCli {
 
   private deleteInProcess(id: string): boolean {
     try {
+      const { Container, del } = program.commands();
       const ctr = new Container(this.root, id);
       if (ctr.status() !== 'stopped' || ctr.saved.hooks?.poststop?.length) return false;
       del(this.root, id, true, new RuntimeLog(undefined));

@@ -11,10 +11,13 @@ import type { OciRuntime } from './oci-runtime';
 import { shippedBinary } from '../common/package-info';
 import type { SpecRuntimeOptions } from './oci-config/inputs';
 import { mountSetattrSupported } from '../sys/mount-setattr';
-import {
-  CRIO_DEFAULT_CAPABILITIES, DEFAULT_MEMORY_FLOOR, hostCapabilities, hostMinOomScoreAdj, parseUlimit, ALL_CAPABILITIES,
-  detectCgroupFeatures, DEFAULT_SECCOMP_PROFILE, loadLocalhostProfile,
-} from './oci-config';
+// The host facts and limits from their own modules: the spec builders (./oci-config)
+// load with the first creation.
+import { hostCapabilities, hostMinOomScoreAdj, detectCgroupFeatures } from './oci-config/host-probe';
+import { ALL_CAPABILITIES, CRIO_DEFAULT_CAPABILITIES } from './oci-config/capabilities';
+import { DEFAULT_MEMORY_FLOOR, parseUlimit } from './oci-config/resources';
+import { DEFAULT_SECCOMP_PROFILE } from './oci-config/seccomp-default';
+import { loadLocalhostProfile } from './oci-config/seccomp';
 
 /** What a handler can do, as Status reports it to the kubelet. */
 export interface HandlerFeatures {

@@ -11,13 +11,20 @@ import { messageOf } from '../common/errors';
 import type { ContainerStats } from '../generated/runtime/v1/ContainerStats';
 import type { PodSandboxStats } from '../generated/runtime/v1/PodSandboxStats';
 import type { PodSandboxMetrics } from '../generated/runtime/v1/PodSandboxMetrics';
-import {
-  CpuRateTracker, podSandboxMetrics, readContainerStats, readNetworkStats, readPodSandboxStats, toCriContainerStats, toCriPodSandboxStats,
-  type ContainerStatsSample,
-} from './';
+import type { ContainerStatsSample, CpuRateTracker } from './';
+
+/** The cgroup and network readers, loaded with the first stats call (none is on the path to the daemon's socket). */
+function readers(): typeof import('./') {
+  return require('./') as typeof import('./');
+}
 
 export class StatsService {
-  private readonly cpu = new CpuRateTracker();
+  private cpuTracker: CpuRateTracker | undefined;
+
+  private cpu(): CpuRateTracker {
+    this.cpuTracker ??= new (readers().CpuRateTracker)();
+    return this.cpuTracker;
+  }
 
   constructor(
     private readonly containers: ContainerManager,
@@ -29,7 +36,7 @@ export class StatsService {
   private async sample(c: ContainerRecord): Promise<ContainerStatsSample | undefined> {
     if (c.state !== 'CONTAINER_RUNNING') return undefined;
     try {
-      return await readContainerStats({ cgroupsPath: c.cgroupsPath, cgroupDriver: this.driver, writableLayerDir: c.upperDir, cpuRate: { tracker: this.cpu, key: c.id } });
+      return await readers().readContainerStats({ cgroupsPath: c.cgroupsPath, cgroupDriver: this.driver, writableLayerDir: c.upperDir, cpuRate: { tracker: this.cpu(), key: c.id } });
     } catch (err) {
       this.log.debug({ containerId: c.id, error: messageOf(err) }, 'no stats for container');
       return undefined;
@@ -42,11 +49,11 @@ export class StatsService {
 
   async containerStats(c: ContainerRecord): Promise<ContainerStats | undefined> {
     const s = await this.sample(c);
-    return s && toCriContainerStats(s, this.attributes(c));
+    return s && readers().toCriContainerStats(s, this.attributes(c));
   }
 
   async listContainerStats(records: ContainerRecord[]): Promise<ContainerStats[]> {
-    this.cpu.retain([...this.containers.list().map((c) => c.id), ...this.sandboxes.list().map((s) => s.id)]);
+    this.cpu().retain([...this.containers.list().map((c) => c.id), ...this.sandboxes.list().map((s) => s.id)]);
     const out: ContainerStats[] = [];
     for (const c of records) {
       const stats = await this.containerStats(c);
@@ -64,14 +71,14 @@ export class StatsService {
       if (sample) samples.push({ record, sample });
     }
     try {
-      const pod = readPodSandboxStats({
+      const pod = readers().readPodSandboxStats({
         cgroupParent: s.config.linux?.cgroupParent ?? '', cgroupDriver: this.driver,
         ...(s.pinned.net ? { netnsPath: s.pinned.net } : {}),
-        cpuRate: { tracker: this.cpu, key: s.id },
+        cpuRate: { tracker: this.cpu(), key: s.id },
         containers: samples.map((x) => x.sample),
       });
-      return toCriPodSandboxStats(pod, { id: s.id, metadata: s.config.metadata, labels: s.config.labels, annotations: s.config.annotations },
-        samples.map((x) => toCriContainerStats(x.sample, this.attributes(x.record))));
+      return readers().toCriPodSandboxStats(pod, { id: s.id, metadata: s.config.metadata, labels: s.config.labels, annotations: s.config.annotations },
+        samples.map((x) => readers().toCriContainerStats(x.sample, this.attributes(x.record))));
     } catch (err) {
       this.log.debug({ podSandboxId: s.id, error: messageOf(err) }, 'no stats for pod sandbox');
       return undefined;
@@ -87,10 +94,10 @@ export class StatsService {
     }
     let network;
     try {
-      network = s.pinned.net ? readNetworkStats(s.pinned.net) : undefined;
+      network = s.pinned.net ? readers().readNetworkStats(s.pinned.net) : undefined;
     } catch (err) {
       this.log.debug({ podSandboxId: s.id, error: messageOf(err) }, 'no network stats for pod sandbox');
     }
-    return podSandboxMetrics({ id: s.id, name: s.config.metadata?.name ?? '', namespace: s.config.metadata?.namespace ?? '', ...(network ? { network } : {}), containers });
+    return readers().podSandboxMetrics({ id: s.id, name: s.config.metadata?.name ?? '', namespace: s.config.metadata?.namespace ?? '', ...(network ? { network } : {}), containers });
   }
 }

@@ -7,21 +7,27 @@ import https from 'node:https';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocketServer, WebSocket } from 'ws';
 import { errors, withContext } from '../common/errors';
 import type { Logger } from '../common/logger';
 import type { StreamingConfig } from '../config/schema';
 import type { AttachRequest, ExecRequest, PortForwardRequest, StreamingBackends } from './backend';
 import { parsePort } from './portforward/forward';
-import { servePortForwardOverSpdy } from './portforward/spdy';
-import { servePortForwardOverWebSocket } from './portforward/websocket';
 import {
   SPDY_PORTFORWARD_PROTOCOLS, SPDY_REMOTECOMMAND_PROTOCOLS, WS_PORTFORWARD_PROTOCOLS, WS_REMOTECOMMAND_PROTOCOLS,
   headerList, negotiateProtocol,
 } from './protocols';
-import { serveRemoteCommandOverSpdy } from './remotecommand/spdy';
-import { serveRemoteCommandOverWebSocket } from './remotecommand/websocket';
 import { RequestCache, type StreamingKind, type StreamingRequest } from './tokens';
+
+// The session protocols (SPDY framing, ws, remotecommand, port-forward) load with
+// the first session: only the listener is on the path to the daemon's socket.
+const sessions = {
+  ws: () => require('ws') as typeof import('ws'),
+  portForwardSpdy: () => require('./portforward/spdy') as typeof import('./portforward/spdy'),
+  portForwardWebSocket: () => require('./portforward/websocket') as typeof import('./portforward/websocket'),
+  remoteCommandSpdy: () => require('./remotecommand/spdy') as typeof import('./remotecommand/spdy'),
+  remoteCommandWebSocket: () => require('./remotecommand/websocket') as typeof import('./remotecommand/websocket'),
+};
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 4 * 3600_000;
 export const DEFAULT_STREAM_CREATION_TIMEOUT_MS = 30_000;
@@ -94,10 +100,7 @@ export class StreamingServer {
   private readonly streamCreationTimeoutMs: number;
   /** The subprotocol negotiated for a WebSocket upgrade in flight ('' = none). */
   private readonly wsProtocols = new WeakMap<http.IncomingMessage, string>();
-  private readonly wss = new WebSocketServer({
-    noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024,
-    handleProtocols: (_offered, req) => this.wsProtocols.get(req) || false,
-  });
+  private wssInstance: WebSocketServer | undefined;
   private readonly live = new Set<LiveConnection>();
   private baseUrl = '';
   private readonly onSession: StreamingServerOptions['onSession'];
@@ -190,7 +193,7 @@ export class StreamingServer {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
-    this.wss.close();
+    this.wssInstance?.close();
   }
 
   /** Sessions currently open (for tests and status). */
@@ -276,11 +279,19 @@ export class StreamingServer {
     log.debug({ protocol }, 'streaming: SPDY session');
     const common = { backends: this.backends, logger: log, streamCreationTimeoutMs: this.streamCreationTimeoutMs };
     const session = request.kind === 'portforward'
-      ? servePortForwardOverSpdy(socket, head, { ...common, request: request.request })
-      : serveRemoteCommandOverSpdy(socket, head, { ...common, protocol, target: request });
+      ? sessions.portForwardSpdy().servePortForwardOverSpdy(socket, head, { ...common, request: request.request })
+      : sessions.remoteCommandSpdy().serveRemoteCommandOverSpdy(socket, head, { ...common, protocol, target: request });
     const conn = { close: () => session.destroy() };
     this.track(socket, conn, request.kind, protocol || 'SPDY/3.1');
     session.once('close', () => this.live.delete(conn));
+  }
+
+  private get wss(): WebSocketServer {
+    this.wssInstance ??= new (sessions.ws().WebSocketServer)({
+      noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024,
+      handleProtocols: (_offered, req) => this.wsProtocols.get(req) || false,
+    });
+    return this.wssInstance;
   }
 
   private upgradeWebSocket(req: http.IncomingMessage, socket: Duplex, head: Buffer, request: StreamingRequest, url: URL, log: Logger): void {
@@ -309,9 +320,9 @@ export class StreamingServer {
       this.track(socket, conn, request.kind, protocol);
       ws.once('close', () => this.live.delete(conn));
       if (request.kind === 'portforward') {
-        servePortForwardOverWebSocket(ws, { request: request.request, ports, protocol, backends: this.backends, logger: log });
+        sessions.portForwardWebSocket().servePortForwardOverWebSocket(ws, { request: request.request, ports, protocol, backends: this.backends, logger: log });
       } else {
-        serveRemoteCommandOverWebSocket(ws, { target: request, protocol, backends: this.backends, logger: log });
+        sessions.remoteCommandWebSocket().serveRemoteCommandOverWebSocket(ws, { target: request, protocol, backends: this.backends, logger: log });
       }
     });
   }

@@ -1,12 +1,17 @@
-// The libc handle for the image layer's bindings (xattr, mknod, syncfs), loaded
-// lazily so modules that never make a raw syscall do not pay for koffi.
-import koffi, { type LibraryHandle } from 'koffi';
+// koffi and the libc handle for the sys/ bindings (sockets, xattr, mknod, syncfs),
+// loaded on the first raw syscall: importing a binding costs nothing, so the
+// daemon's start (which makes none) does not pay for koffi's native module.
+import type * as Koffi from 'koffi' with { 'resolution-mode': 'require' };
 import * as os from 'node:os';
 
-let libc: LibraryHandle | undefined;
+export function koffi(): typeof Koffi {
+  return require('koffi') as typeof Koffi;
+}
 
-export function loadLibc(): LibraryHandle {
-  if (!libc) libc = koffi.load('libc.so.6');
+let libc: Koffi.LibraryHandle | undefined;
+
+export function loadLibc(): Koffi.LibraryHandle {
+  if (!libc) libc = koffi().load('libc.so.6');
   return libc;
 }
 

@@ -1,7 +1,6 @@
 // mknod(2) for device nodes, FIFOs and overlayfs whiteouts (character device 0/0);
 // Node's fs has no mknod.
-import koffi from 'koffi';
-import { loadLibc, errnoError } from './libc-handle';
+import { koffi, loadLibc, errnoError } from './libc-handle';
 
 export const S_IFIFO = 0o010000;
 export const S_IFCHR = 0o020000;
@@ -21,5 +20,5 @@ export function makedev(major: number, minor: number): bigint {
 export function mknod(path: string, mode: number, major = 0, minor = 0): void {
   if (!mknodFn) mknodFn = loadLibc().func('int mknod(const char *path, uint32_t mode, uint64_t dev)') as unknown as MknodFn;
   const rc = mknodFn(path, mode, makedev(major, minor));
-  if (rc !== 0) throw errnoError(koffi.errno(), 'mknod', path);
+  if (rc !== 0) throw errnoError(koffi().errno(), 'mknod', path);
 }

@@ -12,8 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import koffi from 'koffi';
-import { loadLibc } from './libc-handle';
+import { koffi, loadLibc } from './libc-handle';
 import { SyscallError } from './errno';
 
 export interface OverlayMountSpec {
@@ -57,7 +56,7 @@ function newMountFns(): NewMountFns {
       fsconfig: libc.func('syscall', 'long', ['long', 'int', 'unsigned int', 'const char *', 'const char *', 'int']) as unknown as Fn,
       fsmount: libc.func('syscall', 'long', ['long', 'int', 'unsigned int', 'unsigned int']) as unknown as Fn,
       moveMount: libc.func('syscall', 'long', ['long', 'int', 'const char *', 'int', 'const char *', 'unsigned int']) as unknown as Fn,
-      errno: () => koffi.errno(),
+      errno: () => koffi().errno(),
     };
   }
   return fns;

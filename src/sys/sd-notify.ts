@@ -1,12 +1,12 @@
 // sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. Node's dgram
 // module has no unix datagram sockets, so the send goes through libc via koffi.
-import koffi from 'koffi';
+import { koffi, loadLibc } from './libc-handle';
 
 let bound: { socket: (d: number, t: number, p: number) => number; sendto: (fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number) => number; close: (fd: number) => number } | undefined;
 
 function libc() {
   if (!bound) {
-    const lib = koffi.load('libc.so.6');
+    const lib = loadLibc();
     bound = {
       socket: lib.func('int socket(int domain, int type, int protocol)'),
       sendto: lib.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
@@ -39,12 +39,12 @@ export function sdNotify(state: string, socketPath: string | undefined = process
   if (!socketPath) return false;
   const c = libc();
   const fd = c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw new Error(`sd_notify: socket: errno ${koffi.errno()}`);
+  if (fd < 0) throw new Error(`sd_notify: socket: errno ${koffi().errno()}`);
   try {
     const message = Buffer.from(state);
     const addr = sockaddrUn(socketPath);
     if (c.sendto(fd, message, message.length, 0, addr, addr.length) < 0) {
-      throw new Error(`sd_notify: sendto ${socketPath}: errno ${koffi.errno()}`);
+      throw new Error(`sd_notify: sendto ${socketPath}: errno ${koffi().errno()}`);
     }
   } finally {
     c.close(fd);

@@ -2,9 +2,8 @@
 // shutdown() to wake a blocked reader, and receiving a file descriptor
 // (SCM_RIGHTS) on a console socket. Blocking calls run on koffi's worker threads
 // (`.async`), never on the event loop.
-import koffi from 'koffi';
 import * as fs from 'node:fs';
-import { loadLibc, errnoError } from './libc-handle';
+import { koffi, loadLibc, errnoError } from './libc-handle';
 
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
@@ -23,7 +22,7 @@ let fns: { socket: Fn; connect: Fn; bind: Fn; listen: Fn; accept: Fn; shutdown: 
 function libc() {
   if (!fns) {
     const lib = loadLibc();
-    koffi.struct('cradle_recv_msghdr', {
+    koffi().struct('cradle_recv_msghdr', {
       msg_name: 'void *', msg_namelen: 'uint32', msg_iov: 'void *', msg_iovlen: 'size_t',
       msg_control: 'void *', msg_controllen: 'size_t', msg_flags: 'int',
     });
@@ -54,10 +53,10 @@ function sockaddr(path: string): Buffer {
 export function connectSeqpacket(path: string): number {
   const c = libc();
   const fd = c.socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0) as number;
-  if (fd < 0) throw errnoError(koffi.errno(), 'socket');
+  if (fd < 0) throw errnoError(koffi().errno(), 'socket');
   const addr = sockaddr(path);
   if ((c.connect(fd, addr, addr.length) as number) < 0) {
-    const errno = koffi.errno();
+    const errno = koffi().errno();
     fs.closeSync(fd);
     throw errnoError(errno, 'connect', path);
   }
@@ -72,10 +71,10 @@ export function shutdownSocket(fd: number, how: number): void {
 export function listenUnix(path: string): number {
   const c = libc();
   const fd = c.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0) as number;
-  if (fd < 0) throw errnoError(koffi.errno(), 'socket');
+  if (fd < 0) throw errnoError(koffi().errno(), 'socket');
   const addr = sockaddr(path);
   if ((c.bind(fd, addr, addr.length) as number) < 0 || (c.listen(fd, 1) as number) < 0) {
-    const errno = koffi.errno();
+    const errno = koffi().errno();
     fs.closeSync(fd);
     throw errnoError(errno, 'bind/listen', path);
   }
@@ -87,7 +86,7 @@ export function acceptAsync(fd: number): Promise<number> {
   return new Promise((resolve, reject) => {
     libc().accept.async(fd, null, null, SOCK_CLOEXEC, (err: unknown, res: number) => {
       if (err) reject(err as Error);
-      else if (res < 0) reject(errnoError(koffi.errno(), 'accept'));
+      else if (res < 0) reject(errnoError(koffi().errno(), 'accept'));
       else resolve(res);
     });
   });
@@ -98,13 +97,13 @@ export function receiveFdAsync(fd: number): Promise<number> {
   const data = Buffer.alloc(4096);
   const iov = Buffer.alloc(16);
   const control = Buffer.alloc(64);
-  iov.writeBigUInt64LE(koffi.address(data), 0);
+  iov.writeBigUInt64LE(koffi().address(data), 0);
   iov.writeBigUInt64LE(BigInt(data.length), 8);
   const msg = { msg_name: null, msg_namelen: 0, msg_iov: iov, msg_iovlen: 1, msg_control: control, msg_controllen: control.length, msg_flags: 0 };
   return new Promise((resolve, reject) => {
     libc().recvmsg.async(fd, msg, 0, (err: unknown, res: number | bigint) => {
       if (err) return reject(err as Error);
-      if (Number(res) < 0) return reject(errnoError(koffi.errno(), 'recvmsg'));
+      if (Number(res) < 0) return reject(errnoError(koffi().errno(), 'recvmsg'));
       // struct cmsghdr { size_t len; int level; int type; int fd; }
       const level = control.readInt32LE(8);
       const type = control.readInt32LE(12);
@@ -133,6 +132,6 @@ export function peerCredentials(fd: number): PeerCredentials {
   const ucred = Buffer.alloc(12);
   const length = Buffer.alloc(4);
   length.writeUInt32LE(ucred.length, 0);
-  if ((libc().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ucred, length) as number) < 0) throw errnoError(koffi.errno(), 'getsockopt(SO_PEERCRED)');
+  if ((libc().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ucred, length) as number) < 0) throw errnoError(koffi().errno(), 'getsockopt(SO_PEERCRED)');
   return { pid: ucred.readInt32LE(0), uid: ucred.readUInt32LE(4), gid: ucred.readUInt32LE(8) };
 }

@@ -2,8 +2,7 @@
 // unpacker for overlayfs opaque directories (trusted.overlay.opaque=y) and for
 // xattrs carried in image layers (security.capability, ...). The l* variants never
 // follow a final symlink.
-import koffi from 'koffi';
-import { loadLibc, errnoError } from './libc-handle';
+import { koffi, loadLibc, errnoError } from './libc-handle';
 
 interface XattrFunctions {
   lsetxattr: (path: string, name: string, value: Buffer, size: number, flags: number) => number;
@@ -29,7 +28,7 @@ function xattrFunctions(): XattrFunctions {
 export function lsetxattr(path: string, name: string, value: Buffer | string): void {
   const buffer = typeof value === 'string' ? Buffer.from(value) : value;
   const rc = xattrFunctions().lsetxattr(path, name, buffer, buffer.length, 0);
-  if (rc !== 0) throw errnoError(koffi.errno(), 'lsetxattr', path);
+  if (rc !== 0) throw errnoError(koffi().errno(), 'lsetxattr', path);
 }
 
 /** Reads an xattr, or undefined when the attribute does not exist (ENODATA). */
@@ -38,14 +37,14 @@ export function lgetxattr(path: string, name: string): Buffer | undefined {
   for (;;) {
     const size = fns.lgetxattr(path, name, null, 0);
     if (size < 0) {
-      const errno = koffi.errno();
+      const errno = koffi().errno();
       if (errno === ENODATA) return undefined;
       throw errnoError(errno, 'lgetxattr', path);
     }
     const buffer = Buffer.alloc(size);
     const got = fns.lgetxattr(path, name, buffer, size);
     if (got >= 0) return buffer.subarray(0, got);
-    const errno = koffi.errno();
+    const errno = koffi().errno();
     if (errno !== ERANGE) throw errnoError(errno, 'lgetxattr', path);
   }
 }
@@ -54,11 +53,11 @@ export function lgetxattr(path: string, name: string): Buffer | undefined {
 export function llistxattr(path: string): string[] {
   const fns = xattrFunctions();
   const size = fns.llistxattr(path, null, 0);
-  if (size < 0) throw errnoError(koffi.errno(), 'llistxattr', path);
+  if (size < 0) throw errnoError(koffi().errno(), 'llistxattr', path);
   if (size === 0) return [];
   const buffer = Buffer.alloc(size);
   const got = fns.llistxattr(path, buffer, size);
-  if (got < 0) throw errnoError(koffi.errno(), 'llistxattr', path);
+  if (got < 0) throw errnoError(koffi().errno(), 'llistxattr', path);
   return buffer.subarray(0, got).toString('utf8').split('\0').filter((name) => name.length > 0);
 }
 

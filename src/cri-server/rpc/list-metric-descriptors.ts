@@ -3,7 +3,7 @@ import type { UnaryRpc } from '../handler';
 import type { CradleServices } from '../services';
 import type { ListMetricDescriptorsRequest__Output } from '../../generated/runtime/v1/ListMetricDescriptorsRequest';
 import type { ListMetricDescriptorsResponse } from '../../generated/runtime/v1/ListMetricDescriptorsResponse';
-import { metricDescriptors } from '../../stats';
+import type * as Stats from '../../stats';
 
 export const listMetricDescriptors = (_services: CradleServices): UnaryRpc<ListMetricDescriptorsRequest__Output, ListMetricDescriptorsResponse> =>
-  async () => ({ descriptors: metricDescriptors() });
+  async () => ({ descriptors: (require('../../stats') as typeof Stats).metricDescriptors() });

@@ -2,7 +2,6 @@
 // SPEC.md): parsed from JSON or YAML and validated as the reference library does,
 // including unknown fields and the minimum version the fields used require.
 import * as path from 'node:path';
-import { load as loadYaml } from 'js-yaml';
 
 /** Spec versions cradle reads, oldest first (the reference's released versions). */
 export const CDI_VERSIONS = ['0.1.0', '0.2.0', '0.3.0', '0.4.0', '0.5.0', '0.6.0', '0.7.0', '0.8.0', '1.0.0', '1.1.0'] as const;
@@ -270,4 +269,9 @@ function validateSpec(raw: unknown): CdiSpec {
     throw new Error(`cdiVersion ${spec.cdiVersion} is too old for the fields used (they need ${needed})`);
   }
   return spec;
+}
+
+/** js-yaml loads with the first YAML spec file: most nodes have none. */
+function loadYaml(text: string): unknown {
+  return (require('js-yaml') as typeof import('js-yaml')).load(text);
 }

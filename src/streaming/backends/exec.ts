@@ -11,7 +11,7 @@ import { errors } from '../../common/errors';
 import type { ContainerManager } from '../../containers/manager';
 import type { RuntimeHandlers } from '../../runtime/handlers';
 import type { OciRuntime } from '../../runtime/oci-runtime';
-import { buildExecProcess } from '../../runtime/oci-config';
+import { ociConfig } from '../../runtime/oci-config/lazy';
 import { killProcessGroup } from '../../runtime/process-group';
 import type { ExecBackend, ExecResult, SessionIO, TerminalSize } from '../backend';
 import { acceptAsync, listenUnix, receiveFdAsync, setWindowSize } from '../../sys/unix-socket';
@@ -121,7 +121,7 @@ export function execBackend(containers: ContainerManager, handlers: RuntimeHandl
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       const processFile = path.join(dir, 'process.json');
       const pidFile = path.join(dir, 'pid');
-      const proc = buildExecProcess(containers.processOf(c), request.cmd, request.tty);
+      const proc = ociConfig().buildExecProcess(containers.processOf(c), request.cmd, request.tty);
       if (request.tty) {
         try {
           const iterator = io.resize[Symbol.asyncIterator]();

@@ -6,6 +6,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ImageService, type ImageServiceOptions } from '../../../src/image/image-service';
 import { silentLogger } from '../../../src/common/logger';
+import { before, after } from 'node:test';
+import { startFixtureRegistry, type FixtureRegistry } from '../../helpers/registry';
 
 export const TMP_PREFIX = 'cradle-test-image-';
 
@@ -79,4 +81,17 @@ export function layerDirs(root: string): string[] {
 export function blobs(root: string): string[] {
   const dir = path.join(root, 'blobs', 'sha256');
   return fs.existsSync(dir) ? fs.readdirSync(dir).map((hex) => `sha256:${hex}`).sort() : [];
+}
+
+/** One fixture registry for the test file (started before its tests, stopped after); call at top level. */
+export function useFixtureRegistry(): () => FixtureRegistry {
+  let registry: FixtureRegistry | undefined;
+  before(async () => {
+    sweepStale();
+    registry = await startFixtureRegistry();
+  });
+  after(async () => {
+    await registry?.stop();
+  });
+  return () => registry!;
 }

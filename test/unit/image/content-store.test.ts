@@ -84,3 +84,16 @@ test('no bytes for stallTimeoutSec aborts with a stall error', async (t) => {
   await assert.rejects(s.ingest(desc, open, { ...options, stallTimeoutSec: 0.2 }),
     (err: unknown) => errors.pullStalled.is(err) && err.message.includes('blob x'));
 });
+
+test('a discarded blob is out of sight at once and deleted; a leftover .trash file goes with the next prune', async (t) => {
+  const s = store(t);
+  await s.putBytes(desc, data, 'blob');
+  assert.equal(s.has(desc.digest), true);
+  s.discard(desc.digest);
+  assert.equal(s.has(desc.digest), false);
+  const leftover = path.join(s.ingestDir, 'crashed.trash');
+  fs.writeFileSync(leftover, 'x');
+  await s.pruneIngests(24 * 3600_000);
+  assert.equal(fs.existsSync(leftover), false);
+  assert.deepEqual(fs.readdirSync(s.ingestDir), []);
+});

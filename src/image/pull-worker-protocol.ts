@@ -1,0 +1,35 @@
+// Messages between the daemon and its pull worker threads, and how errors cross:
+// a catalogue error keeps its code and kind, a system error its errno code.
+import { CradleError, isCradleError, messageOf, type ErrorKind } from '../common/errors';
+
+export type WorkerJob =
+  | { id: number; kind: 'hash'; file: string; algorithm: string }
+  | { id: number; kind: 'unpack'; blobPath: string; dest: string; layer: string; expectedDiffId?: string };
+
+/** Distributes Omit over the job union (a job as the caller hands it over, before it has an id). */
+export type JobRequest = WorkerJob extends infer J ? J extends WorkerJob ? Omit<J, 'id'> : never : never;
+
+export interface SerializedError {
+  message: string;
+  /** Catalogue code (CRADLE_ERR_…) with its kind, or a system errno code ("ENOSPC"). */
+  code?: string;
+  kind?: ErrorKind;
+}
+
+export type WorkerReply =
+  | { id: number; result: unknown }
+  | { id: number; error: SerializedError }
+  | { id: number; log: { fields: object; msg: string } };
+
+export function serializeError(err: unknown): SerializedError {
+  if (isCradleError(err)) return { message: err.message, code: err.code, kind: err.kind };
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? { message: messageOf(err), code } : { message: messageOf(err) };
+}
+
+export function deserializeError(serialized: SerializedError): Error {
+  if (serialized.kind !== undefined && serialized.code !== undefined) return new CradleError(serialized.code, serialized.kind, serialized.message);
+  const err = new Error(serialized.message);
+  if (serialized.code !== undefined) Object.assign(err, { code: serialized.code });
+  return err;
+}
