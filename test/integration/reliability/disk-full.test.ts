@@ -23,7 +23,20 @@ function seededBytes(seed: string, length: number): Buffer {
 }
 
 function remount(options: string): void {
-  execFileSync('mount', ['-o', `remount,${options}`, f.dirs.root]);
+  // A read-only remount is refused while a file is open for writing: the pull
+  // workers of the previous case may still be closing theirs. A descriptor that
+  // stays open fails this after the deadline.
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      execFileSync('mount', ['-o', `remount,${options}`, f.dirs.root], { stdio: ['ignore', 'ignore', 'pipe'] });
+      return;
+    } catch (err) {
+      const busy = /busy/.test(String((err as { stderr?: Buffer }).stderr ?? ''));
+      if (!busy || Date.now() > deadline) throw err;
+      execFileSync('sleep', ['0.2']);
+    }
+  }
 }
 
 describe('state filesystem full or read-only', () => {
