@@ -66,6 +66,7 @@ export interface RuntimeConfig {
   default_ulimits: string[];
   log_size_max: number;
   seccomp_use_default_when_empty: boolean;
+  cdi_spec_dirs: string[];
 }
 
 /** One `[runtime.runtimes.<name>]` table: an OCI runtime handler (RuntimeClass). */
@@ -188,6 +189,10 @@ export const runtimeSchema: TableSchema<RuntimeConfig> = {
   seccomp_use_default_when_empty: {
     type: 'boolean', default: false,
     doc: 'Give containers and pods that name no seccomp profile the runtime default profile (cri-o\'s option). Off: no profile means unconfined, as the CRI says and containerd does. The kubelet always names one (RuntimeDefault under its SeccompDefault setting), so this matters to other clients such as crictl.',
+  },
+  cdi_spec_dirs: {
+    type: 'string-list', default: ['/etc/cdi', '/var/run/cdi'], check: absolutePaths,
+    doc: 'Directories of CDI device specs (JSON or YAML), lowest precedence first; read at each CreateContainer that asks for a CDI device.',
   },
 };
 

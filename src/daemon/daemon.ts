@@ -115,6 +115,10 @@ export class Daemon {
     await prepareSocketPath(socketPathOf(config.api.listen));
     await fs.promises.mkdir(config.state.root, { recursive: true, mode: 0o711 });
     await fs.promises.mkdir(config.state.run_root, { recursive: true, mode: 0o711 });
+    // Exec sessions end with the daemon that ran them: their work dirs are leftovers.
+    const execWorkRoot = path.join(config.state.run_root, 'exec');
+    await fs.promises.rm(execWorkRoot, { recursive: true, force: true });
+    await fs.promises.mkdir(execWorkRoot, { mode: 0o700 });
 
     let current = config;
     const runtimeSettings = RuntimeSettingsFile.load(config.state.root);
@@ -155,7 +159,7 @@ export class Daemon {
     const streaming = await StreamingServer.start({
       ...(await streamingOptionsFromConfig(config.streaming)),
       backends: {
-        exec: execBackend(containers, handlers, path.join(config.state.run_root, 'exec')),
+        exec: execBackend(containers, handlers, execWorkRoot),
         portForward: portForwardBackend(sandboxes),
         attach: attachBackend(containers, path.join(config.state.run_root, 's')),
       },

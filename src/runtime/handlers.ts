@@ -77,6 +77,7 @@ export function specRuntimeOptions(config: CradleConfig): SpecRuntimeOptions {
     defaultCapabilities: CRIO_DEFAULT_CAPABILITIES.filter((c) => host.includes(c)),
     allCapabilities: host,
     defaultUlimits: config.runtime.default_ulimits.map((u) => parseUlimit(u)),
+    cdiSpecDirs: config.runtime.cdi_spec_dirs,
     minOomScoreAdj: hostMinOomScoreAdj(),
     memoryFloorBytes: DEFAULT_MEMORY_FLOOR,
     seccompProfileRoot: '/var/lib/kubelet/seccomp',

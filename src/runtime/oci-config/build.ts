@@ -4,6 +4,7 @@
 import { errors } from '../../common/errors';
 import { buildAnnotations } from './annotations';
 import { buildCapabilities, ALL_CAPABILITIES } from './capabilities';
+import { injectCdiDevices } from '../cdi';
 import { buildDevices } from './devices';
 import { hostCapabilities, realHostProbe } from './host-probe';
 import type { ContainerSpecInput, ImageConfig, PauseSpecInput } from './inputs';
@@ -132,6 +133,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpecResu
     }),
     linux,
   };
+  injectCdiDevices(spec, config.CDIDevices.map((d) => d.name), config.annotations ?? {}, runtime.cdiSpecDirs ?? []);
   if (runtime.defaultUlimits.length > 0) spec.process.rlimits = runtime.defaultUlimits.map((r) => ({ ...r }));
   if (hostname !== undefined) spec.hostname = hostname;
 

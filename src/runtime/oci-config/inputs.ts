@@ -66,6 +66,8 @@ export interface SpecRuntimeOptions {
   minOomScoreAdj: number;
   /** Memory limits below this are rejected (cradle's runtime init needs ~16 MiB). */
   memoryFloorBytes: number;
+  /** CDI spec directories, lowest precedence first; none = no CDI device resolves. */
+  cdiSpecDirs?: readonly string[];
   /** Directory for relative Localhost seccomp profile references. */
   seccompProfileRoot: string;
   /**
