@@ -5,7 +5,7 @@
 // pod with two containers through its socket. Skipped outside the guest.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CriClient } from '../helpers/cri-client';
@@ -81,6 +81,12 @@ describe('VM smoke: cradled under systemd on cgroup v2', { skip: IN_GUEST ? fals
     for (const c of ['cpu', 'memory', 'pids', 'io']) assert.ok(controllers.includes(c), `controller ${c} in ${controllers.join(' ')}`);
   });
 
+  it('cradled check reports the cgroup mode: v2 (unified), no v1 warning', () => {
+    const check = spawnSync(path.resolve('bin/cradled'), ['check'], { encoding: 'utf8' });
+    const line = check.stdout.split('\n').find((l) => l.includes('cgroup mode'));
+    assert.equal(line, 'OK   cgroup mode: v2 (unified)', check.stdout + check.stderr);
+  });
+
   for (const driver of ['cgroupfs']) {
     it(`one pod, two containers: exec, logs, stats, stop and remove (${driver} driver)`, async (t) => {
       startCradleService(registry, pause, driver);
@@ -146,8 +152,32 @@ describe('VM smoke: cradled under systemd on cgroup v2', { skip: IN_GUEST ? fals
       const podStats = await cri.runtime.PodSandboxStats({ podSandboxId });
       assert.ok(BigInt(podStats.stats?.linux?.cpu?.usageCoreNanoSeconds?.value ?? '0') > 0n, 'pod cpu time');
 
-      // The pod's containers sit in cgroups below its parent while they run.
+      // The pod's containers sit in cgroups below its parent while they run, which
+      // delegates the controllers their limits need.
       assert.equal(cgroupsNamed(path.join(CGROUP_ROOT, cgroupParent), writer).length, 1, 'writer cgroup below the pod parent');
+      const delegated = fs.readFileSync(path.join(CGROUP_ROOT, cgroupParent, 'cgroup.subtree_control'), 'utf8').trim().split(' ');
+      for (const c of ['cpu', 'memory', 'pids']) assert.ok(delegated.includes(c), `${c} delegated below the pod parent: ${delegated.join(' ')}`);
+
+      // UpdateContainerResources reaches the v2 files.
+      await cri.runtime.UpdateContainerResources({ containerId: writer, linux: { memoryLimitInBytes: String(80 * MiB), cpuPeriod: '100000', cpuQuota: '25000', cpuShares: '1024' } });
+      const updated = await cri.runtime.ExecSync({ containerId: writer, cmd: ['cat', '/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/cpu.max', '/sys/fs/cgroup/cpu.weight'], timeout: '30' });
+      assert.deepEqual(Buffer.from(updated.stdout!).toString().trim().split('\n'), [String(80 * MiB), '25000 100000', '39']);
+
+      // A container over its memory limit is OOM-killed, and says so (memory.events).
+      const { containerId: hog } = await cri.runtime.CreateContainer({
+        podSandboxId, sandboxConfig: podConfig,
+        config: {
+          metadata: { name: 'hog', attempt: 0 }, image: { image: busybox.reference }, command: ['tail', '/dev/zero'], logPath: 'hog.log',
+          linux: { resources: { memoryLimitInBytes: String(32 * MiB) } },
+        },
+      });
+      await cri.runtime.StartContainer({ containerId: hog });
+      const hogStatus = await waitFor('the hog to be OOM-killed', async () => {
+        const s = (await cri.runtime.ContainerStatus({ containerId: hog })).status;
+        return s?.state === 'CONTAINER_EXITED' ? s : undefined;
+      }, 120_000);
+      assert.equal(hogStatus.reason, 'OOMKilled');
+      await cri.runtime.RemoveContainer({ containerId: hog });
 
       await cri.runtime.StopContainer({ containerId: worker, timeout: '10' });
       assert.equal((await cri.runtime.ContainerStatus({ containerId: worker })).status?.state, 'CONTAINER_EXITED');
