@@ -5,7 +5,7 @@
 #
 #   scripts/vm-test.sh ARCH PROFILE [-- extra node --test args]
 #     ARCH     x86_64
-#     PROFILE  smoke: test/vm (cradled started by systemd from the shipped unit)
+#     PROFILE  smoke: test/vm/smoke.test.ts (cradled started by systemd from the shipped unit)
 #              full:  the unit, integration and conformance suites
 #
 # The guest image (scripts/vm/build-image.sh) is built once and cached under
@@ -30,12 +30,12 @@ case "$arch" in
   *) usage ;;
 esac
 case "$profile" in
-  smoke) tests="dist/test/vm" timeout_s=${CRADLE_VM_TIMEOUT:-1500} ;;
+  smoke) tests="dist/test/vm/smoke.test.js" timeout_s=${CRADLE_VM_TIMEOUT:-1500} ;;
   full) tests="dist/test/unit dist/test/integration dist/test/critest" timeout_s=${CRADLE_VM_TIMEOUT:-14400} ;;
   *) usage ;;
 esac
-[ -d dist/test/vm ] || { echo "vm-test: no dist/test/vm: run npm run build first" >&2; exit 2; }
-command -v "$qemu" >/dev/null || { echo "vm-test: $qemu missing (scripts/setup.sh installs qemu-system-x86)" >&2; exit 2; }
+[ -f dist/test/vm/smoke.test.js ] || { echo "vm-test: no dist/test/vm/smoke.test.js: run npm run build first" >&2; exit 2; }
+command -v "$qemu" >/dev/null || { echo "vm-test: $qemu missing (scripts/setup.sh installs qemu-system-x86 and debootstrap)" >&2; exit 2; }
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
