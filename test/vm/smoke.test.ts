@@ -12,6 +12,7 @@ import { CriClient } from '../helpers/cri-client';
 import { startFixtureRegistry, type FixtureRegistry } from '../helpers/registry';
 import { busyboxImage, pauseImage, pushImage, type PushedImage } from '../helpers/image-builder';
 import { parseCriLog } from '../../src/runtime/conmon/conmon';
+import { expandSlice } from '../../src/common/systemd-units';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig';
 
 const IN_GUEST = process.env.CRADLE_VM_GUEST === '1';
@@ -87,7 +88,7 @@ describe('VM smoke: cradled under systemd on cgroup v2', { skip: IN_GUEST ? fals
     assert.equal(line, 'OK   cgroup mode: v2 (unified)', check.stdout + check.stderr);
   });
 
-  for (const driver of ['cgroupfs']) {
+  for (const driver of ['cgroupfs', 'systemd'] as const) {
     it(`one pod, two containers: exec, logs, stats, stop and remove (${driver} driver)`, async (t) => {
       startCradleService(registry, pause, driver);
       assert.equal(systemctl('is-active', 'cradle.service'), 'active');
@@ -104,7 +105,9 @@ describe('VM smoke: cradled under systemd on cgroup v2', { skip: IN_GUEST ? fals
       await cri.image.PullImage({ image: { image: busybox.reference } });
       const logDirectory = fs.mkdtempSync('/tmp/cradle-vm-logs-');
       t.after(() => fs.rmSync(logDirectory, { recursive: true, force: true }));
-      const cgroupParent = `/cradle-vm-smoke-${driver}`;
+      // As the kubelet names them: a path for cgroupfs, a slice for systemd.
+      const cgroupParent = driver === 'systemd' ? 'kubepods-burstable-podsmoke_systemd.slice' : `/cradle-vm-smoke-${driver}`;
+      const parentDir = path.join(CGROUP_ROOT, driver === 'systemd' ? expandSlice(cgroupParent) : cgroupParent);
       const podConfig: PodSandboxConfig = {
         metadata: { name: `smoke-${driver}`, namespace: 'vm', uid: `uid-smoke-${driver}`, attempt: 0 },
         hostname: 'smoke', logDirectory, linux: { cgroupParent },
@@ -154,8 +157,16 @@ describe('VM smoke: cradled under systemd on cgroup v2', { skip: IN_GUEST ? fals
 
       // The pod's containers sit in cgroups below its parent while they run, which
       // delegates the controllers their limits need.
-      assert.equal(cgroupsNamed(path.join(CGROUP_ROOT, cgroupParent), writer).length, 1, 'writer cgroup below the pod parent');
-      const delegated = fs.readFileSync(path.join(CGROUP_ROOT, cgroupParent, 'cgroup.subtree_control'), 'utf8').trim().split(' ');
+      assert.equal(cgroupsNamed(parentDir, writer).length, 1, 'writer cgroup below the pod parent');
+      if (driver === 'systemd') {
+        // Each container is a transient scope systemd made, delegated to cradle.
+        const unit = `cradle-${writer}.scope`;
+        assert.equal(systemctl('show', '-P', 'ActiveState', unit), 'active');
+        assert.equal(systemctl('show', '-P', 'ControlGroup', unit), `${expandSlice(cgroupParent)}/${unit}`);
+        assert.equal(systemctl('show', '-P', 'Delegate', unit), 'yes');
+        assert.equal(systemctl('show', '-P', 'MemoryMax', unit), String(64 * MiB), 'the limit systemd knows');
+      }
+      const delegated = fs.readFileSync(path.join(parentDir, 'cgroup.subtree_control'), 'utf8').trim().split(' ');
       for (const c of ['cpu', 'memory', 'pids']) assert.ok(delegated.includes(c), `${c} delegated below the pod parent: ${delegated.join(' ')}`);
 
       // UpdateContainerResources reaches the v2 files.
@@ -185,9 +196,14 @@ describe('VM smoke: cradled under systemd on cgroup v2', { skip: IN_GUEST ? fals
       assert.deepEqual((await cri.runtime.ListContainers({ filter: { podSandboxId } })).containers.map((c) => c.id), [writer]);
       await cri.runtime.StopPodSandbox({ podSandboxId });
       await cri.runtime.RemovePodSandbox({ podSandboxId });
+      if (driver === 'systemd') {
+        for (const id of [writer, worker, hog, podSandboxId]) {
+          assert.notEqual(systemctl('show', '-P', 'ActiveState', `cradle-${id}.scope`), 'active', `scope of ${id} stopped`);
+        }
+      }
       assert.deepEqual((await cri.runtime.ListPodSandbox({})).items, []);
-      assert.deepEqual(cgroupsNamed(path.join(CGROUP_ROOT, cgroupParent), writer), [], 'container cgroups removed');
-      assert.deepEqual(cgroupsNamed(path.join(CGROUP_ROOT, cgroupParent), worker), [], 'container cgroups removed');
+      assert.deepEqual(cgroupsNamed(parentDir, writer), [], 'container cgroups removed');
+      assert.deepEqual(cgroupsNamed(parentDir, worker), [], 'container cgroups removed');
     });
   }
 });
