@@ -178,7 +178,7 @@ export const runtimeSchema: TableSchema<RuntimeConfig> = {
   default_runtime: { type: 'string', default: 'cradle', doc: 'Runtime handler used when a pod names none; must be a key of [runtime.runtimes].' },
   cgroup_manager: {
     type: 'enum', values: ['cgroupfs', 'systemd'], default: 'cgroupfs',
-    doc: 'Cgroup driver reported to the kubelet by RuntimeConfig and used for pod cgroups.',
+    doc: 'Cgroup driver reported to the kubelet by RuntimeConfig and used for pod and container cgroups; must match the kubelet\'s --cgroup-driver. cgroupfs: directories under /sys/fs/cgroup. systemd: a transient scope cradle-<id>.scope per container in the pod\'s slice, created through systemd (cgroup v2 only).',
   },
   conmon: { type: 'string', default: '/usr/bin/conmon', doc: 'Path of conmon, the per-container monitor.', check: absolutePath },
   default_ulimits: { type: 'string-list', default: [], reloadable: true, doc: 'Default rlimits for containers, as "nofile=1024:2048".' },

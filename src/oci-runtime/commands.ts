@@ -16,7 +16,7 @@ export class Container {
 
   constructor(readonly root: string, readonly id: string) {
     this.saved = readSaved(root, id);
-    this.cgroups = savedCgroupManager(this.saved.cgroupVersion, this.saved.cgroupPaths);
+    this.cgroups = savedCgroupManager(this.saved.cgroupVersion, this.saved.cgroupPaths, undefined, this.saved.systemdCgroup ? this.saved.cgroupsPath : undefined);
   }
 
   get dir(): string {

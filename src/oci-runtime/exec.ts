@@ -116,6 +116,8 @@ export async function execProcess(opts: ExecOptions): Promise<number> {
   });
   // The pid file is a host path: open it now, before this thread changes root.
   const pidFd = opts.pidFile ? fs.openSync(path.resolve(opts.pidFile), 'w', 0o644) : undefined;
+  // So is the v2 cgroup's cgroup.procs: the container's mount namespace shows only its own cgroup.
+  const cgroupProcsFd = ctr.saved.cgroupVersion === 2 ? fs.openSync(path.join(ctr.saved.cgroupPaths['']!, 'cgroup.procs'), 'w') : undefined;
   sys.closeRange(3, c.CLOSE_RANGE_CLOEXEC); // trap 5: nothing inherited may reach the container
   await fs.promises.stat('/'); // trap 2: threadpool up before the pid ns switch
 
@@ -151,7 +153,10 @@ export async function execProcess(opts: ExecOptions): Promise<number> {
     child.once('error', reject);
   });
   if (slave !== undefined) fs.closeSync(slave);
-  if (ctr.saved.cgroupVersion === 2) fs.writeFileSync(path.join(ctr.saved.cgroupPaths['']!, 'cgroup.procs'), String(childPid));
+  if (cgroupProcsFd !== undefined) {
+    fs.writeSync(cgroupProcsFd, String(childPid));
+    fs.closeSync(cgroupProcsFd);
+  }
   if (pidFd !== undefined) {
     fs.writeSync(pidFd, String(childPid));
     fs.closeSync(pidFd);

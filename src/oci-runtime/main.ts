@@ -14,7 +14,7 @@ global options:
   --root DIR            state directory (default /run/cradle-runtime)
   --log FILE            log file (default: none)
   --log-format FORMAT   text (default) or json
-  --systemd-cgroup      use the systemd cgroup driver (not supported yet: error)
+  --systemd-cgroup      use the systemd cgroup driver (cgroup v2: a transient scope per container)
   --debug               debug logging
   --version, -v         print the version
 

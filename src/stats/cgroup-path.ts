@@ -5,27 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CgroupDriver } from './types';
+import { expandSlice, systemdUnitOf } from '../common/systemd-units';
 
-const SLICE = '.slice';
-
-/**
- * systemd's slice naming: "a-b-c.slice" lives at "/a.slice/a-b.slice/a-b-c.slice";
- * "-.slice" is the root. Same rules as runc's ExpandSlice.
- */
-export function expandSlice(slice: string): string {
-  if (slice.length <= SLICE.length || !slice.endsWith(SLICE)) throw new Error(`${JSON.stringify(slice)} is not a systemd slice name`);
-  if (slice.includes('/')) throw new Error(`systemd slice name ${JSON.stringify(slice)} must not contain "/"`);
-  const name = slice.slice(0, -SLICE.length);
-  if (name === '-') return '/';
-  let out = '';
-  let prefix = '';
-  for (const part of name.split('-')) {
-    if (part === '') throw new Error(`systemd slice name ${JSON.stringify(slice)} has an empty component`);
-    out += `/${prefix}${part}${SLICE}`;
-    prefix += `${part}-`;
-  }
-  return out;
-}
+export { expandSlice };
 
 function checkedAbsolute(p: string): string {
   if (p.split('/').includes('..')) throw new Error(`cgroup path ${JSON.stringify(p)} must not contain ".."`);
@@ -40,14 +22,7 @@ function checkedAbsolute(p: string): string {
  */
 export function containerCgroupPath(cgroupsPath: string, driver: CgroupDriver): string {
   if (driver === 'cgroupfs') return checkedAbsolute(cgroupsPath);
-  const parts = cgroupsPath.split(':');
-  if (parts.length !== 3 || parts[2] === '') {
-    throw new Error(`systemd cgroupsPath ${JSON.stringify(cgroupsPath)} is not of the form "slice:prefix:name"`);
-  }
-  const [slice, prefix, name] = parts as [string, string, string];
-  const parent = expandSlice(slice === '' ? 'system.slice' : slice);
-  const unit = name.endsWith(SLICE) ? expandSlice(name).split('/').pop()! : `${prefix === '' ? '' : `${prefix}-`}${name}.scope`;
-  return checkedAbsolute(path.posix.join(parent, unit));
+  return checkedAbsolute(systemdUnitOf(cgroupsPath).cgroup);
 }
 
 /** The pod's cgroup: the sandbox's cgroupParent (a path for cgroupfs, a slice name for systemd). */

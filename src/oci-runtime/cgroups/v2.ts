@@ -36,7 +36,7 @@ export class CgroupV2 implements CgroupManager {
     return new CgroupV2({ root: cgfsRoot, selfCgroup: '0::/' }, path.relative(cgfsRoot, dir) === '' ? '/' : '/' + path.relative(cgfsRoot, dir));
   }
 
-  constructor(private readonly cgfs: CgroupFs, cgroupsPath: string) {
+  constructor(protected readonly cgfs: CgroupFs, cgroupsPath: string) {
     const own = /^0::(.*)$/m.exec(cgfs.selfCgroup)?.[1] ?? '/';
     const rel = cgroupsPath.startsWith('/') ? cgroupsPath : path.posix.join(own, cgroupsPath);
     this.dir = path.join(cgfs.root, rel);

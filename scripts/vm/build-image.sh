@@ -1,0 +1,78 @@
+#!/bin/sh
+# Builds the guest image of the VM test lane (scripts/vm-test.sh) into DIR:
+#   DIR/rootfs.img (raw ext4), DIR/vmlinuz, DIR/initrd.img
+# A Debian 12 root made by debootstrap from this machine's apt sources, with
+# systemd as PID 1, the runtime's Debian dependencies and the lane's boot hook.
+# vm-test.sh keys its cache on this file's content: editing it rebuilds the image.
+# Usage: build-image.sh ARCH DIR
+set -eu
+arch=$1 out=$2
+
+case "$arch" in
+  x86_64) deb_arch=amd64 kernel=linux-image-amd64 ;;
+  *) echo "vm-test: unsupported ARCH $arch (x86_64)" >&2; exit 2 ;;
+esac
+
+# systemd/udev/dbus: PID 1 and what cradle.service needs; kmod: 9p modules on
+# demand. The rest are cradle's runtime dependencies and what the tests run
+# (scripts/setup.sh): docker-registry and busybox-static for the fixture
+# registry and images, skopeo/umoci for the independent OCI clients.
+PACKAGES="systemd systemd-sysv udev dbus kmod procps $kernel
+conmon runc containernetworking-plugins iptables iproute2 libseccomp2
+docker-registry busybox-static skopeo umoci ca-certificates"
+
+# The Debian archive the host's apt uses (the security suite is a separate repo).
+mirror=$(apt-get indextargets --format '$(REPO_URI)' 'Codename: bookworm' 2>/dev/null | grep -v security | sort -u | head -n1)
+[ -n "$mirror" ] || mirror=http://deb.debian.org/debian/
+
+root=$out/root
+rm -rf "$root"
+mkdir -p "$root"
+echo "vm-test: debootstrap bookworm/$deb_arch from $mirror" >&2
+# shellcheck disable=SC2086
+debootstrap --arch="$deb_arch" --variant=minbase \
+  --include="$(echo $PACKAGES | tr ' ' ',')" \
+  bookworm "$root" "$mirror" > "$out/debootstrap.log" 2>&1 \
+  || { tail -n 30 "$out/debootstrap.log" >&2; exit 1; }
+
+echo cradle-vm > "$root/etc/hostname"
+printf '127.0.0.1 localhost cradle-vm\n::1 localhost\n' > "$root/etc/hosts"
+printf '/dev/vda / ext4 rw,errors=remount-ro 0 1\n' > "$root/etc/fstab"
+# The registry package's own service (:5000) is not wanted: tests start theirs.
+ln -sf /dev/null "$root/etc/systemd/system/docker-registry.service"
+# No login prompts competing with the lane's output on the serial console.
+ln -sf /dev/null "$root/etc/systemd/system/serial-getty@ttyS0.service"
+ln -sf /dev/null "$root/etc/systemd/system/getty@tty1.service"
+ln -sf /dev/null "$root/etc/systemd/system/systemd-timesyncd.service"
+ln -sf /dev/null "$root/etc/systemd/system/apt-daily.timer"
+ln -sf /dev/null "$root/etc/systemd/system/apt-daily-upgrade.timer"
+
+# The boot hook: mounts the run directory the host shares (tag cradle-run) and
+# runs the guest script the host put there; that script powers the guest off.
+cat > "$root/etc/systemd/system/cradle-vm-run.service" <<'UNIT'
+[Unit]
+Description=cradle VM test lane: run what the host shared
+After=local-fs.target systemd-udev-settle.service dbus.service
+Wants=dbus.service
+
+[Service]
+Type=oneshot
+ExecStartPre=/bin/mkdir -p /mnt/cradle-run
+ExecStartPre=/bin/mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288 cradle-run /mnt/cradle-run
+ExecStart=/bin/sh /mnt/cradle-run/guest.sh
+StandardOutput=journal+console
+StandardError=journal+console
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+ln -sf ../cradle-vm-run.service "$root/etc/systemd/system/multi-user.target.wants/cradle-vm-run.service"
+
+cp "$root"/boot/vmlinuz-* "$out/vmlinuz"
+cp "$root"/boot/initrd.img-* "$out/initrd.img"
+rm -rf "$root"/var/cache/apt/archives/*.deb
+
+size_mb=$(( $(du -sm "$root" | cut -f1) + 1024 ))
+rm -f "$out/rootfs.img"
+mkfs.ext4 -q -L cradle-vm -d "$root" "$out/rootfs.img" "${size_mb}M"
+rm -rf "$root"

@@ -1,0 +1,133 @@
+// cgroup v2 under the systemd cgroup driver, as runc's systemd manager: systemd owns
+// the tree, so a container's cgroup is a transient scope ("cradle-<id>.scope" in the
+// pod's slice) that systemd creates around the init with StartTransientUnit, with
+// Delegate=yes so the runtime may write the scope's files. Limits systemd has
+// properties for are set through SetUnitProperties too (else a daemon-reload would
+// put systemd's idea back into the files); everything is then written to the files
+// as on cgroupfs. The scope is stopped on destroy.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Resources } from '../spec';
+import { DBusConnection, DBusError, variant, type DBusValue } from '../../sys/dbus';
+import { systemdUnitOf } from '../../common/systemd-units';
+import { type CgroupFs, sharesToWeight } from './types';
+import { CgroupV2 } from './v2';
+
+/** A call of a method of systemd's Manager interface (replaced in unit tests). */
+export type SystemdCall = (member: string, signature: string, body: DBusValue[]) => DBusValue[];
+
+/** systemd's private socket (root, no bus daemon needed), else the system bus. */
+const PRIVATE_SOCKET = '/run/systemd/private';
+const SYSTEM_BUS = '/run/dbus/system_bus_socket';
+/** "infinity" for systemd's uint64 properties. */
+const INFINITY = (1n << 64n) - 1n;
+/** How long systemd may take to move the init into its new scope. */
+const SCOPE_WAIT_MS = 10_000;
+
+const callSystemdManager: SystemdCall = (member, signature, body) => {
+  const direct = fs.existsSync(PRIVATE_SOCKET);
+  const conn = DBusConnection.open(direct ? PRIVATE_SOCKET : SYSTEM_BUS, !direct);
+  try {
+    return conn.call({
+      destination: 'org.freedesktop.systemd1', path: '/org/freedesktop/systemd1', interface: 'org.freedesktop.systemd1.Manager',
+      member, signature, body,
+    });
+  } finally {
+    conn.close();
+  }
+};
+
+/** The unit properties for the limits systemd manages (runc's genV2ResourcesProperties, the common part). */
+export function unitProperties(r: Resources): [string, ReturnType<typeof variant>][] {
+  const props: [string, ReturnType<typeof variant>][] = [];
+  const m = r.memory;
+  if (m?.limit !== undefined && m.limit !== 0) props.push(['MemoryMax', variant('t', m.limit > 0 ? BigInt(m.limit) : INFINITY)]);
+  if (m?.reservation) props.push(['MemoryLow', variant('t', BigInt(m.reservation))]);
+  const c = r.cpu;
+  if (c?.shares) props.push(['CPUWeight', variant('t', BigInt(sharesToWeight(c.shares)))]);
+  if (c && ((c.quota !== undefined && c.quota !== 0) || c.period)) {
+    const period = c.period || 100000;
+    if (c.period) props.push(['CPUQuotaPeriodUSec', variant('t', BigInt(period))]);
+    // systemd takes the quota per second, in µs, and rounds it to 10 ms: round up as runc does.
+    const perSec = c.quota !== undefined && c.quota > 0 ? BigInt(Math.ceil((c.quota * 1_000_000) / period / 10_000) * 10_000) : INFINITY;
+    props.push(['CPUQuotaPerSecUSec', variant('t', perSec)]);
+  }
+  if (r.pids && r.pids.limit !== 0) props.push(['TasksMax', variant('t', r.pids.limit > 0 ? BigInt(r.pids.limit) : INFINITY)]);
+  return props;
+}
+
+export class SystemdCgroupV2 extends CgroupV2 {
+  readonly unit: string;
+  readonly slice: string;
+  /** Replaced by unit tests. */
+  callSystemd: SystemdCall = callSystemdManager;
+
+  /** cgroupsPath: "slice:prefix:name". */
+  constructor(cgfs: CgroupFs, cgroupsPath: string) {
+    const unit = systemdUnitOf(cgroupsPath);
+    super(cgfs, unit.cgroup);
+    this.unit = unit.unit;
+    this.slice = unit.slice;
+  }
+
+  override create(): void {
+    throw new Error(`systemd creates the scope ${this.unit} with its first process: use apply(pid)`);
+  }
+
+  override apply(pid: number): void {
+    const props = [
+      ['Description', variant('s', `cradle container ${this.unit}`)],
+      ['Slice', variant('s', this.slice)],
+      ['PIDs', variant('au', [pid])],
+      ['Delegate', variant('b', true)],
+      ['DefaultDependencies', variant('b', false)],
+      ['MemoryAccounting', variant('b', true)],
+      ['CPUAccounting', variant('b', true)],
+      ['IOAccounting', variant('b', true)],
+      ['TasksAccounting', variant('b', true)],
+    ];
+    try {
+      this.callSystemd('StartTransientUnit', 'ssa(sv)a(sa(sv))', [this.unit, 'replace', props, []]);
+    } catch (err) {
+      throw new Error(`systemd StartTransientUnit ${this.unit} in ${this.slice}: ${(err as Error).message}`);
+    }
+    // The start is a job: wait until the init is in the scope's cgroup.
+    const want = `0::/${path.relative(this.cgfs.root, this.dir)}`;
+    const deadline = Date.now() + SCOPE_WAIT_MS;
+    for (;;) {
+      let current: string;
+      try {
+        current = /^0::.*$/m.exec(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8'))?.[0] ?? '';
+      } catch {
+        throw new Error(`process ${pid} exited before systemd moved it into ${this.unit}`);
+      }
+      if (current === want) return;
+      if (Date.now() > deadline) throw new Error(`systemd did not move process ${pid} into ${this.unit} (it is in ${current})`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
+  }
+
+  override set(r: Resources): void {
+    const props = unitProperties(r);
+    if (props.length > 0) {
+      try {
+        this.callSystemd('SetUnitProperties', 'sba(sv)', [this.unit, true, props]);
+      } catch (err) {
+        throw new Error(`systemd SetUnitProperties ${this.unit}: ${(err as Error).message}`);
+      }
+    }
+    super.set(r);
+  }
+
+  override destroy(): void {
+    try {
+      this.callSystemd('StopUnit', 'ss', [this.unit, 'replace']);
+    } catch (err) {
+      // A scope whose processes are all gone is collected by systemd on its own.
+      if (!(err instanceof DBusError && err.name === 'org.freedesktop.systemd1.NoSuchUnit')) {
+        throw new Error(`systemd StopUnit ${this.unit}: ${(err as Error).message}`);
+      }
+    }
+    super.destroy();
+  }
+}
