@@ -23,13 +23,13 @@ function collect(dir) {
   return out.sort();
 }
 
-// The VM lane (test/vm) runs last and alone: its emulated guest keeps the host's
-// cores busy, which would starve the timing-sensitive tests beside it.
+// The VM lane (test/vm) runs alone, first: its emulated guest keeps the host's
+// cores busy, which would starve the timing-sensitive tests beside it. The rest
+// runs last, so the closing summary is the whole suite's.
 const areas = which === 'all' ? ['unit', 'integration', 'critest'] : [which];
-const runs = [areas];
-if (which === 'all') runs.push(['vm']);
+const runs = which === 'all' ? [['vm'], areas] : [areas];
 const fileSets = runs.map((set) => set.flatMap((area) => collect(path.join(root, 'dist', 'test', area))));
-if (fileSets[0].length === 0) {
+if (fileSets[fileSets.length - 1].length === 0) {
   console.error(`no compiled tests under dist/test/{${areas.join(',')}}: run npm run build first`);
   process.exit(1);
 }
@@ -56,4 +56,5 @@ for (const files of fileSets) {
   ], { stdio: 'inherit', env, cwd: root });
   if (result.status !== 0) status = result.status ?? 1;
 }
+if (which === 'all' && status !== 0) console.error('run-tests: a run failed; the VM lane ran first (its summary is above the suite\'s)');
 process.exit(status);
