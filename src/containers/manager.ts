@@ -14,6 +14,7 @@ import { NameReservations } from '../common/reservations';
 import { findByIdOrPrefix } from '../common/id-lookup';
 import { RecordStore } from '../common/record-store';
 import { EventBus } from '../common/event-bus';
+import type { StateLayout } from '../common/state-layout';
 import type { ImageService } from '../image';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig';
 import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources';
@@ -57,8 +58,7 @@ export interface ContainerFilter {
 }
 
 export interface ContainerManagerOptions {
-  stateRoot: string;
-  runRoot: string;
+  layout: StateLayout;
   handlers: RuntimeHandlers;
   images: ImageService;
   sandboxes: SandboxManager;
@@ -88,7 +88,7 @@ export class ContainerManager {
   readonly events: EventBus<ContainerEvent>;
 
   constructor(private readonly options: ContainerManagerOptions) {
-    this.store = new RecordStore(path.join(options.stateRoot, 'containers'), options.log);
+    this.store = new RecordStore(options.layout.containerRecords, options.log);
     this.events = new EventBus<ContainerEvent>(1000, options.onEventDropped);
     options.sandboxes.setContainerHooks({
       stopContainers: (sandboxId) => this.stopAllIn(sandboxId),
@@ -143,7 +143,7 @@ export class ContainerManager {
   private async createIn(id: string, fingerprint: string, sandbox: SandboxRecord, config: ContainerConfig__Output, log: Logger): Promise<string> {
     const undo = new UndoStack();
     const handler = this.options.handlers.get(sandbox.runtimeHandler);
-    const dir = path.join(this.options.stateRoot, 'containers-data', id);
+    const dir = this.options.layout.containerDataDir(id);
     try {
       const imageRef = config.image!.image;
       if (!this.options.images.status(imageRef)) throw errors.imageNotFound(imageRef);
@@ -156,7 +156,7 @@ export class ContainerManager {
       undo.push(`unmounting ${overlay.rootfs}`, () => unmountOverlay(overlay.rootfs));
       crashPoint('CreateContainer', 'overlay-mounted');
 
-      const logPath = containerLogPath(sandbox, config, this.options.stateRoot, id);
+      const logPath = containerLogPath(sandbox, config, this.options.layout, id);
       if (logPath) fs.mkdirSync(path.dirname(logPath), { recursive: true });
       const createdAt = nowNanos();
       const built = buildContainerSpec({
@@ -165,7 +165,7 @@ export class ContainerManager {
         imageConfig: hold.image.config.config ?? {},
         sandbox: sandboxFacts(sandbox),
         rootfs: overlay.rootfs,
-        container: { id, logPath, imageRef: hold.image.id, imageVolumeRoot: path.join(dir, 'volumes'), createdAt },
+        container: { id, logPath, imageRef: hold.image.id, imageVolumeRoot: this.options.layout.containerVolumesDir(id), createdAt },
         runtime: this.options.specOptions(),
       });
       for (const volume of built.imageVolumes) fs.mkdirSync(volume.hostPath, { recursive: true });
@@ -173,7 +173,7 @@ export class ContainerManager {
       handler.runtime.prepareBundle(id, dir);
       crashPoint('CreateContainer', 'spec-written');
 
-      const persistDir = path.join(dir, 'persist');
+      const persistDir = this.options.layout.containerPersistDir(id);
       const created = await handler.conmon.create({
         id, name: config.metadata!.name, bundle: dir, persistDir,
         logPath: logPath || path.join(dir, 'console.log'),
@@ -184,7 +184,7 @@ export class ContainerManager {
       undo.push(`deleting container ${id} from the runtime`, async () => {
         await handler.runtime.kill(id, 'KILL', true).catch(() => undefined);
         await handler.runtime.delete(id, true).catch(() => undefined);
-        fs.rmSync(path.join(this.options.runRoot, 's', id), { force: true });
+        fs.rmSync(this.options.layout.socketLink(id), { force: true });
       });
       // The pod may have been stopped or removed while this container was being made.
       if (this.options.sandboxes.get(sandbox.id)?.state !== 'SANDBOX_READY') {
@@ -324,7 +324,7 @@ export class ContainerManager {
     await handler.runtime.delete(c.id, true).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'runtime delete'));
     unmountOverlay(c.rootfs);
     fs.rmSync(c.dir, { recursive: true, force: true });
-    fs.rmSync(path.join(this.options.runRoot, 's', c.id), { force: true }); // conmon's attach-socket link
+    fs.rmSync(this.options.layout.socketLink(c.id), { force: true }); // conmon's attach-socket link
     this.holds.get(c.id)?.();
     this.holds.delete(c.id);
     await this.store.remove(c.id);
@@ -403,7 +403,7 @@ export class ContainerManager {
     const process = buildExecProcess(this.processOf(c), cmd, false);
     const result = await handler.runtime.execSync({
       id: c.id, name: c.config.metadata!.name, process, tty: false, timeoutSeconds,
-      workDir: path.join(this.options.runRoot, 'exec', `${c.id.slice(0, 16)}-${randomBytes(6).toString('hex')}`),
+      workDir: path.join(this.options.layout.execDirs, `${c.id.slice(0, 16)}-${randomBytes(6).toString('hex')}`),
       maxOutputBytes: EXEC_SYNC_OUTPUT_LIMIT,
     });
     // As cri-o: a timeout is exit code -1 and a message, so a probe fails instead of going Unknown.
@@ -451,7 +451,7 @@ export class ContainerManager {
   async recover(): Promise<void> {
     // Made now, not by the first create: on a read-only filesystem a create's
     // recursive mkdir would report the missing parent (ENOENT), not EROFS.
-    fs.mkdirSync(path.join(this.options.stateRoot, 'containers-data'), { recursive: true, mode: 0o700 });
+    fs.mkdirSync(this.options.layout.containerDataDirs, { recursive: true, mode: 0o700 });
     for (const record of await this.store.loadAll()) {
       const log = this.options.log.child({ containerId: record.id, podSandboxId: record.sandboxId });
       if (!this.options.sandboxes.get(record.sandboxId)) {
@@ -505,7 +505,7 @@ export class ContainerManager {
 }
 
 /** Where the kubelet wants the log: LogDirectory (pod) joined with LogPath (container). */
-export function containerLogPath(sandbox: SandboxRecord, config: ContainerConfig__Output, stateRoot: string, id: string): string {
+export function containerLogPath(sandbox: SandboxRecord, config: ContainerConfig__Output, layout: StateLayout, id: string): string {
   if (config.logPath && sandbox.config.logDirectory) {
     const full = path.resolve(sandbox.config.logDirectory, config.logPath);
     if (!full.startsWith(path.resolve(sandbox.config.logDirectory) + path.sep)) {
@@ -513,7 +513,7 @@ export function containerLogPath(sandbox: SandboxRecord, config: ContainerConfig
     }
     return full;
   }
-  return path.join(stateRoot, 'logs', sandbox.id, `${config.metadata!.name}_${config.metadata!.attempt}_${id.slice(0, 12)}.log`);
+  return path.join(layout.podLogDir(sandbox.id), `${config.metadata!.name}_${config.metadata!.attempt}_${id.slice(0, 12)}.log`);
 }
 
 function sandboxFacts(s: SandboxRecord): SandboxFacts {

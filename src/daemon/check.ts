@@ -13,6 +13,7 @@ import { MNT_DETACH } from '../sys/constants';
 import { umount2 } from '../sys/libc';
 import { ociRuntimeFor } from '../runtime/cradle-runtime';
 import { checkHost } from './check-host';
+import { PINNABLE_KINDS, StateLayout } from '../common/state-layout';
 
 export type CheckLevel = 'ok' | 'warn' | 'fail';
 export interface CheckFinding {
@@ -65,8 +66,9 @@ export function checkNode(config: CradleConfig, repair: boolean): CheckFinding[]
   findings.push(...checkHost(config));
 
   // cradle's records against what exists.
-  const pods = recordIds(path.join(config.state.root, 'pods'));
-  const containers = recordIds(path.join(config.state.root, 'containers'));
+  const layout = StateLayout.of(config);
+  const pods = recordIds(layout.podRecords);
+  const containers = recordIds(layout.containerRecords);
   const orphan = (what: string, target: string, remove: () => void) => {
     const finding: CheckFinding = { level: 'warn', what, detail: target };
     if (repair) {
@@ -85,7 +87,7 @@ export function checkNode(config: CradleConfig, repair: boolean): CheckFinding[]
   // roots under cradle's run root: a configured one (runc's /run/runc, say) may hold
   // other tools' containers.
   for (const [name, h] of Object.entries(config.runtime.runtimes)) {
-    const root = h.runtime_root || path.join(config.state.run_root, 'runtimes', name);
+    const root = h.runtime_root || layout.runtimeRoot(name);
     if (path.relative(config.state.run_root, root).startsWith('..')) continue;
     const binary = h.runtime_path || shippedBinary('cradle-runtime');
     for (const id of listDir(root)) {
@@ -96,39 +98,39 @@ export function checkNode(config: CradleConfig, repair: boolean): CheckFinding[]
       });
     }
   }
-  for (const id of listDir(path.join(config.state.root, 'pods-persist'))) {
+  for (const id of listDir(layout.podPersistDirs)) {
     if (pods.has(id)) continue;
-    const dir = path.join(config.state.root, 'pods-persist', id);
+    const dir = layout.podPersistDir(id);
     orphan('pause persist directory without a record', dir, () => fs.rmSync(dir, { recursive: true, force: true }));
   }
-  for (const id of listDir(path.join(config.state.root, 'containers-data'))) {
+  for (const id of listDir(layout.containerDataDirs)) {
     if (containers.has(id)) continue;
-    const dir = path.join(config.state.root, 'containers-data', id);
+    const dir = layout.containerDataDir(id);
     orphan('container directory without a record', dir, () => {
-      try { umount2(path.join(dir, 'rootfs'), MNT_DETACH); } catch { /* not mounted */ }
+      try { umount2(layout.containerRootfs(id), MNT_DETACH); } catch { /* not mounted */ }
       fs.rmSync(dir, { recursive: true, force: true });
     });
   }
-  for (const id of listDir(path.join(config.state.run_root, 'pods'))) {
+  for (const id of listDir(layout.podRunDirs)) {
     if (pods.has(id)) continue;
-    const dir = path.join(config.state.run_root, 'pods', id);
+    const dir = layout.podRunDir(id);
     orphan('pod run directory without a record', dir, () => {
-      for (const m of [path.join(dir, 'pause', 'rootfs'), path.join(dir, 'shm')]) {
+      for (const m of [layout.pauseRootfs(id), layout.podShm(id)]) {
         try { umount2(m, MNT_DETACH); } catch { /* not mounted */ }
       }
       fs.rmSync(dir, { recursive: true, force: true });
     });
   }
   // conmon's attach-socket links (--socket-dir-path), named after the container id.
-  for (const id of listDir(path.join(config.state.run_root, 's'))) {
+  for (const id of listDir(layout.socketLinks)) {
     if (pods.has(id) || containers.has(id)) continue;
-    const link = path.join(config.state.run_root, 's', id);
+    const link = layout.socketLink(id);
     orphan('conmon socket link without a record', link, () => fs.rmSync(link, { force: true }));
   }
-  for (const kind of ['net', 'ipc', 'uts']) {
-    for (const id of listDir(path.join(config.state.run_root, 'ns', kind))) {
+  for (const kind of PINNABLE_KINDS) {
+    for (const id of listDir(layout.namespacePinDir(kind))) {
       if (pods.has(id)) continue;
-      const pin = path.join(config.state.run_root, 'ns', kind, id);
+      const pin = layout.namespacePin(kind, id);
       orphan(`pinned ${kind} namespace without a pod`, pin, () => {
         try { umount2(pin, MNT_DETACH); } catch { /* not mounted */ }
         fs.rmSync(pin, { force: true });

@@ -15,7 +15,6 @@ import type { CradleServices, ReadinessSource } from '../cri-server/services';
 import { sdNotify } from '../sys/sd-notify';
 import { RuntimeSettingsFile } from './runtime-settings';
 import { RuntimeReadiness } from './runtime-readiness';
-import * as path from 'node:path';
 import { CniManager, ensureDefaultConfig } from '../cni';
 import { ImageService } from '../image';
 import { SandboxManager } from '../pod-sandbox/manager';
@@ -34,11 +33,12 @@ import { metricsInterceptor } from '../metrics/interceptor';
 import { InspectServer, inspectSocketPath, type InspectSource } from './inspect';
 import { beforeCallHook, readTestHooks } from './test-hooks';
 import { armCrashPoints } from '../common/crash-points';
+import { StateLayout } from '../common/state-layout';
 
 function openImageService(config: CradleConfig, log: Logger, metrics: CradleMetrics): ImageService {
   const { image } = config;
   return new ImageService({
-    root: path.join(config.state.root, 'image'),
+    root: StateLayout.of(config).imageRoot,
     registries: { confPath: image.registries_conf, confDir: image.registries_conf_dir, certsDir: image.certs_dir },
     ...(image.global_auth_file ? { authFile: image.global_auth_file } : {}),
     maxConcurrentDownloads: image.max_concurrent_downloads,
@@ -57,7 +57,7 @@ async function startCni(config: CradleConfig, log: Logger): Promise<CniManager> 
     if (written) log.info({ file: written, subnet: network.default_subnet }, 'no CNI configuration found: wrote cradle\'s default bridge network');
   }
   const cni = new CniManager({
-    cacheDir: path.join(config.state.root, 'cni'),
+    cacheDir: StateLayout.of(config).cniCacheDir,
     log: log.child({ component: 'cni' }),
     confDir: network.cni_config_dir,
     pluginDirs: network.cni_plugin_dirs,
@@ -117,7 +117,8 @@ export class Daemon {
     await fs.promises.mkdir(config.state.run_root, { recursive: true, mode: 0o711 });
 
     let current = config;
-    const runtimeSettings = RuntimeSettingsFile.load(config.state.root);
+    const layout = StateLayout.of(config);
+    const runtimeSettings = RuntimeSettingsFile.load(layout.runtimeSettingsFile);
     const metrics = config.metrics.enable ? new CradleMetrics(config.metrics.collectors) : CradleMetrics.disabled();
     metrics.setDefaultRuntime(config.runtime.default_runtime);
     const images = openImageService(config, log, metrics);
@@ -127,13 +128,13 @@ export class Daemon {
     const handlers = new RuntimeHandlers(config);
     const specOptions = specRuntimeOptions(config);
     const sandboxes = new SandboxManager({
-      stateRoot: config.state.root, runRoot: config.state.run_root, pauseImage: config.image.pause_image, pauseCommand: config.image.pause_command,
+      layout, pauseImage: config.image.pause_image, pauseCommand: config.image.pause_command,
       handlers, cni, images, specOptions: () => specOptions, log: log.child({ component: 'pod-sandbox' }),
       onCniOperation: (op, seconds, failed) => metrics.recordCniOperation(op, seconds, failed),
     });
     await sandboxes.recover();
     const containers = new ContainerManager({
-      stateRoot: config.state.root, runRoot: config.state.run_root, handlers, images, sandboxes,
+      layout, handlers, images, sandboxes,
       specOptions: () => specOptions, logSizeMax: config.runtime.log_size_max, log: log.child({ component: 'containers' }),
       onEventDropped: () => metrics.recordEventDropped(), onOom: (name) => metrics.recordOom(name),
       onMonitorDied: (name) => metrics.recordMonitorStopped(name),
@@ -155,9 +156,9 @@ export class Daemon {
     const streaming = await StreamingServer.start({
       ...(await streamingOptionsFromConfig(config.streaming)),
       backends: {
-        exec: execBackend(containers, handlers, path.join(config.state.run_root, 'exec')),
+        exec: execBackend(containers, handlers, layout.execDirs),
         portForward: portForwardBackend(sandboxes),
-        attach: attachBackend(containers, path.join(config.state.run_root, 's')),
+        attach: attachBackend(containers, layout.socketLinks),
       },
       logger: log.child({ component: 'streaming' }),
       onSession: (kind, protocol) => metrics.streamSessionStarted(kind, protocol),

@@ -13,6 +13,7 @@ import { NameReservations } from '../common/reservations';
 import { findByIdOrPrefix } from '../common/id-lookup';
 import { RecordStore } from '../common/record-store';
 import { writeFileAtomicSync } from '../common/atomic-file';
+import type { StateLayout } from '../common/state-layout';
 import type { CniManager, PortMapping } from '../cni';
 import { normalizePortMapping } from '../cni';
 import type { ImageHold, ImageService } from '../image';
@@ -51,8 +52,7 @@ interface PauseStart {
 }
 
 export interface SandboxManagerOptions {
-  stateRoot: string;
-  runRoot: string;
+  layout: StateLayout;
   pauseImage: string;
   /** Command run in the pause image (cri-o's pause_command). */
   pauseCommand: string;
@@ -90,8 +90,8 @@ export class SandboxManager {
   private containerHooks: SandboxContainerHooks = { stopContainers: async () => {}, removeContainers: async () => {} };
 
   constructor(private readonly options: SandboxManagerOptions) {
-    this.store = new RecordStore(path.join(options.stateRoot, 'pods'), options.log);
-    this.pinner = new NamespacePinner(path.join(options.runRoot, 'ns'));
+    this.store = new RecordStore(options.layout.podRecords, options.log);
+    this.pinner = new NamespacePinner(options.layout);
   }
 
   setContainerHooks(hooks: SandboxContainerHooks): void {
@@ -174,12 +174,12 @@ export class SandboxManager {
     handler.runtime.prepareBundle(id, bundle);
     const created = await handler.conmon.create({
       id, name: `${config.metadata!.namespace}_${config.metadata!.name}_POD`, bundle,
-      persistDir: path.join(this.options.stateRoot, 'pods-persist', id),
-      logPath: path.join(p.runDir, 'pause.log'), tty: false, stdin: false, stdinOnce: false, timeoutMs: 60_000,
+      persistDir: this.options.layout.podPersistDir(id),
+      logPath: this.options.layout.pauseLog(id), tty: false, stdin: false, stdinOnce: false, timeoutMs: 60_000,
     });
     undo.push(`deleting the pause container of ${id}`, async () => {
       await handler.runtime.delete(id, true).catch(() => undefined);
-      fs.rmSync(path.join(this.options.stateRoot, 'pods-persist', id), { recursive: true, force: true });
+      fs.rmSync(this.options.layout.podPersistDir(id), { recursive: true, force: true });
     });
     crashPoint('RunPodSandbox', 'pause-created');
     await handler.runtime.start(id);
@@ -194,7 +194,7 @@ export class SandboxManager {
     const hostIpc = nsOptions?.ipc === 'NODE';
     // The CRI's default (enum value 0, also when namespace_options is absent) is POD.
     const pidMode: PidMode = nsOptions?.pid === 'NODE' ? 'NODE' : nsOptions?.pid === 'CONTAINER' ? 'CONTAINER' : 'POD';
-    const runDir = path.join(this.options.runRoot, 'pods', id);
+    const runDir = this.options.layout.podRunDir(id);
     const handler = this.options.handlers.get(runtimeHandler);
     const hostname = config.hostname || (hostNetwork ? fs.readFileSync('/proc/sys/kernel/hostname', 'utf8').trim() : id.slice(0, 12));
     try {
@@ -214,10 +214,8 @@ export class SandboxManager {
       fs.mkdirSync(runDir, { recursive: true, mode: 0o711 });
       undo.push(`removing ${runDir}`, () => fs.rmSync(runDir, { recursive: true, force: true }));
       const files = {
-        resolvConf: path.join(runDir, 'resolv.conf'),
-        hosts: path.join(runDir, 'hosts'),
-        hostname: path.join(runDir, 'hostname'),
-        shm: hostIpc ? '/dev/shm' : path.join(runDir, 'shm'),
+        ...this.options.layout.podFiles(id),
+        shm: hostIpc ? '/dev/shm' : this.options.layout.podShm(id),
       };
       if (!hostIpc) {
         fs.mkdirSync(files.shm, { recursive: true });
@@ -240,7 +238,7 @@ export class SandboxManager {
       // settle before anything is undone, so every undo is on the stack by then.
       const [network, pause] = await Promise.allSettled([
         hostNetwork ? Promise.resolve([]) : this.addNetwork(id, config, pinned.net!, undo, log),
-        this.startPause({ id, config, handler, hold, bundle: path.join(runDir, 'pause'), pinned, hostNetwork, hostIpc, pidMode, hostname, files, runDir, undo }),
+        this.startPause({ id, config, handler, hold, bundle: this.options.layout.pauseBundle(id), pinned, hostNetwork, hostIpc, pidMode, hostname, files, runDir, undo }),
       ]);
       if (network.status === 'rejected') throw network.reason;
       if (pause.status === 'rejected') throw pause.reason;
@@ -323,15 +321,15 @@ export class SandboxManager {
     crashPoint('RemovePodSandbox', 'stopped');
     await this.containerHooks.removeContainers(id);
     crashPoint('RemovePodSandbox', 'containers-removed');
-    unmountOverlay(path.join(sandbox.runDir, 'pause', 'rootfs'));
+    unmountOverlay(this.options.layout.pauseRootfs(id));
     if (!sandbox.hostIpc) {
       try { umount2(sandbox.files.shm, MNT_DETACH); } catch { /* not mounted */ }
     }
     this.pinner.unpin(sandbox.pinned);
     crashPoint('RemovePodSandbox', 'unpinned');
     fs.rmSync(sandbox.runDir, { recursive: true, force: true });
-    fs.rmSync(path.join(this.options.runRoot, 's', id), { force: true }); // conmon's attach-socket link
-    fs.rmSync(path.join(this.options.stateRoot, 'pods-persist', id), { recursive: true, force: true });
+    fs.rmSync(this.options.layout.socketLink(id), { force: true }); // conmon's attach-socket link
+    fs.rmSync(this.options.layout.podPersistDir(id), { recursive: true, force: true });
     this.holds.get(id)?.();
     this.holds.delete(id);
     await this.store.remove(id);

@@ -11,8 +11,9 @@ import * as path from 'node:path';
 import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWUTS, MNT_DETACH, MS_BIND, MS_PRIVATE, MS_REC } from '../sys/constants';
 import { mount, setns, umount2, unshare, sethostname } from '../sys/libc';
 import { errors, messageOf } from '../common/errors';
+import { PINNABLE_KINDS, type PinnableKind, type StateLayout } from '../common/state-layout';
 
-export type PinnableKind = 'net' | 'ipc' | 'uts';
+export type { PinnableKind } from '../common/state-layout';
 const CLONE_FLAG: Record<PinnableKind, number> = { net: CLONE_NEWNET, ipc: CLONE_NEWIPC, uts: CLONE_NEWUTS };
 
 export type PinnedNamespaces = Partial<Record<PinnableKind, string>>;
@@ -23,7 +24,11 @@ function isMountPoint(dir: string): boolean {
 }
 
 export class NamespacePinner {
-  constructor(private readonly dir: string) {}
+  private readonly dir: string;
+
+  constructor(private readonly layout: StateLayout) {
+    this.dir = layout.namespacePins;
+  }
 
   /**
    * Makes <dir> a private mount (once), so pins made under it neither propagate
@@ -31,13 +36,13 @@ export class NamespacePinner {
    */
   prepare(): void {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o711 });
-    for (const kind of Object.keys(CLONE_FLAG)) fs.mkdirSync(path.join(this.dir, kind), { recursive: true, mode: 0o711 });
+    for (const kind of PINNABLE_KINDS) fs.mkdirSync(this.layout.namespacePinDir(kind), { recursive: true, mode: 0o711 });
     if (!isMountPoint(this.dir)) mount(this.dir, this.dir, null, MS_BIND | MS_REC);
     mount(null, this.dir, null, MS_PRIVATE | MS_REC);
   }
 
   pathOf(kind: PinnableKind, id: string): string {
-    return path.join(this.dir, kind, id);
+    return this.layout.namespacePin(kind, id);
   }
 
   /**

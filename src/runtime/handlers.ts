@@ -1,13 +1,13 @@
 // Runtime handlers (RuntimeClass): each names an OCI runtime binary and its root.
 // The daemon resolves a pod's handler here once; containers of the pod use the
 // same one.
-import * as path from 'node:path';
 import type { CradleConfig } from '../config/schema';
 import { errors } from '../common/errors';
 import { Conmon } from './conmon/conmon';
 import { ociRuntimeFor } from './cradle-runtime';
 import type { OciRuntime } from './oci-runtime';
 import { shippedBinary } from '../common/package-info';
+import { StateLayout } from '../common/state-layout';
 import type { SpecRuntimeOptions } from './oci-config/inputs';
 import {
   CRIO_DEFAULT_CAPABILITIES, DEFAULT_MEMORY_FLOOR, hostCapabilities, hostMinOomScoreAdj, parseUlimit, ALL_CAPABILITIES,
@@ -27,17 +27,18 @@ export class RuntimeHandlers {
 
   constructor(config: CradleConfig) {
     this.defaultName = config.runtime.default_runtime;
-    this.exitDir = path.join(config.state.run_root, 'exits');
+    const layout = StateLayout.of(config);
+    this.exitDir = layout.exitDir;
     for (const [name, h] of Object.entries(config.runtime.runtimes)) {
       const binary = h.runtime_path || shippedBinary('cradle-runtime');
       // Each daemon's containers under its own run root, unless a root is configured.
-      const root = h.runtime_root || path.join(config.state.run_root, 'runtimes', name);
+      const root = h.runtime_root || layout.runtimeRoot(name);
       const conmon = new Conmon({
         conmon: h.monitor_path || config.runtime.conmon,
         runtimePath: binary,
         runtimeRoot: root,
         exitDir: this.exitDir,
-        socketDir: path.join(config.state.run_root, 's'),
+        socketDir: layout.socketLinks,
         systemdCgroup: config.runtime.cgroup_manager === 'systemd',
         logLevel: 'error',
       });

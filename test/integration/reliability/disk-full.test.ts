@@ -71,7 +71,7 @@ describe('state filesystem full or read-only', () => {
   it('CreateContainer on a full disk fails clearly and leaves no container, mount or directory', async () => {
     remount('size=200m');
     const pod = await f.runPod('full');
-    const dataDir = path.join(f.dirs.root, 'containers-data');
+    const dataDir = f.dirs.layout.containerDataDirs;
     const before = fs.existsSync(dataDir) ? fs.readdirSync(dataDir).length : 0;
     const filler = path.join(f.dirs.root, 'filler');
     try {
@@ -121,7 +121,7 @@ describe('state filesystem full or read-only', () => {
       remount('rw');
     }
     assert.deepEqual((await f.cri.runtime.ListContainers({ filter: { podSandboxId: pod.id } })).containers, []);
-    assert.deepEqual(mountsContaining(path.join(f.dirs.root, 'containers-data')), []);
+    assert.deepEqual(mountsContaining(f.dirs.layout.containerDataDirs), []);
     const id = await f.runContainer(pod, config);
     await f.waitForState(id, 'CONTAINER_RUNNING');
     await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id });
