@@ -130,7 +130,7 @@ export class ContainerManager {
     if (!config.image?.image) throw errors.missingField('config.image.image');
     // Refused here, before the image is held or a directory made (the spec builder checks it too).
     checkRunAsGroupHasUser(config.linux?.securityContext ?? null);
-    if (sandbox.state !== 'SANDBOX_READY') {
+    if (!this.options.sandboxes.isReady(sandbox.id)) {
       throw errors.failedPrecondition(`pod sandbox ${sandbox.id} is not ready: cannot create a container in it`);
     }
     const sm = sandbox.config.metadata!;
@@ -187,7 +187,7 @@ export class ContainerManager {
         fs.rmSync(this.options.layout.socketLink(id), { force: true });
       });
       // The pod may have been stopped or removed while this container was being made.
-      if (this.options.sandboxes.get(sandbox.id)?.state !== 'SANDBOX_READY') {
+      if (!this.options.sandboxes.isReady(sandbox.id)) {
         throw errors.failedPrecondition(`pod sandbox ${sandbox.id} was stopped or removed while container ${id} was being created`);
       }
 
@@ -211,7 +211,7 @@ export class ContainerManager {
     } catch (err) {
       const failures = await undo.unwind(log);
       if (failures.length) log.error({ failures }, 'cleanup after a failed CreateContainer was incomplete');
-      if (this.options.sandboxes.get(sandbox.id)?.state !== 'SANDBOX_READY' && !errors.failedPrecondition.is(err)) {
+      if (!this.options.sandboxes.isReady(sandbox.id) && !errors.failedPrecondition.is(err)) {
         // A runtime error because the pod's namespaces vanished: say what happened.
         throw errors.failedPrecondition(`pod sandbox ${sandbox.id} was stopped or removed while container ${config.metadata!.name} was being created`);
       }
@@ -227,7 +227,6 @@ export class ContainerManager {
       throw errors.failedPrecondition(`container ${c.id} is ${c.state.replace('CONTAINER_', '').toLowerCase()}, not created: it cannot be started`);
     }
     const handler = this.options.handlers.get(c.runtimeHandler);
-    c.startedAt = nowNanos();
     let finished!: () => void;
     this.starting.set(c.id, new Promise<void>((resolve) => { finished = resolve; }));
     try {
@@ -239,23 +238,37 @@ export class ContainerManager {
   }
 
   private async startIn(c: ContainerRecord, handler: ReturnType<RuntimeHandlers['get']>, log: Logger): Promise<void> {
+    const startedAt = nowNanos();
     try {
       await handler.runtime.start(c.id);
       crashPoint('StartContainer', 'started');
     } catch (err) {
-      c.state = 'CONTAINER_EXITED';
-      c.finishedAt = nowNanos();
-      c.exitCode = 128;
-      c.reason = 'StartError';
-      c.message = messageOf(err);
-      await this.store.save(c);
-      throw withContext(err, `starting container ${c.id}`);
+      // A retry after the runtime started it but the RUNNING state could not be saved.
+      const state = await handler.runtime.state(c.id).catch(() => undefined);
+      if (state?.status !== 'running') {
+        await this.save(c, (next) => {
+          Object.assign(next, { state: 'CONTAINER_EXITED', startedAt, finishedAt: nowNanos(), exitCode: 128, reason: 'StartError', message: messageOf(err) });
+        }, `starting container ${c.id}: ${messageOf(err)}; recording the failure`);
+        throw withContext(err, `starting container ${c.id}`);
+      }
+      log.warn('container was already started by the runtime: recording it as running');
     }
     // An exit may have been recorded between start and here (a short-lived process).
-    if (c.state === 'CONTAINER_CREATED') c.state = 'CONTAINER_RUNNING';
-    await this.store.save(c);
+    await this.save(c, (next) => {
+      next.startedAt = startedAt;
+      if (next.state === 'CONTAINER_CREATED') next.state = 'CONTAINER_RUNNING';
+    }, `recording the start of container ${c.id}`);
     this.publish('CONTAINER_STARTED_EVENT', c);
     log.info('container started');
+  }
+
+  /** Changes a record in memory only once it is on disk (RecordStore.update); a failed write is a catalogue error. */
+  private async save(c: ContainerRecord, change: (next: ContainerRecord) => void, context: string): Promise<void> {
+    try {
+      await this.store.update(c, change);
+    } catch (err) {
+      throw withContext(err, context);
+    }
   }
 
   /** Stop signal, then SIGKILL after `timeoutSeconds`. Idempotent. */
@@ -357,18 +370,19 @@ export class ContainerManager {
     await this.starting.get(c.id);
     if (c.state === 'CONTAINER_EXITED') return;
     const oom = fs.existsSync(path.join(c.dir, 'oom')) || fs.existsSync(path.join(c.persistDir, 'oom'));
-    c.state = 'CONTAINER_EXITED';
-    c.exitCode = exit.exitCode;
     // The exit file's mtime has millisecond precision: never report finishing before starting.
     const finished = BigInt(exit.finishedAt.getTime()) * 1_000_000n;
-    c.finishedAt = (finished > BigInt(c.startedAt) ? finished : BigInt(c.startedAt)).toString();
-    c.reason = reason ?? (oom ? 'OOMKilled' : exit.exitCode === 0 ? 'Completed' : 'Error');
-    c.message = reason === 'ContainerMonitorDied' ? 'conmon, the container\'s monitor, died: the container was killed and its real exit code is unknown' : '';
+    await this.save(c, (next) => {
+      next.state = 'CONTAINER_EXITED';
+      next.exitCode = exit.exitCode;
+      next.finishedAt = (finished > BigInt(next.startedAt) ? finished : BigInt(next.startedAt)).toString();
+      next.reason = reason ?? (oom ? 'OOMKilled' : exit.exitCode === 0 ? 'Completed' : 'Error');
+      next.message = reason === 'ContainerMonitorDied' ? 'conmon, the container\'s monitor, died: the container was killed and its real exit code is unknown' : '';
+    }, `recording the exit of container ${c.id}`);
     if (oom) this.options.onOom?.(c.config.metadata?.name ?? c.id);
-    // Published with the state change, before the save yields: a caller that sees
+    // Published with the state change, before anything yields: a caller that sees
     // EXITED and removes the container at once must not get DELETED before STOPPED.
     this.publish('CONTAINER_STOPPED_EVENT', c);
-    await this.store.save(c);
     for (const waiter of this.exitWaiters.get(c.id) ?? []) waiter();
     this.exitWaiters.delete(c.id);
     this.options.log.info({ containerId: c.id, exitCode: c.exitCode, reason: c.reason }, 'container exited');
@@ -424,8 +438,7 @@ export class ContainerManager {
     if (c.state === 'CONTAINER_EXITED') throw errors.failedPrecondition(`container ${c.id} has exited`);
     const oci = buildResources(resources, this.options.specOptions(), 'linux');
     await this.options.handlers.get(c.runtimeHandler).runtime.update(c.id, oci);
-    c.resources = resources;
-    await this.store.save(c);
+    await this.save(c, (next) => { next.resources = resources; }, `recording the resources of container ${c.id}`);
     log.info('container resources updated');
   }
 
@@ -490,9 +503,10 @@ export class ContainerManager {
   private async recoverStarted(record: ContainerRecord, log: Logger): Promise<void> {
     const state = await this.options.handlers.get(record.runtimeHandler).runtime.state(record.id).catch(() => undefined);
     if (state?.status !== 'running') return;
-    record.state = 'CONTAINER_RUNNING';
-    record.startedAt = nowNanos();
-    await this.store.save(record);
+    await this.save(record, (next) => {
+      next.state = 'CONTAINER_RUNNING';
+      next.startedAt = nowNanos();
+    }, `recording container ${record.id} as running`);
     this.publish('CONTAINER_STARTED_EVENT', record);
     log.warn('container was started before cradled stopped: recorded as running');
   }

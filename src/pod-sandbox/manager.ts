@@ -87,6 +87,8 @@ export class SandboxManager {
   private readonly store: RecordStore<SandboxRecord>;
   private readonly pinner: NamespacePinner;
   private readonly holds = new Map<string, () => void>();
+  /** Stops under way (a concurrent stop of the same pod joins it): no new container may start in these pods. */
+  private readonly stopping = new Map<string, Promise<void>>();
   private containerHooks: SandboxContainerHooks = { stopContainers: async () => {}, removeContainers: async () => {} };
 
   constructor(private readonly options: SandboxManagerOptions) {
@@ -102,6 +104,11 @@ export class SandboxManager {
 
   get(id: string): SandboxRecord | undefined {
     return this.sandboxes.get(id);
+  }
+
+  /** Ready, and no stop under way (a container being created now must back out). */
+  isReady(id: string): boolean {
+    return this.sandboxes.get(id)?.state === 'SANDBOX_READY' && !this.stopping.has(id);
   }
 
   /** By full id or unique prefix; NOT_FOUND otherwise. */
@@ -289,9 +296,19 @@ export class SandboxManager {
   async stop(id: string, log: Logger): Promise<void> {
     const sandbox = this.sandboxes.get(id);
     if (!sandbox) return;
-    // Not ready from the first moment: containers being created now see it and back out.
+    // Not ready from the first moment for new containers (isReady); the record says
+    // NOTREADY once that is saved.
+    let stopping = this.stopping.get(id);
+    if (!stopping) {
+      stopping = this.stopIn(sandbox, log).finally(() => this.stopping.delete(id));
+      this.stopping.set(id, stopping);
+    }
+    await stopping;
+  }
+
+  private async stopIn(sandbox: SandboxRecord, log: Logger): Promise<void> {
+    const id = sandbox.id;
     const wasReady = sandbox.state === 'SANDBOX_READY';
-    sandbox.state = 'SANDBOX_NOTREADY';
     await this.containerHooks.stopContainers(id);
     if (sandbox.pause) {
       const handler = this.options.handlers.get(sandbox.runtimeHandler);
@@ -302,15 +319,28 @@ export class SandboxManager {
         while (isProcessAlive(sandbox.pause.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       }
       await handler.runtime.delete(id, true).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'deleting pause'));
-      sandbox.pause = undefined;
     }
     crashPoint('StopPodSandbox', 'pause-deleted');
     if (sandbox.networkUp) {
       await this.timedCni('DEL', () => this.options.cni.tearDownPod({ id, netnsPath: sandbox.pinned.net ?? '' }));
-      sandbox.networkUp = false;
     }
+    // Every step above is idempotent: if this write fails, the record still says
+    // what a retried StopPodSandbox has to do.
+    await this.save(sandbox, (next) => {
+      next.state = 'SANDBOX_NOTREADY';
+      next.pause = undefined;
+      next.networkUp = false;
+    }, `recording pod sandbox ${id} as stopped`);
     if (wasReady) log.info('pod sandbox stopped');
-    await this.store.save(sandbox);
+  }
+
+  /** Changes a record in memory only once it is on disk (RecordStore.update); a failed write is a catalogue error. */
+  private async save(sandbox: SandboxRecord, change: (next: SandboxRecord) => void, context: string): Promise<void> {
+    try {
+      await this.store.update(sandbox, change);
+    } catch (err) {
+      throw withContext(err, context);
+    }
   }
 
   /** Stops the pod if needed and removes every trace of it. Idempotent. */
@@ -367,8 +397,7 @@ export class SandboxManager {
   async pauseExited(id: string): Promise<void> {
     const sandbox = this.sandboxes.get(id);
     if (!sandbox || sandbox.state === 'SANDBOX_NOTREADY') return;
-    sandbox.state = 'SANDBOX_NOTREADY';
-    await this.store.save(sandbox);
+    await this.save(sandbox, (next) => { next.state = 'SANDBOX_NOTREADY'; }, `recording the exit of the pause of pod sandbox ${id}`);
     this.options.log.warn({ podSandboxId: id }, 'pause process exited: pod sandbox not ready');
   }
 
