@@ -15,6 +15,7 @@ import { findByIdOrPrefix } from '../common/id-lookup';
 import { RecordStore } from '../common/record-store';
 import { EventBus } from '../common/event-bus';
 import type { StateLayout } from '../common/state-layout';
+import { CONTAINER_RESOURCES, containerDataDir, releaseAll, socketLink } from '../runtime/resources';
 import type { ImageService } from '../image';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig';
 import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources';
@@ -22,7 +23,7 @@ import type { RuntimeHandlers } from '../runtime/handlers';
 import type { SandboxFacts, SpecRuntimeOptions } from '../runtime/oci-config/inputs';
 import type { OciProcess, OciSpec } from '../runtime/oci-config/oci-types';
 import { buildContainerSpec, buildExecProcess, buildResources, checkRunAsGroupHasUser } from '../runtime/oci-config';
-import { mountOverlay, unmountOverlay } from '../runtime/rootfs/overlay';
+import { mountOverlay } from '../runtime/rootfs/overlay';
 import { isProcessAlive } from '../runtime/conmon/proc';
 import type { ContainerExit } from '../runtime/conmon/exit-monitor';
 import type { SandboxManager } from '../pod-sandbox/manager';
@@ -150,10 +151,9 @@ export class ContainerManager {
       const hold = this.options.images.hold(imageRef);
       undo.push(`releasing image layers for ${id}`, () => hold.release());
 
-      fs.mkdirSync(dir, { mode: 0o700 });
-      undo.push(`removing ${dir}`, () => fs.rmSync(dir, { recursive: true, force: true }));
+      containerDataDir.acquire(this.options.layout, id);
+      undo.push(`removing ${dir} and its overlay`, () => containerDataDir.release(this.options.layout, id));
       const overlay = mountOverlay(dir, hold.overlay);
-      undo.push(`unmounting ${overlay.rootfs}`, () => unmountOverlay(overlay.rootfs));
       crashPoint('CreateContainer', 'overlay-mounted');
 
       const logPath = containerLogPath(sandbox, config, this.options.layout, id);
@@ -184,7 +184,7 @@ export class ContainerManager {
       undo.push(`deleting container ${id} from the runtime`, async () => {
         await handler.runtime.kill(id, 'KILL', true).catch(() => undefined);
         await handler.runtime.delete(id, true).catch(() => undefined);
-        fs.rmSync(this.options.layout.socketLink(id), { force: true });
+        socketLink.release(this.options.layout, id);
       });
       // The pod may have been stopped or removed while this container was being made.
       if (!this.options.sandboxes.isReady(sandbox.id)) {
@@ -335,9 +335,7 @@ export class ContainerManager {
     await this.killRemaining(c);
     const handler = this.options.handlers.get(c.runtimeHandler);
     await handler.runtime.delete(c.id, true).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'runtime delete'));
-    unmountOverlay(c.rootfs);
-    fs.rmSync(c.dir, { recursive: true, force: true });
-    fs.rmSync(this.options.layout.socketLink(c.id), { force: true }); // conmon's attach-socket link
+    releaseAll(CONTAINER_RESOURCES, this.options.layout, c.id);
     this.holds.get(c.id)?.();
     this.holds.delete(c.id);
     await this.store.remove(c.id);

@@ -9,11 +9,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CradleConfig } from '../config/schema';
 import { shippedBinary } from '../common/package-info';
-import { MNT_DETACH } from '../sys/constants';
-import { umount2 } from '../sys/libc';
 import { ociRuntimeFor } from '../runtime/cradle-runtime';
 import { checkHost } from './check-host';
-import { PINNABLE_KINDS, StateLayout } from '../common/state-layout';
+import { StateLayout } from '../common/state-layout';
+import { RESOURCE_KINDS } from '../runtime/resources';
 
 export type CheckLevel = 'ok' | 'warn' | 'fail';
 export interface CheckFinding {
@@ -98,44 +97,9 @@ export function checkNode(config: CradleConfig, repair: boolean): CheckFinding[]
       });
     }
   }
-  for (const id of listDir(layout.podPersistDirs)) {
-    if (pods.has(id)) continue;
-    const dir = layout.podPersistDir(id);
-    orphan('pause persist directory without a record', dir, () => fs.rmSync(dir, { recursive: true, force: true }));
-  }
-  for (const id of listDir(layout.containerDataDirs)) {
-    if (containers.has(id)) continue;
-    const dir = layout.containerDataDir(id);
-    orphan('container directory without a record', dir, () => {
-      try { umount2(layout.containerRootfs(id), MNT_DETACH); } catch { /* not mounted */ }
-      fs.rmSync(dir, { recursive: true, force: true });
-    });
-  }
-  for (const id of listDir(layout.podRunDirs)) {
-    if (pods.has(id)) continue;
-    const dir = layout.podRunDir(id);
-    orphan('pod run directory without a record', dir, () => {
-      for (const m of [layout.pauseRootfs(id), layout.podShm(id)]) {
-        try { umount2(m, MNT_DETACH); } catch { /* not mounted */ }
-      }
-      fs.rmSync(dir, { recursive: true, force: true });
-    });
-  }
-  // conmon's attach-socket links (--socket-dir-path), named after the container id.
-  for (const id of listDir(layout.socketLinks)) {
-    if (pods.has(id) || containers.has(id)) continue;
-    const link = layout.socketLink(id);
-    orphan('conmon socket link without a record', link, () => fs.rmSync(link, { force: true }));
-  }
-  for (const kind of PINNABLE_KINDS) {
-    for (const id of listDir(layout.namespacePinDir(kind))) {
-      if (pods.has(id)) continue;
-      const pin = layout.namespacePin(kind, id);
-      orphan(`pinned ${kind} namespace without a pod`, pin, () => {
-        try { umount2(pin, MNT_DETACH); } catch { /* not mounted */ }
-        fs.rmSync(pin, { force: true });
-      });
-    }
+  // Then what the catalogue lists, released as remove() and a failed create release it.
+  for (const leftover of RESOURCE_KINDS.flatMap((kind) => kind.findLeftovers(layout, { pods, containers }))) {
+    orphan(leftover.kind.leftoverName, leftover.path, () => leftover.kind.release(layout, leftover.id));
   }
   if (!findings.some((f) => f.what.includes('without'))) {
     add('ok', 'records', `${pods.size} pod sandboxes, ${containers.size} containers, no orphans`);

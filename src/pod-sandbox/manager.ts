@@ -14,6 +14,7 @@ import { findByIdOrPrefix } from '../common/id-lookup';
 import { RecordStore } from '../common/record-store';
 import { writeFileAtomicSync } from '../common/atomic-file';
 import type { StateLayout } from '../common/state-layout';
+import { namespacePins, pausePersistDir, podRunDir, POD_RESOURCES, releaseAll, socketLink } from '../runtime/resources';
 import type { CniManager, PortMapping } from '../cni';
 import { normalizePortMapping } from '../cni';
 import type { ImageHold, ImageService } from '../image';
@@ -23,15 +24,12 @@ import type { SpecRuntimeOptions, PauseNamespace } from '../runtime/oci-config/i
 import { buildPauseSpec, buildResources, checkRunAsGroupHasUser, validateSysctls } from '../runtime/oci-config';
 import { cgroupManager } from '../oci-runtime/cgroups';
 import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources';
-import { mountOverlay, unmountOverlay } from '../runtime/rootfs/overlay';
+import { mountOverlay } from '../runtime/rootfs/overlay';
 import { isProcessAlive } from '../runtime/conmon/proc';
-import { mount, umount2 } from '../sys/libc';
-import { MNT_DETACH, MS_NODEV, MS_NOEXEC, MS_NOSUID } from '../sys/constants';
 import { NamespacePinner, type PinnableKind, type PinnedNamespaces } from './namespaces';
 import { hostsFile, resolvConf, validateDns, validateHostname } from './pod-files';
 import { reservedNameOf, type PidMode, type SandboxRecord } from './sandbox';
 
-const SHM_SIZE = 64 * 1024 * 1024;
 const STOP_WAIT_MS = 10_000;
 
 /** What starting a pod's pause process needs from RunPodSandbox's earlier steps. */
@@ -160,8 +158,8 @@ export class SandboxManager {
   /** The pause process: an OCI container joining the pinned namespaces, created under conmon and started. */
   private async startPause(p: PauseStart): Promise<{ created: { pid: number; conmonPid: number; conmonStartTime: string }; bundle: string }> {
     const { id, config, handler, hold, bundle, undo } = p;
+    // Unmounted by the run dir's release (the bundle is in it).
     const overlay = mountOverlay(bundle, hold.overlay);
-    undo.push(`unmounting the pause root filesystem of ${id}`, () => unmountOverlay(overlay.rootfs));
     const ns = (kind: PinnableKind, host: boolean): PauseNamespace => (host ? 'host' : { path: p.pinned[kind]! });
     const spec = buildPauseSpec({
       sandboxConfig: config,
@@ -186,7 +184,7 @@ export class SandboxManager {
     });
     undo.push(`deleting the pause container of ${id}`, async () => {
       await handler.runtime.delete(id, true).catch(() => undefined);
-      fs.rmSync(this.options.layout.podPersistDir(id), { recursive: true, force: true });
+      releaseAll([socketLink, pausePersistDir], this.options.layout, id);
     });
     crashPoint('RunPodSandbox', 'pause-created');
     await handler.runtime.start(id);
@@ -218,17 +216,8 @@ export class SandboxManager {
       undo.push(`releasing pause image layers for ${id}`, () => hold.release());
 
       // 3. Run directory with the pod files and its /dev/shm.
-      fs.mkdirSync(runDir, { recursive: true, mode: 0o711 });
-      undo.push(`removing ${runDir}`, () => fs.rmSync(runDir, { recursive: true, force: true }));
-      const files = {
-        ...this.options.layout.podFiles(id),
-        shm: hostIpc ? '/dev/shm' : this.options.layout.podShm(id),
-      };
-      if (!hostIpc) {
-        fs.mkdirSync(files.shm, { recursive: true });
-        mount('shm', files.shm, 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${SHM_SIZE}`);
-        undo.push(`unmounting ${files.shm}`, () => umount2(files.shm, MNT_DETACH));
-      }
+      undo.push(`removing ${runDir}`, () => podRunDir.release(this.options.layout, id));
+      const files = { ...this.options.layout.podFiles(id), shm: podRunDir.acquire(this.options.layout, id, hostIpc) };
 
       crashPoint('RunPodSandbox', 'run-dir');
       // 4. Namespaces pinned by bind mounts (network, IPC, UTS unless shared with the host).
@@ -237,7 +226,7 @@ export class SandboxManager {
       if (!hostIpc) kinds.push('ipc');
       this.pinner.prepare();
       const pinned = this.pinner.pin(id, kinds, hostNetwork ? undefined : hostname);
-      undo.push(`unpinning namespaces of ${id}`, () => this.pinner.unpin(pinned));
+      undo.push(`unpinning namespaces of ${id}`, () => namespacePins.release(this.options.layout, id));
 
       crashPoint('RunPodSandbox', 'namespaces-pinned');
       // 5. Network through CNI and 6. the pause process, concurrently: the pause only
@@ -351,15 +340,9 @@ export class SandboxManager {
     crashPoint('RemovePodSandbox', 'stopped');
     await this.containerHooks.removeContainers(id);
     crashPoint('RemovePodSandbox', 'containers-removed');
-    unmountOverlay(this.options.layout.pauseRootfs(id));
-    if (!sandbox.hostIpc) {
-      try { umount2(sandbox.files.shm, MNT_DETACH); } catch { /* not mounted */ }
-    }
-    this.pinner.unpin(sandbox.pinned);
+    namespacePins.release(this.options.layout, id);
     crashPoint('RemovePodSandbox', 'unpinned');
-    fs.rmSync(sandbox.runDir, { recursive: true, force: true });
-    fs.rmSync(this.options.layout.socketLink(id), { force: true }); // conmon's attach-socket link
-    fs.rmSync(this.options.layout.podPersistDir(id), { recursive: true, force: true });
+    releaseAll(POD_RESOURCES, this.options.layout, id);
     this.holds.get(id)?.();
     this.holds.delete(id);
     await this.store.remove(id);
