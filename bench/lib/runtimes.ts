@@ -34,7 +34,7 @@ export interface BenchRuntime {
   cri: CriClient;
   /** pid of cradled (node) or containerd. */
   daemonPid: number;
-  /** Per-pod helpers: conmon processes and the warm exec helper (cradle) or containerd-shim-runc-v2 (containerd). */
+  /** Per-pod helpers: conmon processes (cradle) or containerd-shim-runc-v2 (containerd). */
   helpers(): ProcInfo[];
   /** cradle-runtime processes still alive (they should exist only during a call). */
   lingering(): ProcInfo[];
@@ -231,8 +231,8 @@ export async function startCradle(opts: StartOptions): Promise<BenchRuntime> {
   const ours = (p: ProcInfo) => p.cmdline.includes(dirs.dir);
   return {
     name: 'cradle', cri, daemonPid, logRoot: path.join(dirs.dir, 'pod-logs'),
-    // conmon per pause and container, plus the daemon's idle warm exec helpers.
-    helpers: () => listProcesses().filter((p) => (p.comm === 'conmon' && ours(p)) || (p.ppid === daemonPid && p.cmdline.includes('__exec-helper'))),
+    // conmon per pause and container.
+    helpers: () => listProcesses().filter((p) => p.comm === 'conmon' && ours(p)),
     // conmon's own command line names the runtime (-r …/cradle-runtime); those are not runtime processes.
     lingering: () => listProcesses().filter((p) => p.pid !== daemonPid && p.comm !== 'conmon' && p.cmdline.includes('cradle-runtime') && ours(p)),
     stop: once(async () => {

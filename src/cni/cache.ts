@@ -5,7 +5,7 @@
 // an ADD interrupted by a crash is still torn down by DEL or GC after a restart.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../common/atomic-file';
+import { removeInterruptedWrites, writeFileAtomic } from '../common/atomic-file';
 import { errnoOf } from '../common/errors';
 import type { CapabilityArgs, JsonObject } from './types';
 
@@ -45,6 +45,11 @@ export class AttachmentCache {
 
   async remove(networkName: string, containerId: string, ifName: string): Promise<void> {
     await fs.promises.rm(this.file(networkName, containerId, ifName), { force: true });
+  }
+
+  /** Startup only: drops temp files of cache writes a crash interrupted. */
+  async removeInterruptedWrites(): Promise<string[]> {
+    return removeInterruptedWrites(this.dir);
   }
 
   /** Every readable entry; unreadable files are returned in `broken` so callers can log them. */

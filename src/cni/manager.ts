@@ -532,6 +532,7 @@ export class CniManager {
   async gc(validIds: Iterable<string>, signal?: AbortSignal): Promise<GcReport> {
     const valid = new Set(validIds);
     const report: GcReport = { released: [], failed: [], gcNetworks: [] };
+    for (const file of await this.cache.removeInterruptedWrites()) this.log.info({ file }, 'removed a CNI cache write interrupted by a crash');
     const { entries, broken } = await this.cache.list();
     for (const file of broken) this.log.warn({ file }, 'unreadable CNI cache entry ignored');
     const kept: CachedAttachment[] = [];

@@ -14,7 +14,7 @@ export interface AtomicWriteOptions {
 export async function writeFileAtomic(file: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
   const durable = options.durable ?? true;
   const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempName(file);
   const handle = await fs.promises.open(tmp, 'wx', options.mode ?? 0o644);
   try {
     await handle.writeFile(data);
@@ -37,7 +37,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
 export function writeFileAtomicSync(file: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): void {
   const durable = options.durable ?? true;
   const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempName(file);
   const fd = fs.openSync(tmp, 'wx', options.mode ?? 0o644);
   try {
     fs.writeFileSync(fd, data);
@@ -55,6 +55,33 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array, opt
     const dfd = fs.openSync(dir, 'r');
     try { fs.fsyncSync(dfd); } finally { fs.closeSync(dfd); }
   }
+}
+
+/** The name a write of `file` uses for its temp file. */
+function tempName(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+const TEMP_NAME = /^\..+\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Removes the temp files of writes that a crash interrupted (they are never renamed).
+ * Only for startup, before anything writes into `dir`: a live write's temp file
+ * looks the same. Returns the removed paths.
+ */
+export async function removeInterruptedWrites(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names.filter((n) => TEMP_NAME.test(n))) {
+    await fs.promises.rm(path.join(dir, name), { force: true });
+    removed.push(path.join(dir, name));
+  }
+  return removed;
 }
 
 async function fsyncDir(dir: string): Promise<void> {

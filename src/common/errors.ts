@@ -119,6 +119,9 @@ export const errors = {
   invalidField: define('CRADLE_ERR_INVALID_FIELD', 'invalid-argument', (field: string, problem: string) =>
     `${field}: ${problem}`),
 
+  // CDI devices (src/runtime/cdi): a device no spec defines, or edits that cannot be applied.
+  cdi: define('CRADLE_ERR_CDI', 'invalid-argument', (problem: string) => `CDI device injection failed: ${problem}`),
+
   // stats (src/stats): the cgroup of a container or pod sandbox is gone (stopped, removed).
   cgroupNotFound: define('CRADLE_ERR_CGROUP_NOT_FOUND', 'not-found', (dir: string) => `cgroup ${dir} not found`),
 

@@ -3,7 +3,7 @@
 // container state that must survive restarts of cradled.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from './atomic-file';
+import { removeInterruptedWrites, writeFileAtomic } from './atomic-file';
 import type { Logger } from './logger';
 import { messageOf } from './errors';
 
@@ -37,8 +37,12 @@ export class RecordStore<T extends { id: string }> {
     await fs.promises.rm(this.file(id), { force: true });
   }
 
-  /** Every readable record; unreadable ones are logged and skipped (never fatal). */
+  /**
+   * Every readable record; unreadable ones are logged and skipped (never fatal).
+   * Called at startup, so temp files of writes a crash interrupted are removed.
+   */
   async loadAll(): Promise<T[]> {
+    for (const file of await removeInterruptedWrites(this.dir)) this.log?.info({ file }, 'removed a record write interrupted by a crash');
     let names: string[];
     try {
       names = await fs.promises.readdir(this.dir);

@@ -16,6 +16,32 @@ function tomlValue(field: Field, value: unknown): string {
   }
 }
 
+function displayFields(schema: Record<string, Field>, values: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(values)) {
+    out[key] = schema[key]?.type === 'duration' ? formatDuration(value as number) : value;
+  }
+  return out;
+}
+
+/**
+ * The configuration as a JSON document for people (Status verbose, `crictl info`):
+ * durations as the strings the config file takes ("4h", "2m"), as containerd shows
+ * its durations, not the milliseconds cradle holds.
+ */
+export function configForDisplay(config: CradleConfig): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const table of Object.keys(TABLES) as TableName[]) {
+    out[table] = displayFields(TABLES[table] as Record<string, Field>, config[table] as unknown as Record<string, unknown>);
+  }
+  const runtimes: Record<string, unknown> = {};
+  for (const [name, handler] of Object.entries(config.runtime.runtimes)) {
+    runtimes[name] = displayFields(runtimeHandlerSchema as unknown as Record<string, Field>, handler as unknown as Record<string, unknown>);
+  }
+  out.runtime!.runtimes = runtimes;
+  return out;
+}
+
 function comment(text: string): string {
   return text.split('\n').map((line) => `# ${line}`).join('\n');
 }
@@ -75,7 +101,10 @@ export function renderConfigReference(): string {
     '`/etc/cradle/cradle.conf.d/` (or `--config-dir DIR`) in lexical order, the last value winning, then',
     'command-line flags. Unknown tables or keys and values of the wrong type stop cradled with an error',
     'naming the file and key. `cradled config` prints the effective configuration as commented TOML.',
-    'Keys marked *reloadable* change on SIGHUP without a restart.',
+    'Keys marked *reloadable* change on SIGHUP without a restart; so do the `[runtime.runtimes.<name>]`',
+    'tables: a new handler serves new pods at once, a removed one is refused for new pods while its pods',
+    'keep running, and a changed one keeps its old settings until a restart. Other changed keys are named',
+    'in the log as needing a restart.',
     '',
     'This file is generated from `src/config/schema.ts` (`npm run docs:config`); a test checks it is current.',
     '',

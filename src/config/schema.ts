@@ -66,6 +66,8 @@ export interface RuntimeConfig {
   default_ulimits: string[];
   log_size_max: number;
   seccomp_use_default_when_empty: boolean;
+  seccomp_profile: string;
+  cdi_spec_dirs: string[];
 }
 
 /** One `[runtime.runtimes.<name>]` table: an OCI runtime handler (RuntimeClass). */
@@ -167,7 +169,7 @@ export const stateSchema: TableSchema<StateConfig> = {
 export const logSchema: TableSchema<LogConfig> = {
   level: {
     type: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'], default: 'info', reloadable: true,
-    doc: 'Log level. Reloaded on SIGHUP.',
+    doc: 'Log level.',
   },
   format: { type: 'enum', values: ['json', 'text'], default: 'json', doc: 'json (one object per line, for journald) or text (for terminals).' },
 };
@@ -179,15 +181,23 @@ export const runtimeSchema: TableSchema<RuntimeConfig> = {
     doc: 'Cgroup driver reported to the kubelet by RuntimeConfig and used for pod cgroups.',
   },
   conmon: { type: 'string', default: '/usr/bin/conmon', doc: 'Path of conmon, the per-container monitor.', check: absolutePath },
-  default_ulimits: { type: 'string-list', default: [], doc: 'Default rlimits for containers, as "nofile=1024:2048".' },
+  default_ulimits: { type: 'string-list', default: [], reloadable: true, doc: 'Default rlimits for containers, as "nofile=1024:2048".' },
   log_size_max: {
     type: 'integer', default: -1, min: -1, max: Number.MAX_SAFE_INTEGER,
     doc: 'Largest size of a container\'s CRI log file in bytes before conmon truncates it (cri-o\'s log_size_max); -1 means no limit, else at least 8192.',
     check: (v) => (v === -1 || v >= 8192 ? undefined : 'must be -1 (no limit) or at least 8192'),
   },
   seccomp_use_default_when_empty: {
-    type: 'boolean', default: false,
+    type: 'boolean', default: false, reloadable: true,
     doc: 'Give containers and pods that name no seccomp profile the runtime default profile (cri-o\'s option). Off: no profile means unconfined, as the CRI says and containerd does. The kubelet always names one (RuntimeDefault under its SeccompDefault setting), so this matters to other clients such as crictl.',
+  },
+  seccomp_profile: {
+    type: 'string', default: '', reloadable: true, check: optionalAbsolutePath,
+    doc: 'seccomp profile (JSON, the format of Localhost profiles) used for RuntimeDefault; empty means cradle\'s built-in profile (moby\'s default). A profile that cannot be read or is invalid stops cradled at start and is refused on reload.',
+  },
+  cdi_spec_dirs: {
+    type: 'string-list', default: ['/etc/cdi', '/var/run/cdi'], check: absolutePaths, reloadable: true,
+    doc: 'Directories of CDI device specs (JSON or YAML), lowest precedence first; read at each CreateContainer that asks for a CDI device.',
   },
 };
 
@@ -200,15 +210,15 @@ export const runtimeHandlerSchema: TableSchema<RuntimeHandlerConfig> = {
 };
 
 export const imageSchema: TableSchema<ImageConfig> = {
-  pause_image: { type: 'string', default: 'registry.k8s.io/pause:3.10', doc: 'Image whose process holds a pod\'s namespaces. Pulled on demand and pinned.' },
-  pause_command: { type: 'string', default: '/pause', doc: 'Command run in the pause image.' },
-  registries_conf: { type: 'string', default: '/etc/containers/registries.conf', doc: 'containers-registries.conf(5) v2 file (mirrors, insecure, blocked, short names).', check: absolutePath },
+  pause_image: { type: 'string', default: 'registry.k8s.io/pause:3.10', reloadable: true, doc: 'Image whose process holds a pod\'s namespaces. Pulled on demand and pinned.' },
+  pause_command: { type: 'string', default: '/pause', reloadable: true, doc: 'Command run in the pause image.' },
+  registries_conf: { type: 'string', default: '/etc/containers/registries.conf', doc: 'containers-registries.conf(5) v2 file (mirrors, insecure, blocked, short names). Its content (and the drop-ins\') is re-read on SIGHUP; a new path needs a restart.', check: absolutePath },
   registries_conf_dir: { type: 'string', default: '/etc/containers/registries.conf.d', doc: 'Drop-in directory for registries.conf (*.conf, lexical order).', check: absolutePath },
   certs_dir: { type: 'string', default: '/etc/containers/certs.d', doc: 'Per-registry CA certificates: <certs_dir>/<host[:port]>/*.crt.', check: absolutePath },
   global_auth_file: { type: 'string', default: '', doc: 'Docker config.json-style file with registry credentials used when the kubelet sends none.', check: optionalAbsolutePath },
   max_concurrent_downloads: { type: 'integer', default: 3, min: 1, max: 64, doc: 'Layers downloaded in parallel per pull.' },
   pull_progress_timeout: { type: 'duration', default: 60_000, doc: 'Abort a pull after this long without a byte received; "0" disables.' },
-  pinned_images: { type: 'string-list', default: [], doc: 'Images reported as pinned (never garbage-collected by the kubelet). The pause image is always pinned.' },
+  pinned_images: { type: 'string-list', default: [], reloadable: true, doc: 'Images reported as pinned (never garbage-collected by the kubelet). The pause image is always pinned.' },
 };
 
 export const networkSchema: TableSchema<NetworkConfig> = {

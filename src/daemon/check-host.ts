@@ -8,6 +8,7 @@ import type { CradleConfig } from '../config/schema';
 import { defaultNetworkConfig } from '../cni/default-config';
 import { cleanChildEnv } from '../common/child-env';
 import type { CheckFinding, CheckLevel } from './check';
+import { executable } from './runtime-readiness';
 
 /** Files the checks read, overridable so tests can point them at a fake /proc and /sys. */
 export interface HostPaths {
@@ -29,15 +30,6 @@ function read(file: string): string | undefined {
     return fs.readFileSync(file, 'utf8').trim();
   } catch {
     return undefined;
-  }
-}
-
-function executable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
   }
 }
 

@@ -7,6 +7,8 @@ import { messageOf, withContext } from '../common/errors';
 import { cradleVersion } from '../common/package-info';
 import type { CradleConfig } from '../config/schema';
 import { loadConfig, type LoadOptions, type LoadedConfig } from '../config/load';
+import { configForDisplay } from '../config/render';
+import { planReload } from '../config/reload';
 import { CriServer } from '../cri-server/server';
 import { prepareSocketPath, socketPathOf } from '../cri-server/socket';
 import { loggingInterceptor } from '../cri-server/interceptors';
@@ -18,7 +20,7 @@ import { RuntimeReadiness } from './runtime-readiness';
 import { CniManager, ensureDefaultConfig } from '../cni';
 import { ImageService } from '../image';
 import { SandboxManager } from '../pod-sandbox/manager';
-import { RuntimeHandlers, specRuntimeOptions } from '../runtime/handlers';
+import { RuntimeHandlers, specRuntimeOptions, type HandlerReload } from '../runtime/handlers';
 import { ExitMonitor } from '../runtime/conmon/exit-monitor';
 import { ContainerManager } from '../containers/manager';
 import { StreamingServer, streamingOptionsFromConfig } from '../streaming/server';
@@ -35,6 +37,11 @@ import { beforeCallHook, readTestHooks } from './test-hooks';
 import { armCrashPoints } from '../common/crash-points';
 import { StateLayout } from '../common/state-layout';
 
+/** The pause image is always pinned, as in cri-o. */
+function pinnedImages(config: CradleConfig): string[] {
+  return [...config.image.pinned_images, config.image.pause_image];
+}
+
 function openImageService(config: CradleConfig, log: Logger, metrics: CradleMetrics): ImageService {
   const { image } = config;
   return new ImageService({
@@ -43,7 +50,7 @@ function openImageService(config: CradleConfig, log: Logger, metrics: CradleMetr
     ...(image.global_auth_file ? { authFile: image.global_auth_file } : {}),
     maxConcurrentDownloads: image.max_concurrent_downloads,
     pullProgressTimeoutSec: image.pull_progress_timeout / 1000,
-    pinned: [...image.pinned_images, image.pause_image],
+    pinned: pinnedImages(config),
     metrics,
     log: log.child({ component: 'image' }),
   });
@@ -118,6 +125,9 @@ export class Daemon {
 
     let current = config;
     const layout = StateLayout.of(config);
+    // Exec sessions end with the daemon that ran them: their work dirs are leftovers.
+    await fs.promises.rm(layout.execDirs, { recursive: true, force: true });
+    await fs.promises.mkdir(layout.execDirs, { mode: 0o700 });
     const runtimeSettings = RuntimeSettingsFile.load(layout.runtimeSettingsFile);
     const metrics = config.metrics.enable ? new CradleMetrics(config.metrics.collectors) : CradleMetrics.disabled();
     metrics.setDefaultRuntime(config.runtime.default_runtime);
@@ -126,9 +136,10 @@ export class Daemon {
     runtimeSettings.onPodCidrChange((cidr) => cni.setPodCidr(cidr));
     cni.setPodCidr(runtimeSettings.podCidr());
     const handlers = new RuntimeHandlers(config);
-    const specOptions = specRuntimeOptions(config);
+    let specOptions = specRuntimeOptions(config);
     const sandboxes = new SandboxManager({
-      layout, pauseImage: config.image.pause_image, pauseCommand: config.image.pause_command,
+      layout,
+      pause: () => ({ image: current.image.pause_image, command: current.image.pause_command }),
       handlers, cni, images, specOptions: () => specOptions, log: log.child({ component: 'pod-sandbox' }),
       onCniOperation: (op, seconds, failed) => metrics.recordCniOperation(op, seconds, failed),
     });
@@ -193,13 +204,29 @@ export class Daemon {
       streaming,
       metrics,
       stats: new StatsService(containers, sandboxes, config.runtime.cgroup_manager, log.child({ component: 'stats' })),
-      verboseInfo: () => ({ config: current, sources: loaded.sources, podCidr: runtimeSettings.podCidr(), node: process.version }),
+      verboseInfo: () => {
+        const network = cni.status();
+        return {
+          config: configForDisplay(current), sources: loaded.sources, podCidr: runtimeSettings.podCidr(), node: process.version,
+          // As containerd's `crictl info`: the loaded networks and the outcome of the last load.
+          cniconfig: { confDir: current.network.cni_config_dir, pluginDirs: current.network.cni_plugin_dirs, ...cni.loadedNetworks() },
+          lastCNILoadStatus: network.ready ? 'OK' : network.message,
+        };
+      },
     };
     const daemon = new Daemon(loaded, loadOptions, log, services, metrics);
     daemon.cni = cni;
     daemon.exits = exits;
     daemon.handlers = handlers;
-    daemon.onConfigChange = (next) => { current = next; };
+    daemon.onConfigChange = (next) => {
+      // Read first: a seccomp profile that cannot be loaded refuses the reload.
+      const nextSpecOptions = specRuntimeOptions(next);
+      const handlerChanges = handlers.reload(next.runtime.runtimes);
+      specOptions = nextSpecOptions;
+      images.setPinned(pinnedImages(next));
+      current = next;
+      return handlerChanges;
+    };
     daemon.inspectServer = new InspectServer(daemon.inspectSource(loaded.sources), inspectSocketPath(config), log);
     try {
       await daemon.inspectServer.start();
@@ -235,7 +262,7 @@ export class Daemon {
     return daemon;
   }
 
-  private onConfigChange: (next: CradleConfig) => void = () => {};
+  private onConfigChange: (next: CradleConfig) => HandlerReload = () => ({ added: [], removed: [], changed: [] });
 
   private inspectSource(sources: string[]): InspectSource {
     return {
@@ -289,8 +316,10 @@ export class Daemon {
   }
 
   /**
-   * SIGHUP: re-reads the config files. Live-changeable keys apply at once; the
-   * others are logged as needing a restart. A bad file keeps the old config.
+   * SIGHUP: re-reads the config files. Reloadable keys (docs/config.md) and the
+   * handler tables apply at once; other changed keys are logged as needing a
+   * restart. A bad file, or a seccomp profile that cannot be loaded, keeps the old
+   * configuration.
    */
   reload(): void {
     let next: CradleConfig;
@@ -300,21 +329,23 @@ export class Daemon {
       this.log.error({ error: messageOf(err) }, 'config reload failed; keeping the current configuration');
       return;
     }
-    const previous = this.config;
     for (const warning of this.services.images.reloadRegistries()) this.log.warn({ warning }, 'registries configuration');
-    if (next.log.level !== previous.log.level) {
-      this.log.level = next.log.level;
-      this.log.info({ level: next.log.level }, 'log level changed');
+    const plan = planReload(this.config, next);
+    let handlers: HandlerReload;
+    try {
+      handlers = this.onConfigChange(plan.config);
+    } catch (err) {
+      this.log.error({ error: messageOf(err) }, 'config reload refused; keeping the current configuration');
+      return;
     }
-    const needsRestart = (Object.keys(next) as (keyof CradleConfig)[])
-      .filter((table) => table !== 'log' && JSON.stringify(next[table]) !== JSON.stringify(previous[table]));
-    if (needsRestart.length > 0) {
-      this.log.warn({ tables: needsRestart }, 'config changes in these tables take effect after a restart');
-    }
-    // Keep restart-only tables as they are running now; adopt the live ones.
-    this.config = { ...previous, log: next.log };
-    this.onConfigChange(this.config);
-    this.log.info('configuration reloaded');
+    this.config = plan.config;
+    this.log.level = plan.config.log.level;
+    const needRestart = [...plan.needRestart, ...handlers.changed.map((name) => `runtime.runtimes.${name}`)];
+    if (needRestart.length > 0) this.log.warn({ keys: needRestart }, 'these configuration changes take effect after a restart');
+    this.log.info({
+      applied: plan.applied.filter((key) => key !== 'runtime.runtimes'),
+      handlersAdded: handlers.added, handlersRemoved: handlers.removed,
+    }, 'configuration reloaded');
   }
 
   /** Stops serving; containers and pods are left running. Idempotent. */

@@ -11,7 +11,8 @@ export function runtimeBinaryPath(config: CradleConfig, handler: string): string
   return h.runtime_path || shippedBinary('cradle-runtime');
 }
 
-function executable(file: string): boolean {
+/** A regular file this process may execute. */
+export function executable(file: string): boolean {
   try {
     fs.accessSync(file, fs.constants.X_OK);
     return fs.statSync(file).isFile();

@@ -19,8 +19,6 @@ export interface ExecOptions {
   root: string;
   id: string;
   processFile?: string;
-  /** The process spec itself (the daemon's warm exec helper), instead of --process. */
-  process?: Process;
   args: string[];
   pidFile?: string;
   detach: boolean;
@@ -29,8 +27,6 @@ export interface ExecOptions {
   cwd?: string;
   env?: string;
   user?: string;
-  /** Told the host pid of the process once it is spawned. */
-  onSpawn?: (pid: number) => void;
 }
 
 const NS_ORDER: [string, number][] = [
@@ -38,9 +34,9 @@ const NS_ORDER: [string, number][] = [
 ];
 
 function loadProcess(opts: ExecOptions, base: Process): Process {
-  if (opts.processFile || opts.process) {
-    const proc = opts.process ?? JSON.parse(fs.readFileSync(opts.processFile!, 'utf8')) as Process;
-    if (!Array.isArray(proc.args) || proc.args.length === 0) throw new Error(`${opts.processFile ?? 'process'}: args must be a non-empty array`);
+  if (opts.processFile) {
+    const proc = JSON.parse(fs.readFileSync(opts.processFile, 'utf8')) as Process;
+    if (!Array.isArray(proc.args) || proc.args.length === 0) throw new Error(`${opts.processFile}: args must be a non-empty array`);
     return { ...proc, terminal: Boolean(proc.terminal) || opts.tty, cwd: proc.cwd || '/', user: proc.user ?? { uid: 0, gid: 0 } };
   }
   if (opts.args.length === 0) throw new Error('exec: either --process or a command is required');
@@ -139,6 +135,8 @@ export async function execProcess(opts: ExecOptions): Promise<number> {
   if (proc.noNewPrivileges) sys.prctl(c.PR_SET_NO_NEW_PRIVS, 1);
   if (seccomp && proc.noNewPrivileges) sys.seccompSetFilter(seccomp);
 
+  // The child inherits it (as the init applies it before its execve).
+  process.umask(proc.user.umask ?? 0o022);
   const child = spawn(executable, proc.args.slice(1), {
     argv0: proc.args[0], cwd: proc.cwd, env: Object.fromEntries(env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
     stdio: slave !== undefined ? [slave, slave, slave] : [0, 1, 2],
@@ -158,7 +156,6 @@ export async function execProcess(opts: ExecOptions): Promise<number> {
     fs.writeSync(pidFd, String(childPid));
     fs.closeSync(pidFd);
   }
-  opts.onSpawn?.(childPid);
   if (opts.detach) {
     child.unref();
     return 0;

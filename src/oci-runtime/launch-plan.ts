@@ -6,14 +6,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as c from '../sys/constants';
 import { capabilityBit, capabilityMask } from '../sys/capabilities';
-import { loadSpec, namespaceOf, type Mount, type Spec, type DeviceNode } from './spec';
+import { loadSpec, namespaceOf, type Mount, type Process, type Resources, type Spec } from './spec';
 import { checkSpecNamespaces } from './create';
-import { cgroupManager, CgroupV1 } from './cgroups';
+import { cgroupManager, hostCgroupFs, CgroupV1, CgroupV2, type CgroupFs, type CgroupManager } from './cgroups';
 import { parseMountOptions, rootfsPropagationFlag } from './mount-options';
+import { DEFAULT_DEVICES } from './rootfs';
 import { validateId, type SavedState } from './state';
 
 export const PLAN_FILE = 'cradle-launch.plan';
 export const PLAN_SECCOMP_FILE = 'cradle-seccomp.bpf';
+export const PLAN_DEVICES_FILE = 'cradle-devices.bpf';
 export const PLAN_VERSION = 'cradle-plan-v1';
 
 /** /proc files that may be mounted over (lxcfs), as rootfs.ts allows. */
@@ -22,23 +24,16 @@ const PROC_MOUNT_ALLOWED = new Set([
   '/proc/loadavg', '/proc/slabinfo', '/proc/net/dev', '/proc/sys/kernel/ns_last_pid',
 ]);
 
-const DEFAULT_DEVICES: DeviceNode[] = [
-  { type: 'c', path: '/dev/null', major: 1, minor: 3, fileMode: 0o666 },
-  { type: 'c', path: '/dev/zero', major: 1, minor: 5, fileMode: 0o666 },
-  { type: 'c', path: '/dev/full', major: 1, minor: 7, fileMode: 0o666 },
-  { type: 'c', path: '/dev/random', major: 1, minor: 8, fileMode: 0o666 },
-  { type: 'c', path: '/dev/urandom', major: 1, minor: 9, fileMode: 0o666 },
-  { type: 'c', path: '/dev/tty', major: 5, minor: 0, fileMode: 0o666 },
-];
-
-/** Why a spec stays on the Node path: thrown inside the writer, never out of it. */
-class NeedsNode extends Error {}
+/** Why a spec stays on the Node path: thrown inside the writers, never out of them. */
+export class NeedsNode extends Error {}
 
 /** Compiled programs by digest of the seccomp JSON: the daemon writes the same profile for most containers. */
 const seccompCache = new Map<string, Buffer>();
 
 export interface LaunchPlanOptions {
   systemdCgroup?: boolean;
+  /** The cgroup filesystem (unit tests: a fake tree); default the host's. */
+  cgroupFs?: CgroupFs;
 }
 
 /**
@@ -51,19 +46,15 @@ export function writeLaunchPlan(bundle: string, id: string, opts: LaunchPlanOpti
   const dir = path.resolve(bundle);
   const planFile = path.join(dir, PLAN_FILE);
   let records: string[][];
-  let program: Buffer | undefined;
+  let files: Map<string, Buffer>;
   try {
-    ({ records, program } = buildPlan(dir, id, opts));
+    ({ records, files } = buildPlan(dir, id, opts));
   } catch {
     fs.rmSync(planFile, { force: true });
     return false;
   }
-  if (program) replaceBytes(path.join(dir, PLAN_SECCOMP_FILE), program);
-  const text = [PLAN_VERSION, ...records.flat()].map((s) => {
-    if (s.includes('\0')) throw new Error(`launch plan: a value holds a NUL byte: ${JSON.stringify(s)}`);
-    return s + '\0';
-  }).join('');
-  replaceBytes(planFile, Buffer.from(text, 'utf8'));
+  for (const [file, data] of files) replaceBytes(file, data);
+  writePlanFile(planFile, PLAN_VERSION, records);
   return true;
 }
 
@@ -85,7 +76,8 @@ function replaceBytes(file: string, data: Buffer): void {
 
 const hex = (v: bigint): string => v.toString(10);
 
-function buildPlan(bundle: string, id: string, opts: LaunchPlanOptions): { records: string[][]; program?: Buffer } {
+/** The plan's records and the files they name (programs), written beside it. */
+function buildPlan(bundle: string, id: string, opts: LaunchPlanOptions): { records: string[][]; files: Map<string, Buffer> } {
   if (opts.systemdCgroup) throw new NeedsNode('systemd cgroup driver');
   validateId(id);
   const configFile = path.join(bundle, 'config.json');
@@ -97,8 +89,8 @@ function buildPlan(bundle: string, id: string, opts: LaunchPlanOptions): { recor
   const cgroupsPath = linux.cgroupsPath ?? '';
   // A relative path is relative to the runtime's own cgroup, which the writer cannot know.
   if (!cgroupsPath.startsWith('/')) throw new NeedsNode('relative cgroupsPath');
-  const cgroups = cgroupManager(cgroupsPath, id);
-  if (!(cgroups instanceof CgroupV1)) throw new NeedsNode('cgroup v2');
+  const cgfs = opts.cgroupFs ?? hostCgroupFs();
+  const cgroups = cgroupManager(cgroupsPath, id, cgfs);
   for (const ns of linux.namespaces ?? []) {
     if (ns.type === 'time') throw new NeedsNode('time namespace');
     if (ns.type === 'cgroup' && ns.path) throw new NeedsNode('joined cgroup namespace');
@@ -111,7 +103,7 @@ function buildPlan(bundle: string, id: string, opts: LaunchPlanOptions): { recor
   const realRootfs = fs.realpathSync(rootfs);
   r.push(['rootfs', realRootfs]);
   const saved: Omit<SavedState, 'pid' | 'startTime' | 'created' | 'namespacePaths'> = {
-    id, bundle, rootfs, annotations: spec.annotations ?? {}, cgroupVersion: 1, cgroupsPath,
+    id, bundle, rootfs, annotations: spec.annotations ?? {}, cgroupVersion: cgroups.version, cgroupsPath,
     cgroupPaths: cgroups.paths(), systemdCgroup: false,
   };
   r.push(['state', JSON.stringify(saved).slice(1)]);
@@ -120,12 +112,8 @@ function buildPlan(bundle: string, id: string, opts: LaunchPlanOptions): { recor
     if (ns) r.push(['namespace', type, ns.path ?? '']);
   }
   const newCgroupNs = Boolean(namespaceOf(spec, 'cgroup') && !namespaceOf(spec, 'cgroup')!.path);
-  for (const h of cgroups.hierarchyList()) {
-    const rel = path.relative(h.mount, h.dir);
-    if (rel.startsWith('..')) throw new NeedsNode('cgroup outside its hierarchy');
-    r.push(['cgroup', h.mount, h.dir, h.controllers.split(',').includes('cpuset') ? '1' : '0']);
-  }
-  for (const w of linux.resources ? cgroups.plannedWrites(linux.resources) : []) r.push(['cgroup-write', w.file, w.value, w.optional ? '1' : '0']);
+  const files = new Map<string, Buffer>();
+  r.push(...cgroupRecords(cgroups, cgfs, linux.resources, bundle, files));
   if (proc.oomScoreAdj !== undefined) r.push(['oom-score-adj', String(Math.max(-1000, Math.min(1000, Math.trunc(proc.oomScoreAdj))))]);
   r.push(['terminal', proc.terminal ? '1' : '0']);
 
@@ -162,6 +150,52 @@ function buildPlan(bundle: string, id: string, opts: LaunchPlanOptions): { recor
   if (spec.root?.readonly) r.push(['readonly-root']);
   if (spec.hostname) r.push(['hostname', spec.hostname]);
   if (spec.domainname) r.push(['domainname', spec.domainname]);
+  let seccomp: { file: string; program: Buffer } | undefined;
+  if (linux.seccomp) {
+    seccomp = { file: path.join(bundle, PLAN_SECCOMP_FILE), program: compileSeccomp(linux.seccomp) };
+    files.set(seccomp.file, seccomp.program);
+  }
+  r.push(...processRecords(proc, seccomp));
+  return { records: r, files };
+}
+
+/**
+ * The container's cgroups: v1, one `cgroup` per hierarchy; v2, one `cgroup2` (the
+ * launcher enables the available controllers in each ancestor, as CgroupV2.create)
+ * and the device rules as the eBPF program CgroupV2.set would attach. Then the limit
+ * writes, in the order the Node create's set() makes them.
+ */
+function cgroupRecords(cgroups: CgroupManager, cgfs: CgroupFs, resources: Resources | undefined, bundle: string, files: Map<string, Buffer>): string[][] {
+  const r: string[][] = [];
+  if (cgroups instanceof CgroupV1) {
+    for (const h of cgroups.hierarchyList()) {
+      const rel = path.relative(h.mount, h.dir);
+      if (rel.startsWith('..')) throw new NeedsNode('cgroup outside its hierarchy');
+      r.push(['cgroup', h.mount, h.dir, h.controllers.split(',').includes('cpuset') ? '1' : '0']);
+    }
+  } else if (cgroups instanceof CgroupV2) {
+    r.push(['cgroup2', cgfs.root, cgroups.dir]);
+    if (resources?.devices) {
+      const file = path.join(bundle, PLAN_DEVICES_FILE);
+      const program = CgroupV2.deviceProgram(resources.devices);
+      files.set(file, program);
+      r.push(['device-program', file, crypto.createHash('sha256').update(program).digest('hex')]);
+    }
+  } else {
+    throw new NeedsNode('cgroup driver');
+  }
+  for (const w of resources ? cgroups.plannedWrites(resources) : []) r.push(['cgroup-write', w.file, w.value, w.optional ? '1' : '0']);
+  // What the Node create would log as warnings (settings v2 cannot apply) stays there.
+  if (cgroups instanceof CgroupV2 && cgroups.warnings.length > 0) throw new NeedsNode('cgroup warnings');
+  return r;
+}
+
+/**
+ * The records of a process spec, shared by create's plan and exec's (exec-plan.ts):
+ * executed in this order by the launcher's process setup (launcher/process.c).
+ */
+export function processRecords(proc: Process, seccomp: { file: string; program: Buffer } | undefined): string[][] {
+  const r: string[][] = [];
   for (const rl of proc.rlimits ?? []) {
     const resource = c.RLIMITS[rl.type];
     if (resource === undefined) throw new NeedsNode('unknown rlimit');
@@ -174,15 +208,20 @@ function buildPlan(bundle: string, id: string, opts: LaunchPlanOptions): { recor
     hex(capabilityMask(caps.permitted ?? [])), hex(capabilityMask(caps.inheritable ?? []))]);
   for (const name of caps.ambient ?? []) r.push(['ambient', String(capabilityBit(name)!)]);
   if (proc.noNewPrivileges) r.push(['no-new-privileges']);
-  let program: Buffer | undefined;
-  if (linux.seccomp) {
-    program = compileSeccomp(linux.seccomp);
-    r.push(['seccomp', path.join(bundle, PLAN_SECCOMP_FILE), crypto.createHash('sha256').update(program).digest('hex')]);
-  }
+  if (seccomp) r.push(['seccomp', seccomp.file, crypto.createHash('sha256').update(seccomp.program).digest('hex')]);
   r.push(['cwd', proc.cwd]);
   for (const e of proc.env ?? []) r.push(['env', e]);
   for (const a of proc.args) r.push(['arg', a]);
-  return { records: r, ...(program ? { program } : {}) };
+  return r;
+}
+
+/** Writes a plan file as the launcher reads it: NUL-terminated strings after the version. */
+export function writePlanFile(file: string, version: string, records: string[][]): void {
+  const text = [version, ...records.flat()].map((s) => {
+    if (s.includes('\0')) throw new Error(`launch plan: a value holds a NUL byte: ${JSON.stringify(s)}`);
+    return s + '\0';
+  }).join('');
+  replaceBytes(file, Buffer.from(text, 'utf8'));
 }
 
 function compileSeccomp(config: NonNullable<Spec['linux']>['seccomp'] & object): Buffer {
@@ -219,6 +258,12 @@ function mountRecords(m: Mount, bundle: string, cgroupPaths: Record<string, stri
   if (type === 'cgroup' || type === 'cgroup2') {
     const ro = opts.flags & c.MS_RDONLY;
     const base = c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC;
+    const unified = cgroupPaths[''];
+    if (unified !== undefined) {
+      // v2, as rootfs.ts mountCgroup: a cgroup2 fs whose root is the container's cgroup, or a bind of its dir.
+      return [cgroupNs ? mount(destination, 'cgroup2', 'cgroup2', base | ro, '', 'dir', 0, [], '0')
+        : mount(destination, unified, '', c.MS_BIND | c.MS_REC, '', 'dir', 0, [], '0')];
+    }
     const out: string[][] = [mount(destination, 'tmpfs', 'tmpfs', base, 'mode=755', 'dir', 0, [], '0')];
     for (const [controllers, hostDir] of Object.entries(cgroupPaths)) {
       const name = controllers.startsWith('name=') ? controllers.slice(5) : controllers;

@@ -139,10 +139,6 @@ export async function main(argv: string[]): Promise<number> {
     const { runInit } = require('./init') as typeof import('./init');
     runInit();
   }
-  if (argv[0] === '__exec-helper') {
-    const { runExecHelper } = require('./exec-helper') as typeof import('./exec-helper');
-    return await runExecHelper();
-  }
   const global = parseFlags(argv, VALUE_FLAGS['']!, true);
   const g = global.parsed;
   if (bool(g, 'version', 'v')) {

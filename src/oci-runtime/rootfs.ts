@@ -160,7 +160,8 @@ function mountCgroup(ctx: RootfsContext, dest: string, flags: number): void {
   // The tmpfs itself stays writable, as under runc: only the hierarchies are read-only.
 }
 
-const DEFAULT_DEVICES: DeviceNode[] = [
+/** The devices every container gets (runc's default list); also the launch plan's. */
+export const DEFAULT_DEVICES: readonly DeviceNode[] = [
   { type: 'c', path: '/dev/null', major: 1, minor: 3, fileMode: 0o666 },
   { type: 'c', path: '/dev/zero', major: 1, minor: 5, fileMode: 0o666 },
   { type: 'c', path: '/dev/full', major: 1, minor: 7, fileMode: 0o666 },

@@ -38,6 +38,7 @@ interface PauseStart {
   config: PodSandboxConfig__Output;
   handler: RuntimeHandler;
   hold: ImageHold;
+  pauseCommand: string;
   bundle: string;
   pinned: PinnedNamespaces;
   hostNetwork: boolean;
@@ -51,9 +52,8 @@ interface PauseStart {
 
 export interface SandboxManagerOptions {
   layout: StateLayout;
-  pauseImage: string;
-  /** Command run in the pause image (cri-o's pause_command). */
-  pauseCommand: string;
+  /** The pause image and the command run in it (cri-o's pause_command), read per pod: SIGHUP changes them. */
+  pause: () => { image: string; command: string };
   handlers: RuntimeHandlers;
   cni: CniManager;
   images: ImageService;
@@ -136,7 +136,7 @@ export class SandboxManager {
   /** Creates and starts a sandbox; a kubelet retry of an in-flight run gets the same id. */
   async run(config: PodSandboxConfig__Output, runtimeHandler: string, log: Logger): Promise<string> {
     validateSandboxConfig(config);
-    this.options.handlers.get(runtimeHandler);
+    this.options.handlers.forNewPod(runtimeHandler);
     const fingerprint = createHash('sha256').update(JSON.stringify([config, runtimeHandler])).digest('hex');
     const id = randomBytes(32).toString('hex');
     return this.names.run(reservedNameOf(config), id, fingerprint, () => this.create(id, fingerprint, config, runtimeHandler, log.child({ podSandboxId: id })));
@@ -157,7 +157,7 @@ export class SandboxManager {
 
   /** The pause process: an OCI container joining the pinned namespaces, created under conmon and started. */
   private async startPause(p: PauseStart): Promise<{ created: { pid: number; conmonPid: number; conmonStartTime: string }; bundle: string }> {
-    const { id, config, handler, hold, bundle, undo } = p;
+    const { id, config, handler, hold, pauseCommand, bundle, undo } = p;
     // Unmounted by the run dir's release (the bundle is in it).
     const overlay = mountOverlay(bundle, hold.overlay);
     const ns = (kind: PinnableKind, host: boolean): PauseNamespace => (host ? 'host' : { path: p.pinned[kind]! });
@@ -166,7 +166,7 @@ export class SandboxManager {
       imageConfig: hold.image.config.config ?? {},
       sandboxId: id,
       rootfs: overlay.rootfs,
-      args: [this.options.pauseCommand],
+      args: [pauseCommand],
       namespaces: { network: ns('net', p.hostNetwork), ipc: ns('ipc', p.hostIpc), uts: ns('uts', p.hostNetwork), pid: p.pidMode === 'NODE' ? 'host' : 'new' },
       hostname: p.hostname,
       shmPath: p.files.shm,
@@ -200,14 +200,14 @@ export class SandboxManager {
     // The CRI's default (enum value 0, also when namespace_options is absent) is POD.
     const pidMode: PidMode = nsOptions?.pid === 'NODE' ? 'NODE' : nsOptions?.pid === 'CONTAINER' ? 'CONTAINER' : 'POD';
     const runDir = this.options.layout.podRunDir(id);
-    const handler = this.options.handlers.get(runtimeHandler);
+    const handler = this.options.handlers.forNewPod(runtimeHandler);
     const hostname = config.hostname || (hostNetwork ? fs.readFileSync('/proc/sys/kernel/hostname', 'utf8').trim() : id.slice(0, 12));
     try {
       // 1. Network plugin ready (pods on the host network do not need it).
       if (!hostNetwork) await this.options.cni.waitForReady({ timeoutMs: 30_000 });
 
       // 2. Pause image present, its layers held while the pod exists.
-      const pauseImage = this.options.pauseImage;
+      const { image: pauseImage, command: pauseCommand } = this.options.pause();
       if (!this.options.images.status(pauseImage)) {
         log.info({ image: pauseImage }, 'pulling the pause image');
         await this.options.images.pull(pauseImage);
@@ -234,7 +234,7 @@ export class SandboxManager {
       // settle before anything is undone, so every undo is on the stack by then.
       const [network, pause] = await Promise.allSettled([
         hostNetwork ? Promise.resolve([]) : this.addNetwork(id, config, pinned.net!, undo, log),
-        this.startPause({ id, config, handler, hold, bundle: this.options.layout.pauseBundle(id), pinned, hostNetwork, hostIpc, pidMode, hostname, files, runDir, undo }),
+        this.startPause({ id, config, handler, hold, pauseCommand, bundle: this.options.layout.pauseBundle(id), pinned, hostNetwork, hostIpc, pidMode, hostname, files, runDir, undo }),
       ]);
       if (network.status === 'rejected') throw network.reason;
       if (pause.status === 'rejected') throw pause.reason;

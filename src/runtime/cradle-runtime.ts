@@ -1,22 +1,20 @@
 // cradle's own runtime behind the OciRuntime interface. Where cradle-runtime's
 // CLI would only read or write its own state, the daemon does it in process
 // (start opens the exec fifo; kill and delete of a stopped container use the
-// program's commands directly): each saves a runtime process start. ExecSync goes
-// through warm exec helpers. Anything else is the CLI, as for any runtime.
+// program's commands directly): each saves a runtime process start. An exec (ExecSync,
+// a streaming exec, conmon's) gets an exec plan beside its process file, so the
+// launcher runs it without Node. Anything else is the CLI, as for any runtime.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errors, withContext } from '../common/errors';
 import { Container, del, kill } from '../oci-runtime/commands';
+import { NotExecutable, writeExecPlan } from '../oci-runtime/exec-plan';
 import { writeLaunchPlan } from '../oci-runtime/launch-plan';
 import { RuntimeLog } from '../oci-runtime/log';
-import type { Process } from '../oci-runtime/spec';
 import type { ExecSyncRequest, ExecSyncResult } from './conmon/conmon';
-import { ExecHelperPool } from './exec-helpers';
-import type { OciRuntimeOptions } from './oci-runtime';
+import { directExecSync } from './exec-sync';
+import type { ExecCommand, ExecCommandOptions, OciRuntimeOptions } from './oci-runtime';
 import { RuntimeCli } from './runtime-cli';
-
-/** Warm exec helpers kept per cradle-runtime handler (one Node process each). */
-const EXEC_HELPERS_IDLE = 1;
 
 export const CRADLE_RUNTIME_ROOT = '/run/cradle-runtime';
 /** bin/cradle-runtime of this checkout (dist/src/runtime -> repo root). */
@@ -24,13 +22,10 @@ export const CRADLE_RUNTIME_BIN = path.resolve(__dirname, '../../../bin/cradle-r
 
 export class CradleRuntime extends RuntimeCli {
   override readonly root: string;
-  /** Started on the first ExecSync, so a node without probes keeps no helper. */
-  private readonly execHelpers: ExecHelperPool;
 
   constructor(options: OciRuntimeOptions) {
     super(options);
     this.root = options.root ?? CRADLE_RUNTIME_ROOT;
-    this.execHelpers = new ExecHelperPool({ binary: this.binary, idle: EXEC_HELPERS_IDLE });
   }
 
   protected override globalArgs(): string[] {
@@ -77,12 +72,39 @@ export class CradleRuntime extends RuntimeCli {
     del(this.root, id, true, new RuntimeLog(undefined));
   }
 
-  override async execSync(req: ExecSyncRequest): Promise<ExecSyncResult> {
-    return this.execHelpers.execSync({ root: this.root, id: req.id, process: req.process as Process, timeoutSeconds: req.timeoutSeconds, maxOutputBytes: req.maxOutputBytes });
+  /**
+   * The exec plan beside the process file lets `cradle-runtime exec` run natively; a
+   * process the launcher does not run gets none and takes the Node exec.
+   */
+  private planExec(id: string, processFile: string): void {
+    try {
+      writeExecPlan(this.root, id, processFile);
+    } catch (err) {
+      if (err instanceof NotExecutable) throw errors.failedPrecondition(`container ${id}: ${err.message}`);
+      throw withContext(err, `writing the exec plan of ${id}`);
+    }
   }
 
-  override close(): void {
-    this.execHelpers.close();
+  override execCommand(id: string, opts: ExecCommandOptions): ExecCommand {
+    this.planExec(id, opts.processFile);
+    return super.execCommand(id, opts);
+  }
+
+  /** The runtime's exec run directly (no conmon), planned: no Node process. */
+  override async execSync(req: ExecSyncRequest): Promise<ExecSyncResult> {
+    await fs.promises.mkdir(req.workDir, { recursive: true, mode: 0o700 });
+    try {
+      const processFile = path.join(req.workDir, 'process.json');
+      const pidFile = path.join(req.workDir, 'pid');
+      await fs.promises.writeFile(processFile, JSON.stringify(req.process), { mode: 0o600 });
+      this.planExec(req.id, processFile);
+      return await directExecSync({
+        file: this.binary, args: [...this.globalArgs(), 'exec', '--process', processFile, '--pid-file', pidFile, req.id],
+        pidFile, timeoutSeconds: req.timeoutSeconds, maxOutputBytes: req.maxOutputBytes,
+      });
+    } finally {
+      await fs.promises.rm(req.workDir, { recursive: true, force: true });
+    }
   }
 
   private deleteInProcess(id: string): boolean {

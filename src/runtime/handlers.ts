@@ -1,7 +1,7 @@
 // Runtime handlers (RuntimeClass): each names an OCI runtime binary and its root.
 // The daemon resolves a pod's handler here once; containers of the pod use the
 // same one.
-import type { CradleConfig } from '../config/schema';
+import type { CradleConfig, RuntimeHandlerConfig } from '../config/schema';
 import { errors } from '../common/errors';
 import { Conmon } from './conmon/conmon';
 import { ociRuntimeFor } from './cradle-runtime';
@@ -11,7 +11,7 @@ import { StateLayout } from '../common/state-layout';
 import type { SpecRuntimeOptions } from './oci-config/inputs';
 import {
   CRIO_DEFAULT_CAPABILITIES, DEFAULT_MEMORY_FLOOR, hostCapabilities, hostMinOomScoreAdj, parseUlimit, ALL_CAPABILITIES,
-  detectCgroupFeatures,
+  detectCgroupFeatures, DEFAULT_SECCOMP_PROFILE, loadLocalhostProfile,
 } from './oci-config';
 
 export interface RuntimeHandler {
@@ -20,49 +20,107 @@ export interface RuntimeHandler {
   conmon: Conmon;
 }
 
+/** What a reload of the handler tables did. */
+export interface HandlerReload {
+  /** Usable for new pods at once. */
+  added: string[];
+  /** Refused for new pods; their existing pods and containers keep working. */
+  removed: string[];
+  /** Tables whose keys changed: the old settings stay until a restart. */
+  changed: string[];
+}
+
 export class RuntimeHandlers {
-  private readonly handlers = new Map<string, RuntimeHandler>();
+  /** Every handler a pod of this daemon may use, including removed ones. */
+  private readonly handlers = new Map<string, { handler: RuntimeHandler; config: RuntimeHandlerConfig }>();
+  /** Handlers removed from the configuration by a reload. */
+  private readonly removed = new Set<string>();
   readonly defaultName: string;
   readonly exitDir: string;
+  private readonly socketDir: string;
+  private readonly runtimeRoot: (handler: string) => string;
 
-  constructor(config: CradleConfig) {
+  constructor(private readonly config: CradleConfig) {
     this.defaultName = config.runtime.default_runtime;
     const layout = StateLayout.of(config);
     this.exitDir = layout.exitDir;
-    for (const [name, h] of Object.entries(config.runtime.runtimes)) {
-      const binary = h.runtime_path || shippedBinary('cradle-runtime');
-      // Each daemon's containers under its own run root, unless a root is configured.
-      const root = h.runtime_root || layout.runtimeRoot(name);
-      const conmon = new Conmon({
-        conmon: h.monitor_path || config.runtime.conmon,
-        runtimePath: binary,
-        runtimeRoot: root,
-        exitDir: this.exitDir,
-        socketDir: layout.socketLinks,
-        systemdCgroup: config.runtime.cgroup_manager === 'systemd',
-        logLevel: 'error',
-      });
-      const runtime = ociRuntimeFor({ binary, root, systemdCgroup: config.runtime.cgroup_manager === 'systemd', conmon });
-      this.handlers.set(name, { name, runtime, conmon });
-    }
+    this.socketDir = layout.socketLinks;
+    this.runtimeRoot = (name) => layout.runtimeRoot(name);
+    for (const [name, h] of Object.entries(config.runtime.runtimes)) this.add(name, h);
   }
 
-  /** The handler for a RuntimeClass name ('' = the default); unknown is INVALID_ARGUMENT. */
+  private add(name: string, h: RuntimeHandlerConfig): void {
+    const { config } = this;
+    const binary = h.runtime_path || shippedBinary('cradle-runtime');
+    // Each daemon's containers under its own run root, unless a root is configured.
+    const root = h.runtime_root || this.runtimeRoot(name);
+    const conmon = new Conmon({
+      conmon: h.monitor_path || config.runtime.conmon,
+      runtimePath: binary,
+      runtimeRoot: root,
+      exitDir: this.exitDir,
+      socketDir: this.socketDir,
+      systemdCgroup: config.runtime.cgroup_manager === 'systemd',
+      logLevel: 'error',
+    });
+    const runtime = ociRuntimeFor({ binary, root, systemdCgroup: config.runtime.cgroup_manager === 'systemd', conmon });
+    this.handlers.set(name, { handler: { name, runtime, conmon }, config: { ...h } });
+  }
+
+  /**
+   * The handler of an existing pod or container ('' = the default), removed ones
+   * included; unknown is INVALID_ARGUMENT.
+   */
   get(name: string, field = 'runtimeHandler'): RuntimeHandler {
-    const handler = this.handlers.get(name === '' ? this.defaultName : name);
-    if (!handler) {
-      throw errors.invalidArgument(`${field}: unknown runtime handler ${JSON.stringify(name)}; configured: ${[...this.handlers.keys()].join(', ')}`);
+    const entry = this.handlers.get(name === '' ? this.defaultName : name);
+    if (!entry) {
+      throw errors.invalidArgument(`${field}: unknown runtime handler ${JSON.stringify(name)}; configured: ${this.names().join(', ')}`);
     }
-    return handler;
+    return entry.handler;
   }
 
+  /** The handler for a new pod: as get(), but a handler removed by a reload is refused. */
+  forNewPod(name: string, field = 'runtimeHandler'): RuntimeHandler {
+    if (this.removed.has(name === '' ? this.defaultName : name)) {
+      throw errors.invalidArgument(`${field}: runtime handler ${JSON.stringify(name)} was removed from the configuration; configured: ${this.names().join(', ')}`);
+    }
+    return this.get(name, field);
+  }
+
+  /** The configured handlers (removed ones not included). */
   names(): string[] {
-    return [...this.handlers.keys()];
+    return [...this.handlers.keys()].filter((n) => !this.removed.has(n));
+  }
+
+  /**
+   * Applies the handler tables of a reloaded configuration (SIGHUP), as cri-o does:
+   * new handlers serve new pods at once, removed ones are refused for new pods, and a
+   * changed table keeps its old settings until a restart (its running containers
+   * were made with them). The default handler cannot be removed.
+   */
+  reload(runtimes: Record<string, RuntimeHandlerConfig>): HandlerReload {
+    const result: HandlerReload = { added: [], removed: [], changed: [] };
+    for (const [name, h] of Object.entries(runtimes)) {
+      const known = this.handlers.get(name);
+      if (!known) {
+        this.add(name, h);
+        result.added.push(name);
+      } else if (this.removed.delete(name)) {
+        result.added.push(name);
+      }
+      if (known && JSON.stringify(known.config) !== JSON.stringify(h)) result.changed.push(name);
+    }
+    for (const name of this.names()) {
+      if (name in runtimes || name === this.defaultName) continue;
+      this.removed.add(name);
+      result.removed.push(name);
+    }
+    return result;
   }
 
   /** Stops what the handlers' runtimes keep running (daemon shutdown). */
   close(): void {
-    for (const h of this.handlers.values()) h.runtime.close();
+    for (const { handler } of this.handlers.values()) handler.runtime.close();
   }
 }
 
@@ -78,10 +136,14 @@ export function specRuntimeOptions(config: CradleConfig): SpecRuntimeOptions {
     defaultCapabilities: CRIO_DEFAULT_CAPABILITIES.filter((c) => host.includes(c)),
     allCapabilities: host,
     defaultUlimits: config.runtime.default_ulimits.map((u) => parseUlimit(u)),
+    cdiSpecDirs: config.runtime.cdi_spec_dirs,
     minOomScoreAdj: hostMinOomScoreAdj(),
     memoryFloorBytes: DEFAULT_MEMORY_FLOOR,
     seccompProfileRoot: '/var/lib/kubelet/seccomp',
     seccompUseDefaultWhenEmpty: config.runtime.seccomp_use_default_when_empty,
+    defaultSeccompProfile: config.runtime.seccomp_profile
+      ? loadLocalhostProfile(config.runtime.seccomp_profile, 'runtime.seccomp_profile')
+      : DEFAULT_SECCOMP_PROFILE,
     swapAccounting: cgroups.swapAccounting,
     supportsRecursiveReadOnly: false,
   };

@@ -11,6 +11,8 @@
 
 #define PLAN_FILE "cradle-launch.plan"
 #define PLAN_VERSION "cradle-plan-v1"
+#define EXEC_PLAN_FILE "cradle-exec.plan"
+#define EXEC_PLAN_VERSION "cradle-exec-v1"
 
 struct rec {
   const char *op;
@@ -23,7 +25,11 @@ struct plan {
   size_t len;
   struct rec *recs;
   int nrecs;
+  const char *version;
+  // create: id, config_sha, bundle, rootfs, state_rest; exec: id, root, process_sha, init_*.
   const char *id, *config_sha, *bundle, *rootfs, *state_rest;
+  const char *root, *process_sha, *init_start;
+  long long init_pid;
   int terminal;
   int has_oom;
   long oom;
@@ -34,7 +40,8 @@ struct plan {
 enum plan_result { PLAN_OK = 0, PLAN_OTHER_VERSION = 1, PLAN_INVALID = 2 };
 
 // plan.c
-int plan_parse(struct plan *p, char *buf, size_t len, char *why, size_t whylen);
+// version: PLAN_VERSION or EXEC_PLAN_VERSION, which also selects the header records required.
+int plan_parse(struct plan *p, const char *version, char *buf, size_t len, char *why, size_t whylen);
 int parse_i64(const char *s, long long *out);
 int parse_u64(const char *s, unsigned long long *out);
 
@@ -60,19 +67,54 @@ char *xstrdup(const char *s);
 void *xmalloc(size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int write_all(int fd, const void *buf, size_t len);
+unsigned char *read_program(const char *path, const char *sha256, const char *what, size_t max_insns, size_t *len);
 
 // mountinfo: the mount point of the mount holding path, and whether it is shared.
 int mount_containing(const char *path, char *mountpoint, size_t len, int *shared);
 
 // init.c: the clone seals the binary and re-executes it as INIT_ARG.
 #define INIT_ARG "__native-init"
+// CVE-2019-5736: binds the launcher binary read-only onto itself in this process's
+// own mount namespace; returns its path, to be execve()d through that mount.
+const char *seal_binary(void);
 __attribute__((noreturn)) void init_reexec(int sync_fd, int console_fd, const char *fifo_path, int no_pivot);
 __attribute__((noreturn)) void init_main(int argc, char **argv);
+
+// cgroup2.c: create's cgroup v2 (delegation, mkdir) and its device program.
+void cgroup2_create(const char *mount, const char *dir);
+void cgroup2_attach_devices(const char *dir, const char *program_file, const char *sha256);
 
 // rootfs.c
 void rootfs_prepare(struct plan *p);
 void rootfs_console(const char *rootfs, int console_fd, int *slave_out);
 void rootfs_enter(const char *rootfs, int no_pivot);
 void rootfs_finish(struct plan *p);
+
+// process.c: the process records, shared by the init and exec.
+struct proc_exec {
+  struct plan *plan;
+  char *executable;
+  char **argv, **env;
+  int nnp;
+};
+void process_setup(struct plan *p, int slave, int lastcap, struct proc_exec *out);
+__attribute__((noreturn)) void process_exec(struct proc_exec *pe);
+int cap_last_cap(void);
+char proc_stat(pid_t pid, char *start, size_t len);
+int send_fd(int sock, int fd);
+
+// main.c: the command line, as main.ts parses it.
+struct flag { const char *name; const char *value; };
+struct parsed { struct flag flags[64]; int nflags; const char *pos[8]; int npos; int rest; };
+void parse_flags(int argc, char **argv, int start, const char *const *value_flags, int stop_at_positional, struct parsed *out);
+const char *str_flag(struct parsed *p, const char *a, const char *b);
+int bool_flag(struct parsed *p, const char *a, const char *b);
+char *resolve_path(const char *p);
+__attribute__((noreturn)) void exec_node(void);
+extern const char *const GLOBAL_VALUE_FLAGS[];
+
+// exec.c: `exec --process FILE` with a matching exec plan beside FILE.
+#define EXEC_ARG "__native-exec"
+__attribute__((noreturn)) void exec_main(int argc, char **argv, int sealed);
 
 #endif

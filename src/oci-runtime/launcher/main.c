@@ -23,7 +23,7 @@ extern char **environ;
 static char **orig_argv;
 
 // The Node CLI, found next to this binary: <repo>/dist/bin/cradle-runtime.
-static __attribute__((noreturn)) void exec_node(void) {
+void exec_node(void) {
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   if (n < 0) {
@@ -61,15 +61,15 @@ static __attribute__((noreturn)) void exec_node(void) {
 }
 
 // urfave/cli flags as main.ts parseFlags reads them.
-struct flag { const char *name; const char *value; };
-struct parsed { struct flag flags[64]; int nflags; const char *pos[8]; int npos; int rest; };
+const char *const GLOBAL_VALUE_FLAGS[] = { "root", "log", "log-format", "criu", "rootless", NULL };
+
 
 static int in_list(const char *name, const char *const *list) {
   for (int i = 0; list[i]; i++) if (strcmp(list[i], name) == 0) return 1;
   return 0;
 }
 
-static void parse_flags(int argc, char **argv, int start, const char *const *value_flags, int stop_at_positional, struct parsed *out) {
+void parse_flags(int argc, char **argv, int start, const char *const *value_flags, int stop_at_positional, struct parsed *out) {
   memset(out, 0, sizeof *out);
   int i = start;
   for (; i < argc; i++) {
@@ -95,7 +95,7 @@ static void parse_flags(int argc, char **argv, int start, const char *const *val
   out->rest = i;
 }
 
-static const char *str_flag(struct parsed *p, const char *a, const char *b) {
+const char *str_flag(struct parsed *p, const char *a, const char *b) {
   const char *v = NULL;
   for (int i = 0; i < p->nflags; i++) {
     if ((strcmp(p->flags[i].name, a) == 0 || (b && strcmp(p->flags[i].name, b) == 0)) && p->flags[i].value) v = p->flags[i].value;
@@ -103,7 +103,7 @@ static const char *str_flag(struct parsed *p, const char *a, const char *b) {
   return v;
 }
 
-static int bool_flag(struct parsed *p, const char *a, const char *b) {
+int bool_flag(struct parsed *p, const char *a, const char *b) {
   for (int i = 0; i < p->nflags; i++) {
     if (strcmp(p->flags[i].name, a) == 0 || (b && strcmp(p->flags[i].name, b) == 0)) {
       if (!p->flags[i].value || strcmp(p->flags[i].value, "false") != 0) return 1;
@@ -113,7 +113,7 @@ static int bool_flag(struct parsed *p, const char *a, const char *b) {
 }
 
 // path.resolve(): absolute, without ".", ".." or repeated slashes.
-static char *resolve_path(const char *p) {
+char *resolve_path(const char *p) {
   char cwd[PATH_MAX];
   char *joined;
   if (p[0] == '/') joined = xstrdup(p);
@@ -165,7 +165,7 @@ static void rm_state_dir(void) {
 
 static void remove_cgroups(void) {
   for (int i = 0; i < plan.nrecs; i++) {
-    if (strcmp(plan.recs[i].op, "cgroup") != 0) continue;
+    if (strcmp(plan.recs[i].op, "cgroup") != 0 && strcmp(plan.recs[i].op, "cgroup2") != 0) continue;
     for (int k = 0; k < 50; k++) {
       if (rmdir(plan.recs[i].args[1]) == 0 || errno == ENOENT) break;
       if (errno != EBUSY) break;
@@ -257,22 +257,6 @@ static void set_oom_score_adj(void) {
   if (write_file(path, v, (size_t)n, 0) < 0) die("write %s", path);
 }
 
-static void start_time(pid_t pid, char *out, size_t len) {
-  char path[64], *text;
-  size_t tl;
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  out[0] = 0;
-  if (read_file(path, &text, &tl) < 0) return;
-  char *p = strrchr(text, ')');
-  // Fields after comm: state is field 3, starttime field 22.
-  for (int field = 3; p && field <= 22; field++) p = strchr(p + 1, ' ');
-  if (p) {
-    p++;
-    size_t n = strcspn(p, " \n");
-    snprintf(out, len, "%.*s", (int)n, p);
-  }
-  free(text);
-}
 
 static void create(const char *root, const char *bundle, const char *pid_file, const char *console_socket, int no_pivot) {
   fatal_handler = parent_fatal;
@@ -284,16 +268,7 @@ static void create(const char *root, const char *bundle, const char *pid_file, c
   if (!plan.terminal && console_socket) dief("%s: process.terminal: --console-socket given but terminal is false", config);
   for (int i = 0; i < plan.nrecs; i++) {
     if (strcmp(plan.recs[i].op, "seccomp") != 0) continue;
-    char *prog;
-    size_t len;
-    char digest[65];
-    if (read_file(plan.recs[i].args[0], &prog, &len) < 0) die("launch plan: read the seccomp program %s", plan.recs[i].args[0]);
-    sha256_hex((unsigned char *)prog, len, digest);
-    if (strcmp(digest, plan.recs[i].args[1]) != 0 || len == 0 || len % 8 != 0 || len / 8 > 0xffff) {
-      dief("launch plan: the seccomp program %s does not match the plan", plan.recs[i].args[0]);
-    }
-    plan.seccomp = (unsigned char *)prog;
-    plan.seccomp_len = len;
+    plan.seccomp = read_program(plan.recs[i].args[0], plan.recs[i].args[1], "seccomp", 0xffff, &plan.seccomp_len);
   }
 
   // mkdir -p root (0700), then the state dir.
@@ -360,10 +335,11 @@ static void create(const char *root, const char *bundle, const char *pid_file, c
   for (int i = 0; i < plan.nrecs; i++) {
     struct rec *r = &plan.recs[i];
     if (strcmp(r->op, "cgroup") == 0) mkdir_cgroup(r->args[0], r->args[1], strcmp(r->args[2], "1") == 0);
+    else if (strcmp(r->op, "cgroup2") == 0) cgroup2_create(r->args[0], r->args[1]);
   }
   set_oom_score_adj();
   char started[32];
-  start_time(init_pid, started, sizeof started);
+  proc_stat(init_pid, started, sizeof started);
   // A failed write means the init is gone: what it said, if anything, is read below.
   uint32_t plan_len = (uint32_t)plan.len, seccomp_len = (uint32_t)plan.seccomp_len;
   if (write_all(sv[0], "g", 1) == 0 && write_all(sv[0], &plan_len, sizeof plan_len) == 0 && write_all(sv[0], plan.buf, plan.len) == 0 &&
@@ -391,7 +367,18 @@ static void create(const char *root, const char *bundle, const char *pid_file, c
   }
   close(sv[0]);
 
-  // runc's order: limits once the init is ready, so its own setup cannot trip them.
+  // runc's order: limits once the init is ready, so its own setup cannot trip them;
+  // on v2 the device program first, as CgroupV2.set.
+  const char *unified = NULL;
+  for (int i = 0; i < plan.nrecs; i++) {
+    if (strcmp(plan.recs[i].op, "cgroup2") == 0) unified = plan.recs[i].args[1];
+  }
+  for (int i = 0; i < plan.nrecs; i++) {
+    struct rec *r = &plan.recs[i];
+    if (strcmp(r->op, "device-program") != 0) continue;
+    if (!unified) dief("launch plan: a device program without a cgroup2 record");
+    cgroup2_attach_devices(unified, r->args[0], r->args[1]);
+  }
   for (int i = 0; i < plan.nrecs; i++) {
     struct rec *r = &plan.recs[i];
     if (strcmp(r->op, "cgroup-write") != 0) continue;
@@ -431,11 +418,17 @@ static void create(const char *root, const char *bundle, const char *pid_file, c
 int main(int argc, char **argv) {
   orig_argv = argv;
   if (argc > 1 && strcmp(argv[1], INIT_ARG) == 0) init_main(argc, argv);
+  if (argc > 1 && strcmp(argv[1], EXEC_ARG) == 0) {
+    // exec.c re-executed itself through its sealed binary: the same command line follows.
+    argv[1] = argv[0];
+    orig_argv = argv + 1;
+    exec_main(argc - 1, argv + 1, 1);
+  }
   fatal_handler = parent_fatal;
-  static const char *const global_values[] = { "root", "log", "log-format", "criu", "rootless", NULL };
   static const char *const create_values[] = { "bundle", "b", "pid-file", "console-socket", "preserve-fds", NULL };
   struct parsed g, c;
-  parse_flags(argc, argv, 1, global_values, 1, &g);
+  parse_flags(argc, argv, 1, GLOBAL_VALUE_FLAGS, 1, &g);
+  if (g.rest < argc && strcmp(argv[g.rest], "exec") == 0) exec_main(argc, argv, 0);
   if (g.rest >= argc || strcmp(argv[g.rest], "create") != 0) exec_node();
   if (bool_flag(&g, "version", "v") || bool_flag(&g, "help", "h") || bool_flag(&g, "systemd-cgroup", NULL)) exec_node();
   const char *log_format = str_flag(&g, "log-format", NULL);
@@ -450,7 +443,7 @@ int main(int argc, char **argv) {
   size_t len;
   if (read_file(plan_path, &buf, &len) < 0) exec_node();
   char why[256];
-  int rc = plan_parse(&plan, buf, len, why, sizeof why);
+  int rc = plan_parse(&plan, PLAN_VERSION, buf, len, why, sizeof why);
   if (rc == PLAN_OTHER_VERSION) exec_node();
   if (rc == PLAN_OK && (strcmp(plan.id, cid) != 0 || strcmp(plan.bundle, bundle) != 0)) exec_node();
   if (rc == PLAN_OK) {

@@ -12,6 +12,8 @@ static const struct { const char *op; int nargs; } OPS[] = {
   { "sysctl", 2 }, { "readonly-path", 1 }, { "masked-path", 1 }, { "readonly-root", 0 }, { "hostname", 1 },
   { "domainname", 1 }, { "rlimit", 4 }, { "user", 3 }, { "additional-gid", 1 }, { "caps", 4 }, { "ambient", 1 },
   { "no-new-privileges", 0 }, { "seccomp", 2 }, { "cwd", 1 }, { "env", 1 }, { "arg", 1 },
+  { "root", 1 }, { "process-sha256", 1 }, { "init", 2 }, { "console-size", 2 }, { "join-namespace", 2 }, { "join-cgroup", 1 },
+  { "cgroup2", 2 }, { "device-program", 2 },
 };
 
 int parse_i64(const char *s, long long *out) {
@@ -40,7 +42,7 @@ static int numbers_ok(const struct rec *r) {
     { "cgroup", { 2 }, 1 }, { "cgroup-write", { 2 }, 1 }, { "oom-score-adj", { 0 }, 1 }, { "terminal", { 0 }, 1 },
     { "root-propagation", { 0, 1 }, 2 }, { "mount", { 3, 6, 8 }, 3 }, { "device", { 1, 2, 3, 4, 5 }, 5 },
     { "rlimit", { 0, 1, 2 }, 3 }, { "user", { 0, 1, 2 }, 3 }, { "additional-gid", { 0 }, 1 },
-    { "caps", { 0, 1, 2, 3 }, 4 }, { "ambient", { 0 }, 1 },
+    { "caps", { 0, 1, 2, 3 }, 4 }, { "ambient", { 0 }, 1 }, { "init", { 0, 1 }, 2 }, { "console-size", { 0, 1 }, 2 },
   };
   for (size_t i = 0; i < sizeof NUM / sizeof NUM[0]; i++) {
     if (strcmp(NUM[i].op, r->op) != 0) continue;
@@ -65,7 +67,7 @@ static int numbers_ok(const struct rec *r) {
   return 1;
 }
 
-int plan_parse(struct plan *p, char *buf, size_t len, char *why, size_t whylen) {
+int plan_parse(struct plan *p, const char *version, char *buf, size_t len, char *why, size_t whylen) {
   memset(p, 0, sizeof *p);
   p->buf = buf;
   p->len = len;
@@ -78,7 +80,8 @@ int plan_parse(struct plan *p, char *buf, size_t len, char *why, size_t whylen) 
   char **strs = xmalloc(sizeof(char *) * nstr);
   size_t k = 0;
   for (size_t i = 0; i < len; i += strlen(buf + i) + 1) strs[k++] = buf + i;
-  if (strcmp(strs[0], PLAN_VERSION) != 0) return PLAN_OTHER_VERSION;
+  if (strcmp(strs[0], version) != 0) return PLAN_OTHER_VERSION;
+  p->version = version;
   p->recs = xmalloc(sizeof(struct rec) * nstr);
   for (size_t i = 1; i < nstr;) {
     const char *op = strs[i];
@@ -108,7 +111,12 @@ int plan_parse(struct plan *p, char *buf, size_t len, char *why, size_t whylen) 
     else if (strcmp(op, "bundle") == 0) p->bundle = r->args[0];
     else if (strcmp(op, "rootfs") == 0) p->rootfs = r->args[0];
     else if (strcmp(op, "state") == 0) p->state_rest = r->args[0];
-    else if (strcmp(op, "terminal") == 0) p->terminal = strcmp(r->args[0], "1") == 0;
+    else if (strcmp(op, "root") == 0) p->root = r->args[0];
+    else if (strcmp(op, "process-sha256") == 0) p->process_sha = r->args[0];
+    else if (strcmp(op, "init") == 0) {
+      parse_i64(r->args[0], &p->init_pid);
+      p->init_start = r->args[1];
+    } else if (strcmp(op, "terminal") == 0) p->terminal = strcmp(r->args[0], "1") == 0;
     else if (strcmp(op, "oom-score-adj") == 0) {
       long long v;
       parse_i64(r->args[0], &v);
@@ -116,7 +124,9 @@ int plan_parse(struct plan *p, char *buf, size_t len, char *why, size_t whylen) 
       p->oom = (long)v;
     }
   }
-  if (!p->id || !p->config_sha || !p->bundle || !p->rootfs || !p->state_rest) {
+  int exec = strcmp(version, EXEC_PLAN_VERSION) == 0;
+  if (exec ? !p->id || !p->root || !p->process_sha || !p->init_start || p->init_pid <= 0
+           : !p->id || !p->config_sha || !p->bundle || !p->rootfs || !p->state_rest) {
     snprintf(why, whylen, "a header record is missing");
     return PLAN_INVALID;
   }

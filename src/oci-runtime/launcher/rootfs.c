@@ -319,17 +319,7 @@ void rootfs_console(const char *rootfs, int console_fd, int *slave_out) {
   fdpath(dst, sizeof dst, cfd);
   if (mount(src, dst, NULL, MS_BIND, NULL) < 0) die("console: bind %s on /dev/console", slave_path);
   close(cfd);
-  static const char name[] = "/dev/ptmx";
-  struct iovec iov = { .iov_base = (void *)name, .iov_len = sizeof name - 1 };
-  union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
-  memset(&u, 0, sizeof u);
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cm), &master, sizeof(int));
-  if (sendmsg(console_fd, &msg, 0) < 0) die("console: sendmsg to the console socket");
+  if (send_fd(console_fd, master) < 0) die("console: sendmsg to the console socket");
   close(master);
   close(console_fd);
   *slave_out = slave;

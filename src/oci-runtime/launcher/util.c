@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -185,4 +186,59 @@ int mount_containing(const char *path, char *mountpoint, size_t len, int *shared
     return -1;
   }
   return 0;
+}
+
+// The pty master to a console socket (SCM_RIGHTS, named as the Node runtime names it).
+int send_fd(int sock, int fd) {
+  static const char name[] = "/dev/ptmx";
+  struct iovec iov = { .iov_base = (void *)name, .iov_len = sizeof name - 1 };
+  union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+  memset(&u, 0, sizeof u);
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+  return sendmsg(sock, &msg, 0) < 0 ? -1 : 0;
+}
+
+int cap_last_cap(void) {
+  char *text;
+  size_t len;
+  if (read_file("/proc/sys/kernel/cap_last_cap", &text, &len) < 0) die("read /proc/sys/kernel/cap_last_cap");
+  int last = atoi(text);
+  free(text);
+  return last;
+}
+
+// The state (field 3) and start time (field 22) of /proc/<pid>/stat; state 0 when unreadable.
+char proc_stat(pid_t pid, char *start, size_t len) {
+  char path[64], *text;
+  size_t tl;
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  start[0] = 0;
+  if (read_file(path, &text, &tl) < 0) return 0;
+  char *p = strrchr(text, ')');
+  char state = p && p[1] == ' ' ? p[2] : 0;
+  for (int field = 3; p && field <= 22; field++) p = strchr(p + 1, ' ');
+  if (p) {
+    p++;
+    size_t n = strcspn(p, " \n");
+    snprintf(start, len, "%.*s", (int)n, p);
+  }
+  free(text);
+  return state;
+}
+
+// A program a plan names (seccomp, device rules): its bytes, checked against the
+// plan's digest, a whole number of 8-byte instructions, at most max_insns of them.
+unsigned char *read_program(const char *path, const char *sha256, const char *what, size_t max_insns, size_t *len) {
+  char *prog, digest[65];
+  if (read_file(path, &prog, len) < 0) die("launch plan: read the %s program %s", what, path);
+  sha256_hex((unsigned char *)prog, *len, digest);
+  if (strcmp(digest, sha256) != 0 || *len == 0 || *len % 8 != 0 || *len / 8 > max_insns) {
+    dief("launch plan: the %s program %s does not match the plan", what, path);
+  }
+  return (unsigned char *)prog;
 }

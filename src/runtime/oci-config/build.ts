@@ -4,6 +4,7 @@
 import { errors } from '../../common/errors';
 import { buildAnnotations } from './annotations';
 import { buildCapabilities, ALL_CAPABILITIES } from './capabilities';
+import { injectCdiDevices } from '../cdi';
 import { buildDevices } from './devices';
 import { hostCapabilities, realHostProbe } from './host-probe';
 import type { ContainerSpecInput, ImageConfig, PauseSpecInput } from './inputs';
@@ -69,6 +70,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpecResu
     privileged,
     capabilities: capabilities.bounding,
     profileRoot: runtime.seccompProfileRoot,
+    defaultProfile: runtime.defaultSeccompProfile,
     ...(runtime.arch ? { arch: runtime.arch } : {}),
   });
 
@@ -132,6 +134,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpecResu
     }),
     linux,
   };
+  injectCdiDevices(spec, config.CDIDevices.map((d) => d.name), config.annotations ?? {}, runtime.cdiSpecDirs ?? []);
   if (runtime.defaultUlimits.length > 0) spec.process.rlimits = runtime.defaultUlimits.map((r) => ({ ...r }));
   if (hostname !== undefined) spec.hostname = hostname;
 
@@ -178,6 +181,7 @@ export function buildPauseSpec(input: PauseSpecInput): OciSpec {
     privileged,
     capabilities: [],
     profileRoot: runtime.seccompProfileRoot,
+    defaultProfile: runtime.defaultSeccompProfile,
     ...(runtime.arch ? { arch: runtime.arch } : {}),
   });
   const sysctls = validateSysctls(input.sysctls, { network: ns.hostNetwork, ipc: ns.hostIpc, uts: ns.hostUts }, 'config.linux.sysctls');

@@ -29,14 +29,18 @@ export interface HostProbe {
   mountPropagation(realPath: string): MountPropagationMode;
 }
 
+/** Major and minor of a st_rdev (glibc's gnu_dev_major/minor encoding). */
+export function deviceNumbers(rdev: bigint): { major: number; minor: number } {
+  return {
+    major: Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn)),
+    minor: Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn)),
+  };
+}
+
 function deviceFromStat(p: string, st: fs.BigIntStats): HostDevice | null {
   const type = st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : null;
   if (!type) return null;
-  const rdev = st.rdev;
-  // glibc's gnu_dev_major/minor encoding.
-  const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
-  const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
-  return { path: p, type, major, minor, fileMode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid) };
+  return { path: p, type, ...deviceNumbers(st.rdev), fileMode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid) };
 }
 
 // /dev entries that are not devices to hand to a privileged container (containerd's list).

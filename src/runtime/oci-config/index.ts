@@ -13,3 +13,4 @@ export { validateSysctls } from './sysctls';
 export { ANNOTATIONS, readRecoveryAnnotations, type RecoveryInfo } from './annotations';
 export { checkRunAsGroupHasUser, type ResolvedUser } from './user';
 export { DEFAULT_SECCOMP_PROFILE } from './seccomp-default';
+export { loadLocalhostProfile } from './seccomp';

@@ -4,6 +4,7 @@ import type { ContainerConfig__Output } from '../../generated/runtime/v1/Contain
 import type { PodSandboxConfig__Output } from '../../generated/runtime/v1/PodSandboxConfig';
 import type { OciRlimit } from './oci-types';
 import type { HostProbe } from './host-probe';
+import type { SeccompProfile } from './seccomp-profile';
 
 /** The `config` object of an OCI image config (the fields the runtime uses). */
 export interface ImageConfig {
@@ -66,6 +67,8 @@ export interface SpecRuntimeOptions {
   minOomScoreAdj: number;
   /** Memory limits below this are rejected (cradle's runtime init needs ~16 MiB). */
   memoryFloorBytes: number;
+  /** CDI spec directories, lowest precedence first; none = no CDI device resolves. */
+  cdiSpecDirs?: readonly string[];
   /** Directory for relative Localhost seccomp profile references. */
   seccompProfileRoot: string;
   /**
@@ -73,6 +76,8 @@ export interface SpecRuntimeOptions {
    * (the CRI's meaning, containerd's and cradle's default) leaves it unconfined.
    */
   seccompUseDefaultWhenEmpty: boolean;
+  /** The profile RuntimeDefault means on this node ([runtime] seccomp_profile or the built-in one). */
+  defaultSeccompProfile: SeccompProfile;
   /** Whether memory+swap can be limited (cgroup v1 memsw files or v2 memory.swap.max). */
   swapAccounting: boolean;
   /**

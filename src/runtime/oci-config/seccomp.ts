@@ -92,6 +92,8 @@ export interface SeccompBuildOptions {
   /** The container's bounding capabilities (conditional rules of the profile depend on them). */
   capabilities: readonly string[];
   profileRoot: string;
+  /** What RuntimeDefault means (default: the built-in profile). */
+  defaultProfile?: SeccompProfile;
   arch?: NodeJS.Architecture;
   kernel?: string;
 }
@@ -100,7 +102,7 @@ export interface SeccompBuildOptions {
 export function buildSeccomp(choice: SeccompChoice, opts: SeccompBuildOptions): OciSeccomp | undefined {
   if (opts.privileged || choice.kind === 'Unconfined') return undefined;
   const profile = choice.kind === 'RuntimeDefault'
-    ? DEFAULT_SECCOMP_PROFILE
+    ? opts.defaultProfile ?? DEFAULT_SECCOMP_PROFILE
     : loadLocalhostProfile(localhostProfilePath(choice.ref, opts.profileRoot, choice.field), choice.field);
   return resolveSeccompProfile(profile, {
     capabilities: opts.capabilities,

@@ -13,12 +13,28 @@ import type { RuntimeHandlers } from '../../runtime/handlers';
 import type { OciRuntime } from '../../runtime/oci-runtime';
 import { buildExecProcess } from '../../runtime/oci-config';
 import { killProcessGroup } from '../../runtime/process-group';
-import type { ExecBackend, ExecResult, SessionIO } from '../backend';
+import type { ExecBackend, ExecResult, SessionIO, TerminalSize } from '../backend';
 import { acceptAsync, listenUnix, receiveFdAsync, setWindowSize } from '../../sys/unix-socket';
 import * as tty from 'node:tty';
 
 /** How long the runtime's exec has to reap the killed process and exit before it is killed itself. */
 const ABANDONED_EXEC_GRACE_MS = 5000;
+/**
+ * How long a terminal exec waits for the client's first terminal size (kubectl sends
+ * it as soon as the streams are open): the process then starts with its size set,
+ * instead of reading 0x0 before the resize arrives.
+ */
+const FIRST_SIZE_WAIT_MS = 300;
+
+/** The first size the client sends, if it comes within FIRST_SIZE_WAIT_MS. */
+async function firstSize(sizes: AsyncIterator<TerminalSize>): Promise<{ size?: TerminalSize; next: Promise<IteratorResult<TerminalSize>> }> {
+  const next = sizes.next();
+  let timer: NodeJS.Timeout | undefined;
+  const waited = await Promise.race([next, new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), FIRST_SIZE_WAIT_MS); })]);
+  clearTimeout(timer);
+  if (waited === undefined) return { next };
+  return waited.done ? { next } : { size: waited.value, next: sizes.next() };
+}
 
 /**
  * The client went away: SIGKILL to the process's group (the runtime's exec made it a
@@ -43,7 +59,8 @@ async function endAbandonedExec(runtimeExec: ChildProcess, pidFile: string): Pro
   if (!ended()) runtimeExec.kill('SIGKILL');
 }
 
-async function ttyExec(runtime: OciRuntime, processFile: string, id: string, dir: string, pidFile: string, io: SessionIO, signal: AbortSignal): Promise<ExecResult> {
+async function ttyExec(runtime: OciRuntime, processFile: string, id: string, dir: string, pidFile: string, io: SessionIO,
+  sizes: { iterator: AsyncIterator<TerminalSize>; next: Promise<IteratorResult<TerminalSize>> }, signal: AbortSignal): Promise<ExecResult> {
   const socketPath = path.join(dir, 'console.sock');
   const listener = listenUnix(socketPath);
   const command = runtime.execCommand(id, { processFile, pidFile, consoleSocket: socketPath });
@@ -77,8 +94,8 @@ async function ttyExec(runtime: OciRuntime, processFile: string, id: string, dir
     const onInput = (chunk: Buffer) => fs.write(m, chunk, () => undefined);
     io.stdin?.on('data', onInput);
     void (async () => {
-      for await (const size of io.resize) {
-        try { setWindowSize(m, size.height, size.width); } catch { /* closed */ }
+      for (let r = await sizes.next; !r.done; r = await sizes.iterator.next()) {
+        try { setWindowSize(m, r.value.height, r.value.width); } catch { /* closed */ }
       }
     })();
     const exitCode = await exited;
@@ -104,14 +121,20 @@ export function execBackend(containers: ContainerManager, handlers: RuntimeHandl
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       const processFile = path.join(dir, 'process.json');
       const pidFile = path.join(dir, 'pid');
-      fs.writeFileSync(processFile, JSON.stringify(buildExecProcess(containers.processOf(c), request.cmd, request.tty)), { mode: 0o600 });
+      const proc = buildExecProcess(containers.processOf(c), request.cmd, request.tty);
       if (request.tty) {
         try {
-          return await ttyExec(runtime, processFile, c.id, dir, pidFile, io, signal);
+          const iterator = io.resize[Symbol.asyncIterator]();
+          const { size, next } = await firstSize(iterator);
+          // OCI process.consoleSize: the runtime sets it on the pty before the process starts.
+          const consoleSize = size ? { consoleSize: { height: size.height, width: size.width } } : {};
+          fs.writeFileSync(processFile, JSON.stringify({ ...proc, ...consoleSize }), { mode: 0o600 });
+          return await ttyExec(runtime, processFile, c.id, dir, pidFile, io, { iterator, next }, signal);
         } finally {
           fs.rmSync(dir, { recursive: true, force: true });
         }
       }
+      fs.writeFileSync(processFile, JSON.stringify(proc), { mode: 0o600 });
       const command = runtime.execCommand(c.id, { processFile, pidFile });
       const child = spawn(command.file, command.args, {
         stdio: [io.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],

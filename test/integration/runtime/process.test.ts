@@ -49,47 +49,54 @@ test('a non-root user with ambient capabilities sees what runc gives it', { skip
   assert.equal(ours, await userView('runc'));
 });
 
-test('exec runs a process inside a running container with the config\'s identity', { skip }, async (t) => {
-  const ctr = new TestContainer('cradle', 'exec', ['sleep', '1000']);
-  t.after(() => ctr.cleanup());
-  ctr.writeSpec();
-  assert.equal(ctr.create().status, 0);
-  assert.equal(ctr.cli(['start', ctr.id]).status, 0);
-  const proc = { ...ctr.spec.process!, args: ['sh', '-c', 'echo "id: $(id)"; echo "host: $(hostname)"; echo "pid: $$"; grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status; cat /proc/self/cgroup | grep memory; ls /proc/$$/fd | tr "\\n" " "; echo; exit 5'], user: { uid: 1000, gid: 1000, additionalGids: [2000] } };
-  const processFile = path.join(ctr.dir, 'process.json');
-  fs.writeFileSync(processFile, JSON.stringify(proc));
-  const r = ctr.cli(['exec', '--process', processFile, '--pid-file', path.join(ctr.dir, 'exec.pid'), ctr.id], { stdio: ['ignore', 'pipe', 'pipe'] });
-  assert.equal(r.status, 5, r.stderr);
-  assert.match(r.stdout, /^host: cradle-ctr$/m);
-  assert.match(r.stdout, /^pid: (?!1$)\d+$/m, 'an ordinary pid in the container\'s pid namespace');
-  assert.match(r.stdout, /^id: uid=1000\(user\) gid=1000\(user\) groups=2000$/m);
-  // uid 1000 without ambient caps: execve clears them, as under runc.
-  assert.match(r.stdout, /^CapEff:\s+0000000000000000$/m);
-  assert.match(r.stdout, /^NoNewPrivs:\s+1$/m);
-  assert.match(r.stdout, /^Seccomp:\s+2$/m);
-  assert.match(r.stdout, /^\d+:memory:\/$/m, 'in the container\'s cgroup (and cgroup namespace)');
-  assert.match(fs.readFileSync(path.join(ctr.dir, 'exec.pid'), 'utf8'), /^\d+$/);
-  // exec installs the program the init compiled (kept in the state dir); without
-  // it, exec compiles it again. Either way the config's rule applies: sethostname
-  // gets EACCES (errnoRet 13) from the filter, not the EPERM a uid-1000 process
-  // without CAP_SYS_ADMIN would get from the kernel.
-  const program = path.join(ctr.root, ctr.id, 'seccomp.bpf');
-  assert.ok(fs.statSync(program).size > 0, 'create stored the compiled seccomp program');
-  for (const cached of [true, false]) {
-    if (!cached) fs.rmSync(program);
-    fs.writeFileSync(processFile, JSON.stringify({ ...proc, args: ['hostname', 'evil'] }));
-    const h = ctr.cli(['exec', '--process', processFile, ctr.id], { stdio: ['ignore', 'pipe', 'pipe'] });
-    assert.notEqual(h.status, 0);
-    assert.match(h.stderr, /Permission denied/, `program ${cached ? 'from create' : 'compiled by exec'}: ${h.stderr}`);
-  }
-  assert.ok(fs.existsSync(program), 'exec stored the program it compiled');
-  // Detached: the CLI returns at once, the process keeps running in the container.
-  // (stdio ignored: the detached process would hold our pipes open.)
-  const d = ctr.cli(['exec', '--detach', ctr.id, 'sleep', '777'], { stdio: ['ignore', 'ignore', 'ignore'] });
-  assert.equal(d.status, 0, d.stderr);
-  const pids = JSON.parse(ctr.cli(['ps', '--format', 'json', ctr.id]).stdout) as number[];
-  assert.ok(pids.some((pid) => { try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') === 'sleep\x00777\x00'; } catch { return false; } }), 'the detached process is in the container cgroup');
-});
+for (const launcher of ['native', 'node'] as const) {
+  test(`exec (${launcher}) runs a process inside a running container with the config's identity`, { skip }, async (t) => {
+    const ctr = new TestContainer('cradle', 'exec', ['sleep', '1000']);
+    ctr.launcher = launcher;
+    t.after(() => ctr.cleanup());
+    ctr.writeSpec();
+    assert.equal(ctr.create().status, 0);
+    assert.equal(ctr.cli(['start', ctr.id]).status, 0);
+    const proc = { ...ctr.spec.process!, args: ['sh', '-c', 'echo "id: $(id)"; echo "host: $(hostname)"; echo "pid: $$"; grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status; cat /proc/self/cgroup | grep memory; ls /proc/$$/fd | tr "\\n" " "; echo; exit 5'], user: { uid: 1000, gid: 1000, additionalGids: [2000] } };
+    const processFile = path.join(ctr.dir, 'process.json');
+    fs.writeFileSync(processFile, JSON.stringify(proc));
+    const r = ctr.exec(processFile, ['--pid-file', path.join(ctr.dir, 'exec.pid')]);
+    assert.equal(r.planned, launcher === 'native');
+    assert.equal(r.status, 5, r.stderr);
+    assert.match(r.stdout, /^host: cradle-ctr$/m);
+    assert.match(r.stdout, /^pid: (?!1$)\d+$/m, 'an ordinary pid in the container\'s pid namespace');
+    assert.match(r.stdout, /^id: uid=1000\(user\) gid=1000\(user\) groups=2000$/m);
+    // uid 1000 without ambient caps: execve clears them, as under runc.
+    assert.match(r.stdout, /^CapEff:\s+0000000000000000$/m);
+    assert.match(r.stdout, /^NoNewPrivs:\s+1$/m);
+    assert.match(r.stdout, /^Seccomp:\s+2$/m);
+    assert.match(r.stdout, /^\d+:memory:\/$/m, 'in the container\'s cgroup (and cgroup namespace)');
+    assert.match(r.stdout, /^0 1 2 $/m, 'the shell has stdio only: nothing of the host leaks');
+    assert.match(fs.readFileSync(path.join(ctr.dir, 'exec.pid'), 'utf8'), /^\d+$/);
+    // exec installs the program the init compiled (kept in the state dir); without
+    // it, exec compiles it again (the Node path: no plan). Either way the config's
+    // rule applies: sethostname gets EACCES (errnoRet 13) from the filter, not the
+    // EPERM a uid-1000 process without CAP_SYS_ADMIN would get from the kernel.
+    const program = path.join(ctr.root, ctr.id, 'seccomp.bpf');
+    assert.ok(fs.statSync(program).size > 0, 'create stored the compiled seccomp program');
+    for (const cached of [true, false]) {
+      if (!cached) fs.rmSync(program);
+      fs.writeFileSync(processFile, JSON.stringify({ ...proc, args: ['hostname', 'evil'] }));
+      const h = ctr.exec(processFile);
+      assert.equal(h.planned, launcher === 'native' && cached);
+      assert.notEqual(h.status, 0);
+      assert.match(h.stderr, /Permission denied/, `program ${cached ? 'from create' : 'compiled by exec'}: ${h.stderr}`);
+    }
+    assert.ok(fs.existsSync(program), 'exec stored the program it compiled');
+    // Detached: the CLI returns at once, the process keeps running in the container.
+    // (stdio ignored: the detached process would hold our pipes open.)
+    fs.writeFileSync(processFile, JSON.stringify({ ...proc, args: ['sleep', '777'] }));
+    const d = ctr.exec(processFile, ['--detach'], { stdio: ['ignore', 'ignore', 'ignore'] });
+    assert.equal(d.status, 0, d.stderr);
+    const pids = JSON.parse(ctr.cli(['ps', '--format', 'json', ctr.id]).stdout) as number[];
+    assert.ok(pids.some((pid) => { try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') === 'sleep\x00777\x00'; } catch { return false; } }), 'the detached process is in the container cgroup');
+  });
+}
 
 test('an exec\'d process leads its own session and process group, as under runc', { skip }, async (t) => {
   // runc's exec'd processes call setsid(): a kill of the group then reaches what they start.

@@ -11,6 +11,7 @@ import type { ContainerSpecInput, PauseSpecInput, SandboxFacts, SpecRuntimeOptio
 import type { HostDevice, HostProbe, MountPropagationMode } from '../../../src/runtime/oci-config/host-probe';
 import { ALL_CAPABILITIES, CRIO_DEFAULT_CAPABILITIES } from '../../../src/runtime/oci-config/capabilities';
 import { DEFAULT_MEMORY_FLOOR } from '../../../src/runtime/oci-config/resources';
+import { DEFAULT_SECCOMP_PROFILE } from '../../../src/runtime/oci-config/seccomp-default';
 
 export function decodeRequest(config: ContainerConfig, sandboxConfig: PodSandboxConfig = {}): {
   config: ContainerConfig__Output; sandboxConfig: PodSandboxConfig__Output;
@@ -36,6 +37,7 @@ export const runtimeOptions = (over: Partial<SpecRuntimeOptions> = {}): SpecRunt
   memoryFloorBytes: DEFAULT_MEMORY_FLOOR,
   seccompProfileRoot: '/var/lib/kubelet/seccomp',
   seccompUseDefaultWhenEmpty: false,
+  defaultSeccompProfile: DEFAULT_SECCOMP_PROFILE,
   swapAccounting: true,
   supportsRecursiveReadOnly: true,
   arch: 'x64',

@@ -6,7 +6,9 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PLAN_FILE, PLAN_SECCOMP_FILE, PLAN_VERSION, writeLaunchPlan } from '../../../src/oci-runtime/launch-plan';
+import { PLAN_DEVICES_FILE, PLAN_FILE, PLAN_SECCOMP_FILE, PLAN_VERSION, writeLaunchPlan } from '../../../src/oci-runtime/launch-plan';
+import { CgroupV2 } from '../../../src/oci-runtime/cgroups';
+import { planRecords } from '../../helpers/plan-records';
 import { defaultSpec, makeBusyboxRootfs, writeSpec } from '../../helpers/rootfs';
 import type { Spec } from '../../../src/oci-runtime/spec';
 
@@ -21,22 +23,13 @@ function bundle(t: { after: (fn: () => void) => void }): { dir: string; spec: Sp
 }
 
 function records(dir: string): string[][] {
-  const strings = fs.readFileSync(path.join(dir, PLAN_FILE), 'utf8').split('\0');
-  assert.equal(strings.pop(), '', 'every string is NUL-terminated');
-  assert.equal(strings.shift(), PLAN_VERSION);
   const arity: Record<string, number> = {
     id: 1, 'config-sha256': 1, bundle: 1, rootfs: 1, state: 1, namespace: 2, cgroup: 3, 'cgroup-write': 3, 'oom-score-adj': 1,
     terminal: 1, 'root-propagation': 2, mount: 9, mkdir: 1, symlink: 2, device: 6, 'dev-symlinks': 0, sysctl: 2, 'readonly-path': 1,
     'masked-path': 1, 'readonly-root': 0, hostname: 1, domainname: 1, rlimit: 4, user: 3, 'additional-gid': 1, caps: 4, ambient: 1,
-    'no-new-privileges': 0, seccomp: 2, cwd: 1, env: 1, arg: 1,
+    'no-new-privileges': 0, seccomp: 2, cwd: 1, env: 1, arg: 1, cgroup2: 2, 'device-program': 2,
   };
-  const out: string[][] = [];
-  while (strings.length) {
-    const op = strings.shift()!;
-    assert.ok(op in arity, `known op ${op}`);
-    out.push([op, ...strings.splice(0, arity[op]!)]);
-  }
-  return out;
+  return planRecords(path.join(dir, PLAN_FILE), PLAN_VERSION, arity);
 }
 
 test('the plan: header, cgroups, limits without the Node floor, rootfs, process, seccomp', { skip }, (t) => {
@@ -99,4 +92,47 @@ test('specs for the Node path get no plan, and a stale plan is removed', { skip 
   assert.equal(writeLaunchPlan(dir, '../x'), false, 'invalid id');
   fs.writeFileSync(path.join(dir, 'config.json'), '{');
   assert.equal(writeLaunchPlan(dir, 'ctr'), false, 'invalid JSON');
+});
+
+test('cgroup v2 (a fake unified tree): the cgroup, its device program, the v2 limit files, cgroup2 mounts', (t) => {
+  const { dir, spec } = bundle(t);
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-unit-plan-v2-'));
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(root, 'cgroup.controllers'), 'cpu memory pids');
+  const cgroupFs = { root, selfCgroup: '0::/\n' };
+  spec.linux!.resources = {
+    memory: { limit: 4 * 1024 * 1024, swap: 8 * 1024 * 1024 }, cpu: { shares: 1024, quota: 50000, period: 100000 }, pids: { limit: 64 },
+    devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }],
+  };
+  const cgroupMount = (s: Spec) => s.mounts!.find((m) => m.type === 'cgroup' || m.type === 'cgroup2')!;
+  writeSpec(dir, spec);
+  assert.equal(writeLaunchPlan(dir, 'ctr', { cgroupFs }), true);
+  const r = records(dir);
+  const one = (op: string) => r.filter((x) => x[0] === op);
+  const leaf = path.join(root, 'cradle-unit-plan');
+  assert.deepEqual(one('cgroup'), [], 'no v1 hierarchy');
+  assert.deepEqual(one('cgroup2'), [['cgroup2', root, leaf]]);
+  const state = JSON.parse(`{${one('state')[0]![1]}`) as Record<string, unknown>;
+  assert.equal(state.cgroupVersion, 2);
+  assert.deepEqual(state.cgroupPaths, { '': leaf });
+  assert.deepEqual(one('cgroup-write').map((w) => [path.relative(leaf, w[1]!), w[2], w[3]]), [
+    ['memory.max', String(4 << 20), '0'], ['memory.swap.max', String(4 << 20), '0'], ['cpu.weight', '39', '0'], ['cpu.max', '50000 100000', '0'], ['pids.max', '64', '0'],
+  ], 'the files and values of CgroupV2.plan, in its order');
+  const [, file, digest] = one('device-program')[0]!;
+  assert.equal(file, path.join(dir, PLAN_DEVICES_FILE));
+  const program = fs.readFileSync(file!);
+  assert.deepEqual(program, CgroupV2.deviceProgram(spec.linux!.resources.devices!), 'the program the Node create attaches');
+  assert.equal(crypto.createHash('sha256').update(program).digest('hex'), digest);
+  // The cgroup mount: a cgroup2 fs with a cgroup namespace, a bind of the leaf without.
+  assert.ok(spec.linux!.namespaces!.some((n) => n.type === 'cgroup'), 'the default spec has a cgroup namespace');
+  const dest = path.posix.normalize(cgroupMount(spec).destination);
+  assert.deepEqual(one('mount').filter((m) => m[1]!.startsWith(dest)), [['mount', dest, 'cgroup2', 'cgroup2', String(0x2 | 0x4 | 0x8 | 0x1), '', 'dir', '0', '', '0']]);
+  spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== 'cgroup');
+  writeSpec(dir, spec);
+  assert.equal(writeLaunchPlan(dir, 'ctr', { cgroupFs }), true);
+  assert.deepEqual(records(dir).filter((m) => m[0] === 'mount' && m[1]!.startsWith(dest)), [['mount', dest, leaf, '', String(0x1000 | 0x4000), '', 'dir', '0', '', '0']]);
+  // A setting v2 cannot apply is a warning the Node create logs: that create stays on the Node path.
+  spec.linux!.resources.memory!.disableOOMKiller = true;
+  writeSpec(dir, spec);
+  assert.equal(writeLaunchPlan(dir, 'ctr', { cgroupFs }), false);
 });
