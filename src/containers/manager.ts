@@ -14,7 +14,7 @@ import { NameReservations } from '../common/reservations';
 import { findByIdOrPrefix } from '../common/id-lookup';
 import { RecordStore } from '../common/record-store';
 import { EventBus } from '../common/event-bus';
-import type { StateLayout } from '../common/state-layout';
+import { bundleParts, conmonFile, type StateLayout } from '../common/state-layout';
 import { CONTAINER_RESOURCES, containerDataDir, releaseAll, socketLink } from '../runtime/resources';
 import type { ImageService } from '../image';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig';
@@ -169,7 +169,7 @@ export class ContainerManager {
         runtime: this.options.specOptions(),
       });
       for (const volume of built.imageVolumes) fs.mkdirSync(volume.hostPath, { recursive: true });
-      fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(built.spec));
+      fs.writeFileSync(bundleParts(dir).config, JSON.stringify(built.spec));
       handler.runtime.prepareBundle(id, dir);
       crashPoint('CreateContainer', 'spec-written');
 
@@ -367,7 +367,7 @@ export class ContainerManager {
   private async recordExit(c: ContainerRecord, exit: ContainerExit, reason?: string): Promise<void> {
     await this.starting.get(c.id);
     if (c.state === 'CONTAINER_EXITED') return;
-    const oom = fs.existsSync(path.join(c.dir, 'oom')) || fs.existsSync(path.join(c.persistDir, 'oom'));
+    const oom = fs.existsSync(conmonFile(c.dir, 'oom')) || fs.existsSync(conmonFile(c.persistDir, 'oom'));
     // The exit file's mtime has millisecond precision: never report finishing before starting.
     const finished = BigInt(exit.finishedAt.getTime()) * 1_000_000n;
     await this.save(c, (next) => {
@@ -394,7 +394,7 @@ export class ContainerManager {
   async probeMonitors(): Promise<void> {
     for (const c of this.containers.values()) {
       if (c.state !== 'CONTAINER_RUNNING' || isProcessAlive(c.conmonPid, c.conmonStartTime)) continue;
-      if (fs.existsSync(path.join(c.persistDir, 'exit'))) continue; // a normal exit the monitor will report
+      if (fs.existsSync(conmonFile(c.persistDir, 'exit'))) continue; // a normal exit the monitor will report
       this.options.log.warn({ containerId: c.id, conmonPid: c.conmonPid }, 'conmon of a running container died');
       await this.options.handlers.get(c.runtimeHandler).runtime.kill(c.id, 'KILL', true).catch(() => undefined);
       this.options.onMonitorDied?.(c.config.metadata?.name ?? c.id);
@@ -415,7 +415,7 @@ export class ContainerManager {
     const process = buildExecProcess(this.processOf(c), cmd, false);
     const result = await handler.runtime.execSync({
       id: c.id, name: c.config.metadata!.name, process, tty: false, timeoutSeconds,
-      workDir: path.join(this.options.layout.execDirs, `${c.id.slice(0, 16)}-${randomBytes(6).toString('hex')}`),
+      workDir: this.options.layout.newExecWorkDir(c.id),
       maxOutputBytes: EXEC_SYNC_OUTPUT_LIMIT,
     });
     // As cri-o: a timeout is exit code -1 and a message, so a probe fails instead of going Unknown.
@@ -426,7 +426,7 @@ export class ContainerManager {
 
   /** The OCI process of the container (for exec: same user, env, caps, cwd). */
   processOf(c: ContainerRecord): OciProcess {
-    const spec = JSON.parse(fs.readFileSync(path.join(c.dir, 'config.json'), 'utf8')) as OciSpec;
+    const spec = JSON.parse(fs.readFileSync(bundleParts(c.dir).config, 'utf8')) as OciSpec;
     return spec.process!;
   }
 
@@ -445,7 +445,7 @@ export class ContainerManager {
     const c = this.find(idOrPrefix);
     if (c.state !== 'CONTAINER_RUNNING') throw errors.failedPrecondition(`container ${c.id} is not running`);
     const before = fs.existsSync(c.logPath);
-    const fd = fs.openSync(path.join(c.dir, 'ctl'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    const fd = fs.openSync(conmonFile(c.dir, 'ctl'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
     try {
       fs.writeSync(fd, '2 0 0\n');
     } finally {
@@ -480,7 +480,7 @@ export class ContainerManager {
       this.names.hold(record.reservedName, record.id, record.fingerprint, record.id);
       const monitorAlive = isProcessAlive(record.conmonPid, record.conmonStartTime);
       if ((record.state === 'CONTAINER_RUNNING' || record.state === 'CONTAINER_CREATED') && !monitorAlive) {
-        const exitFile = path.join(record.persistDir, 'exit');
+        const exitFile = conmonFile(record.persistDir, 'exit');
         if (fs.existsSync(exitFile)) {
           const code = Number(fs.readFileSync(exitFile, 'utf8').trim());
           await this.recordExit(record, { id: record.id, exitCode: Number.isFinite(code) ? code : 255, finishedAt: fs.statSync(exitFile).mtime });

@@ -167,9 +167,9 @@ export class Daemon {
     const streaming = await StreamingServer.start({
       ...(await streamingOptionsFromConfig(config.streaming)),
       backends: {
-        exec: execBackend(containers, handlers, layout.execDirs),
+        exec: execBackend(containers, handlers, layout),
         portForward: portForwardBackend(sandboxes),
-        attach: attachBackend(containers, layout.socketLinks),
+        attach: attachBackend(containers, layout),
       },
       logger: log.child({ component: 'streaming' }),
       onSession: (kind, protocol) => metrics.streamSessionStarted(kind, protocol),

@@ -3,7 +3,6 @@
 // conmon). Every step of RunPodSandbox registers its undo, so a failure anywhere
 // leaves nothing behind; stop and remove are idempotent.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from '../common/logger';
 import { crashPoint } from '../common/crash-points';
@@ -13,7 +12,7 @@ import { NameReservations } from '../common/reservations';
 import { findByIdOrPrefix } from '../common/id-lookup';
 import { RecordStore } from '../common/record-store';
 import { writeFileAtomicSync } from '../common/atomic-file';
-import type { StateLayout } from '../common/state-layout';
+import { bundleParts, type StateLayout } from '../common/state-layout';
 import { namespacePins, pausePersistDir, podRunDir, POD_RESOURCES, releaseAll, socketLink } from '../runtime/resources';
 import type { CniManager, PortMapping } from '../cni';
 import { normalizePortMapping } from '../cni';
@@ -175,7 +174,7 @@ export class SandboxManager {
       imageRef: hold.image.id,
       runtime: this.options.specOptions(),
     });
-    fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+    fs.writeFileSync(bundleParts(bundle).config, JSON.stringify(spec));
     handler.runtime.prepareBundle(id, bundle);
     const created = await handler.conmon.create({
       id, name: `${config.metadata!.namespace}_${config.metadata!.name}_POD`, bundle,
