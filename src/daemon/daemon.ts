@@ -35,6 +35,7 @@ import { metricsInterceptor } from '../metrics/interceptor';
 import { InspectServer, inspectSocketPath, type InspectSource } from './inspect';
 import { beforeCallHook, readTestHooks } from './test-hooks';
 import { armCrashPoints } from '../common/crash-points';
+import { UndoStack } from '../common/undo';
 import { StateLayout } from '../common/state-layout';
 
 /** The pause image is always pinned, as in cri-o. */
@@ -57,7 +58,7 @@ function openImageService(config: CradleConfig, log: Logger, metrics: CradleMetr
 }
 
 /** Writes cradle's default network when configured and none exists, then loads and watches CNI configs. */
-async function startCni(config: CradleConfig, log: Logger): Promise<CniManager> {
+async function startCni(config: CradleConfig, log: Logger, running: UndoStack): Promise<CniManager> {
   const { network } = config;
   if (network.write_default_config) {
     const written = await ensureDefaultConfig(network.cni_config_dir, { subnet: network.default_subnet });
@@ -72,6 +73,7 @@ async function startCni(config: CradleConfig, log: Logger): Promise<CniManager> 
     ...(network.cni_default_network ? { defaultNetwork: network.cni_default_network } : {}),
   });
   await cni.start();
+  running.push('stopping the CNI config watcher', () => cni.stop());
   return cni;
 }
 
@@ -86,11 +88,6 @@ export class Daemon {
   private readonly server: CriServer;
   private stopping: Promise<void> | undefined;
 
-  private metricsServer: MetricsServer | undefined;
-  private cni: CniManager | undefined;
-  private exits: ExitMonitor | undefined;
-  private handlers: RuntimeHandlers | undefined;
-  private inspectServer: InspectServer | undefined;
   private readonly startedAt = new Date();
 
   private constructor(
@@ -99,6 +96,10 @@ export class Daemon {
     readonly log: Logger,
     readonly services: CradleServices,
     readonly metrics: CradleMetrics,
+    /** Stops what start started, in reverse: on a failure later in start, and at shutdown. */
+    private readonly running: UndoStack,
+    /** Applies a reloaded configuration to what start built (SIGHUP). */
+    private readonly onConfigChange: (next: CradleConfig) => HandlerReload,
   ) {
     this.config = loaded.config;
     this.server = new CriServer({
@@ -123,6 +124,19 @@ export class Daemon {
     await fs.promises.mkdir(config.state.root, { recursive: true, mode: 0o711 });
     await fs.promises.mkdir(config.state.run_root, { recursive: true, mode: 0o711 });
 
+    // Every subsystem started below pushes how to stop it: a failure later in start
+    // stops them all in reverse, and shutdown does the same.
+    const running = new UndoStack();
+    try {
+      return await Daemon.startStack(loaded, loadOptions, log, running);
+    } catch (err) {
+      await running.unwind(log);
+      throw err;
+    }
+  }
+
+  private static async startStack(loaded: LoadedConfig, loadOptions: LoadOptions, log: Logger, running: UndoStack): Promise<Daemon> {
+    const { config } = loaded;
     let current = config;
     const layout = StateLayout.of(config);
     // Exec sessions end with the daemon that ran them: their work dirs are leftovers.
@@ -132,10 +146,12 @@ export class Daemon {
     const metrics = config.metrics.enable ? new CradleMetrics(config.metrics.collectors) : CradleMetrics.disabled();
     metrics.setDefaultRuntime(config.runtime.default_runtime);
     const images = openImageService(config, log, metrics);
-    const cni = await startCni(config, log);
+    running.push('closing the image service', () => images.close());
+    const cni = await startCni(config, log, running);
     runtimeSettings.onPodCidrChange((cidr) => cni.setPodCidr(cidr));
     cni.setPodCidr(runtimeSettings.podCidr());
     const handlers = new RuntimeHandlers(config);
+    running.push('stopping the runtime handlers', () => handlers.close());
     let specOptions = specRuntimeOptions(config);
     const sandboxes = new SandboxManager({
       layout,
@@ -155,6 +171,7 @@ export class Daemon {
       containers.probeMonitors().catch((err: unknown) => log.error({ error: messageOf(err) }, 'probing monitors failed'));
     }, MONITOR_PROBE_MS);
     monitorProbe.unref();
+    running.push('stopping the conmon probe', () => clearInterval(monitorProbe));
     // The audit of `cradled check`, once per start, before any call is served. Its
     // orphans (objects under cradle's own dirs that no record names) are what
     // creations interrupted by a crash left: nothing else makes them, and no
@@ -174,6 +191,7 @@ export class Daemon {
       logger: log.child({ component: 'streaming' }),
       onSession: (kind, protocol) => metrics.streamSessionStarted(kind, protocol),
     });
+    running.push('stopping the streaming server', () => streaming.stop());
     log.info({ url: streaming.url }, 'streaming server listening');
     const gc = await cni.gc(sandboxes.networkedIds());
     if (gc.released.length) log.info({ released: gc.released }, 'released network attachments of pods cradle no longer knows');
@@ -191,6 +209,7 @@ export class Daemon {
       })().catch((err: unknown) => log.error({ id: exit.id, error: messageOf(err) }, 'handling an exit failed'));
     }, log);
     await exits.start();
+    running.push('stopping the exit monitor', () => exits.stop());
     const networkReadiness: ReadinessSource = cni;
     const services: CradleServices = {
       config: () => current,
@@ -214,11 +233,7 @@ export class Daemon {
         };
       },
     };
-    const daemon = new Daemon(loaded, loadOptions, log, services, metrics);
-    daemon.cni = cni;
-    daemon.exits = exits;
-    daemon.handlers = handlers;
-    daemon.onConfigChange = (next) => {
+    const onConfigChange = (next: CradleConfig): HandlerReload => {
       // Read first: a seccomp profile that cannot be loaded refuses the reload.
       const nextSpecOptions = specRuntimeOptions(next);
       const handlerChanges = handlers.reload(next.runtime.runtimes);
@@ -227,32 +242,28 @@ export class Daemon {
       current = next;
       return handlerChanges;
     };
-    daemon.inspectServer = new InspectServer(daemon.inspectSource(loaded.sources), inspectSocketPath(config), log);
+    const daemon = new Daemon(loaded, loadOptions, log, services, metrics, running, onConfigChange);
+    const inspectServer = new InspectServer(daemon.inspectSource(loaded.sources), inspectSocketPath(config), log);
     try {
-      await daemon.inspectServer.start();
+      await inspectServer.start();
     } catch (err) {
       throw withContext(err, `starting the inspection API on ${inspectSocketPath(config)}`);
     }
+    running.push('stopping the inspection API', () => inspectServer.stop());
     if (config.metrics.enable) {
-      daemon.metricsServer = new MetricsServer(metrics, {
+      const metricsServer = new MetricsServer(metrics, {
         host: config.metrics.host, port: config.metrics.port, socket: config.metrics.socket,
         tlsCert: config.metrics.tls_cert, tlsKey: config.metrics.tls_key, log,
       });
       try {
-        await daemon.metricsServer.start();
+        await metricsServer.start();
       } catch (err) {
-        await daemon.inspectServer.stop();
         throw withContext(err, `starting the metrics server on ${config.metrics.host}:${config.metrics.port}`);
       }
+      running.push('stopping the metrics server', () => metricsServer.stop());
     }
     // The CRI socket last: once it accepts calls, everything else is serving too.
-    try {
-      await daemon.server.start();
-    } catch (err) {
-      await daemon.metricsServer?.stop();
-      await daemon.inspectServer.stop();
-      throw err;
-    }
+    await daemon.server.start();
     log.info({ socket: daemon.server.socketPath, version: services.version, sources: loaded.sources }, 'cradled ready');
     try {
       if (sdNotify('READY=1')) log.debug('sent READY=1 to the service manager');
@@ -261,8 +272,6 @@ export class Daemon {
     }
     return daemon;
   }
-
-  private onConfigChange: (next: CradleConfig) => HandlerReload = () => ({ added: [], removed: [], changed: [] });
 
   private inspectSource(sources: string[]): InspectSource {
     return {
@@ -356,13 +365,7 @@ export class Daemon {
         sdNotify('STOPPING=1');
       } catch { /* best effort */ }
       await this.server.shutdown(SHUTDOWN_GRACE_MS);
-      await this.metricsServer?.stop();
-      await this.inspectServer?.stop();
-      await this.cni?.stop();
-      await this.services.streaming.stop();
-      this.exits?.stop();
-      this.handlers?.close();
-      this.services.images.close();
+      await this.running.unwind(this.log);
       this.log.info('cradled stopped');
     })();
     return this.stopping;
