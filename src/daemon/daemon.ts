@@ -22,6 +22,7 @@ import { ImageService } from '../image';
 import { SandboxManager } from '../pod-sandbox/manager';
 import { RuntimeHandlers, specRuntimeOptions, type HandlerReload } from '../runtime/handlers';
 import { ExitMonitor } from '../runtime/conmon/exit-monitor';
+import { CleanupRetrier } from '../runtime/cleanup-retrier';
 import { ContainerManager } from '../containers/manager';
 import { StreamingServer, streamingOptionsFromConfig } from '../streaming/server';
 import { execBackend } from '../streaming/backends/exec';
@@ -152,9 +153,14 @@ export class Daemon {
     cni.setPodCidr(runtimeSettings.podCidr());
     const handlers = new RuntimeHandlers(config);
     running.push('stopping the runtime handlers', () => handlers.close());
+    const cleanup = new CleanupRetrier({
+      log: log.child({ component: 'cleanup' }), onRetry: (kind, succeeded) => metrics.recordCleanupRetry(kind, succeeded),
+    });
+    running.push('stopping the cleanup retries', () => cleanup.stop());
+    metrics.countPendingCleanupsWith(() => cleanup.pending().length);
     let specOptions = specRuntimeOptions(config);
     const sandboxes = new SandboxManager({
-      layout,
+      layout, cleanup,
       pause: () => ({ image: current.image.pause_image, command: current.image.pause_command }),
       handlers, cni, images, specOptions: () => specOptions, log: log.child({ component: 'pod-sandbox' }),
       onCniOperation: (op, seconds, failed) => metrics.recordCniOperation(op, seconds, failed),

@@ -13,6 +13,7 @@ import { findByIdOrPrefix } from '../common/id-lookup';
 import { RecordStore } from '../common/record-store';
 import { writeFileAtomicSync } from '../common/atomic-file';
 import { bundleParts, type StateLayout } from '../common/state-layout';
+import type { CleanupRetrier } from '../runtime/cleanup-retrier';
 import { namespacePins, pausePersistDir, podRunDir, POD_RESOURCES, releaseAll, socketLink } from '../runtime/resources';
 import type { CniManager, PortMapping } from '../cni';
 import { normalizePortMapping } from '../cni';
@@ -51,6 +52,8 @@ interface PauseStart {
 
 export interface SandboxManagerOptions {
   layout: StateLayout;
+  /** Retries a release that failed in the background (a busy mount, ...). */
+  cleanup: CleanupRetrier;
   /** The pause image and the command run in it (cri-o's pause_command), read per pod: SIGHUP changes them. */
   pause: () => { image: string; command: string };
   handlers: RuntimeHandlers;
@@ -339,9 +342,17 @@ export class SandboxManager {
     crashPoint('RemovePodSandbox', 'stopped');
     await this.containerHooks.removeContainers(id);
     crashPoint('RemovePodSandbox', 'containers-removed');
-    namespacePins.release(this.options.layout, id);
+    // A release that fails is retried in the background; until it succeeds the pod
+    // stays listed (NOTREADY, stopped above) and RemovePodSandbox is UNAVAILABLE,
+    // so the kubelet calls it again instead of losing track of what is left.
+    const layout = this.options.layout;
+    const unpinned = await this.options.cleanup.release('pod namespace pins', id, () => namespacePins.release(layout, id));
     crashPoint('RemovePodSandbox', 'unpinned');
-    releaseAll(POD_RESOURCES, this.options.layout, id);
+    const released = unpinned && await this.options.cleanup.release('pod resources', id, () => releaseAll(POD_RESOURCES, layout, id));
+    if (!released) {
+      const pending = this.options.cleanup.pending(id).map((p) => `${p.kind} (${p.attempts} tries: ${p.lastError})`).join('; ');
+      throw errors.unavailable(`pod sandbox ${id}: releasing its resources failed and is retried in the background: ${pending}`);
+    }
     this.holds.get(id)?.();
     this.holds.delete(id);
     await this.store.remove(id);
