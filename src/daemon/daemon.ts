@@ -101,6 +101,8 @@ export class Daemon {
     private readonly running: UndoStack,
     /** Applies a reloaded configuration to what start built (SIGHUP). */
     private readonly onConfigChange: (next: CradleConfig) => HandlerReload,
+    /** Releases retried in the background, shown by `cradled status`. */
+    private readonly cleanup: CleanupRetrier,
   ) {
     this.config = loaded.config;
     this.server = new CriServer({
@@ -248,7 +250,7 @@ export class Daemon {
       current = next;
       return handlerChanges;
     };
-    const daemon = new Daemon(loaded, loadOptions, log, services, metrics, running, onConfigChange);
+    const daemon = new Daemon(loaded, loadOptions, log, services, metrics, running, onConfigChange, cleanup);
     const inspectServer = new InspectServer(daemon.inspectSource(loaded.sources), inspectSocketPath(config), log);
     try {
       await inspectServer.start();
@@ -298,6 +300,7 @@ export class Daemon {
           runRoot: this.config.state.run_root,
           podCidr: this.services.runtimeSettings.podCidr(),
           conditions: { RuntimeReady: runtime, NetworkReady: network },
+          pendingCleanups: this.cleanup.pending(),
         };
       },
       config: () => ({ config: this.config, sources }),

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { PodFixture } from '../../helpers/pod-fixture';
 import { grpcError } from '../../helpers/cri-client';
 import { eventually } from '../../helpers/eventually';
-import { mountPointsUnder } from '../../helpers/daemon';
+import { baseArgs, mountPointsUnder, runCradled } from '../../helpers/daemon';
 import { mount, umount2 } from '../../../src/sys/libc';
 import { MNT_DETACH } from '../../../src/sys/constants';
 
@@ -55,6 +55,9 @@ describe('cleanup retried in the background', () => {
     const listed = (await f.cri.runtime.ListPodSandbox({})).items.find((p) => p.id === pod.id);
     assert.equal(listed?.state, 'SANDBOX_NOTREADY', 'the pod stays listed while its cleanup is pending');
     assert.equal(metric(await scrape(), PENDING), 1);
+    const status = await runCradled(['status', ...baseArgs(f.dirs)]);
+    assert.match(status.stdout, /cleanups +1 retried in the background/);
+    assert.match(status.stdout, new RegExp(`pod resources of ${pod.id}: \\d+ failed tries, .*busy`, 'i'));
 
     let seen = 0;
     await eventually(async () => (seen = metric(await scrape(), FAILED)) >= FAILURES, `${FAILURES} failed retries`);
@@ -71,5 +74,6 @@ describe('cleanup retried in the background', () => {
     await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id });
     assert.equal((await f.cri.runtime.ListPodSandbox({})).items.some((p) => p.id === pod.id), false);
     assert.deepEqual(mountPointsUnder(f.dirs.dir).filter((m) => m.includes(pod.id)), []);
+    assert.match((await runCradled(['status', ...baseArgs(f.dirs)])).stdout, /cleanups +none pending/);
   });
 });
