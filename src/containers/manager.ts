@@ -15,6 +15,7 @@ import { findByIdOrPrefix } from '../common/id-lookup';
 import { RecordStore } from '../common/record-store';
 import { EventBus } from '../common/event-bus';
 import { bundleParts, conmonFile, type StateLayout } from '../common/state-layout';
+import type { CleanupRetrier } from '../runtime/cleanup-retrier';
 import { CONTAINER_RESOURCES, containerDataDir, releaseAll, socketLink } from '../runtime/resources';
 import type { ImageService } from '../image';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig';
@@ -60,6 +61,8 @@ export interface ContainerFilter {
 
 export interface ContainerManagerOptions {
   layout: StateLayout;
+  /** Retries a release that failed in the background (a busy mount, ...). */
+  cleanup: CleanupRetrier;
   handlers: RuntimeHandlers;
   images: ImageService;
   sandboxes: SandboxManager;
@@ -335,7 +338,12 @@ export class ContainerManager {
     await this.killRemaining(c);
     const handler = this.options.handlers.get(c.runtimeHandler);
     await handler.runtime.delete(c.id, true).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'runtime delete'));
-    releaseAll(CONTAINER_RESOURCES, this.options.layout, c.id);
+    // As a pod's: a failed release is retried in the background, and the container
+    // stays listed (EXITED) with RemoveContainer UNAVAILABLE until it succeeds.
+    const layout = this.options.layout;
+    if (!await this.options.cleanup.release('container resources', c.id, () => releaseAll(CONTAINER_RESOURCES, layout, c.id))) {
+      throw errors.unavailable(`container ${c.id}: ${this.options.cleanup.describePending(c.id)}`);
+    }
     this.holds.get(c.id)?.();
     this.holds.delete(c.id);
     await this.store.remove(c.id);

@@ -169,7 +169,7 @@ export class Daemon {
     });
     await sandboxes.recover();
     const containers = new ContainerManager({
-      layout, handlers, images, sandboxes,
+      layout, cleanup, handlers, images, sandboxes,
       specOptions: () => specOptions, logSizeMax: config.runtime.log_size_max, log: log.child({ component: 'containers' }),
       onEventDropped: () => metrics.recordEventDropped(), onOom: (name) => metrics.recordOom(name),
       onMonitorDied: (name) => metrics.recordMonitorStopped(name),

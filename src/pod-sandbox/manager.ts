@@ -350,8 +350,7 @@ export class SandboxManager {
     crashPoint('RemovePodSandbox', 'unpinned');
     const released = unpinned && await this.options.cleanup.release('pod resources', id, () => releaseAll(POD_RESOURCES, layout, id));
     if (!released) {
-      const pending = this.options.cleanup.pending(id).map((p) => `${p.kind} (${p.attempts} tries: ${p.lastError})`).join('; ');
-      throw errors.unavailable(`pod sandbox ${id}: releasing its resources failed and is retried in the background: ${pending}`);
+      throw errors.unavailable(`pod sandbox ${id}: ${this.options.cleanup.describePending(id)}`);
     }
     this.holds.get(id)?.();
     this.holds.delete(id);

@@ -85,6 +85,12 @@ export class CleanupRetrier {
       .map(({ kind, id: owner, attempts, lastError, nextAttemptAt }) => ({ kind, id: owner, attempts, lastError, nextAttemptAt }));
   }
 
+  /** For an error message: what of `id` is pending, with its tries and last error. */
+  describePending(id: string): string {
+    const pending = this.pending(id).map((p) => `${p.kind} (${p.attempts} tries: ${p.lastError})`).join('; ');
+    return `releasing its resources failed and is retried in the background: ${pending}`;
+  }
+
   /** Stops retrying (daemon shutdown); what is pending is left to the next start's reclaim. */
   stop(): void {
     this.stopped = true;

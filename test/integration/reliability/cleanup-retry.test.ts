@@ -76,4 +76,33 @@ describe('cleanup retried in the background', () => {
     assert.deepEqual(mountPointsUnder(f.dirs.dir).filter((m) => m.includes(pod.id)), []);
     assert.match((await runCradled(['status', ...baseArgs(f.dirs)])).stdout, /cleanups +none pending/);
   });
+
+  it('a container dir held busy: RemoveContainer is UNAVAILABLE, the container stays listed, and it ends clean once the retry succeeds', async () => {
+    const CFAILED = 'container_runtime_cradle_cleanup_retries_total{kind="container resources",outcome="failed"}';
+    const CSUCCEEDED = 'container_runtime_cradle_cleanup_retries_total{kind="container resources",outcome="succeeded"}';
+    const pod = await f.runPod('busy-container');
+    const id = await f.runContainer(pod, f.containerConfig('c', ['sleep', '1000']));
+    await f.cri.runtime.StopContainer({ containerId: id, timeout: 0 });
+    busy = path.join(f.dirs.layout.containerDataDir(id), 'busy');
+    fs.mkdirSync(busy);
+    mount('tmpfs', busy, 'tmpfs', 0, 'size=64k');
+
+    await assert.rejects(f.cri.runtime.RemoveContainer({ containerId: id }), (err) => {
+      assert.equal(grpcError(err).code, 14 /* UNAVAILABLE */);
+      return true;
+    });
+    assert.equal((await f.cri.runtime.ListContainers({})).containers.find((c) => c.id === id)?.state, 'CONTAINER_EXITED');
+    // RemovePodSandbox cannot finish either while its container is pending.
+    await assert.rejects(f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id }), (err) => grpcError(err).code === 14);
+    await eventually(async () => metric(await scrape(), CFAILED) >= FAILURES, `${FAILURES} failed retries`);
+    umount2(busy, MNT_DETACH);
+    busy = undefined;
+
+    await eventually(async () => metric(await scrape(), PENDING) === 0, 'the retry to succeed');
+    assert.equal(metric(await scrape(), CSUCCEEDED), 1);
+    assert.equal(fs.existsSync(f.dirs.layout.containerDataDir(id)), false, 'the container dir is gone');
+    await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id });
+    assert.equal((await f.cri.runtime.ListContainers({})).containers.some((c) => c.id === id), false);
+    assert.equal((await f.cri.runtime.ListPodSandbox({})).items.some((p) => p.id === pod.id), false);
+  });
 });
