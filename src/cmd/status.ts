@@ -7,6 +7,7 @@ interface Info {
   version: string; node: string; pid: number; startedAt: string; socket: string; cgroupDriver: string;
   defaultRuntime: string; runtimeHandlers: string[]; stateRoot: string; runRoot: string; podCidr: string;
   conditions: Record<string, Condition>;
+  pendingCleanups?: { kind: string; id: string; attempts: number; lastError: string; nextAttemptAt: number }[];
 }
 
 export async function printStatus(socketPath: string, json: boolean): Promise<number> {
@@ -39,6 +40,11 @@ export async function printStatus(socketPath: string, json: boolean): Promise<nu
     lines.push(`${type.padEnd(12)} ${c.ready ? 'true' : `false (${c.reason}: ${c.message})`}`);
   }
   for (const [name, items] of Object.entries(collections)) lines.push(`${name.padEnd(12)} ${items.length}`);
+  const pending = info.pendingCleanups ?? [];
+  lines.push(`cleanups     ${pending.length === 0 ? 'none pending' : `${pending.length} retried in the background`}`);
+  for (const p of pending) {
+    lines.push(`  ${p.kind} of ${p.id}: ${p.attempts} failed tries, next at ${new Date(p.nextAttemptAt).toISOString()}: ${p.lastError}`);
+  }
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
 }

@@ -20,6 +20,19 @@ export class RecordStore<T extends { id: string }> {
     await writeFileAtomic(this.file(record.id), JSON.stringify(record, null, 1) + '\n', { mode: 0o600 });
   }
 
+  /**
+   * Changes a live record as containerd's UpdateSync does: the change is made on a
+   * copy, the copy is written durably, and only then does the live record take it.
+   * A failed write (a full or read-only disk) throws and leaves the live record as
+   * it was, so memory never shows a state the disk does not have.
+   */
+  async update(live: T, change: (next: T) => void): Promise<void> {
+    const next = structuredClone(live);
+    change(next);
+    await this.save(next);
+    Object.assign(live, next);
+  }
+
   async remove(id: string): Promise<void> {
     await fs.promises.rm(this.file(id), { force: true });
   }

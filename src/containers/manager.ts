@@ -14,6 +14,9 @@ import { NameReservations } from '../common/reservations';
 import { findByIdOrPrefix } from '../common/id-lookup';
 import { RecordStore } from '../common/record-store';
 import { EventBus } from '../common/event-bus';
+import { bundleParts, conmonFile, type StateLayout } from '../common/state-layout';
+import type { CleanupRetrier } from '../runtime/cleanup-retrier';
+import { CONTAINER_RESOURCES, containerDataDir, releaseAll, socketLink } from '../runtime/resources';
 import type { ImageService } from '../image';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig';
 import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources';
@@ -21,8 +24,8 @@ import type { RuntimeHandlers } from '../runtime/handlers';
 import type { SandboxFacts, SpecRuntimeOptions } from '../runtime/oci-config/inputs';
 import type { OciProcess, OciSpec } from '../runtime/oci-config/oci-types';
 import { ociConfig } from '../runtime/oci-config/lazy';
-import { mountOverlay, unmountOverlay } from '../runtime/rootfs/overlay';
-import { mountImages, unmountImages } from './image-mounts';
+import { mountOverlay } from '../runtime/rootfs/overlay';
+import { mountImages } from './image-mounts';
 import { isProcessAlive } from '../runtime/conmon/proc';
 import type { ContainerExit } from '../runtime/conmon/exit-monitor';
 import type { SandboxManager } from '../pod-sandbox/manager';
@@ -58,8 +61,9 @@ export interface ContainerFilter {
 }
 
 export interface ContainerManagerOptions {
-  stateRoot: string;
-  runRoot: string;
+  layout: StateLayout;
+  /** Retries a release that failed in the background (a busy mount, ...). */
+  cleanup: CleanupRetrier;
   handlers: RuntimeHandlers;
   images: ImageService;
   sandboxes: SandboxManager;
@@ -89,7 +93,7 @@ export class ContainerManager {
   readonly events: EventBus<ContainerEvent>;
 
   constructor(private readonly options: ContainerManagerOptions) {
-    this.store = new RecordStore(path.join(options.stateRoot, 'containers'), options.log);
+    this.store = new RecordStore(options.layout.containerRecords, options.log);
     this.events = new EventBus<ContainerEvent>(1000, options.onEventDropped);
     options.sandboxes.setContainerHooks({
       stopContainers: (sandboxId) => this.stopAllIn(sandboxId),
@@ -131,7 +135,7 @@ export class ContainerManager {
     if (!config.image?.image) throw errors.missingField('config.image.image');
     // Refused here, before the image is held or a directory made (the spec builder checks it too).
     ociConfig().checkRunAsGroupHasUser(config.linux?.securityContext ?? null);
-    if (sandbox.state !== 'SANDBOX_READY') {
+    if (!this.options.sandboxes.isReady(sandbox.id)) {
       throw errors.failedPrecondition(`pod sandbox ${sandbox.id} is not ready: cannot create a container in it`);
     }
     const sm = sandbox.config.metadata!;
@@ -144,22 +148,21 @@ export class ContainerManager {
   private async createIn(id: string, fingerprint: string, sandbox: SandboxRecord, config: ContainerConfig__Output, log: Logger): Promise<string> {
     const undo = new UndoStack();
     const handler = this.options.handlers.get(sandbox.runtimeHandler);
-    const dir = path.join(this.options.stateRoot, 'containers-data', id);
+    const dir = this.options.layout.containerDataDir(id);
     try {
       const imageRef = config.image!.image;
       if (!this.options.images.status(imageRef)) throw errors.imageNotFound(imageRef);
       const hold = this.options.images.hold(imageRef);
       undo.push(`releasing image layers for ${id}`, () => hold.release());
 
-      fs.mkdirSync(dir, { mode: 0o700 });
-      undo.push(`removing ${dir}`, () => fs.rmSync(dir, { recursive: true, force: true }));
+      containerDataDir.acquire(this.options.layout, id);
+      undo.push(`removing ${dir} and its overlay`, () => containerDataDir.release(this.options.layout, id));
       const overlay = mountOverlay(dir, hold.overlay);
-      undo.push(`unmounting ${overlay.rootfs}`, () => unmountOverlay(overlay.rootfs));
       crashPoint('CreateContainer', 'overlay-mounted');
       const imageMounts = mountImages(config, dir, this.options.images, undo);
       crashPoint('CreateContainer', 'image-mounts-mounted');
 
-      const logPath = containerLogPath(sandbox, config, this.options.stateRoot, id);
+      const logPath = containerLogPath(sandbox, config, this.options.layout, id);
       if (logPath) fs.mkdirSync(path.dirname(logPath), { recursive: true });
       const createdAt = nowNanos();
       const built = ociConfig().buildContainerSpec({
@@ -168,15 +171,15 @@ export class ContainerManager {
         imageConfig: hold.image.config.config ?? {},
         sandbox: sandboxFacts(sandbox),
         rootfs: overlay.rootfs,
-        container: { id, logPath, imageRef: hold.image.id, imageVolumeRoot: path.join(dir, 'volumes'), imageMountSources: imageMounts.sources, createdAt },
+        container: { id, logPath, imageRef: hold.image.id, imageVolumeRoot: this.options.layout.containerVolumesDir(id), imageMountSources: imageMounts.sources, createdAt },
         runtime: { ...this.options.specOptions(), supportsRecursiveReadOnly: handler.features.recursiveReadOnlyMounts },
       });
       for (const volume of built.imageVolumes) fs.mkdirSync(volume.hostPath, { recursive: true });
-      fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(built.spec));
+      fs.writeFileSync(bundleParts(dir).config, JSON.stringify(built.spec));
       handler.runtime.prepareBundle(id, dir);
       crashPoint('CreateContainer', 'spec-written');
 
-      const persistDir = path.join(dir, 'persist');
+      const persistDir = this.options.layout.containerPersistDir(id);
       const created = await handler.conmon.create({
         id, name: config.metadata!.name, bundle: dir, persistDir,
         logPath: logPath || path.join(dir, 'console.log'),
@@ -187,10 +190,10 @@ export class ContainerManager {
       undo.push(`deleting container ${id} from the runtime`, async () => {
         await handler.runtime.kill(id, 'KILL', true).catch(() => undefined);
         await handler.runtime.delete(id, true).catch(() => undefined);
-        fs.rmSync(path.join(this.options.runRoot, 's', id), { force: true });
+        socketLink.release(this.options.layout, id);
       });
       // The pod may have been stopped or removed while this container was being made.
-      if (this.options.sandboxes.get(sandbox.id)?.state !== 'SANDBOX_READY') {
+      if (!this.options.sandboxes.isReady(sandbox.id)) {
         throw errors.failedPrecondition(`pod sandbox ${sandbox.id} was stopped or removed while container ${id} was being created`);
       }
 
@@ -218,7 +221,7 @@ export class ContainerManager {
     } catch (err) {
       const failures = await undo.unwind(log);
       if (failures.length) log.error({ failures }, 'cleanup after a failed CreateContainer was incomplete');
-      if (this.options.sandboxes.get(sandbox.id)?.state !== 'SANDBOX_READY' && !errors.failedPrecondition.is(err)) {
+      if (!this.options.sandboxes.isReady(sandbox.id) && !errors.failedPrecondition.is(err)) {
         // A runtime error because the pod's namespaces vanished: say what happened.
         throw errors.failedPrecondition(`pod sandbox ${sandbox.id} was stopped or removed while container ${config.metadata!.name} was being created`);
       }
@@ -234,7 +237,6 @@ export class ContainerManager {
       throw errors.failedPrecondition(`container ${c.id} is ${c.state.replace('CONTAINER_', '').toLowerCase()}, not created: it cannot be started`);
     }
     const handler = this.options.handlers.get(c.runtimeHandler);
-    c.startedAt = nowNanos();
     let finished!: () => void;
     this.starting.set(c.id, new Promise<void>((resolve) => { finished = resolve; }));
     try {
@@ -246,23 +248,37 @@ export class ContainerManager {
   }
 
   private async startIn(c: ContainerRecord, handler: ReturnType<RuntimeHandlers['get']>, log: Logger): Promise<void> {
+    const startedAt = nowNanos();
     try {
       await handler.runtime.start(c.id);
       crashPoint('StartContainer', 'started');
     } catch (err) {
-      c.state = 'CONTAINER_EXITED';
-      c.finishedAt = nowNanos();
-      c.exitCode = 128;
-      c.reason = 'StartError';
-      c.message = messageOf(err);
-      await this.store.save(c);
-      throw withContext(err, `starting container ${c.id}`);
+      // A retry after the runtime started it but the RUNNING state could not be saved.
+      const state = await handler.runtime.state(c.id).catch(() => undefined);
+      if (state?.status !== 'running') {
+        await this.save(c, (next) => {
+          Object.assign(next, { state: 'CONTAINER_EXITED', startedAt, finishedAt: nowNanos(), exitCode: 128, reason: 'StartError', message: messageOf(err) });
+        }, `starting container ${c.id}: ${messageOf(err)}; recording the failure`);
+        throw withContext(err, `starting container ${c.id}`);
+      }
+      log.warn('container was already started by the runtime: recording it as running');
     }
     // An exit may have been recorded between start and here (a short-lived process).
-    if (c.state === 'CONTAINER_CREATED') c.state = 'CONTAINER_RUNNING';
-    await this.store.save(c);
+    await this.save(c, (next) => {
+      next.startedAt = startedAt;
+      if (next.state === 'CONTAINER_CREATED') next.state = 'CONTAINER_RUNNING';
+    }, `recording the start of container ${c.id}`);
     this.publish('CONTAINER_STARTED_EVENT', c);
     log.info('container started');
+  }
+
+  /** Changes a record in memory only once it is on disk (RecordStore.update); a failed write is a catalogue error. */
+  private async save(c: ContainerRecord, change: (next: ContainerRecord) => void, context: string): Promise<void> {
+    try {
+      await this.store.update(c, change);
+    } catch (err) {
+      throw withContext(err, context);
+    }
   }
 
   /** Stop signal, then SIGKILL after `timeoutSeconds`. Idempotent. */
@@ -329,10 +345,12 @@ export class ContainerManager {
     await this.killRemaining(c);
     const handler = this.options.handlers.get(c.runtimeHandler);
     await handler.runtime.delete(c.id, true).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'runtime delete'));
-    unmountOverlay(c.rootfs);
-    unmountImages(c.dir);
-    fs.rmSync(c.dir, { recursive: true, force: true });
-    fs.rmSync(path.join(this.options.runRoot, 's', c.id), { force: true }); // conmon's attach-socket link
+    // As a pod's: a failed release is retried in the background, and the container
+    // stays listed (EXITED) with RemoveContainer UNAVAILABLE until it succeeds.
+    const layout = this.options.layout;
+    if (!await this.options.cleanup.release('container resources', c.id, () => releaseAll(CONTAINER_RESOURCES, layout, c.id))) {
+      throw errors.unavailable(`container ${c.id}: ${this.options.cleanup.describePending(c.id)}`);
+    }
     this.holds.get(c.id)?.();
     this.holds.delete(c.id);
     await this.store.remove(c.id);
@@ -364,19 +382,20 @@ export class ContainerManager {
   private async recordExit(c: ContainerRecord, exit: ContainerExit, reason?: string): Promise<void> {
     await this.starting.get(c.id);
     if (c.state === 'CONTAINER_EXITED') return;
-    const oom = fs.existsSync(path.join(c.dir, 'oom')) || fs.existsSync(path.join(c.persistDir, 'oom'));
-    c.state = 'CONTAINER_EXITED';
-    c.exitCode = exit.exitCode;
+    const oom = fs.existsSync(conmonFile(c.dir, 'oom')) || fs.existsSync(conmonFile(c.persistDir, 'oom'));
     // The exit file's mtime has millisecond precision: never report finishing before starting.
     const finished = BigInt(exit.finishedAt.getTime()) * 1_000_000n;
-    c.finishedAt = (finished > BigInt(c.startedAt) ? finished : BigInt(c.startedAt)).toString();
-    c.reason = reason ?? (oom ? 'OOMKilled' : exit.exitCode === 0 ? 'Completed' : 'Error');
-    c.message = reason === 'ContainerMonitorDied' ? 'conmon, the container\'s monitor, died: the container was killed and its real exit code is unknown' : '';
+    await this.save(c, (next) => {
+      next.state = 'CONTAINER_EXITED';
+      next.exitCode = exit.exitCode;
+      next.finishedAt = (finished > BigInt(next.startedAt) ? finished : BigInt(next.startedAt)).toString();
+      next.reason = reason ?? (oom ? 'OOMKilled' : exit.exitCode === 0 ? 'Completed' : 'Error');
+      next.message = reason === 'ContainerMonitorDied' ? 'conmon, the container\'s monitor, died: the container was killed and its real exit code is unknown' : '';
+    }, `recording the exit of container ${c.id}`);
     if (oom) this.options.onOom?.(c.config.metadata?.name ?? c.id);
-    // Published with the state change, before the save yields: a caller that sees
+    // Published with the state change, before anything yields: a caller that sees
     // EXITED and removes the container at once must not get DELETED before STOPPED.
     this.publish('CONTAINER_STOPPED_EVENT', c);
-    await this.store.save(c);
     for (const waiter of this.exitWaiters.get(c.id) ?? []) waiter();
     this.exitWaiters.delete(c.id);
     this.options.log.info({ containerId: c.id, exitCode: c.exitCode, reason: c.reason }, 'container exited');
@@ -390,7 +409,7 @@ export class ContainerManager {
   async probeMonitors(): Promise<void> {
     for (const c of this.containers.values()) {
       if (c.state !== 'CONTAINER_RUNNING' || isProcessAlive(c.conmonPid, c.conmonStartTime)) continue;
-      if (fs.existsSync(path.join(c.persistDir, 'exit'))) continue; // a normal exit the monitor will report
+      if (fs.existsSync(conmonFile(c.persistDir, 'exit'))) continue; // a normal exit the monitor will report
       this.options.log.warn({ containerId: c.id, conmonPid: c.conmonPid }, 'conmon of a running container died');
       await this.options.handlers.get(c.runtimeHandler).runtime.kill(c.id, 'KILL', true).catch(() => undefined);
       this.options.onMonitorDied?.(c.config.metadata?.name ?? c.id);
@@ -411,7 +430,7 @@ export class ContainerManager {
     const process = ociConfig().buildExecProcess(this.processOf(c), cmd, false);
     const result = await handler.runtime.execSync({
       id: c.id, name: c.config.metadata!.name, process, tty: false, timeoutSeconds,
-      workDir: path.join(this.options.runRoot, 'exec', `${c.id.slice(0, 16)}-${randomBytes(6).toString('hex')}`),
+      workDir: this.options.layout.newExecWorkDir(c.id),
       maxOutputBytes: EXEC_SYNC_OUTPUT_LIMIT,
     });
     // As cri-o: a timeout is exit code -1 and a message, so a probe fails instead of going Unknown.
@@ -422,7 +441,7 @@ export class ContainerManager {
 
   /** The OCI process of the container (for exec: same user, env, caps, cwd). */
   processOf(c: ContainerRecord): OciProcess {
-    const spec = JSON.parse(fs.readFileSync(path.join(c.dir, 'config.json'), 'utf8')) as OciSpec;
+    const spec = JSON.parse(fs.readFileSync(bundleParts(c.dir).config, 'utf8')) as OciSpec;
     return spec.process!;
   }
 
@@ -432,8 +451,7 @@ export class ContainerManager {
     if (c.state === 'CONTAINER_EXITED') throw errors.failedPrecondition(`container ${c.id} has exited`);
     const oci = ociConfig().buildResources(resources, this.options.specOptions(), 'linux');
     await this.options.handlers.get(c.runtimeHandler).runtime.update(c.id, oci);
-    c.resources = resources;
-    await this.store.save(c);
+    await this.save(c, (next) => { next.resources = resources; }, `recording the resources of container ${c.id}`);
     log.info('container resources updated');
   }
 
@@ -442,7 +460,7 @@ export class ContainerManager {
     const c = this.find(idOrPrefix);
     if (c.state !== 'CONTAINER_RUNNING') throw errors.failedPrecondition(`container ${c.id} is not running`);
     const before = fs.existsSync(c.logPath);
-    const fd = fs.openSync(path.join(c.dir, 'ctl'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    const fd = fs.openSync(conmonFile(c.dir, 'ctl'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
     try {
       fs.writeSync(fd, '2 0 0\n');
     } finally {
@@ -459,7 +477,7 @@ export class ContainerManager {
   async recover(): Promise<void> {
     // Made now, not by the first create: on a read-only filesystem a create's
     // recursive mkdir would report the missing parent (ENOENT), not EROFS.
-    fs.mkdirSync(path.join(this.options.stateRoot, 'containers-data'), { recursive: true, mode: 0o700 });
+    fs.mkdirSync(this.options.layout.containerDataDirs, { recursive: true, mode: 0o700 });
     for (const record of await this.store.loadAll()) {
       const log = this.options.log.child({ containerId: record.id, podSandboxId: record.sandboxId });
       if (!this.options.sandboxes.get(record.sandboxId)) {
@@ -480,7 +498,7 @@ export class ContainerManager {
       this.names.hold(record.reservedName, record.id, record.fingerprint, record.id);
       const monitorAlive = isProcessAlive(record.conmonPid, record.conmonStartTime);
       if ((record.state === 'CONTAINER_RUNNING' || record.state === 'CONTAINER_CREATED') && !monitorAlive) {
-        const exitFile = path.join(record.persistDir, 'exit');
+        const exitFile = conmonFile(record.persistDir, 'exit');
         if (fs.existsSync(exitFile)) {
           const code = Number(fs.readFileSync(exitFile, 'utf8').trim());
           await this.recordExit(record, { id: record.id, exitCode: Number.isFinite(code) ? code : 255, finishedAt: fs.statSync(exitFile).mtime });
@@ -501,9 +519,10 @@ export class ContainerManager {
   private async recoverStarted(record: ContainerRecord, log: Logger): Promise<void> {
     const state = await this.options.handlers.get(record.runtimeHandler).runtime.state(record.id).catch(() => undefined);
     if (state?.status !== 'running') return;
-    record.state = 'CONTAINER_RUNNING';
-    record.startedAt = nowNanos();
-    await this.store.save(record);
+    await this.save(record, (next) => {
+      next.state = 'CONTAINER_RUNNING';
+      next.startedAt = nowNanos();
+    }, `recording container ${record.id} as running`);
     this.publish('CONTAINER_STARTED_EVENT', record);
     log.warn('container was started before cradled stopped: recorded as running');
   }
@@ -516,7 +535,7 @@ export class ContainerManager {
 }
 
 /** Where the kubelet wants the log: LogDirectory (pod) joined with LogPath (container). */
-export function containerLogPath(sandbox: SandboxRecord, config: ContainerConfig__Output, stateRoot: string, id: string): string {
+export function containerLogPath(sandbox: SandboxRecord, config: ContainerConfig__Output, layout: StateLayout, id: string): string {
   if (config.logPath && sandbox.config.logDirectory) {
     const full = path.resolve(sandbox.config.logDirectory, config.logPath);
     if (!full.startsWith(path.resolve(sandbox.config.logDirectory) + path.sep)) {
@@ -524,7 +543,7 @@ export function containerLogPath(sandbox: SandboxRecord, config: ContainerConfig
     }
     return full;
   }
-  return path.join(stateRoot, 'logs', sandbox.id, `${config.metadata!.name}_${config.metadata!.attempt}_${id.slice(0, 12)}.log`);
+  return path.join(layout.podLogDir(sandbox.id), `${config.metadata!.name}_${config.metadata!.attempt}_${id.slice(0, 12)}.log`);
 }
 
 function sandboxFacts(s: SandboxRecord): SandboxFacts {

@@ -9,11 +9,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CradleConfig } from '../config/schema';
 import { shippedBinary } from '../common/package-info';
-import { MNT_DETACH } from '../sys/constants';
-import { umount2 } from '../sys/libc';
 import { ociRuntimeFor } from '../runtime/cradle-runtime';
 import { checkHost } from './check-host';
-import { unmountImages } from '../containers/image-mounts';
+import { StateLayout } from '../common/state-layout';
+import { RESOURCE_KINDS } from '../runtime/resources';
 
 export type CheckLevel = 'ok' | 'warn' | 'fail';
 export interface CheckFinding {
@@ -74,8 +73,9 @@ export function checkNeeds(config: CradleConfig): CheckFinding[] {
 export function auditRecords(config: CradleConfig, repair: boolean): CheckFinding[] {
   const findings: CheckFinding[] = [];
   const add = (level: CheckLevel, what: string, detail: string) => findings.push({ level, what, detail });
-  const pods = recordIds(path.join(config.state.root, 'pods'));
-  const containers = recordIds(path.join(config.state.root, 'containers'));
+  const layout = StateLayout.of(config);
+  const pods = recordIds(layout.podRecords);
+  const containers = recordIds(layout.containerRecords);
   const orphan = (what: string, target: string, remove: () => void) => {
     const finding: CheckFinding = { level: 'warn', what, detail: target };
     if (repair) {
@@ -94,7 +94,7 @@ export function auditRecords(config: CradleConfig, repair: boolean): CheckFindin
   // roots under cradle's run root: a configured one (runc's /run/runc, say) may hold
   // other tools' containers.
   for (const [name, h] of Object.entries(config.runtime.runtimes)) {
-    const root = h.runtime_root || path.join(config.state.run_root, 'runtimes', name);
+    const root = h.runtime_root || layout.runtimeRoot(name);
     if (path.relative(config.state.run_root, root).startsWith('..')) continue;
     const binary = h.runtime_path || shippedBinary('cradle-runtime');
     for (const id of listDir(root)) {
@@ -105,45 +105,9 @@ export function auditRecords(config: CradleConfig, repair: boolean): CheckFindin
       });
     }
   }
-  for (const id of listDir(path.join(config.state.root, 'pods-persist'))) {
-    if (pods.has(id)) continue;
-    const dir = path.join(config.state.root, 'pods-persist', id);
-    orphan('pause persist directory without a record', dir, () => fs.rmSync(dir, { recursive: true, force: true }));
-  }
-  for (const id of listDir(path.join(config.state.root, 'containers-data'))) {
-    if (containers.has(id)) continue;
-    const dir = path.join(config.state.root, 'containers-data', id);
-    orphan('container directory without a record', dir, () => {
-      try { umount2(path.join(dir, 'rootfs'), MNT_DETACH); } catch { /* not mounted */ }
-      unmountImages(dir);
-      fs.rmSync(dir, { recursive: true, force: true });
-    });
-  }
-  for (const id of listDir(path.join(config.state.run_root, 'pods'))) {
-    if (pods.has(id)) continue;
-    const dir = path.join(config.state.run_root, 'pods', id);
-    orphan('pod run directory without a record', dir, () => {
-      for (const m of [path.join(dir, 'pause', 'rootfs'), path.join(dir, 'shm')]) {
-        try { umount2(m, MNT_DETACH); } catch { /* not mounted */ }
-      }
-      fs.rmSync(dir, { recursive: true, force: true });
-    });
-  }
-  // conmon's attach-socket links (--socket-dir-path), named after the container id.
-  for (const id of listDir(path.join(config.state.run_root, 's'))) {
-    if (pods.has(id) || containers.has(id)) continue;
-    const link = path.join(config.state.run_root, 's', id);
-    orphan('conmon socket link without a record', link, () => fs.rmSync(link, { force: true }));
-  }
-  for (const kind of ['net', 'ipc', 'uts']) {
-    for (const id of listDir(path.join(config.state.run_root, 'ns', kind))) {
-      if (pods.has(id)) continue;
-      const pin = path.join(config.state.run_root, 'ns', kind, id);
-      orphan(`pinned ${kind} namespace without a pod`, pin, () => {
-        try { umount2(pin, MNT_DETACH); } catch { /* not mounted */ }
-        fs.rmSync(pin, { force: true });
-      });
-    }
+  // Then what the catalogue lists, released as remove() and a failed create release it.
+  for (const leftover of RESOURCE_KINDS.flatMap((kind) => kind.findLeftovers(layout, { pods, containers }))) {
+    orphan(leftover.kind.leftoverName, leftover.path, () => leftover.kind.release(layout, leftover.id));
   }
   if (!findings.some((f) => f.what.includes('without'))) {
     add('ok', 'records', `${pods.size} pod sandboxes, ${containers.size} containers, no orphans`);

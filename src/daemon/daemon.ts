@@ -17,12 +17,12 @@ import type { CradleServices, ReadinessSource } from '../cri-server/services';
 import { sdNotify } from '../sys/sd-notify';
 import { RuntimeSettingsFile } from './runtime-settings';
 import { RuntimeReadiness } from './runtime-readiness';
-import * as path from 'node:path';
 import { CniManager, ensureDefaultConfig } from '../cni';
 import { ImageService } from '../image';
 import { SandboxManager } from '../pod-sandbox/manager';
 import { RuntimeHandlers, specRuntimeOptions, type HandlerReload } from '../runtime/handlers';
 import { ExitMonitor } from '../runtime/conmon/exit-monitor';
+import { CleanupRetrier } from '../runtime/cleanup-retrier';
 import { ContainerManager } from '../containers/manager';
 import { StreamingServer, streamingOptionsFromConfig } from '../streaming/server';
 import { execBackend } from '../streaming/backends/exec';
@@ -36,6 +36,8 @@ import { metricsInterceptor } from '../metrics/interceptor';
 import { InspectServer, inspectSocketPath, type InspectSource } from './inspect';
 import { beforeCallHook, readTestHooks } from './test-hooks';
 import { armCrashPoints } from '../common/crash-points';
+import { UndoStack } from '../common/undo';
+import { StateLayout } from '../common/state-layout';
 
 /** The pause image is always pinned, as in cri-o. */
 function pinnedImages(config: CradleConfig): string[] {
@@ -45,7 +47,7 @@ function pinnedImages(config: CradleConfig): string[] {
 function openImageService(config: CradleConfig, log: Logger, metrics: CradleMetrics): ImageService {
   const { image } = config;
   return new ImageService({
-    root: path.join(config.state.root, 'image'),
+    root: StateLayout.of(config).imageRoot,
     registries: { confPath: image.registries_conf, confDir: image.registries_conf_dir, certsDir: image.certs_dir },
     ...(image.global_auth_file ? { authFile: image.global_auth_file } : {}),
     maxConcurrentDownloads: image.max_concurrent_downloads,
@@ -57,14 +59,14 @@ function openImageService(config: CradleConfig, log: Logger, metrics: CradleMetr
 }
 
 /** Writes cradle's default network when configured and none exists, then loads and watches CNI configs. */
-async function startCni(config: CradleConfig, log: Logger): Promise<CniManager> {
+async function startCni(config: CradleConfig, log: Logger, running: UndoStack): Promise<CniManager> {
   const { network } = config;
   if (network.write_default_config) {
     const written = await ensureDefaultConfig(network.cni_config_dir, { subnet: network.default_subnet });
     if (written) log.info({ file: written, subnet: network.default_subnet }, 'no CNI configuration found: wrote cradle\'s default bridge network');
   }
   const cni = new CniManager({
-    cacheDir: path.join(config.state.root, 'cni'),
+    cacheDir: StateLayout.of(config).cniCacheDir,
     log: log.child({ component: 'cni' }),
     confDir: network.cni_config_dir,
     pluginDirs: network.cni_plugin_dirs,
@@ -72,6 +74,7 @@ async function startCni(config: CradleConfig, log: Logger): Promise<CniManager> 
     ...(network.cni_default_network ? { defaultNetwork: network.cni_default_network } : {}),
   });
   await cni.start();
+  running.push('stopping the CNI config watcher', () => cni.stop());
   return cni;
 }
 
@@ -93,11 +96,6 @@ export class Daemon {
   private readonly server: CriServer;
   private stopping: Promise<void> | undefined;
 
-  private metricsServer: MetricsServer | undefined;
-  private cni: CniManager | undefined;
-  private exits: ExitMonitor | undefined;
-  private handlers: RuntimeHandlers | undefined;
-  private inspectServer: InspectServer | undefined;
   private readonly startedAt = new Date();
 
   private constructor(
@@ -106,6 +104,12 @@ export class Daemon {
     readonly log: Logger,
     readonly services: CradleServices,
     readonly metrics: CradleMetrics,
+    /** Stops what start started, in reverse: on a failure later in start, and at shutdown. */
+    private readonly running: UndoStack,
+    /** Applies a reloaded configuration to what start built (SIGHUP). */
+    private readonly onConfigChange: (next: CradleConfig) => HandlerReload,
+    /** Releases retried in the background, shown by `cradled status`. */
+    private readonly cleanup: CleanupRetrier,
   ) {
     this.config = loaded.config;
     this.server = new CriServer({
@@ -129,30 +133,50 @@ export class Daemon {
     await prepareSocketPath(socketPathOf(config.api.listen));
     await fs.promises.mkdir(config.state.root, { recursive: true, mode: 0o711 });
     await fs.promises.mkdir(config.state.run_root, { recursive: true, mode: 0o711 });
-    // Exec sessions end with the daemon that ran them: their work dirs are leftovers.
-    const execWorkRoot = path.join(config.state.run_root, 'exec');
-    await fs.promises.rm(execWorkRoot, { recursive: true, force: true });
-    await fs.promises.mkdir(execWorkRoot, { mode: 0o700 });
 
+    // Every subsystem started below pushes how to stop it: a failure later in start
+    // stops them all in reverse, and shutdown does the same.
+    const running = new UndoStack();
+    try {
+      return await Daemon.startStack(loaded, loadOptions, log, running);
+    } catch (err) {
+      await running.unwind(log);
+      throw err;
+    }
+  }
+
+  private static async startStack(loaded: LoadedConfig, loadOptions: LoadOptions, log: Logger, running: UndoStack): Promise<Daemon> {
+    const { config } = loaded;
     let current = config;
-    const runtimeSettings = RuntimeSettingsFile.load(config.state.root);
+    const layout = StateLayout.of(config);
+    // Exec sessions end with the daemon that ran them: their work dirs are leftovers.
+    await fs.promises.rm(layout.execDirs, { recursive: true, force: true });
+    await fs.promises.mkdir(layout.execDirs, { mode: 0o700 });
+    const runtimeSettings = RuntimeSettingsFile.load(layout.runtimeSettingsFile);
     const metrics = config.metrics.enable ? new CradleMetrics(config.metrics.collectors) : CradleMetrics.disabled();
     metrics.setDefaultRuntime(config.runtime.default_runtime);
     const images = openImageService(config, log, metrics);
-    const cni = await startCni(config, log);
+    running.push('closing the image service', () => images.close());
+    const cni = await startCni(config, log, running);
     runtimeSettings.onPodCidrChange((cidr) => cni.setPodCidr(cidr));
     cni.setPodCidr(runtimeSettings.podCidr());
     const handlers = new RuntimeHandlers(config);
+    running.push('stopping the runtime handlers', () => handlers.close());
+    const cleanup = new CleanupRetrier({
+      log: log.child({ component: 'cleanup' }), onRetry: (kind, succeeded) => metrics.recordCleanupRetry(kind, succeeded),
+    });
+    running.push('stopping the cleanup retries', () => cleanup.stop());
+    metrics.countPendingCleanupsWith(() => cleanup.pending().length);
     let specOptions = specRuntimeOptions(config);
     const sandboxes = new SandboxManager({
-      stateRoot: config.state.root, runRoot: config.state.run_root,
+      layout, cleanup,
       pause: () => ({ image: current.image.pause_image, command: current.image.pause_command }),
       handlers, cni, images, specOptions: () => specOptions, log: log.child({ component: 'pod-sandbox' }),
       onCniOperation: (op, seconds, failed) => metrics.recordCniOperation(op, seconds, failed),
     });
     await sandboxes.recover();
     const containers = new ContainerManager({
-      stateRoot: config.state.root, runRoot: config.state.run_root, handlers, images, sandboxes,
+      layout, cleanup, handlers, images, sandboxes,
       specOptions: () => specOptions, logSizeMax: config.runtime.log_size_max, log: log.child({ component: 'containers' }),
       onEventDropped: () => metrics.recordEventDropped(), onOom: (name) => metrics.recordOom(name),
       onMonitorDied: (name) => metrics.recordMonitorStopped(name),
@@ -162,6 +186,7 @@ export class Daemon {
       containers.probeMonitors().catch((err: unknown) => log.error({ error: messageOf(err) }, 'probing monitors failed'));
     }, MONITOR_PROBE_MS);
     monitorProbe.unref();
+    running.push('stopping the conmon probe', () => clearInterval(monitorProbe));
     // The audit of `cradled check`, once per start, before any call is served. Its
     // orphans (objects under cradle's own dirs that no record names) are what
     // creations interrupted by a crash left: nothing else makes them, and no
@@ -172,13 +197,14 @@ export class Daemon {
     const streaming = await StreamingServer.start({
       ...(await streamingOptionsFromConfig(config.streaming)),
       backends: {
-        exec: execBackend(containers, handlers, execWorkRoot),
+        exec: execBackend(containers, handlers, layout),
         portForward: portForwardBackend(sandboxes),
-        attach: attachBackend(containers, path.join(config.state.run_root, 's')),
+        attach: attachBackend(containers, layout),
       },
       logger: log.child({ component: 'streaming' }),
       onSession: (kind, protocol) => metrics.streamSessionStarted(kind, protocol),
     });
+    running.push('stopping the streaming server', () => streaming.stop());
     log.info({ url: streaming.url }, 'streaming server listening');
     const gc = await cni.gc(sandboxes.networkedIds());
     if (gc.released.length) log.info({ released: gc.released }, 'released network attachments of pods cradle no longer knows');
@@ -196,6 +222,7 @@ export class Daemon {
       })().catch((err: unknown) => log.error({ id: exit.id, error: messageOf(err) }, 'handling an exit failed'));
     }, log);
     await exits.start();
+    running.push('stopping the exit monitor', () => exits.stop());
     const networkReadiness: ReadinessSource = cni;
     const services: CradleServices = {
       config: () => current,
@@ -220,11 +247,7 @@ export class Daemon {
         };
       },
     };
-    const daemon = new Daemon(loaded, loadOptions, log, services, metrics);
-    daemon.cni = cni;
-    daemon.exits = exits;
-    daemon.handlers = handlers;
-    daemon.onConfigChange = (next) => {
+    const onConfigChange = (next: CradleConfig): HandlerReload => {
       // Read first: a seccomp profile that cannot be loaded refuses the reload.
       const nextSpecOptions = specRuntimeOptions(next);
       const handlerChanges = handlers.reload(next.runtime.runtimes);
@@ -233,32 +256,28 @@ export class Daemon {
       current = next;
       return handlerChanges;
     };
-    daemon.inspectServer = new InspectServer(daemon.inspectSource(loaded.sources), inspectSocketPath(config), log);
+    const daemon = new Daemon(loaded, loadOptions, log, services, metrics, running, onConfigChange, cleanup);
+    const inspectServer = new InspectServer(daemon.inspectSource(loaded.sources), inspectSocketPath(config), log);
     try {
-      await daemon.inspectServer.start();
+      await inspectServer.start();
     } catch (err) {
       throw withContext(err, `starting the inspection API on ${inspectSocketPath(config)}`);
     }
+    running.push('stopping the inspection API', () => inspectServer.stop());
     if (config.metrics.enable) {
-      daemon.metricsServer = new MetricsServer(metrics, {
+      const metricsServer = new MetricsServer(metrics, {
         host: config.metrics.host, port: config.metrics.port, socket: config.metrics.socket,
         tlsCert: config.metrics.tls_cert, tlsKey: config.metrics.tls_key, log,
       });
       try {
-        await daemon.metricsServer.start();
+        await metricsServer.start();
       } catch (err) {
-        await daemon.inspectServer.stop();
         throw withContext(err, `starting the metrics server on ${config.metrics.host}:${config.metrics.port}`);
       }
+      running.push('stopping the metrics server', () => metricsServer.stop());
     }
     // The CRI socket last: once it accepts calls, everything else is serving too.
-    try {
-      await daemon.server.start();
-    } catch (err) {
-      await daemon.metricsServer?.stop();
-      await daemon.inspectServer.stop();
-      throw err;
-    }
+    await daemon.server.start();
     log.info({ socket: daemon.server.socketPath, version: services.version, sources: loaded.sources }, 'cradled ready');
     setImmediate(() => {
       try {
@@ -274,8 +293,6 @@ export class Daemon {
     }
     return daemon;
   }
-
-  private onConfigChange: (next: CradleConfig) => HandlerReload = () => ({ added: [], removed: [], changed: [] });
 
   private inspectSource(sources: string[]): InspectSource {
     return {
@@ -296,6 +313,7 @@ export class Daemon {
           runRoot: this.config.state.run_root,
           podCidr: this.services.runtimeSettings.podCidr(),
           conditions: { RuntimeReady: runtime, NetworkReady: network },
+          pendingCleanups: this.cleanup.pending(),
         };
       },
       config: () => ({ config: this.config, sources }),
@@ -369,13 +387,7 @@ export class Daemon {
         sdNotify('STOPPING=1');
       } catch { /* best effort */ }
       await this.server.shutdown(SHUTDOWN_GRACE_MS);
-      await this.metricsServer?.stop();
-      await this.inspectServer?.stop();
-      await this.cni?.stop();
-      await this.services.streaming.stop();
-      this.exits?.stop();
-      this.handlers?.close();
-      this.services.images.close();
+      await this.running.unwind(this.log);
       this.log.info('cradled stopped');
     })();
     return this.stopping;

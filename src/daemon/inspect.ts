@@ -1,6 +1,7 @@
 // The inspection API (as cri-o's /info, /containers/{id}, /config): read-only JSON
 // over HTTP on a root-only unix socket, for `cradled status` and for operators
 // (`curl --unix-socket /run/cradle/inspect.sock http://x/info`).
+import { StateLayout } from '../common/state-layout';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
@@ -22,7 +23,7 @@ export interface InspectSource {
 }
 
 export function inspectSocketPath(config: CradleConfig): string {
-  return config.api.inspect_socket || path.join(config.state.run_root, 'inspect.sock');
+  return config.api.inspect_socket || StateLayout.of(config).inspectSocket;
 }
 
 /**

@@ -1,7 +1,6 @@
 // Settings pushed by the kubelet at run time (UpdateRuntimeConfig), persisted so a
 // restarted cradled keeps them until the kubelet sends them again.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { writeFileAtomic } from '../common/atomic-file';
 import type { RuntimeSettingsStore } from '../cri-server/services';
 
@@ -15,8 +14,8 @@ export class RuntimeSettingsFile implements RuntimeSettingsStore {
 
   constructor(private readonly file: string) {}
 
-  static load(stateRoot: string): RuntimeSettingsFile {
-    const store = new RuntimeSettingsFile(path.join(stateRoot, 'runtime-settings.json'));
+  static load(file: string): RuntimeSettingsFile {
+    const store = new RuntimeSettingsFile(file);
     try {
       const parsed = JSON.parse(fs.readFileSync(store.file, 'utf8')) as Partial<Persisted>;
       if (typeof parsed.podCidr === 'string') store.state.podCidr = parsed.podCidr;

@@ -27,6 +27,8 @@ export const COLLECTORS = [
   'stream_sessions',
   'stream_sessions_total',
   'conmon_processes',
+  'cleanup_retries_total',
+  'cleanups_pending',
   'process',
 ] as const;
 

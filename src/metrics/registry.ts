@@ -38,6 +38,8 @@ export class CradleMetrics {
   private readonly oomByName: Optional<Counter<'name'>>;
   private readonly eventsDropped: Optional<Counter<string>>;
   private readonly stoppedMonitor: Optional<Counter<'name'>>;
+  private readonly cleanupRetries: Optional<Counter<'kind' | 'outcome'>>;
+  private countPendingCleanups: (() => number) | undefined;
   private readonly processesDefunct: Optional<Gauge<string>>;
   private readonly stalledAtStage: Optional<Counter<'stage'>>;
   private readonly defaultRuntime: Optional<Gauge<'runtime'>>;
@@ -85,7 +87,12 @@ export class CradleMetrics {
     this.cniDuration = on('cni_operations_duration_seconds', (p) => new p.Histogram({ name: name('cni_operations_duration_seconds'), help: 'Duration of CNI network list operations, by verb, in seconds.', labelNames: ['operation'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r }));
     this.streamSessions = on('stream_sessions', (p) => new p.Gauge({ name: name('stream_sessions'), help: 'Open exec/attach/port-forward streaming sessions, by kind.', labelNames: ['kind'], registers: r }));
     this.streamSessionsTotal = on('stream_sessions_total', (p) => new p.Counter({ name: name('stream_sessions_total'), help: 'Streaming sessions started, by kind and protocol.', labelNames: ['kind', 'protocol'], registers: r }));
+    this.cleanupRetries = on('cleanup_retries_total', (p) => new p.Counter({ name: name('cleanup_retries_total'), help: 'Background retries of a failed resource release, by kind and outcome.', labelNames: ['kind', 'outcome'], registers: r }));
     const metrics = this;
+    on('cleanups_pending', (p) => new p.Gauge({
+      name: name('cleanups_pending'), help: 'Resource releases that failed and are still being retried in the background.', registers: r,
+      collect() { if (metrics.countPendingCleanups) this.set(metrics.countPendingCleanups()); },
+    }));
     on('conmon_processes', (p) => new p.Gauge({
       name: name('conmon_processes'), help: 'Running conmon monitor processes started by cradle.', registers: r,
       collect() { if (metrics.countConmon) this.set(metrics.countConmon()); },
@@ -139,6 +146,14 @@ export class CradleMetrics {
 
   setDefunctProcesses(count: number): void {
     this.processesDefunct.with((m) => m.set(count));
+  }
+
+  recordCleanupRetry(kind: string, succeeded: boolean): void {
+    this.cleanupRetries.with((m) => m.inc({ kind, outcome: succeeded ? 'succeeded' : 'failed' }));
+  }
+
+  countPendingCleanupsWith(count: () => number): void {
+    this.countPendingCleanups = count;
   }
 
   recordStalledAtStage(stage: string): void {

@@ -3,7 +3,6 @@
 // conmon). Every step of RunPodSandbox registers its undo, so a failure anywhere
 // leaves nothing behind; stop and remove are idempotent.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from '../common/logger';
 import { crashPoint } from '../common/crash-points';
@@ -13,6 +12,9 @@ import { NameReservations } from '../common/reservations';
 import { findByIdOrPrefix } from '../common/id-lookup';
 import { RecordStore } from '../common/record-store';
 import { writeFileAtomicSync } from '../common/atomic-file';
+import { bundleParts, type StateLayout } from '../common/state-layout';
+import type { CleanupRetrier } from '../runtime/cleanup-retrier';
+import { namespacePins, pausePersistDir, podRunDir, POD_RESOURCES, releaseAll, socketLink } from '../runtime/resources';
 import type { CniManager, PortMapping } from '../cni';
 import { normalizePortMapping } from '../cni';
 import type { ImageHold, ImageService } from '../image';
@@ -22,15 +24,12 @@ import type { SpecRuntimeOptions, PauseNamespace } from '../runtime/oci-config/i
 import { ociConfig } from '../runtime/oci-config/lazy';
 import type * as Cgroups from '../oci-runtime/cgroups';
 import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources';
-import { mountOverlay, unmountOverlay } from '../runtime/rootfs/overlay';
+import { mountOverlay } from '../runtime/rootfs/overlay';
 import { isProcessAlive } from '../runtime/conmon/proc';
-import { mount, umount2 } from '../sys/libc';
-import { MNT_DETACH, MS_NODEV, MS_NOEXEC, MS_NOSUID } from '../sys/constants';
 import { NamespacePinner, type PinnableKind, type PinnedNamespaces } from './namespaces';
 import { hostsFile, resolvConf, validateDns, validateHostname } from './pod-files';
 import { reservedNameOf, type PidMode, type SandboxRecord } from './sandbox';
 
-const SHM_SIZE = 64 * 1024 * 1024;
 const STOP_WAIT_MS = 10_000;
 
 /** What starting a pod's pause process needs from RunPodSandbox's earlier steps. */
@@ -52,8 +51,9 @@ interface PauseStart {
 }
 
 export interface SandboxManagerOptions {
-  stateRoot: string;
-  runRoot: string;
+  layout: StateLayout;
+  /** Retries a release that failed in the background (a busy mount, ...). */
+  cleanup: CleanupRetrier;
   /** The pause image and the command run in it (cri-o's pause_command), read per pod: SIGHUP changes them. */
   pause: () => { image: string; command: string };
   handlers: RuntimeHandlers;
@@ -87,11 +87,13 @@ export class SandboxManager {
   private readonly store: RecordStore<SandboxRecord>;
   private readonly pinner: NamespacePinner;
   private readonly holds = new Map<string, () => void>();
+  /** Stops under way (a concurrent stop of the same pod joins it): no new container may start in these pods. */
+  private readonly stopping = new Map<string, Promise<void>>();
   private containerHooks: SandboxContainerHooks = { stopContainers: async () => {}, removeContainers: async () => {} };
 
   constructor(private readonly options: SandboxManagerOptions) {
-    this.store = new RecordStore(path.join(options.stateRoot, 'pods'), options.log);
-    this.pinner = new NamespacePinner(path.join(options.runRoot, 'ns'));
+    this.store = new RecordStore(options.layout.podRecords, options.log);
+    this.pinner = new NamespacePinner(options.layout);
   }
 
   setContainerHooks(hooks: SandboxContainerHooks): void {
@@ -102,6 +104,11 @@ export class SandboxManager {
 
   get(id: string): SandboxRecord | undefined {
     return this.sandboxes.get(id);
+  }
+
+  /** Ready, and no stop under way (a container being created now must back out). */
+  isReady(id: string): boolean {
+    return this.sandboxes.get(id)?.state === 'SANDBOX_READY' && !this.stopping.has(id);
   }
 
   /** By full id or unique prefix; NOT_FOUND otherwise. */
@@ -153,8 +160,8 @@ export class SandboxManager {
   /** The pause process: an OCI container joining the pinned namespaces, created under conmon and started. */
   private async startPause(p: PauseStart): Promise<{ created: { pid: number; conmonPid: number; conmonStartTime: string }; bundle: string }> {
     const { id, config, handler, hold, pauseCommand, bundle, undo } = p;
+    // Unmounted by the run dir's release (the bundle is in it).
     const overlay = mountOverlay(bundle, hold.overlay);
-    undo.push(`unmounting the pause root filesystem of ${id}`, () => unmountOverlay(overlay.rootfs));
     const ns = (kind: PinnableKind, host: boolean): PauseNamespace => (host ? 'host' : { path: p.pinned[kind]! });
     const spec = ociConfig().buildPauseSpec({
       sandboxConfig: config,
@@ -170,16 +177,16 @@ export class SandboxManager {
       imageRef: hold.image.id,
       runtime: this.options.specOptions(),
     });
-    fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+    fs.writeFileSync(bundleParts(bundle).config, JSON.stringify(spec));
     handler.runtime.prepareBundle(id, bundle);
     const created = await handler.conmon.create({
       id, name: `${config.metadata!.namespace}_${config.metadata!.name}_POD`, bundle,
-      persistDir: path.join(this.options.stateRoot, 'pods-persist', id),
-      logPath: path.join(p.runDir, 'pause.log'), tty: false, stdin: false, stdinOnce: false, timeoutMs: 60_000,
+      persistDir: this.options.layout.podPersistDir(id),
+      logPath: this.options.layout.pauseLog(id), tty: false, stdin: false, stdinOnce: false, timeoutMs: 60_000,
     });
     undo.push(`deleting the pause container of ${id}`, async () => {
       await handler.runtime.delete(id, true).catch(() => undefined);
-      fs.rmSync(path.join(this.options.stateRoot, 'pods-persist', id), { recursive: true, force: true });
+      releaseAll([socketLink, pausePersistDir], this.options.layout, id);
     });
     crashPoint('RunPodSandbox', 'pause-created');
     await handler.runtime.start(id);
@@ -194,7 +201,7 @@ export class SandboxManager {
     const hostIpc = nsOptions?.ipc === 'NODE';
     // The CRI's default (enum value 0, also when namespace_options is absent) is POD.
     const pidMode: PidMode = nsOptions?.pid === 'NODE' ? 'NODE' : nsOptions?.pid === 'CONTAINER' ? 'CONTAINER' : 'POD';
-    const runDir = path.join(this.options.runRoot, 'pods', id);
+    const runDir = this.options.layout.podRunDir(id);
     const handler = this.options.handlers.forNewPod(runtimeHandler);
     const hostname = config.hostname || (hostNetwork ? fs.readFileSync('/proc/sys/kernel/hostname', 'utf8').trim() : id.slice(0, 12));
     try {
@@ -211,19 +218,8 @@ export class SandboxManager {
       undo.push(`releasing pause image layers for ${id}`, () => hold.release());
 
       // 3. Run directory with the pod files and its /dev/shm.
-      fs.mkdirSync(runDir, { recursive: true, mode: 0o711 });
-      undo.push(`removing ${runDir}`, () => fs.rmSync(runDir, { recursive: true, force: true }));
-      const files = {
-        resolvConf: path.join(runDir, 'resolv.conf'),
-        hosts: path.join(runDir, 'hosts'),
-        hostname: path.join(runDir, 'hostname'),
-        shm: hostIpc ? '/dev/shm' : path.join(runDir, 'shm'),
-      };
-      if (!hostIpc) {
-        fs.mkdirSync(files.shm, { recursive: true });
-        mount('shm', files.shm, 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${SHM_SIZE}`);
-        undo.push(`unmounting ${files.shm}`, () => umount2(files.shm, MNT_DETACH));
-      }
+      undo.push(`removing ${runDir}`, () => podRunDir.release(this.options.layout, id));
+      const files = { ...this.options.layout.podFiles(id), shm: podRunDir.acquire(this.options.layout, id, hostIpc) };
 
       crashPoint('RunPodSandbox', 'run-dir');
       // 4. Namespaces pinned by bind mounts (network, IPC, UTS unless shared with the host).
@@ -232,7 +228,7 @@ export class SandboxManager {
       if (!hostIpc) kinds.push('ipc');
       this.pinner.prepare();
       const pinned = this.pinner.pin(id, kinds, hostNetwork ? undefined : hostname);
-      undo.push(`unpinning namespaces of ${id}`, () => this.pinner.unpin(pinned));
+      undo.push(`unpinning namespaces of ${id}`, () => namespacePins.release(this.options.layout, id));
 
       crashPoint('RunPodSandbox', 'namespaces-pinned');
       // 5. Network through CNI and 6. the pause process, concurrently: the pause only
@@ -240,7 +236,7 @@ export class SandboxManager {
       // settle before anything is undone, so every undo is on the stack by then.
       const [network, pause] = await Promise.allSettled([
         hostNetwork ? Promise.resolve([]) : this.addNetwork(id, config, pinned.net!, undo, log),
-        this.startPause({ id, config, handler, hold, pauseCommand, bundle: path.join(runDir, 'pause'), pinned, hostNetwork, hostIpc, pidMode, hostname, files, runDir, undo }),
+        this.startPause({ id, config, handler, hold, pauseCommand, bundle: this.options.layout.pauseBundle(id), pinned, hostNetwork, hostIpc, pidMode, hostname, files, runDir, undo }),
       ]);
       if (network.status === 'rejected') throw network.reason;
       if (pause.status === 'rejected') throw pause.reason;
@@ -291,9 +287,19 @@ export class SandboxManager {
   async stop(id: string, log: Logger): Promise<void> {
     const sandbox = this.sandboxes.get(id);
     if (!sandbox) return;
-    // Not ready from the first moment: containers being created now see it and back out.
+    // Not ready from the first moment for new containers (isReady); the record says
+    // NOTREADY once that is saved.
+    let stopping = this.stopping.get(id);
+    if (!stopping) {
+      stopping = this.stopIn(sandbox, log).finally(() => this.stopping.delete(id));
+      this.stopping.set(id, stopping);
+    }
+    await stopping;
+  }
+
+  private async stopIn(sandbox: SandboxRecord, log: Logger): Promise<void> {
+    const id = sandbox.id;
     const wasReady = sandbox.state === 'SANDBOX_READY';
-    sandbox.state = 'SANDBOX_NOTREADY';
     await this.containerHooks.stopContainers(id);
     if (sandbox.pause) {
       const handler = this.options.handlers.get(sandbox.runtimeHandler);
@@ -304,15 +310,28 @@ export class SandboxManager {
         while (isProcessAlive(sandbox.pause.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       }
       await handler.runtime.delete(id, true).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'deleting pause'));
-      sandbox.pause = undefined;
     }
     crashPoint('StopPodSandbox', 'pause-deleted');
     if (sandbox.networkUp) {
       await this.timedCni('DEL', () => this.options.cni.tearDownPod({ id, netnsPath: sandbox.pinned.net ?? '' }));
-      sandbox.networkUp = false;
     }
+    // Every step above is idempotent: if this write fails, the record still says
+    // what a retried StopPodSandbox has to do.
+    await this.save(sandbox, (next) => {
+      next.state = 'SANDBOX_NOTREADY';
+      next.pause = undefined;
+      next.networkUp = false;
+    }, `recording pod sandbox ${id} as stopped`);
     if (wasReady) log.info('pod sandbox stopped');
-    await this.store.save(sandbox);
+  }
+
+  /** Changes a record in memory only once it is on disk (RecordStore.update); a failed write is a catalogue error. */
+  private async save(sandbox: SandboxRecord, change: (next: SandboxRecord) => void, context: string): Promise<void> {
+    try {
+      await this.store.update(sandbox, change);
+    } catch (err) {
+      throw withContext(err, context);
+    }
   }
 
   /** Stops the pod if needed and removes every trace of it. Idempotent. */
@@ -323,15 +342,16 @@ export class SandboxManager {
     crashPoint('RemovePodSandbox', 'stopped');
     await this.containerHooks.removeContainers(id);
     crashPoint('RemovePodSandbox', 'containers-removed');
-    unmountOverlay(path.join(sandbox.runDir, 'pause', 'rootfs'));
-    if (!sandbox.hostIpc) {
-      try { umount2(sandbox.files.shm, MNT_DETACH); } catch { /* not mounted */ }
-    }
-    this.pinner.unpin(sandbox.pinned);
+    // A release that fails is retried in the background; until it succeeds the pod
+    // stays listed (NOTREADY, stopped above) and RemovePodSandbox is UNAVAILABLE,
+    // so the kubelet calls it again instead of losing track of what is left.
+    const layout = this.options.layout;
+    const unpinned = await this.options.cleanup.release('pod namespace pins', id, () => namespacePins.release(layout, id));
     crashPoint('RemovePodSandbox', 'unpinned');
-    fs.rmSync(sandbox.runDir, { recursive: true, force: true });
-    fs.rmSync(path.join(this.options.runRoot, 's', id), { force: true }); // conmon's attach-socket link
-    fs.rmSync(path.join(this.options.stateRoot, 'pods-persist', id), { recursive: true, force: true });
+    const released = unpinned && await this.options.cleanup.release('pod resources', id, () => releaseAll(POD_RESOURCES, layout, id));
+    if (!released) {
+      throw errors.unavailable(`pod sandbox ${id}: ${this.options.cleanup.describePending(id)}`);
+    }
     this.holds.get(id)?.();
     this.holds.delete(id);
     await this.store.remove(id);
@@ -369,8 +389,7 @@ export class SandboxManager {
   async pauseExited(id: string): Promise<void> {
     const sandbox = this.sandboxes.get(id);
     if (!sandbox || sandbox.state === 'SANDBOX_NOTREADY') return;
-    sandbox.state = 'SANDBOX_NOTREADY';
-    await this.store.save(sandbox);
+    await this.save(sandbox, (next) => { next.state = 'SANDBOX_NOTREADY'; }, `recording the exit of the pause of pod sandbox ${id}`);
     this.options.log.warn({ podSandboxId: id }, 'pause process exited: pod sandbox not ready');
   }
 

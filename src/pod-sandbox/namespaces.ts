@@ -8,11 +8,13 @@
 // pod's namespaces.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWUTS, MNT_DETACH, MS_BIND, MS_PRIVATE, MS_REC } from '../sys/constants';
-import { mount, setns, umount2, unshare, sethostname } from '../sys/libc';
+import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWUTS, MS_BIND, MS_PRIVATE, MS_REC } from '../sys/constants';
+import { mount, setns, unshare, sethostname } from '../sys/libc';
 import { errors, messageOf } from '../common/errors';
+import { PINNABLE_KINDS, type PinnableKind, type StateLayout } from '../common/state-layout';
+import { namespacePins } from '../runtime/resources';
 
-export type PinnableKind = 'net' | 'ipc' | 'uts';
+export type { PinnableKind } from '../common/state-layout';
 const CLONE_FLAG: Record<PinnableKind, number> = { net: CLONE_NEWNET, ipc: CLONE_NEWIPC, uts: CLONE_NEWUTS };
 
 export type PinnedNamespaces = Partial<Record<PinnableKind, string>>;
@@ -23,7 +25,11 @@ function isMountPoint(dir: string): boolean {
 }
 
 export class NamespacePinner {
-  constructor(private readonly dir: string) {}
+  private readonly dir: string;
+
+  constructor(private readonly layout: StateLayout) {
+    this.dir = layout.namespacePins;
+  }
 
   /**
    * Makes <dir> a private mount (once), so pins made under it neither propagate
@@ -31,13 +37,13 @@ export class NamespacePinner {
    */
   prepare(): void {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o711 });
-    for (const kind of Object.keys(CLONE_FLAG)) fs.mkdirSync(path.join(this.dir, kind), { recursive: true, mode: 0o711 });
+    for (const kind of PINNABLE_KINDS) fs.mkdirSync(this.layout.namespacePinDir(kind), { recursive: true, mode: 0o711 });
     if (!isMountPoint(this.dir)) mount(this.dir, this.dir, null, MS_BIND | MS_REC);
     mount(null, this.dir, null, MS_PRIVATE | MS_REC);
   }
 
   pathOf(kind: PinnableKind, id: string): string {
-    return path.join(this.dir, kind, id);
+    return this.layout.namespacePin(kind, id);
   }
 
   /**
@@ -70,23 +76,10 @@ export class NamespacePinner {
       for (const { fd } of saved) fs.closeSync(fd);
     }
     if (failure !== undefined) {
-      this.unpin(pinned);
+      namespacePins.release(this.layout, id);
       throw errors.runtime(`pinning namespaces of pod sandbox ${id}: ${messageOf(failure)}`);
     }
     return pinned;
-  }
-
-  /** Unmounts and removes pins; missing ones are fine (idempotent). */
-  unpin(pinned: PinnedNamespaces): void {
-    for (const target of Object.values(pinned)) {
-      if (!target) continue;
-      try {
-        umount2(target, MNT_DETACH);
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'EINVAL' && (err as { code?: string }).code !== 'ENOENT') throw err;
-      }
-      fs.rmSync(target, { force: true });
-    }
   }
 }
 

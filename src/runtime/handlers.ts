@@ -9,6 +9,7 @@ import { Conmon } from './conmon/conmon';
 import { ociRuntimeFor } from './cradle-runtime';
 import type { OciRuntime } from './oci-runtime';
 import { shippedBinary } from '../common/package-info';
+import { StateLayout } from '../common/state-layout';
 import type { SpecRuntimeOptions } from './oci-config/inputs';
 import { mountSetattrSupported } from '../sys/mount-setattr';
 // The host facts and limits from their own modules: the spec builders (./oci-config)
@@ -68,10 +69,15 @@ export class RuntimeHandlers {
   private readonly removed = new Set<string>();
   readonly defaultName: string;
   readonly exitDir: string;
+  private readonly socketDir: string;
+  private readonly runtimeRoot: (handler: string) => string;
 
   constructor(private readonly config: CradleConfig) {
     this.defaultName = config.runtime.default_runtime;
-    this.exitDir = path.join(config.state.run_root, 'exits');
+    const layout = StateLayout.of(config);
+    this.exitDir = layout.exitDir;
+    this.socketDir = layout.socketLinks;
+    this.runtimeRoot = (name) => layout.runtimeRoot(name);
     for (const [name, h] of Object.entries(config.runtime.runtimes)) this.add(name, h);
   }
 
@@ -79,13 +85,13 @@ export class RuntimeHandlers {
     const { config } = this;
     const binary = h.runtime_path || shippedBinary('cradle-runtime');
     // Each daemon's containers under its own run root, unless a root is configured.
-    const root = h.runtime_root || path.join(config.state.run_root, 'runtimes', name);
+    const root = h.runtime_root || this.runtimeRoot(name);
     const conmon = new Conmon({
       conmon: h.monitor_path || config.runtime.conmon,
       runtimePath: binary,
       runtimeRoot: root,
       exitDir: this.exitDir,
-      socketDir: path.join(config.state.run_root, 's'),
+      socketDir: this.socketDir,
       systemdCgroup: config.runtime.cgroup_manager === 'systemd',
       logLevel: 'error',
     });

@@ -43,3 +43,12 @@ export function propagationOf(entry: MountInfoEntry): Propagation {
   if (entry.optional.some((o) => o.startsWith('master:'))) return 'slave';
   return 'private';
 }
+
+/** Mount points at `dir` or below it, deepest first (the order to unmount them in). */
+export function mountsUnder(mountInfo: string, dir: string): string[] {
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+  const points = mountInfo.split('\n').map(parseMountInfoLine)
+    .filter((e): e is MountInfoEntry => e !== null && (e.mountPoint === dir || e.mountPoint.startsWith(prefix)))
+    .map((e) => e.mountPoint);
+  return [...new Set(points)].sort((a, b) => b.length - a.length);
+}

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as net from 'node:net';
 import { CriClient } from './cri-client';
+import { StateLayout } from '../../src/common/state-layout';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const CRADLED = path.join(REPO_ROOT, 'bin', 'cradled');
@@ -31,6 +32,8 @@ export interface TempDirs {
   cniDir: string;
   configFile: string;
   configDir: string;
+  /** Where cradled keeps each thing under root and runRoot (the daemon's own layout). */
+  layout: StateLayout;
 }
 
 /** The layout of a daemon's temp dir (also for a dir a killed run left). */
@@ -43,6 +46,7 @@ export function tempDirsAt(dir: string): TempDirs {
     cniDir: path.join(dir, 'cni'),
     configFile: path.join(dir, 'cradle.toml'),
     configDir: path.join(dir, 'cradle.conf.d'),
+    layout: new StateLayout(path.join(dir, 'lib'), path.join(dir, 'run')),
   };
 }
 
@@ -91,11 +95,10 @@ export function mountPointsUnder(dir: string): string[] {
  * run root, and conmon processes working on this temp dir.
  */
 export function killLeftovers(t: TempDirs): void {
-  const runtimes = path.join(t.runRoot, 'runtimes');
-  for (const handler of safeReaddir(runtimes)) {
-    for (const id of safeReaddir(path.join(runtimes, handler))) {
+  for (const handler of safeReaddir(t.layout.runtimeRoots)) {
+    for (const id of safeReaddir(t.layout.runtimeRoot(handler))) {
       try {
-        const state = JSON.parse(fs.readFileSync(path.join(runtimes, handler, id, 'state.json'), 'utf8')) as { pid?: number };
+        const state = JSON.parse(fs.readFileSync(path.join(t.layout.runtimeRoot(handler), id, 'state.json'), 'utf8')) as { pid?: number };
         if (state.pid) process.kill(state.pid, 'SIGKILL');
       } catch { /* no state or gone */ }
     }

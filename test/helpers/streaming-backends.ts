@@ -131,10 +131,4 @@ export async function unusedPort(): Promise<number> {
 }
 
 /** Polls until check() is true (or fails after timeoutMs). */
-export async function eventually(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { eventually } from './eventually';

@@ -8,6 +8,7 @@ import { umount2 } from '../../sys/libc';
 import { mountOverlayFs } from '../../sys/overlay-mount';
 import { MOUNT_ATTR_RDONLY, mountSetattrFd, mountSetattrSupported } from '../../sys/mount-setattr';
 import { errors, messageOf } from '../../common/errors';
+import { bundleParts } from '../../common/state-layout';
 import type { OverlayLowers } from '../../image/layer-store';
 
 export interface OverlayRootfs {
@@ -23,9 +24,7 @@ export interface OverlayRootfs {
  */
 export function mountOverlay(dir: string, lowers: OverlayLowers): OverlayRootfs {
   if (lowers.lowers.length === 0) throw errors.runtime(`mounting a root filesystem in ${dir}: the image has no layers`);
-  const rootfs = path.join(dir, 'rootfs');
-  const upper = path.join(dir, 'upper');
-  const work = path.join(dir, 'work');
+  const { rootfs, upper, work } = bundleParts(dir);
   for (const d of [rootfs, upper, work]) fs.mkdirSync(d, { recursive: true, mode: 0o755 });
   try {
     mountOverlayFs({ target: rootfs, lowerRoot: lowers.root, lowers: lowers.lowers, upper, work });

@@ -3,15 +3,15 @@
 // and its control FIFO for terminal resizes. Node's net module cannot open a
 // SEQPACKET socket, so the fd comes from src/sys and is read on the threadpool.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { errors, messageOf } from '../../common/errors';
+import { conmonFile, type StateLayout } from '../../common/state-layout';
 import type { ContainerManager } from '../../containers/manager';
 import { connectSeqpacket, shutdownSocket, SHUT_RDWR, SHUT_WR } from '../../sys/unix-socket';
 import type { AttachBackend } from '../backend';
 
 const FRAME = 8192 + 1;
 
-export function attachBackend(containers: ContainerManager, socketDir: string): AttachBackend {
+export function attachBackend(containers: ContainerManager, layout: StateLayout): AttachBackend {
   return {
     async attach(request, io, signal) {
       const c = containers.find(request.containerId);
@@ -19,7 +19,7 @@ export function attachBackend(containers: ContainerManager, socketDir: string): 
       if (request.stdin && !c.config.stdin) throw errors.failedPrecondition(`container ${c.id} was created without stdin: nothing to attach stdin to`);
       let fd: number;
       try {
-        fd = connectSeqpacket(path.join(socketDir, c.id, 'attach'));
+        fd = connectSeqpacket(layout.attachSocket(c.id));
       } catch (err) {
         throw errors.unavailable(`attaching to container ${c.id}: ${messageOf(err)}`);
       }
@@ -38,7 +38,7 @@ export function attachBackend(containers: ContainerManager, socketDir: string): 
       const resizes = (async () => {
         for await (const size of io.resize) {
           try {
-            const ctl = fs.openSync(path.join(c.dir, 'ctl'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+            const ctl = fs.openSync(conmonFile(c.dir, 'ctl'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
             try { fs.writeSync(ctl, `1 ${size.height} ${size.width}\n`); } finally { fs.closeSync(ctl); }
           } catch { /* container gone */ }
         }

@@ -5,9 +5,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { cleanChildEnv } from '../../common/child-env';
 import { errors } from '../../common/errors';
+import type { StateLayout } from '../../common/state-layout';
 import type { ContainerManager } from '../../containers/manager';
 import type { RuntimeHandlers } from '../../runtime/handlers';
 import type { OciRuntime } from '../../runtime/oci-runtime';
@@ -111,13 +111,13 @@ async function ttyExec(runtime: OciRuntime, processFile: string, id: string, dir
   }
 }
 
-export function execBackend(containers: ContainerManager, handlers: RuntimeHandlers, scratchDir: string): ExecBackend {
+export function execBackend(containers: ContainerManager, handlers: RuntimeHandlers, layout: StateLayout): ExecBackend {
   return {
     async exec(request, io, signal) {
       const c = containers.find(request.containerId);
       if (c.state !== 'CONTAINER_RUNNING') throw errors.failedPrecondition(`container ${c.id} is not running`);
       const runtime = handlers.get(c.runtimeHandler).runtime;
-      const dir = path.join(scratchDir, `${c.id.slice(0, 16)}-${randomBytes(6).toString('hex')}`);
+      const dir = layout.newExecWorkDir(c.id);
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       const processFile = path.join(dir, 'process.json');
       const pidFile = path.join(dir, 'pid');

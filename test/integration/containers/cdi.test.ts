@@ -84,7 +84,7 @@ describe('CDI devices', () => {
 
   it('an unknown device is INVALID_ARGUMENT naming it, and creates nothing', async () => {
     const before = (await f.cri.runtime.ListContainers({})).containers.length;
-    const dataDir = path.join(f.dirs.root, 'containers-data');
+    const dataDir = f.dirs.layout.containerDataDirs;
     const dirsBefore = fs.existsSync(dataDir) ? fs.readdirSync(dataDir).length : 0;
     await assert.rejects(
       f.cri.runtime.CreateContainer({ podSandboxId: pod.id, config: f.containerConfig('bad-cdi', ['sleep', '1'], { CDIDevices: [{ name: 'cradle.test/fake=nope' }] }), sandboxConfig: pod.config }),

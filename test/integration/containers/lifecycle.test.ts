@@ -56,7 +56,7 @@ describe('containers', () => {
   it('the inspection API and `cradled status` show pods, containers, images and monitors', async () => {
     const pod = await f.runPod('inspect');
     const id = await f.runContainer(pod, f.containerConfig('seen', ['sleep', '1000']));
-    const socket = path.join(f.dirs.runRoot, 'inspect.sock');
+    const socket = f.dirs.layout.inspectSocket;
     const containers = JSON.parse((await inspectGet(socket, '/containers')).body) as { id: string; state: string }[];
     assert.ok(containers.some((c) => c.id === id && c.state === 'CONTAINER_RUNNING'));
     const one = JSON.parse((await inspectGet(socket, `/containers/${id.slice(0, 12)}`)).body) as { id: string; pid: number };
@@ -293,7 +293,7 @@ describe('containers', () => {
     });
     await assert.rejects(f.cri.runtime.StartContainer({ containerId: 'nope' }), (err) => grpcError(err).code === grpc.status.NOT_FOUND);
     // RunAsGroup without RunAsUser/RunAsUsername (critest): refused before anything exists.
-    const dataDirs = (): string[] => fs.readdirSync(path.join(f.dirs.root, 'containers-data')).sort();
+    const dataDirs = (): string[] => fs.readdirSync(f.dirs.layout.containerDataDirs).sort();
     const dataBefore = dataDirs();
     const countBefore = (await f.cri.runtime.ListContainers({})).containers.length;
     await assert.rejects(f.cri.runtime.CreateContainer({

@@ -20,8 +20,8 @@ test('check reports what the node has and lacks, and repairs orphans', async (t)
   assert.match(clean.stdout, /^OK   overlayfs: supported$/m);
   assert.match(clean.stdout, /^OK   records: 0 pod sandboxes, 0 containers, no orphans$/m);
 
-  const orphanBundle = path.join(dirs.root, 'containers-data', 'deadbeef');
-  const orphanPodDir = path.join(dirs.runRoot, 'pods', 'cafebabe');
+  const orphanBundle = dirs.layout.containerDataDir('deadbeef');
+  const orphanPodDir = dirs.layout.podRunDir('cafebabe');
   fs.mkdirSync(path.join(orphanBundle, 'upper'), { recursive: true });
   fs.mkdirSync(orphanPodDir, { recursive: true });
   const found = await runCradled(['check', ...baseArgs(dirs)]);
@@ -42,11 +42,11 @@ test('check reports what the node has and lacks, and repairs orphans', async (t)
 test('cradled reclaims orphans when it starts; check --repair refuses while it runs', async (t) => {
   const dirs = makeTempDirs();
   t.after(() => fs.rmSync(dirs.dir, { recursive: true, force: true }));
-  const orphanPodDir = path.join(dirs.runRoot, 'pods', 'cafebabe');
+  const orphanPodDir = dirs.layout.podRunDir('cafebabe');
   fs.mkdirSync(orphanPodDir, { recursive: true });
   // A container a create was making when cradled died: running, in the default
   // handler's runtime root, with no record.
-  const runtimeRoot = path.join(dirs.runRoot, 'runtimes', 'cradle');
+  const runtimeRoot = dirs.layout.runtimeRoot('cradle');
   const bundle = path.join(dirs.dir, 'orphan-bundle');
   fs.mkdirSync(bundle);
   makeBusyboxRootfs(bundle);

@@ -2,14 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { baseArgs, makeTempDirs, runCradled, startCradled } from '../../helpers/daemon';
 import { inspectGet } from '../../../src/daemon/inspect';
 
 test('inspection socket is root-only and serves /info, /config, /debug/heap and 404s', async (t) => {
   const daemon = await startCradled();
   t.after(() => daemon.stop());
-  const socket = path.join(daemon.dirs.runRoot, 'inspect.sock');
+  const socket = daemon.dirs.layout.inspectSocket;
   const st = fs.statSync(socket);
   assert.equal(st.mode & 0o777, 0o600);
   assert.equal(st.uid, 0);

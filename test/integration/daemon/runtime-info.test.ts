@@ -100,7 +100,7 @@ test('UpdateRuntimeConfig keeps the pod CIDR, persisted and shown in verbose sta
   await cri.runtime.UpdateRuntimeConfig({ runtimeConfig: { networkConfig: { podCidr: '10.244.1.0/24,fd00:10:244:1::/64' } } });
   const s = await cri.runtime.Status({ verbose: true });
   assert.equal(JSON.parse(s.info.podCidr!), '10.244.1.0/24,fd00:10:244:1::/64');
-  const persisted = JSON.parse(fs.readFileSync(path.join(daemon.dirs.root, 'runtime-settings.json'), 'utf8')) as { podCidr: string };
+  const persisted = JSON.parse(fs.readFileSync(daemon.dirs.layout.runtimeSettingsFile, 'utf8')) as { podCidr: string };
   assert.equal(persisted.podCidr, '10.244.1.0/24,fd00:10:244:1::/64');
 });
 

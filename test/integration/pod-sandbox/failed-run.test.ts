@@ -10,7 +10,7 @@ import { PodFixture } from '../../helpers/pod-fixture';
 import { countResources, type ResourceCounts } from '../reliability/resources';
 
 const f = new PodFixture('cradle-tfr0', '10.237.0.0/24');
-const EXACT: (keyof ResourceCounts)[] = ['mounts', 'pinnedNamespaces', 'ipsAllocated', 'cgroups', 'conmons', 'podProcesses'];
+const EXACT: (keyof ResourceCounts)[] = ['mounts', 'pinnedNamespaces', 'ipsAllocated', 'cgroups', 'conmons', 'podProcesses', 'socketLinks'];
 
 describe('a RunPodSandbox whose CNI ADD fails', () => {
   before(() => f.start());

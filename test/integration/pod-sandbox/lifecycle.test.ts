@@ -147,7 +147,7 @@ describe('pod sandbox lifecycle', () => {
 
   it('bad input is INVALID_ARGUMENT naming the field, and creates nothing', async () => {
     const before = (await cri.runtime.ListPodSandbox({})).items.length;
-    const podDirs = (): string[] => (fs.existsSync(path.join(dirs.runRoot, 'pods')) ? fs.readdirSync(path.join(dirs.runRoot, 'pods')).sort() : []);
+    const podDirs = (): string[] => (fs.existsSync(dirs.layout.podRunDirs) ? fs.readdirSync(dirs.layout.podRunDirs).sort() : []);
     const dirsBefore = podDirs();
     const cases: [PodSandboxConfig, RegExp, string?][] = [
       [{ ...podConfig('x'), metadata: { namespace: 'ns', uid: 'u' } }, /config\.metadata\.name is required/],

@@ -5,7 +5,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { PodFixture } from '../../helpers/pod-fixture';
 import { grpcError } from '../../helpers/cri-client';
@@ -138,7 +137,7 @@ describe('concurrency', () => {
         const status = await f.cri.runtime.ContainerStatus({ containerId: id }).then(() => 'exists', (err) => grpc.status[grpcError(err).code]);
         if (status !== 'NOT_FOUND') leaks.push(`delay ${delayMs}: container ${id.slice(0, 12)} still ${status}`);
         if (mountsContaining(id).length) leaks.push(`delay ${delayMs}: mounts of ${id.slice(0, 12)}: ${mountsContaining(id).join(' ')}`);
-        if (fs.existsSync(path.join(f.dirs.root, 'containers-data', id))) leaks.push(`delay ${delayMs}: containers-data/${id.slice(0, 12)} left`);
+        if (fs.existsSync(f.dirs.layout.containerDataDir(id))) leaks.push(`delay ${delayMs}: containers-data/${id.slice(0, 12)} left`);
       }
       // Clean up whatever leaked so the next round starts clean (and so the suite does).
       for (const c of left) await f.cri.runtime.RemoveContainer({ containerId: c.id }).catch(() => undefined);

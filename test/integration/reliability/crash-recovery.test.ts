@@ -145,8 +145,8 @@ describe('crash recovery', () => {
     // host-local keeps its allocations under /var/lib, across reboots: CNI DEL from
     // the cached result (the netns is gone) must give the address back.
     assert.equal(countResources(f, f.cgroupParent).ipsAllocated, 0, 'the old pod\'s address was released');
-    for (const records of ['pods', 'containers']) {
-      assert.deepEqual(fs.readdirSync(path.join(f.dirs.root, records)).filter((n) => !n.startsWith('.')), [], `no ${records} records left`);
+    for (const records of [f.dirs.layout.podRecords, f.dirs.layout.containerRecords]) {
+      assert.deepEqual(fs.readdirSync(records).filter((n) => !n.startsWith('.')), [], `no records left in ${records}`);
     }
 
     const after = await f.runPod('after-reboot');

@@ -84,7 +84,7 @@ describe('state filesystem full or read-only', () => {
   it('CreateContainer on a full disk fails clearly and leaves no container, mount or directory', async () => {
     remount('size=200m');
     const pod = await f.runPod('full');
-    const dataDir = path.join(f.dirs.root, 'containers-data');
+    const dataDir = f.dirs.layout.containerDataDirs;
     const before = fs.existsSync(dataDir) ? fs.readdirSync(dataDir).length : 0;
     const filler = path.join(f.dirs.root, 'filler');
     try {
@@ -134,9 +134,74 @@ describe('state filesystem full or read-only', () => {
       remount('rw');
     }
     assert.deepEqual((await f.cri.runtime.ListContainers({ filter: { podSandboxId: pod.id } })).containers, []);
-    assert.deepEqual(mountsContaining(path.join(f.dirs.root, 'containers-data')), []);
+    assert.deepEqual(mountsContaining(f.dirs.layout.containerDataDirs), []);
     const id = await f.runContainer(pod, config);
     await f.waitForState(id, 'CONTAINER_RUNNING');
+    await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id });
+  });
+  // A record's new state is visible only once it is on disk (RecordStore.update):
+  // when the write fails mid-RPC, what cradled reports and what it would recover
+  // after a restart are the same old state.
+  const recorded = (records: string, id: string): string =>
+    (JSON.parse(fs.readFileSync(path.join(records, `${id}.json`), 'utf8')) as { state: string }).state;
+  const containerState = async (id: string): Promise<string> => String((await f.cri.runtime.ContainerStatus({ containerId: id })).status!.state);
+  const podState = async (id: string): Promise<string> => String((await f.cri.runtime.PodSandboxStatus({ podSandboxId: id })).status!.state);
+  const rejectsReadOnly = async (call: Promise<unknown>) => assert.rejects(call, (err) => {
+    assert.equal(grpcError(err).code, grpc.status.FAILED_PRECONDITION, grpcError(err).details);
+    assert.match(grpcError(err).details, /read-only/i);
+    return true;
+  });
+
+  it('StartContainer whose new state cannot be saved: still created in memory and on disk; a retry records it running', async () => {
+    const pod = await f.runPod('ro-start');
+    const { containerId } = await f.cri.runtime.CreateContainer({ podSandboxId: pod.id, config: f.containerConfig('ro-start', ['sleep', '1000']), sandboxConfig: pod.config });
+    remount('ro');
+    try {
+      await rejectsReadOnly(f.cri.runtime.StartContainer({ containerId }));
+      assert.equal(await containerState(containerId), 'CONTAINER_CREATED');
+      assert.equal(recorded(f.dirs.layout.containerRecords, containerId), 'CONTAINER_CREATED');
+    } finally {
+      remount('rw');
+    }
+    await f.cri.runtime.StartContainer({ containerId });
+    assert.equal(await containerState(containerId), 'CONTAINER_RUNNING');
+    assert.equal(recorded(f.dirs.layout.containerRecords, containerId), 'CONTAINER_RUNNING');
+    await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id });
+  });
+
+  it('StopContainer whose exit cannot be saved: memory and disk agree, and a restart records the exit', async () => {
+    const pod = await f.runPod('ro-stop');
+    const id = await f.runContainer(pod, f.containerConfig('ro-stop', ['sleep', '1000']));
+    remount('ro');
+    try {
+      await rejectsReadOnly(f.cri.runtime.StopContainer({ containerId: id, timeout: 0 }));
+      assert.equal(await containerState(id), recorded(f.dirs.layout.containerRecords, id));
+    } finally {
+      remount('rw');
+    }
+    await f.restart();
+    assert.equal(await containerState(id), 'CONTAINER_EXITED');
+    assert.equal(recorded(f.dirs.layout.containerRecords, id), 'CONTAINER_EXITED');
+    await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id });
+  });
+
+  it('StopPodSandbox whose new state cannot be saved: memory and disk agree; a retry and a restart see it stopped', async () => {
+    const pod = await f.runPod('ro-stoppod');
+    remount('ro');
+    try {
+      await assert.rejects(f.cri.runtime.StopPodSandbox({ podSandboxId: pod.id }), (err) => {
+        assert.equal(grpcError(err).code, grpc.status.FAILED_PRECONDITION, grpcError(err).details);
+        return true;
+      });
+      assert.equal(await podState(pod.id), recorded(f.dirs.layout.podRecords, pod.id));
+    } finally {
+      remount('rw');
+    }
+    await f.cri.runtime.StopPodSandbox({ podSandboxId: pod.id });
+    assert.equal(await podState(pod.id), 'SANDBOX_NOTREADY');
+    assert.equal(recorded(f.dirs.layout.podRecords, pod.id), 'SANDBOX_NOTREADY');
+    await f.restart();
+    assert.equal(await podState(pod.id), 'SANDBOX_NOTREADY');
     await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id });
   });
 });

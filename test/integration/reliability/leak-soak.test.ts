@@ -3,7 +3,6 @@
 // after. Short: 100 cycles; CRADLE_SOAK=1: 1000 cycles.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import * as path from 'node:path';
 import { inspectGet } from '../../../src/daemon/inspect';
 import { PodFixture } from '../../helpers/pod-fixture';
 import { SOAK, countResources, stateFileList, daemonPid, removeCgroupParent, removeEverything, rssKiB, type ResourceCounts } from './resources';
@@ -23,7 +22,7 @@ const SLACK: Record<keyof ResourceCounts, number> = {
 
 /** cradled's live V8 heap: used heap after a full GC (the inspection API's /debug/heap). */
 async function heapUsedKiB(): Promise<number> {
-  const { body } = await inspectGet(path.join(f.dirs.runRoot, 'inspect.sock'), '/debug/heap');
+  const { body } = await inspectGet(f.dirs.layout.inspectSocket, '/debug/heap');
   return Math.round((JSON.parse(body) as { usedHeapBytes: number }).usedHeapBytes / 1024);
 }
 

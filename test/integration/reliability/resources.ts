@@ -100,7 +100,7 @@ export function ipsAllocatedIn(dataDir: string): number {
 export function countResources(f: PodFixture, cgroupParent: string): ResourceCounts {
   const dir = f.dirs.dir;
   const mountPoints = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '');
-  const nsDir = path.join(f.dirs.runRoot, 'ns');
+  const nsDir = f.dirs.layout.namespacePins;
   const pid = daemonPid(f);
   const all = pids();
   return {
@@ -112,8 +112,8 @@ export function countResources(f: PodFixture, cgroupParent: string): ResourceCou
     podProcesses: all.filter((p) => readProc(p, 'cgroup').split('\n').some((l) => l.split(':')[2]?.startsWith(cgroupParent + '/'))).length,
     daemonFds: count(() => fs.readdirSync(`/proc/${pid}/fd`).length),
     daemonThreads: Number(/Threads:\s+(\d+)/.exec(readProc(pid, 'status'))?.[1] ?? 0),
-    stateFiles: walkCount(f.dirs.root) + walkCount(f.dirs.runRoot) - walkCount(path.join(f.dirs.runRoot, 's')),
-    socketLinks: walkCount(path.join(f.dirs.runRoot, 's')),
+    stateFiles: walkCount(f.dirs.root) + walkCount(f.dirs.runRoot) - walkCount(f.dirs.layout.socketLinks),
+    socketLinks: walkCount(f.dirs.layout.socketLinks),
   };
 }
 

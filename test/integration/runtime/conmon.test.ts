@@ -10,6 +10,7 @@ import { cleanChildEnv } from '../../../src/common/child-env';
 import { writeExecPlan } from '../../../src/oci-runtime/exec-plan';
 import { CRADLE_RUNTIME, TestContainer, fakeRepo, isRoot, sweepStale } from './harness';
 import { CONMON, conmonCreate, waitFor } from './conmon-driver';
+import { eventually } from '../../helpers/eventually';
 
 const skip = (!isRoot() || !fs.existsSync(CONMON)) && 'needs root and conmon';
 before(() => { if (isRoot()) sweepStale(); });
@@ -57,8 +58,7 @@ test('conmon: an OOM kill writes the oom file', { skip }, async (t) => {
   const run = await conmonCreate(ctr);
   assert.equal(ctr.cli(['start', ctr.id]).status, 0);
   assert.equal(await waitFor(run.exitFile), '137');
-  for (let i = 0; i < 100 && !fs.existsSync(path.join(run.persistDir, 'oom')); i++) await new Promise((r) => setTimeout(r, 20));
-  assert.ok(fs.existsSync(path.join(run.persistDir, 'oom')), 'conmon wrote the oom file');
+  await eventually(() => fs.existsSync(path.join(run.persistDir, 'oom')), 'conmon to write the oom file');
 });
 
 test('conmon: the container outlives a SIGKILLed caller, and its exit is still recorded', { skip }, async (t) => {

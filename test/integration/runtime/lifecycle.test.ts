@@ -4,6 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TestContainer, isRoot, leftoverCgroups, sweepStale } from './harness';
+import { eventually } from '../../helpers/eventually';
 
 const skip = !isRoot() && 'needs root';
 before(() => { if (isRoot()) sweepStale(); });
@@ -32,7 +33,7 @@ test('lifecycle: created -> running -> kill -> stopped -> delete leaves nothing'
   assert.equal(ctr.state()!.status, 'running');
 
   // Wait until the trap is installed (the first output line) before signalling.
-  for (let i = 0; i < 200 && !fs.readFileSync(ctr.outFile, 'utf8').includes('started'); i++) await new Promise((r) => setTimeout(r, 10));
+  await eventually(() => fs.readFileSync(ctr.outFile, 'utf8').includes('started'), 'the trap to be installed');
   assert.equal(ctr.cli(['kill', ctr.id, 'TERM']).status, 0);
   await ctr.waitStopped();
   assert.match(fs.readFileSync(ctr.outFile, 'utf8'), /got-term/);
@@ -77,10 +78,10 @@ test('exit status and kill --all; ps lists the container processes', { skip }, a
   assert.equal(ctr.create().status, 0);
   assert.equal(ctr.cli(['start', ctr.id]).status, 0);
   let pids: number[] = [];
-  for (let i = 0; i < 100 && pids.length < 3; i++) {
+  await eventually(() => {
     pids = JSON.parse(ctr.cli(['ps', '--format', 'json', ctr.id]).stdout) as number[];
-    await new Promise((r) => setTimeout(r, 10));
-  }
+    return pids.length >= 3;
+  }, 'sh and two sleeps').catch(() => { /* asserted below, with the pids seen */ });
   assert.equal(pids.length, 3, `sh and two sleeps: ${JSON.stringify(pids)}`);
   const table = ctr.cli(['ps', ctr.id]);
   assert.equal(table.status, 0);

@@ -8,6 +8,7 @@ import { RuntimeCli } from '../../../src/runtime/runtime-cli';
 import { CRADLE_RUNTIME_BIN, CradleRuntime, ociRuntimeFor } from '../../../src/runtime/cradle-runtime';
 import { errors } from '../../../src/common/errors';
 import { RUNC, TestContainer, isRoot, leftoverCgroups, sweepStale } from './harness';
+import { eventually } from '../../helpers/eventually';
 
 const skip = !isRoot() && 'needs root';
 before(() => { if (isRoot()) sweepStale(); });
@@ -29,12 +30,12 @@ for (const runtime of ['cradle', 'runc'] as const) {
     assert.equal((await cli.state(ctr.id))!.status, 'created');
     await cli.start(ctr.id);
     assert.equal((await cli.state(ctr.id))!.status, 'running');
-    for (let i = 0; i < 200 && !fs.readFileSync(ctr.outFile, 'utf8').includes('hi-from'); i++) await new Promise((r) => setTimeout(r, 10));
+    await eventually(() => fs.readFileSync(ctr.outFile, 'utf8').includes('hi-from'), 'the container\'s output');
     assert.equal(fs.readFileSync(ctr.outFile, 'utf8'), 'hi-from-container\n');
     assert.ok((await cli.ps(ctr.id)).length >= 1);
     await assert.rejects(cli.delete(ctr.id), (err: Error) => errors.runtime.is(err) && /running/.test(err.message));
     await cli.kill(ctr.id, 'KILL');
-    for (let i = 0; i < 200 && (await cli.state(ctr.id))!.status !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 10));
+    await eventually(async () => (await cli.state(ctr.id))!.status === 'stopped', 'the container to stop');
     await cli.delete(ctr.id);
     assert.equal(await cli.state(ctr.id), undefined);
     assert.deepEqual(leftoverCgroups(ctr.cgroupsPath), []);

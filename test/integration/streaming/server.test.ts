@@ -128,11 +128,11 @@ describe('streaming server', () => {
 
   test('a client that never opens all its streams gets an error and the session ends; nothing runs', async () => {
     const ran = backends.execRequests.length;
-    const impatient = await StreamingServer.start({ backends, logger, streamCreationTimeoutMs: 1000 });
+    const impatient = await StreamingServer.start({ backends, logger, streamCreationTimeoutMs: 2000 });
     try {
       const client = await SpdyTestClient.connect(impatient.execUrl(execReq(['true'])), ['v4.channel.k8s.io']);
       const error = await client.open({ streamtype: 'error' });
-      await client.until(() => client.closed, 'the timeout', 5000);
+      await client.until(() => client.closed, 'the timeout', 30_000);
       assert.match(JSON.parse(client.text(error)).message, /timed out waiting for client to create streams/);
     } finally {
       await impatient.stop();
@@ -239,14 +239,14 @@ describe('streaming server', () => {
   });
 
   test('an idle connection is closed after the idle timeout', async () => {
-    const quick = await StreamingServer.start({ backends, logger, idleTimeoutMs: 300 });
+    const quick = await StreamingServer.start({ backends, logger, idleTimeoutMs: 1000 });
     try {
       const aborts = backends.aborts;
       const client = await SpdyTestClient.connect(quick.execUrl(execReq(['sleep', '60'])), ['v4.channel.k8s.io']);
       await client.open({ streamtype: 'error' });
       await client.open({ streamtype: 'stdout' });
       await client.open({ streamtype: 'stderr' });
-      await client.until(() => client.closed, 'the idle timeout', 5000);
+      await client.until(() => client.closed, 'the idle timeout', 30_000);
       await eventually(() => backends.aborts === aborts + 1, 'the abort');
     } finally {
       await quick.stop();

@@ -172,15 +172,13 @@ test('an ADD cancelled by the caller is rolled back', async (t) => {
   const m = env.manager();
   await m.start();
   const ac = new AbortController();
-  // Cancel once the plugin is inside its ADD (not after a fixed delay: a loaded machine starts it later).
-  const inAdd = setInterval(() => {
-    try {
-      if (readCalls(env.log).some((c) => c.command === 'ADD')) ac.abort();
-    } catch { /* a line half written: look again */ }
+  // Cancelled once the plugin has begun its ADD (not after a fixed delay: a slow
+  // machine may not have started the plugin by then).
+  const adding = setInterval(() => {
+    if (readCalls(env.log).some((c) => c.command === 'ADD')) ac.abort();
   }, 20);
-  t.after(() => clearInterval(inAdd));
+  t.after(() => clearInterval(adding));
   await assert.rejects(m.setUpPod({ ...pod, signal: ac.signal }), (err: unknown) => errors.cancelled.is(err));
-  clearInterval(inAdd);
   assert.deepEqual(readCalls(env.log).map((c) => c.command), ['ADD', 'DEL']);
   assert.deepEqual(fs.readdirSync(path.join(env.cache, 'results')), []);
 });
