@@ -7,6 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { PodFixture } from '../../helpers/pod-fixture';
 import { grpcError } from '../../helpers/cri-client';
 import { eventually } from '../../helpers/eventually';
@@ -34,9 +35,11 @@ const FAILURES = 2;
 
 describe('cleanup retried in the background', () => {
   let busy: string | undefined;
+  let immutable: string | undefined;
   before(() => f.start(['--metrics-enable', '--metrics-port', '0']));
   after(async () => {
     if (busy) try { umount2(busy, MNT_DETACH); } catch { /* gone */ }
+    if (immutable) spawnSync('chattr', ['-i', immutable]);
     await f.stop();
   });
 
@@ -77,15 +80,18 @@ describe('cleanup retried in the background', () => {
     assert.match((await runCradled(['status', ...baseArgs(f.dirs)])).stdout, /cleanups +none pending/);
   });
 
-  it('a container dir held busy: RemoveContainer is UNAVAILABLE, the container stays listed, and it ends clean once the retry succeeds', async () => {
+  // A container dir's release unmounts what is below it, so the fault here is a file
+  // that cannot be removed (immutable: EPERM), as a stuck file system would leave.
+  it('a container dir that cannot be removed: RemoveContainer is UNAVAILABLE, the container stays listed, and it ends clean once the retry succeeds', async () => {
     const CFAILED = 'container_runtime_cradle_cleanup_retries_total{kind="container resources",outcome="failed"}';
     const CSUCCEEDED = 'container_runtime_cradle_cleanup_retries_total{kind="container resources",outcome="succeeded"}';
     const pod = await f.runPod('busy-container');
     const id = await f.runContainer(pod, f.containerConfig('c', ['sleep', '1000']));
     await f.cri.runtime.StopContainer({ containerId: id, timeout: 0 });
-    busy = path.join(f.dirs.layout.containerDataDir(id), 'busy');
-    fs.mkdirSync(busy);
-    mount('tmpfs', busy, 'tmpfs', 0, 'size=64k');
+    immutable = path.join(f.dirs.layout.containerDataDir(id), 'stuck');
+    fs.writeFileSync(immutable, '');
+    const chattr = spawnSync('chattr', ['+i', immutable], { encoding: 'utf8' });
+    assert.equal(chattr.status, 0, `chattr +i: ${chattr.stderr}`);
 
     await assert.rejects(f.cri.runtime.RemoveContainer({ containerId: id }), (err) => {
       assert.equal(grpcError(err).code, 14 /* UNAVAILABLE */);
@@ -95,8 +101,8 @@ describe('cleanup retried in the background', () => {
     // RemovePodSandbox cannot finish either while its container is pending.
     await assert.rejects(f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id }), (err) => grpcError(err).code === 14);
     await eventually(async () => metric(await scrape(), CFAILED) >= FAILURES, `${FAILURES} failed retries`);
-    umount2(busy, MNT_DETACH);
-    busy = undefined;
+    spawnSync('chattr', ['-i', immutable]);
+    immutable = undefined;
 
     await eventually(async () => metric(await scrape(), PENDING) === 0, 'the retry to succeed');
     assert.equal(metric(await scrape(), CSUCCEEDED), 1);
