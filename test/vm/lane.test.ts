@@ -1,4 +1,4 @@
-// The VM lane as part of the suite (scripts/run-tests.js runs it after the other
+// The VM lane as part of the suite (scripts/run-tests.js runs it before the other
 // areas, alone, since the guest's emulated CPUs take both host cores): boots the
 // x86-64 guest once through scripts/vm-test.sh and requires its smoke tests to have
 // run and passed. Skipped, with the reason, on a host that cannot run the guest,
