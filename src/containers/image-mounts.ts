@@ -83,15 +83,3 @@ function resolveSubPath(root: string, subPath: string, ref: string, field: strin
   }
   return real;
 }
-
-/** Unmounts a container's image mounts (idempotent; also for directories a crash left). */
-export function unmountImages(containerDir: string): void {
-  const root = path.join(containerDir, IMAGE_MOUNTS_DIR);
-  let entries: string[];
-  try {
-    entries = fs.readdirSync(root);
-  } catch {
-    return;
-  }
-  for (const name of entries) unmountOverlay(path.join(root, name, 'rootfs'));
-}

@@ -44,11 +44,14 @@ export function propagationOf(entry: MountInfoEntry): Propagation {
   return 'private';
 }
 
-/** Mount points at `dir` or below it, deepest first (the order to unmount them in). */
+/**
+ * Mount points at `dir` or below it, deepest first (the order to unmount them in);
+ * a point with mounts stacked on it is listed once per mount.
+ */
 export function mountsUnder(mountInfo: string, dir: string): string[] {
   const prefix = dir.endsWith('/') ? dir : `${dir}/`;
-  const points = mountInfo.split('\n').map(parseMountInfoLine)
+  return mountInfo.split('\n').map(parseMountInfoLine)
     .filter((e): e is MountInfoEntry => e !== null && (e.mountPoint === dir || e.mountPoint.startsWith(prefix)))
-    .map((e) => e.mountPoint);
-  return [...new Set(points)].sort((a, b) => b.length - a.length);
+    .map((e) => e.mountPoint)
+    .sort((a, b) => b.length - a.length);
 }

@@ -1,5 +1,6 @@
 // Starts a real cradled (bin/cradled, the same launcher users run) in temp dirs on
 // a temp socket, side by side with any real install, and stops it afterwards.
+import { mountsUnder } from '../../src/sys/mountinfo';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -83,10 +84,7 @@ export function allowInsecureRegistry(t: TempDirs, host: string): void {
 
 /** Mount points below dir, deepest first. */
 export function mountPointsUnder(dir: string): string[] {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((m) => m === dir || m.startsWith(dir + '/'))
-    .sort((a, b) => b.length - a.length);
+  return mountsUnder(fs.readFileSync('/proc/self/mountinfo', 'utf8'), dir);
 }
 
 /**
