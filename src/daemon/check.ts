@@ -11,6 +11,7 @@ import type { CradleConfig } from '../config/schema';
 import { shippedBinary } from '../common/package-info';
 import { ociRuntimeFor } from '../runtime/cradle-runtime';
 import { checkHost } from './check-host';
+import { executable } from './runtime-readiness';
 import { StateLayout } from '../common/state-layout';
 import { RESOURCE_KINDS } from '../runtime/resources';
 
@@ -21,15 +22,6 @@ export interface CheckFinding {
   detail: string;
   /** Set when --repair fixed it. */
   repaired?: boolean;
-}
-
-function executable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function listDir(dir: string): string[] {
