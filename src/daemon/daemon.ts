@@ -120,7 +120,7 @@ export class Daemon {
       runtime: runtimeRpcs(services),
       image: imageRpcs(services),
       interceptors: [loggingInterceptor(), ...(loaded.config.metrics.enable ? [metricsInterceptor(metrics)] : [])],
-      beforeCall: beforeCallHook(readTestHooks()),
+      beforeCall: beforeCallHook(readTestHooks(), log),
     });
   }
 

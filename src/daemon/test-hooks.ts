@@ -3,6 +3,7 @@
 //   {"delayMs": {"Version": 1500}}   hold every Version call for 1.5 s before handling it
 //   {"crashAt": ["RPC:step"]}         SIGKILL cradled at a crash point (src/common/crash-points.ts)
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../common/logger';
 
 export interface TestHooks {
   delayMs?: Record<string, number>;
@@ -15,12 +16,17 @@ export function readTestHooks(env: NodeJS.ProcessEnv = process.env): TestHooks |
   return JSON.parse(raw) as TestHooks;
 }
 
-/** A CriServer beforeCall hook, or undefined when no hooks are configured. */
-export function beforeCallHook(hooks: TestHooks | undefined): ((rpc: string, signal: AbortSignal) => Promise<void>) | undefined {
+/**
+ * A CriServer beforeCall hook, or undefined when no hooks are configured. A held
+ * call is logged, so a test acts once the call is in flight, not after a guess.
+ */
+export function beforeCallHook(hooks: TestHooks | undefined, log: Logger): ((rpc: string, signal: AbortSignal) => Promise<void>) | undefined {
   const delays = hooks?.delayMs;
   if (!delays) return undefined;
   return async (rpc, signal) => {
     const ms = delays[rpc];
-    if (ms) await sleep(ms, undefined, { signal }).catch(() => undefined);
+    if (!ms) return;
+    log.info({ rpc, ms }, 'test hook: holding the call');
+    await sleep(ms, undefined, { signal }).catch(() => undefined);
   };
 }

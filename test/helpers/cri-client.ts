@@ -6,7 +6,7 @@ import type { RuntimeServiceClient } from '../../src/generated/runtime/v1/Runtim
 import type { ImageServiceClient } from '../../src/generated/runtime/v1/ImageService';
 
 export interface CallOptions {
-  /** Per-call deadline in milliseconds (default 60 s). */
+  /** Per-call deadline in milliseconds (default 60 s, or the client's). */
   timeoutMs?: number;
 }
 
@@ -31,12 +31,12 @@ export type StreamClient<C> = {
     (request: StreamOverload<C[K]>['req'], options?: CallOptions) => Promise<StreamOverload<C[K]>['res'][]>;
 };
 
-function promisify<C extends grpc.Client>(client: C, definition: grpc.ServiceDefinition): { unary: PromiseClient<C>; streams: StreamClient<C> } {
+function promisify<C extends grpc.Client>(client: C, definition: grpc.ServiceDefinition, defaultTimeoutMs: number): { unary: PromiseClient<C>; streams: StreamClient<C> } {
   const unary: Record<string, unknown> = {};
   const streams: Record<string, unknown> = {};
   const methods = client as unknown as Record<string, (...args: unknown[]) => unknown>;
   for (const [name, def] of Object.entries(definition)) {
-    const deadline = (options?: CallOptions) => ({ deadline: Date.now() + (options?.timeoutMs ?? 60_000) });
+    const deadline = (options?: CallOptions) => ({ deadline: Date.now() + (options?.timeoutMs ?? defaultTimeoutMs) });
     if (def.responseStream) {
       streams[name] = (request: unknown, options?: CallOptions) => new Promise((resolve, reject) => {
         const items: unknown[] = [];
@@ -62,16 +62,19 @@ export class CriClient {
   readonly imageStreams: StreamClient<ImageServiceClient>;
   private readonly clients: grpc.Client[];
 
-  /** @param channelOptions extra grpc-js channel options (e.g. `grpc.default_authority`). */
-  constructor(endpoint: string, channelOptions: grpc.ChannelOptions = {}) {
+  /**
+   * @param channelOptions extra grpc-js channel options (e.g. `grpc.default_authority`).
+   * @param defaults.timeoutMs each call's deadline unless the call gives one (60 s).
+   */
+  constructor(endpoint: string, channelOptions: grpc.ChannelOptions = {}, defaults: CallOptions = {}) {
     const proto = loadCriProto();
     const target = endpoint.startsWith('unix:') ? endpoint : `unix://${endpoint}`;
     const options = { 'grpc.max_receive_message_length': 16 * 1024 * 1024, ...channelOptions };
     const runtime = new proto.runtime.v1.RuntimeService(target, grpc.credentials.createInsecure(), options);
     const image = new proto.runtime.v1.ImageService(target, grpc.credentials.createInsecure(), options);
     this.clients = [runtime, image];
-    const r = promisify(runtime, proto.runtime.v1.RuntimeService.service);
-    const i = promisify(image, proto.runtime.v1.ImageService.service);
+    const r = promisify(runtime, proto.runtime.v1.RuntimeService.service, defaults.timeoutMs ?? 60_000);
+    const i = promisify(image, proto.runtime.v1.ImageService.service, defaults.timeoutMs ?? 60_000);
     this.runtime = r.unary;
     this.runtimeStreams = r.streams;
     this.image = i.unary;

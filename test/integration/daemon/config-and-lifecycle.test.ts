@@ -175,11 +175,12 @@ test('a stale socket left by a killed daemon is replaced', async (t) => {
 });
 
 test('SIGTERM finishes in-flight calls, refuses new ones, removes the socket and exits 0', async (t) => {
-  const daemon = await startCradled({ env: { CRADLE_TEST_HOOKS: JSON.stringify({ delayMs: { Version: 1500 } }) } });
+  // The call is held for long enough that the shutdown surely starts while it is in flight.
+  const daemon = await startCradled({ env: { CRADLE_TEST_HOOKS: JSON.stringify({ delayMs: { Version: 5000 } }) } });
   t.after(() => daemon.stop());
   const cri = daemon.client();
   const inFlight = cri.runtime.Version({});
-  await new Promise((r) => setTimeout(r, 300));
+  await waitFor(() => daemon.logRecords().some((r) => r.msg === 'test hook: holding the call'), 30_000);
   daemon.proc.kill('SIGTERM');
   await waitFor(() => daemon.logRecords().some((r) => r.msg === 'shutting down: no new calls, finishing in-flight ones'));
   assert.equal((await inFlight).runtimeName, 'cradle', 'in-flight call completed');

@@ -25,15 +25,17 @@ function seededBytes(seed: string, length: number): Buffer {
 function remount(options: string): void {
   // A read-only remount is refused while a file is open for writing: the pull
   // workers of the previous case may still be closing theirs. A descriptor that
-  // stays open fails this after the deadline.
-  const deadline = Date.now() + 15_000;
+  // stays open fails this after the deadline (wide: a loaded machine is slow to
+  // close), naming the processes that hold files open for writing.
+  const deadline = Date.now() + 90_000;
   for (;;) {
     try {
       execFileSync('mount', ['-o', `remount,${options}`, f.dirs.root], { stdio: ['ignore', 'ignore', 'pipe'] });
       return;
     } catch (err) {
       const busy = /busy/.test(String((err as { stderr?: Buffer }).stderr ?? ''));
-      if (!busy || Date.now() > deadline) throw err;
+      if (!busy) throw err;
+      if (Date.now() > deadline) throw new Error(`remount,${options} of ${f.dirs.root} still busy; open for writing: ${writersUnder(f.dirs.root).join(', ') || 'none seen'}`);
       execFileSync('sleep', ['0.2']);
     }
   }
@@ -205,3 +207,21 @@ describe('state filesystem full or read-only', () => {
     await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id });
   });
 });
+
+/** `pid (comm): path` of each file under `dir` that a process holds open for writing. */
+function writersUnder(dir: string): string[] {
+  const found: string[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let fds: string[];
+    try { fds = fs.readdirSync(`/proc/${pid}/fd`); } catch { continue; }
+    for (const fd of fds) {
+      try {
+        const target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+        if (!target.startsWith(dir + '/')) continue;
+        const flags = parseInt(/flags:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1] ?? '0', 8);
+        if ((flags & 3) !== 0) found.push(`${pid} (${fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim()}): ${target}`);
+      } catch { /* closed meanwhile */ }
+    }
+  }
+  return found;
+}
