@@ -7,7 +7,7 @@ interface Info {
   version: string; node: string; pid: number; startedAt: string; socket: string; cgroupDriver: string;
   defaultRuntime: string; runtimeHandlers: string[]; stateRoot: string; runRoot: string; podCidr: string;
   conditions: Record<string, Condition>;
-  pendingCleanups?: { kind: string; id: string; attempts: number; lastError: string; nextAttemptAt: number }[];
+  pendingCleanups?: { kind: string; id: string; what?: string; attempts: number; lastError: string; nextAttemptAt: number }[];
 }
 
 export async function printStatus(socketPath: string, json: boolean): Promise<number> {
@@ -43,7 +43,7 @@ export async function printStatus(socketPath: string, json: boolean): Promise<nu
   const pending = info.pendingCleanups ?? [];
   lines.push(`cleanups     ${pending.length === 0 ? 'none pending' : `${pending.length} retried in the background`}`);
   for (const p of pending) {
-    lines.push(`  ${p.kind} of ${p.id}: ${p.attempts} failed tries, next at ${new Date(p.nextAttemptAt).toISOString()}: ${p.lastError}`);
+    lines.push(`  ${p.kind}${p.what === undefined ? '' : ` (${p.what})`} of ${p.id}: ${p.attempts} failed tries, next at ${new Date(p.nextAttemptAt).toISOString()}: ${p.lastError}`);
   }
   process.stdout.write(lines.join('\n') + '\n');
   return 0;

@@ -12,10 +12,12 @@ export const PINNABLE_KINDS = ['net', 'ipc', 'uts'] as const;
 export type PinnableKind = (typeof PINNABLE_KINDS)[number];
 
 /** The parts of a bundle dir (a pause's or a container's) that mountOverlay makes. */
-export function bundleParts(bundle: string): { rootfs: string; upper: string; work: string; config: string } {
+export function bundleParts(bundle: string): { rootfs: string; upper: string; work: string; config: string; pidFile: string; conmonPidFile: string } {
   return {
     rootfs: path.join(bundle, 'rootfs'), upper: path.join(bundle, 'upper'), work: path.join(bundle, 'work'),
     config: path.join(bundle, 'config.json'),
+    /** The container init's pid (written by the runtime) and conmon's own. */
+    pidFile: path.join(bundle, 'pidfile'), conmonPidFile: path.join(bundle, 'conmon-pidfile'),
   };
 }
 
@@ -50,6 +52,8 @@ export class StateLayout {
   containerRootfs(id: string): string { return bundleParts(this.containerDataDir(id)).rootfs; }
   containerPersistDir(id: string): string { return path.join(this.containerDataDir(id), 'persist'); }
   containerVolumesDir(id: string): string { return path.join(this.containerDataDir(id), 'volumes'); }
+  /** The overlay of the image that config.mounts[index] names (an image mount, KEP-4639). */
+  containerImageMountDir(id: string, index: number): string { return path.join(this.containerDataDir(id), 'image-mounts', String(index)); }
   /** Container logs of pods without a log directory of their own. */
   get podLogDirs(): string { return path.join(this.root, 'logs'); }
   podLogDir(sandboxId: string): string { return path.join(this.podLogDirs, sandboxId); }

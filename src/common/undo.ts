@@ -4,6 +4,20 @@
 import type { Logger } from './logger';
 import { messageOf } from './errors';
 
+/** Takes an undo step that failed, to try it again in the background (the daemon's CleanupRetrier). */
+export interface RetryLater {
+  retryLater(kind: string, id: string, release: () => unknown, error: unknown, what?: string): void;
+}
+
+/** Where a failed step of `unwind` goes: retried for `owner` (the pod or container being made). */
+export interface UnwindRetry {
+  owner: string;
+  to: RetryLater;
+}
+
+/** The metric label of undo steps retried after a failed create. */
+export const CREATE_UNDO_KIND = 'create undo';
+
 interface UndoStep {
   description: string;
   undo: () => unknown;
@@ -29,9 +43,10 @@ export class UndoStack {
   /**
    * Runs every undo in reverse order. Each is attempted even if an earlier one
    * fails; failures are logged and returned, never thrown, so the original error
-   * stays the one reported.
+   * stays the one reported. With `retry`, a failed step is handed on to be tried
+   * again in the background (every undo of a create is an idempotent release).
    */
-  async unwind(log?: Logger): Promise<string[]> {
+  async unwind(log?: Logger, retry?: UnwindRetry): Promise<string[]> {
     const failures: string[] = [];
     while (this.steps.length > 0) {
       const step = this.steps.pop()!;
@@ -41,7 +56,8 @@ export class UndoStack {
       } catch (err) {
         const message = `${step.description}: ${messageOf(err)}`;
         failures.push(message);
-        log?.error({ step: step.description, err: messageOf(err) }, 'undo failed');
+        log?.error({ step: step.description, err: messageOf(err) }, retry ? 'undo failed; retrying in the background' : 'undo failed');
+        retry?.to.retryLater(CREATE_UNDO_KIND, retry.owner, step.undo, err, step.description);
       }
     }
     return failures;

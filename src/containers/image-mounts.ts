@@ -28,15 +28,12 @@ export interface MountedImages {
   release(): void;
 }
 
-/** Directory under a container's dir holding one subdirectory per image mount. */
-export const IMAGE_MOUNTS_DIR = 'image-mounts';
-
 /**
  * Mounts every image the config's mounts name, pushing an undo for each hold and
  * mount. Bad sub-paths and host paths next to an image are INVALID_ARGUMENT, an
  * image that is not pulled NOT_FOUND, all before the container exists.
  */
-export function mountImages(config: ContainerConfig__Output, containerDir: string, images: ImageService, undo: UndoStack): MountedImages {
+export function mountImages(config: ContainerConfig__Output, mountDirOf: (index: number) => string, images: ImageService, undo: UndoStack): MountedImages {
   const records: ImageMountRecord[] = [];
   const sources = new Map<number, string>();
   const releases: Array<() => void> = [];
@@ -50,7 +47,7 @@ export function mountImages(config: ContainerConfig__Output, containerDir: strin
     const hold = images.hold(ref);
     undo.push(`releasing image ${ref} of ${f}`, () => hold.release());
     releases.push(() => hold.release());
-    const overlay = mountOverlay(path.join(containerDir, IMAGE_MOUNTS_DIR, String(i)), hold.overlay);
+    const overlay = mountOverlay(mountDirOf(i), hold.overlay);
     undo.push(`unmounting ${overlay.rootfs}`, () => unmountOverlay(overlay.rootfs));
     makeMountReadOnly(overlay.rootfs);
     sources.set(i, subPath ? resolveSubPath(overlay.rootfs, subPath, ref, `${f}.imageSubPath`) : overlay.rootfs);

@@ -39,6 +39,8 @@ import { nowNanos, reservedContainerName, type ContainerRecord, type ContainerSt
  */
 export const EXEC_SYNC_OUTPUT_LIMIT = 16 * 1024 * 1024 - 1024;
 const KILL_WAIT_MS = 10_000;
+/** The cleanup kind (label of cradle_cleanup_retries_total) of the runtime's delete of a container. */
+const CONTAINER_RUNTIME_KIND = 'container runtime state';
 /** A day: larger ExecSync timeouts are refused (they would overflow timers). */
 const MAX_EXEC_TIMEOUT_SECONDS = 86_400;
 
@@ -159,7 +161,7 @@ export class ContainerManager {
       undo.push(`removing ${dir} and its overlay`, () => containerDataDir.release(this.options.layout, id));
       const overlay = mountOverlay(dir, hold.overlay);
       crashPoint('CreateContainer', 'overlay-mounted');
-      const imageMounts = mountImages(config, dir, this.options.images, undo);
+      const imageMounts = mountImages(config, (index) => this.options.layout.containerImageMountDir(id, index), this.options.images, undo);
       crashPoint('CreateContainer', 'image-mounts-mounted');
 
       const logPath = containerLogPath(sandbox, config, this.options.layout, id);
@@ -189,7 +191,7 @@ export class ContainerManager {
       crashPoint('CreateContainer', 'runtime-created');
       undo.push(`deleting container ${id} from the runtime`, async () => {
         await handler.runtime.kill(id, 'KILL', true).catch(() => undefined);
-        await handler.runtime.delete(id, true).catch(() => undefined);
+        await handler.runtime.delete(id, true);
         socketLink.release(this.options.layout, id);
       });
       // The pod may have been stopped or removed while this container was being made.
@@ -219,8 +221,8 @@ export class ContainerManager {
       log.info({ name: config.metadata!.name, image: imageRef }, 'container created');
       return id;
     } catch (err) {
-      const failures = await undo.unwind(log);
-      if (failures.length) log.error({ failures }, 'cleanup after a failed CreateContainer was incomplete');
+      const failures = await undo.unwind(log, { owner: id, to: this.options.cleanup });
+      if (failures.length) log.error({ failures }, 'cleanup after a failed CreateContainer is retried in the background');
       if (!this.options.sandboxes.isReady(sandbox.id) && !errors.failedPrecondition.is(err)) {
         // A runtime error because the pod's namespaces vanished: say what happened.
         throw errors.failedPrecondition(`pod sandbox ${sandbox.id} was stopped or removed while container ${config.metadata!.name} was being created`);
@@ -343,14 +345,15 @@ export class ContainerManager {
     }
     if (c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED') await this.killAndWait(c, 'KILL', KILL_WAIT_MS);
     await this.killRemaining(c);
-    const handler = this.options.handlers.get(c.runtimeHandler);
-    await handler.runtime.delete(c.id, true).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'runtime delete'));
     // As a pod's: a failed release is retried in the background, and the container
-    // stays listed (EXITED) with RemoveContainer UNAVAILABLE until it succeeds.
+    // stays listed (EXITED) with RemoveContainer UNAVAILABLE until it succeeds. The
+    // runtime's delete (its state, the cgroup: busy while a process is left in it)
+    // goes first: the rootfs stays mounted while anything may still use it.
+    const handler = this.options.handlers.get(c.runtimeHandler);
     const layout = this.options.layout;
-    if (!await this.options.cleanup.release('container resources', c.id, () => releaseAll(CONTAINER_RESOURCES, layout, c.id))) {
-      throw errors.unavailable(`container ${c.id}: ${this.options.cleanup.describePending(c.id)}`);
-    }
+    const released = await this.options.cleanup.release(CONTAINER_RUNTIME_KIND, c.id, () => handler.runtime.delete(c.id, true))
+      && await this.options.cleanup.release('container resources', c.id, () => releaseAll(CONTAINER_RESOURCES, layout, c.id));
+    if (!released) throw errors.unavailable(`container ${c.id}: ${this.options.cleanup.describePending(c.id)}`);
     this.holds.get(c.id)?.();
     this.holds.delete(c.id);
     await this.store.remove(c.id);

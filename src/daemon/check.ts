@@ -12,7 +12,7 @@ import { shippedBinary } from '../common/package-info';
 import { ociRuntimeFor } from '../runtime/cradle-runtime';
 import { checkHost } from './check-host';
 import { executable } from './runtime-readiness';
-import { StateLayout } from '../common/state-layout';
+import { bundleParts, StateLayout } from '../common/state-layout';
 import { RESOURCE_KINDS } from '../runtime/resources';
 
 export type CheckLevel = 'ok' | 'warn' | 'fail';
@@ -112,7 +112,7 @@ function killConmonOf(stateFile: string): void {
   try {
     const { bundle } = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { bundle?: string };
     if (!bundle) return;
-    const pid = Number(fs.readFileSync(path.join(bundle, 'conmon-pidfile'), 'utf8').trim());
+    const pid = Number(fs.readFileSync(bundleParts(bundle).conmonPidFile, 'utf8').trim());
     if (pid > 0 && fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'conmon') process.kill(pid, 'SIGKILL');
   } catch { /* no bundle, no pid file, or conmon gone */ }
 }

@@ -13,7 +13,7 @@ import { findByIdOrPrefix } from '../common/id-lookup';
 import { RecordStore } from '../common/record-store';
 import { writeFileAtomicSync } from '../common/atomic-file';
 import { bundleParts, type StateLayout } from '../common/state-layout';
-import type { CleanupRetrier } from '../runtime/cleanup-retrier';
+import type { CleanupRetrier, PendingCleanup } from '../runtime/cleanup-retrier';
 import { namespacePins, pausePersistDir, podRunDir, POD_RESOURCES, releaseAll, socketLink } from '../runtime/resources';
 import type { CniManager, PortMapping } from '../cni';
 import { normalizePortMapping } from '../cni';
@@ -31,6 +31,9 @@ import { hostsFile, resolvConf, validateDns, validateHostname } from './pod-file
 import { reservedNameOf, type PidMode, type SandboxRecord } from './sandbox';
 
 const STOP_WAIT_MS = 10_000;
+/** Cleanup kinds (the label of cradle_cleanup_retries_total) of a pod's releases outside the catalogue. */
+const PAUSE_CONTAINER_KIND = 'pause container';
+const POD_NETWORK_KIND = 'pod network';
 
 /** What starting a pod's pause process needs from RunPodSandbox's earlier steps. */
 interface PauseStart {
@@ -185,7 +188,7 @@ export class SandboxManager {
       logPath: this.options.layout.pauseLog(id), tty: false, stdin: false, stdinOnce: false, timeoutMs: 60_000,
     });
     undo.push(`deleting the pause container of ${id}`, async () => {
-      await handler.runtime.delete(id, true).catch(() => undefined);
+      await handler.runtime.delete(id, true);
       releaseAll([socketLink, pausePersistDir], this.options.layout, id);
     });
     crashPoint('RunPodSandbox', 'pause-created');
@@ -263,8 +266,8 @@ export class SandboxManager {
       log.info({ name: config.metadata!.name, namespace: config.metadata!.namespace, ips: ips.map((i) => i.ip) }, 'pod sandbox ready');
       return id;
     } catch (err) {
-      const failures = await undo.unwind(log);
-      if (failures.length) log.error({ failures }, 'cleanup after a failed RunPodSandbox was incomplete');
+      const failures = await undo.unwind(log, { owner: id, to: this.options.cleanup });
+      if (failures.length) log.error({ failures }, 'cleanup after a failed RunPodSandbox is retried in the background');
       throw withContext(err, `running pod sandbox ${config.metadata?.namespace}/${config.metadata?.name}`);
     }
   }
@@ -301,6 +304,11 @@ export class SandboxManager {
     const id = sandbox.id;
     const wasReady = sandbox.state === 'SANDBOX_READY';
     await this.containerHooks.stopContainers(id);
+    // The runtime's delete (its state, the pause's cgroup) and the CNI DEL are
+    // releases: one that fails is retried in the background, and the record keeps
+    // saying what is left (pause, networkUp) until a Stop or Remove sees it done,
+    // after a restart too. RemovePodSandbox is UNAVAILABLE meanwhile.
+    let pauseDeleted = true;
     if (sandbox.pause) {
       const handler = this.options.handlers.get(sandbox.runtimeHandler);
       if (isProcessAlive(sandbox.pause.pid)) {
@@ -309,18 +317,20 @@ export class SandboxManager {
         const deadline = Date.now() + STOP_WAIT_MS;
         while (isProcessAlive(sandbox.pause.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       }
-      await handler.runtime.delete(id, true).catch((err: unknown) => log.debug({ error: messageOf(err) }, 'deleting pause'));
+      pauseDeleted = await this.options.cleanup.release(PAUSE_CONTAINER_KIND, id, () => handler.runtime.delete(id, true));
     }
     crashPoint('StopPodSandbox', 'pause-deleted');
+    let networkDown = true;
     if (sandbox.networkUp) {
-      await this.timedCni('DEL', () => this.options.cni.tearDownPod({ id, netnsPath: sandbox.pinned.net ?? '' }));
+      networkDown = await this.options.cleanup.release(POD_NETWORK_KIND, id,
+        () => this.timedCni('DEL', () => this.options.cni.tearDownPod({ id, netnsPath: sandbox.pinned.net ?? '' })));
     }
     // Every step above is idempotent: if this write fails, the record still says
     // what a retried StopPodSandbox has to do.
     await this.save(sandbox, (next) => {
       next.state = 'SANDBOX_NOTREADY';
-      next.pause = undefined;
-      next.networkUp = false;
+      if (pauseDeleted) next.pause = undefined;
+      if (networkDown) next.networkUp = false;
     }, `recording pod sandbox ${id} as stopped`);
     if (wasReady) log.info('pod sandbox stopped');
   }
@@ -345,6 +355,10 @@ export class SandboxManager {
     // A release that fails is retried in the background; until it succeeds the pod
     // stays listed (NOTREADY, stopped above) and RemovePodSandbox is UNAVAILABLE,
     // so the kubelet calls it again instead of losing track of what is left.
+    // The namespaces stay pinned while the network's DEL is pending: plugins want the netns.
+    if (this.options.cleanup.pending(id).length > 0) {
+      throw errors.unavailable(`pod sandbox ${id}: ${this.options.cleanup.describePending(id)}`);
+    }
     const layout = this.options.layout;
     const unpinned = await this.options.cleanup.release('pod namespace pins', id, () => namespacePins.release(layout, id));
     crashPoint('RemovePodSandbox', 'unpinned');
@@ -419,6 +433,11 @@ export class SandboxManager {
       this.names.hold(record.reservedName, record.id, record.fingerprint, record.id);
       await this.store.save(record);
     }
+  }
+
+  /** Releases of the pod still retried in the background (why it is still listed NOTREADY). */
+  pendingCleanups(id: string): PendingCleanup[] {
+    return this.options.cleanup.pending(id);
   }
 
   /** IDs the CNI cache may keep (for CNI GC at start-up). */

@@ -3,9 +3,13 @@
 // tried again in the background with a doubling delay until it succeeds. Every
 // release in the catalogue is idempotent, so trying again is always safe. What is
 // still pending is listed (for `cradled status` and for keeping a pod listed
-// NOTREADY until it is gone); nothing here is persisted: after a restart the
-// startup reclaim of `cradled check --repair` finds the same leftovers.
+// NOTREADY until it is gone). Nothing here needs persisting: a pod or container
+// with a pending release keeps its record (which says what is left to release, and
+// the kubelet's next Stop/Remove releases it again after a restart), and what a
+// failed create left has no record, so the startup reclaim of `cradled check
+// --repair` and the CNI GC find it.
 import type { Logger } from '../common/logger';
+import type { RetryLater } from '../common/undo';
 import { messageOf } from '../common/errors';
 
 export interface PendingCleanup {
@@ -13,6 +17,8 @@ export interface PendingCleanup {
   kind: string;
   /** The pod or container it belongs to. */
   id: string;
+  /** Which step, when one kind has several (the undo steps of a failed create). */
+  what?: string;
   /** Failed tries so far. */
   attempts: number;
   lastError: string;
@@ -42,7 +48,7 @@ interface Entry extends PendingCleanup {
   timer: unknown;
 }
 
-export class CleanupRetrier {
+export class CleanupRetrier implements RetryLater {
   private readonly entries = new Map<string, Entry>();
   private readonly initialDelayMs: number;
   private readonly maxDelayMs: number;
@@ -64,30 +70,39 @@ export class CleanupRetrier {
    * returns false (the caller reports the resource as still being cleaned up).
    */
   async release(kind: string, id: string, release: () => unknown): Promise<boolean> {
-    const key = `${kind}\0${id}`;
-    if (this.entries.has(key)) return false; // already being retried
+    if (this.entries.has(keyOf(kind, id))) return false; // already being retried
     try {
       await release();
       return true;
     } catch (err) {
-      const entry: Entry = { kind, id, attempts: 1, lastError: messageOf(err), nextAttemptAt: 0, release, delayMs: this.initialDelayMs, timer: undefined };
-      this.entries.set(key, entry);
-      this.options.log?.warn({ kind, id, error: entry.lastError }, 'cleanup failed; retrying in the background');
-      this.schedule(key, entry);
+      this.retryLater(kind, id, release, err);
       return false;
     }
+  }
+
+  /** Keeps a release whose first try already failed (elsewhere) for background retries. */
+  retryLater(kind: string, id: string, release: () => unknown, error: unknown, what?: string): void {
+    const key = keyOf(kind, id, what);
+    if (this.entries.has(key) || this.stopped) return;
+    const entry: Entry = {
+      kind, id, ...(what === undefined ? {} : { what }), attempts: 1, lastError: messageOf(error), nextAttemptAt: 0,
+      release, delayMs: this.initialDelayMs, timer: undefined,
+    };
+    this.entries.set(key, entry);
+    this.options.log?.warn({ kind, id, what, error: entry.lastError }, 'cleanup failed; retrying in the background');
+    this.schedule(key, entry);
   }
 
   /** Cleanups still pending, of one pod or container or of all. */
   pending(id?: string): PendingCleanup[] {
     return [...this.entries.values()]
       .filter((e) => id === undefined || e.id === id)
-      .map(({ kind, id: owner, attempts, lastError, nextAttemptAt }) => ({ kind, id: owner, attempts, lastError, nextAttemptAt }));
+      .map(({ kind, id: owner, what, attempts, lastError, nextAttemptAt }) => ({ kind, id: owner, ...(what === undefined ? {} : { what }), attempts, lastError, nextAttemptAt }));
   }
 
   /** For an error message: what of `id` is pending, with its tries and last error. */
   describePending(id: string): string {
-    const pending = this.pending(id).map((p) => `${p.kind} (${p.attempts} tries: ${p.lastError})`).join('; ');
+    const pending = this.pending(id).map((p) => `${p.what ?? p.kind} (${p.attempts} tries: ${p.lastError})`).join('; ');
     return `releasing its resources failed and is retried in the background: ${pending}`;
   }
 
@@ -119,4 +134,8 @@ export class CleanupRetrier {
       this.schedule(key, entry);
     }
   }
+}
+
+function keyOf(kind: string, id: string, what?: string): string {
+  return what === undefined ? `${kind}\0${id}` : `${kind}\0${id}\0${what}`;
 }

@@ -1,4 +1,5 @@
-// PodSandboxStatus: state, IPs, namespaces, labels; verbose adds the record as JSON.
+// PodSandboxStatus: state, IPs, namespaces, labels; verbose adds the record as JSON
+// and the pod's releases still retried in the background (why a stopped pod stays).
 import type { UnaryRpc } from '../handler';
 import type { CradleServices } from '../services';
 import type { PodSandboxStatusRequest__Output } from '../../generated/runtime/v1/PodSandboxStatusRequest';
@@ -15,6 +16,7 @@ export const podSandboxStatus = (services: CradleServices): UnaryRpc<PodSandboxS
       info.info = JSON.stringify({
         runDir: sandbox.runDir, pinnedNamespaces: sandbox.pinned, pause: sandbox.pause, pidMode: sandbox.pidMode,
         hostname: sandbox.hostname, files: sandbox.files, ips: sandbox.ips, runtimeHandler: sandbox.runtimeHandler, config: sandbox.config,
+        networkUp: sandbox.networkUp, pendingCleanups: services.sandboxes.pendingCleanups(sandbox.id),
       });
     }
     return {

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { cleanChildEnv } from '../../common/child-env';
 import { errors, messageOf } from '../../common/errors';
+import { bundleParts } from '../../common/state-layout';
 import { processStartTime } from './proc';
 import { killProcessGroup, waitProcessGroupGone } from '../process-group';
 
@@ -151,7 +152,7 @@ export class Conmon {
    * runtime created it (the container is then in the "created" state).
    */
   async create(req: ConmonCreateRequest): Promise<ConmonCreated> {
-    const conmonPidFile = path.join(req.bundle, 'conmon-pidfile');
+    const { conmonPidFile, pidFile } = bundleParts(req.bundle);
     const args = [
       '--api-version', '1',
       '-b', req.bundle,
@@ -161,7 +162,7 @@ export class Conmon {
       '--exit-dir', this.settings.exitDir,
       '-l', `k8s-file:${req.logPath}`,
       '-P', conmonPidFile,
-      '-p', path.join(req.bundle, 'pidfile'),
+      '-p', pidFile,
       '--persist-dir', req.persistDir,
       '--syslog',
       ...commonArgs(this.settings),
@@ -207,11 +208,12 @@ export class Conmon {
     await fs.promises.mkdir(req.workDir, { recursive: true });
     const specPath = path.join(req.workDir, 'process.json');
     const logPath = path.join(req.workDir, 'exec.log');
+    const pidFile = path.join(req.workDir, 'pidfile');
     await fs.promises.writeFile(specPath, JSON.stringify(req.process));
     const args = [
       '-c', req.id,
       '-n', req.name,
-      '-p', path.join(req.workDir, 'pidfile'),
+      '-p', pidFile,
       '-e',
       '-l', `k8s-file:${logPath}`,
       '--sync',
@@ -242,7 +244,7 @@ export class Conmon {
       const timedOut = exitCode === -1 && (/timed out/i.test(last?.message ?? '')
         || (req.timeoutSeconds > 0 && (!last?.message || Date.now() - startedAt >= req.timeoutSeconds * 1000)));
       if (exitCode === -1 && !timedOut && last?.message) throw errors.runtime(`exec in container ${req.id}: ${last.message.trim()}`);
-      if (timedOut) await endTimedOutExec(path.join(req.workDir, 'pidfile'));
+      if (timedOut) await endTimedOutExec(pidFile);
       const { stdout, stderr } = await readCriLog(logPath, req.maxOutputBytes);
       return { exitCode, stdout, stderr, timedOut };
     } finally {

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CleanupRetrier } from '../../../src/runtime/cleanup-retrier';
+import { UndoStack } from '../../../src/common/undo';
 
 /** Timers the test fires by hand, and a clock it moves. */
 function manualTimers() {
@@ -69,4 +70,42 @@ test('a release that succeeds at once is not kept; delays stop at the maximum; s
   retrier.stop();
   assert.equal(clock.timers[clock.timers.length - 1]!.cleared, true);
   assert.equal(retrier.pending('c2').length, 1, 'left for the next start');
+});
+
+test('a failed create: the undo steps that fail are retried in the background, each listed with its step, the others run once', async () => {
+  const clock = manualTimers();
+  const retrier = new CleanupRetrier({ ...clock, initialDelayMs: 500 });
+  const undo = new UndoStack();
+  const network = flaky(2);
+  const runDir = flaky(1);
+  let pinsReleased = 0;
+  undo.push('unpinning namespaces of p1', () => { pinsReleased++; });
+  undo.push('removing the run dir of p1', runDir.release);
+  undo.push('tearing down the network of p1', network.release);
+
+  const failures = await undo.unwind(undefined, { owner: 'p1', to: retrier });
+  assert.equal(failures.length, 2);
+  assert.equal(pinsReleased, 1);
+  assert.deepEqual(retrier.pending('p1').map((p) => [p.kind, p.what, p.attempts]).sort(), [
+    ['create undo', 'removing the run dir of p1', 1],
+    ['create undo', 'tearing down the network of p1', 1],
+  ], 'each failed step is kept on its own, not run again at once');
+  assert.match(retrier.describePending('p1'), /tearing down the network of p1 \(1 tries: umount: device busy \(1\)\)/);
+
+  for (const t of [...clock.timers]) t.fn();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(retrier.pending('p1').map((p) => p.what), ['tearing down the network of p1'], 'the run dir is clean after one retry');
+  await clock.fire();
+  assert.deepEqual(retrier.pending(), []);
+  assert.equal(network.state.calls, 3);
+  assert.equal(runDir.state.calls, 2);
+});
+
+test('retryLater after stop() keeps nothing (the next start reclaims it)', () => {
+  const clock = manualTimers();
+  const retrier = new CleanupRetrier({ ...clock });
+  retrier.stop();
+  retrier.retryLater('create undo', 'p2', () => undefined, new Error('busy'), 'x');
+  assert.deepEqual(retrier.pending(), []);
+  assert.equal(clock.timers.length, 0);
 });
