@@ -15,21 +15,14 @@ import { loadCriProto } from '../../../src/cri-server/proto';
 import { EXEC_SYNC_OUTPUT_LIMIT } from '../../../src/containers/manager';
 import { inspectGet } from '../../../src/daemon/inspect';
 import { baseArgs, runCradled } from '../../helpers/daemon';
+import { metricValue, scrapeMetrics } from '../../helpers/metrics';
 
 const f = new PodFixture('cradle-tct0', '10.216.0.0/24');
 /** [runtime] log_size_max of this suite's daemon. */
 const LOG_SIZE_MAX = 256 * 1024;
 
-async function scrape(): Promise<string> {
-  // Restarts pick a new port: always read the daemon's current log.
-  const line = [...f.daemon.logRecords()].reverse().find((r) => r.msg === 'metrics server listening')!;
-  return (await fetch(`http://${String(line.address)}/metrics`)).text();
-}
-
-function metric(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
+const scrape = () => scrapeMetrics(f.daemon);
+const metric = metricValue;
 
 describe('containers', () => {
   before(() => f.start(['--metrics-enable', '--metrics-port', '0', '--runtime-log-size-max', String(LOG_SIZE_MAX)]));

@@ -15,21 +15,16 @@ import { grpcError } from '../../helpers/cri-client';
 import { eventually } from '../../helpers/eventually';
 import { baseArgs, mountPointsUnder, runCradled } from '../../helpers/daemon';
 import { countResources } from './resources';
+import { metricValue, scrapeMetrics } from '../../helpers/metrics';
 
 const f = new PodFixture('cradle-tcf0', '10.160.0.0/24');
 let pluginDir: string;
 /** The daemon's flags at every (re)start: metrics on, the test's plugin found. */
 const DAEMON_ARGS = () => ['--metrics-enable', '--metrics-port', '0', '--network-cni-plugin-dirs', `/usr/lib/cni,${pluginDir}`];
 
-async function scrape(): Promise<string> {
-  const line = [...f.daemon.logRecords()].reverse().find((r) => r.msg === 'metrics server listening')!;
-  return (await fetch(`http://${String(line.address)}/metrics`)).text();
-}
-
-function metric(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
+const scrape = () => scrapeMetrics(f.daemon);
+/** A counter or gauge; an absent series is 0. */
+const metric = (text: string, series: string): number => metricValue(text, series) ?? 0;
 
 const retries = (kind: string, outcome: 'failed' | 'succeeded') => `container_runtime_cradle_cleanup_retries_total{kind="${kind}",outcome="${outcome}"}`;
 const PENDING = 'container_runtime_cradle_cleanups_pending';

@@ -14,18 +14,13 @@ import { eventually } from '../../helpers/eventually';
 import { baseArgs, mountPointsUnder, runCradled } from '../../helpers/daemon';
 import { mount, umount2 } from '../../../src/sys/libc';
 import { MNT_DETACH } from '../../../src/sys/constants';
+import { metricValue, scrapeMetrics } from '../../helpers/metrics';
 
 const f = new PodFixture('cradle-tcr0', '10.219.0.0/24');
 
-async function scrape(): Promise<string> {
-  const line = [...f.daemon.logRecords()].reverse().find((r) => r.msg === 'metrics server listening')!;
-  return (await fetch(`http://${String(line.address)}/metrics`)).text();
-}
-
-function metric(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
+const scrape = () => scrapeMetrics(f.daemon);
+/** A counter or gauge; an absent series is 0. */
+const metric = (text: string, series: string): number => metricValue(text, series) ?? 0;
 
 const FAILED = 'container_runtime_cradle_cleanup_retries_total{kind="pod resources",outcome="failed"}';
 const SUCCEEDED = 'container_runtime_cradle_cleanup_retries_total{kind="pod resources",outcome="succeeded"}';
