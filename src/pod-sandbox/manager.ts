@@ -147,7 +147,7 @@ export class SandboxManager {
   /** CNI ADD for the pod's pinned network namespace; its IPs. */
   private async addNetwork(id: string, config: PodSandboxConfig__Output, netnsPath: string, undo: UndoStack, log: Logger): Promise<SandboxRecord['ips']> {
     const result = await this.timedCni('ADD', () => this.options.cni.setUpPod({
-      id, netnsPath, podName: config.metadata!.name, podNamespace: config.metadata!.namespace,
+      id, netnsPath, loopbackUp: true, podName: config.metadata!.name, podNamespace: config.metadata!.namespace,
       podUid: config.metadata!.uid, portMappings: portMappingsOf(config), cgroupPath: config.linux?.cgroupParent ?? '',
       ...(config.dnsConfig ? { dns: { servers: config.dnsConfig.servers, searches: config.dnsConfig.searches, options: config.dnsConfig.options } } : {}),
     }));
@@ -179,14 +179,15 @@ export class SandboxManager {
     });
     fs.writeFileSync(bundleParts(bundle).config, JSON.stringify(spec));
     handler.runtime.prepareBundle(id, bundle);
+    // Before the create: a create that fails has already made conmon's socket link and persist dir.
+    undo.push(`deleting the pause container of ${id}`, async () => {
+      await handler.runtime.delete(id, true).catch(() => undefined);
+      releaseAll([socketLink, pausePersistDir], this.options.layout, id);
+    });
     const created = await handler.conmon.create({
       id, name: `${config.metadata!.namespace}_${config.metadata!.name}_POD`, bundle,
       persistDir: this.options.layout.podPersistDir(id),
       logPath: this.options.layout.pauseLog(id), tty: false, stdin: false, stdinOnce: false, timeoutMs: 60_000,
-    });
-    undo.push(`deleting the pause container of ${id}`, async () => {
-      await handler.runtime.delete(id, true).catch(() => undefined);
-      releaseAll([socketLink, pausePersistDir], this.options.layout, id);
     });
     crashPoint('RunPodSandbox', 'pause-created');
     await handler.runtime.start(id);
