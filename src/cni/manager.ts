@@ -69,6 +69,8 @@ export interface PodNetworkRequest {
   signal?: AbortSignal;
   /** The caller set `lo` up when it created the namespace: no loopback plugin run. */
   loopbackUp?: boolean;
+  /** Called once the first plugin of the ADD has been spawned (other work may start then without delaying it). */
+  onPluginStarted?: () => void;
 }
 
 export interface PodTeardownRequest {
@@ -414,7 +416,7 @@ export class CniManager {
       await this.cache.write(entry);
       let outcome;
       try {
-        outcome = await this.ops.add(network, rt, req.signal);
+        outcome = await this.ops.add(network, rt, req.signal, req.onPluginStarted);
       } catch (err) {
         await this.rollBack(network, rt, entry, err);
         throw withContext(err, `${context}: ADD`);
