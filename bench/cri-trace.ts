@@ -131,6 +131,8 @@ function timeline(rt: BenchRuntime, marks: Mark[], tasks: Task[]): string {
   const isNode = (t: Task): boolean => t.file!.split(' → ').some((f) => path.basename(f) === 'node');
   lines.push('| RPC | ms | programs started | of them Node.js |', '|---|---|---|---|');
   for (const m of marks) lines.push(`| ${m.rpc} | ${ms(m.endNs - m.startNs)} | ${during(m).length} | ${during(m).filter(isNode).length} |`);
+  const nodeStarts = (...rpcs: string[]): number => marks.filter((m) => rpcs.includes(m.rpc)).reduce((n, m) => n + during(m).filter(isNode).length, 0);
+  lines.push('', `Node.js processes started per pod start (RunPodSandbox): ${nodeStarts('RunPodSandbox')}; per container start (CreateContainer + StartContainer): ${nodeStarts('CreateContainer', 'StartContainer')}; per exec (ExecSync): ${nodeStarts('ExecSync true')} (issue 20's target: 0 / 0).`);
   lines.push('');
   for (const m of marks) {
     lines.push(`- **${m.rpc}**: ${ms(m.endNs - m.startNs)} ms`);

@@ -4,6 +4,7 @@
 // under conmon as cri-o runs it. Also: start through CradleRuntime's in-process fast
 // path, and the init's memory while it waits in the created state.
 // Usage (root): node dist/bench/runtime-vs-runc.js [iterations=10]
+// Writes bench/results/<date>-runtime-vs-runc.md (the same lines, with the load average).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,8 +13,16 @@ import { cleanChildEnv } from '../src/common/child-env';
 import { CRADLE_RUNTIME_BIN, CradleRuntime } from '../src/runtime/cradle-runtime';
 import { defaultSpec, makeBusyboxRootfs, writeSpec } from '../test/helpers/rootfs';
 import { writeLaunchPlan } from '../src/oci-runtime/launch-plan';
+import { REPO_ROOT } from '../test/helpers/daemon';
 
 const RUNC = '/usr/sbin/runc';
+const report: string[] = [];
+
+/** A line of the report: printed, and kept for the results file. */
+function say(line: string): void {
+  console.log(line);
+  report.push(line);
+}
 const n = Number(process.argv[2] ?? 10);
 
 function median(xs: number[]): number {
@@ -119,13 +128,13 @@ async function main(): Promise<void> {
         results[v.name]!.total.push(r.total);
       }
     }
-    console.log(`create+start, ms, median (min-max), n=${n}, interleaved; direct: to the first container output; conmon: to start's return`);
-    for (const [name, r] of Object.entries(results)) console.log(`  ${name.padEnd(22)} create ${fmt(r.create)}   total ${fmt(r.total)}`);
+    say(`create+start, ms, median (min-max), n=${n}, interleaved; direct: to the first container output; conmon: to start's return`);
+    for (const [name, r] of Object.entries(results)) say(`  ${name.padEnd(22)} create ${fmt(r.create)}   total ${fmt(r.total)}`);
     const ratio = (a: string, b: string): string => (median(results[a]!.total) / median(results[b]!.total)).toFixed(2);
-    console.log(`  ratio to runc: native ${ratio('cradle native', 'runc')}, native+in-process start ${ratio('cradle native+inproc', 'runc')}, node ${ratio('cradle node', 'runc')}; under conmon: native ${ratio('conmon+cradle native', 'conmon+runc')}, native+in-process start (cradled's path) ${ratio('conmon+native+inproc', 'conmon+runc')}`);
+    say(`  ratio to runc: native ${ratio('cradle native', 'runc')}, native+in-process start ${ratio('cradle native+inproc', 'runc')}, node ${ratio('cradle node', 'runc')}; under conmon: native ${ratio('conmon+cradle native', 'conmon+runc')}, native+in-process start (cradled's path) ${ratio('conmon+native+inproc', 'conmon+runc')}`);
     const createRatio = (a: string, b: string): string => (median(results[a]!.create) / median(results[b]!.create)).toFixed(2);
-    console.log(`  create alone, ratio to runc: native ${createRatio('cradle native', 'runc')}, node ${createRatio('cradle node', 'runc')}; under conmon: native ${createRatio('conmon+cradle native', 'conmon+runc')}`);
-    console.log(`  writeLaunchPlan (in the caller, before create): ${fmt(planMs)}`);
+    say(`  create alone, ratio to runc: native ${createRatio('cradle native', 'runc')}, node ${createRatio('cradle node', 'runc')}; under conmon: native ${createRatio('conmon+cradle native', 'conmon+runc')}`);
+    say(`  writeLaunchPlan (in the caller, before create): ${fmt(planMs)}`);
 
     // The init's footprint while it waits for start, native and Node.
     for (const plan of [true, false]) {
@@ -138,9 +147,14 @@ async function main(): Promise<void> {
       const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
       const pick = (k: string) => /^(\w+):\s+(\d+ kB)/m.exec(status.split('\n').find((l) => l.startsWith(k)) ?? '')?.[2] ?? '?';
       const charged = fs.readFileSync(`/sys/fs/cgroup/memory${cgroupsPath}/memory.usage_in_bytes`, 'utf8').trim();
-      console.log(`created-state ${plan ? 'native' : 'Node'} init: VmHWM ${pick('VmHWM')}, VmRSS ${pick('VmRSS')}, threads ${/^Threads:\s+(\d+)/m.exec(status)?.[1]}, charged to the container's memory cgroup ${(Number(charged) / 1048576).toFixed(2)} MiB`);
+      say(`created-state ${plan ? 'native' : 'Node'} init: VmHWM ${pick('VmHWM')}, VmRSS ${pick('VmRSS')}, threads ${/^Threads:\s+(\d+)/m.exec(status)?.[1]}, charged to the container's memory cgroup ${(Number(charged) / 1048576).toFixed(2)} MiB`);
       spawnSync(CRADLE_RUNTIME_BIN, ['--root', root, 'delete', '--force', id], { env: cleanChildEnv(), stdio: 'ignore' });
     }
+    const out = path.join(REPO_ROOT, 'bench', 'results', `${new Date().toISOString().slice(0, 10)}-runtime-vs-runc.md`);
+    fs.writeFileSync(out, [`# cradle-runtime against runc, ${new Date().toISOString()}`, '',
+      `${os.cpus().length} CPUs, Linux ${os.release()}; load average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}.`, '',
+      '```', ...report, '```', ''].join('\n'));
+    console.log(`wrote ${path.relative(REPO_ROOT, out)}`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

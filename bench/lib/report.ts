@@ -72,7 +72,7 @@ export function markdownTable(rows: RowSummary[]): string {
   ];
   for (const r of rows) {
     const ratio = Number.isFinite(r.ratio) ? r.ratio.toFixed(2) : '–';
-    const target = r.target !== undefined ? `≤ ${r.target.toFixed(1)}` : '';
+    const target = r.target !== undefined ? `≤ ${Number.isInteger(r.target) ? r.target.toFixed(1) : String(r.target)}` : '';
     const result = r.met === undefined ? '' : r.met ? 'met' : '**missed**';
     const n = r.n.cradle === r.n.containerd ? String(r.n.cradle) : `${r.n.cradle}/${r.n.containerd}`;
     lines.push(`| ${r.key} | ${n} | ${cell(r, 'cradle')} | ${cell(r, 'containerd')} | ${ratio} | ${target} | ${result} |`);

@@ -3,6 +3,8 @@
 // else is left: the network list as it was at ADD time, CNI_ARGS, runtimeConfig and
 // the result. It is written *before* ADD (state "adding") and completed after, so
 // an ADD interrupted by a crash is still torn down by DEL or GC after a restart.
+// Atomic but not fsynced (as libcni's cache): a restart of cradled reads it from the
+// page cache, and the plugins' own IPAM files, which it mirrors, are not fsynced either.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { removeInterruptedWrites, writeFileAtomic } from '../common/atomic-file';
@@ -40,7 +42,7 @@ export class AttachmentCache {
   async write(entry: CachedAttachment): Promise<void> {
     await fs.promises.mkdir(this.dir, { recursive: true, mode: 0o700 });
     await writeFileAtomic(this.file(entry.networkName, entry.containerId, entry.ifName),
-      JSON.stringify({ kind: KIND, ...entry }), { mode: 0o600 });
+      JSON.stringify({ kind: KIND, ...entry }), { mode: 0o600, durable: false });
   }
 
   async remove(networkName: string, containerId: string, ifName: string): Promise<void> {

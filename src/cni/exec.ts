@@ -104,6 +104,8 @@ export interface ExecRequest {
   stdin: JsonObject;
   timeoutMs: number;
   signal?: AbortSignal;
+  /** Called as soon as the plugin process has been spawned. */
+  onSpawned?: () => void;
 }
 
 function isObject(value: unknown): value is JsonObject {
@@ -141,6 +143,7 @@ export function execPlugin(req: ExecRequest): Promise<unknown> {
     }
     // Own process group, so a timeout also kills what the plugin started (iptables, IPAM plugins).
     const child = spawn(req.pluginPath, [], { env: req.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    req.onSpawned?.();
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let size = 0;

@@ -67,6 +67,10 @@ export interface PodNetworkRequest {
   ipRanges?: IpRange[][];
   /** Cancels plugin runs (e.g. the gRPC deadline); an interrupted ADD is rolled back. */
   signal?: AbortSignal;
+  /** The caller set `lo` up when it created the namespace: no loopback plugin run. */
+  loopbackUp?: boolean;
+  /** Called once the first plugin of the ADD has been spawned (other work may start then without delaying it). */
+  onPluginStarted?: () => void;
 }
 
 export interface PodTeardownRequest {
@@ -368,7 +372,7 @@ export class CniManager {
   }
 
   /**
-   * ADD: brings up loopback, attaches the pod to the default network and caches the
+   * ADD: brings up loopback (unless the caller did), attaches the pod to the default network and caches the
    * attachment. On any failure (including abort) the attachment is deleted again
    * before the error is thrown, so nothing is leaked.
    */
@@ -398,10 +402,12 @@ export class CniManager {
     if (!network || !status.ready) throw errors.cniNotReady(status.message);
     const context = `pod ${req.podNamespace}/${req.podName} (${req.id}): network ${JSON.stringify(network.name)}`;
     return this.withPodLock(req.id, async () => {
-      try {
-        await bringUpLoopback(this.ops, this.pluginDirs, req.netnsPath, req.id, this.execTimeoutMs, req.signal);
-      } catch (err) {
-        throw withContext(err, `${context}: loopback`);
+      if (!req.loopbackUp) {
+        try {
+          await bringUpLoopback(this.ops, this.pluginDirs, req.netnsPath, req.id, this.execTimeoutMs, req.signal);
+        } catch (err) {
+          throw withContext(err, `${context}: loopback`);
+        }
       }
       const entry: CachedAttachment = {
         containerId: req.id, ifName, networkName: network.name, netns: req.netnsPath, config: network.raw,
@@ -410,7 +416,7 @@ export class CniManager {
       await this.cache.write(entry);
       let outcome;
       try {
-        outcome = await this.ops.add(network, rt, req.signal);
+        outcome = await this.ops.add(network, rt, req.signal, req.onPluginStarted);
       } catch (err) {
         await this.rollBack(network, rt, entry, err);
         throw withContext(err, `${context}: ADD`);

@@ -25,7 +25,7 @@ export class NetworkOps {
   constructor(private readonly options: NetworkOpsOptions) {}
 
   private async run(network: NetworkConfigList, plugin: PluginConfig, command: CniCommand, stdin: JsonObject,
-    rt: RuntimeConf | undefined, signal: AbortSignal | undefined): Promise<unknown> {
+    rt: RuntimeConf | undefined, signal: AbortSignal | undefined, onSpawned?: () => void): Promise<unknown> {
     const pluginPath = await findPlugin(plugin.type, this.options.pluginDirs);
     if (!pluginPath) throw errors.cniPluginNotFound(plugin.type, this.options.pluginDirs);
     return execPlugin({
@@ -37,14 +37,16 @@ export class NetworkOps {
       stdin,
       timeoutMs: this.options.execTimeoutMs,
       ...(signal ? { signal } : {}),
+      ...(onSpawned ? { onSpawned } : {}),
     });
   }
 
-  async add(network: NetworkConfigList, rt: RuntimeConf, signal?: AbortSignal): Promise<AddOutcome> {
+  /** `onFirstSpawned`: called once the first plugin process has been spawned. */
+  async add(network: NetworkConfigList, rt: RuntimeConf, signal?: AbortSignal, onFirstSpawned?: () => void): Promise<AddOutcome> {
     let prev: JsonObject | undefined;
-    for (const plugin of network.plugins) {
+    for (const [i, plugin] of network.plugins.entries()) {
       const stdin = buildPluginConfig(network, plugin, { ...(prev ? { prevResult: prev } : {}), capabilityArgs: rt.capabilityArgs });
-      const output = await this.run(network, plugin, 'ADD', stdin, rt, signal);
+      const output = await this.run(network, plugin, 'ADD', stdin, rt, signal, i === 0 ? onFirstSpawned : undefined);
       if (output === undefined) continue; // a pass-through plugin that printed nothing keeps the previous result
       try {
         prev = convertResult(parseResult(output), network.cniVersion);

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 
 export interface AtomicWriteOptions {
   mode?: number;
-  /** fsync file and directory (default true). Off only for throwaway state. */
+  /** fsync file and directory (default true). Off only where a power loss needs no guarantee (throwaway state, the CNI cache). */
   durable?: boolean;
 }
 

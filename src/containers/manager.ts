@@ -182,6 +182,13 @@ export class ContainerManager {
       crashPoint('CreateContainer', 'spec-written');
 
       const persistDir = this.options.layout.containerPersistDir(id);
+      // Before the create: a create that fails has already made conmon's socket link
+      // and may have left runtime state (the delete is idempotent).
+      undo.push(`deleting container ${id} from the runtime`, async () => {
+        await handler.runtime.kill(id, 'KILL', true).catch(() => undefined);
+        await handler.runtime.delete(id, true);
+        socketLink.release(this.options.layout, id);
+      });
       const created = await handler.conmon.create({
         id, name: config.metadata!.name, bundle: dir, persistDir,
         logPath: logPath || path.join(dir, 'console.log'),
@@ -189,11 +196,6 @@ export class ContainerManager {
         ...(this.options.logSizeMax > 0 ? { logSizeMax: this.options.logSizeMax } : {}),
       });
       crashPoint('CreateContainer', 'runtime-created');
-      undo.push(`deleting container ${id} from the runtime`, async () => {
-        await handler.runtime.kill(id, 'KILL', true).catch(() => undefined);
-        await handler.runtime.delete(id, true);
-        socketLink.release(this.options.layout, id);
-      });
       // The pod may have been stopped or removed while this container was being made.
       if (!this.options.sandboxes.isReady(sandbox.id)) {
         throw errors.failedPrecondition(`pod sandbox ${sandbox.id} was stopped or removed while container ${id} was being created`);

@@ -148,9 +148,9 @@ export class SandboxManager {
   }
 
   /** CNI ADD for the pod's pinned network namespace; its IPs. */
-  private async addNetwork(id: string, config: PodSandboxConfig__Output, netnsPath: string, undo: UndoStack, log: Logger): Promise<SandboxRecord['ips']> {
+  private async addNetwork(id: string, config: PodSandboxConfig__Output, netnsPath: string, undo: UndoStack, log: Logger, onPluginStarted: () => void): Promise<SandboxRecord['ips']> {
     const result = await this.timedCni('ADD', () => this.options.cni.setUpPod({
-      id, netnsPath, podName: config.metadata!.name, podNamespace: config.metadata!.namespace,
+      id, netnsPath, loopbackUp: true, onPluginStarted, podName: config.metadata!.name, podNamespace: config.metadata!.namespace,
       podUid: config.metadata!.uid, portMappings: portMappingsOf(config), cgroupPath: config.linux?.cgroupParent ?? '',
       ...(config.dnsConfig ? { dns: { servers: config.dnsConfig.servers, searches: config.dnsConfig.searches, options: config.dnsConfig.options } } : {}),
     }));
@@ -182,14 +182,15 @@ export class SandboxManager {
     });
     fs.writeFileSync(bundleParts(bundle).config, JSON.stringify(spec));
     handler.runtime.prepareBundle(id, bundle);
+    // Before the create: a create that fails has already made conmon's socket link and persist dir.
+    undo.push(`deleting the pause container of ${id}`, async () => {
+      await handler.runtime.delete(id, true);
+      releaseAll([socketLink, pausePersistDir], this.options.layout, id);
+    });
     const created = await handler.conmon.create({
       id, name: `${config.metadata!.namespace}_${config.metadata!.name}_POD`, bundle,
       persistDir: this.options.layout.podPersistDir(id),
       logPath: this.options.layout.pauseLog(id), tty: false, stdin: false, stdinOnce: false, timeoutMs: 60_000,
-    });
-    undo.push(`deleting the pause container of ${id}`, async () => {
-      await handler.runtime.delete(id, true);
-      releaseAll([socketLink, pausePersistDir], this.options.layout, id);
     });
     crashPoint('RunPodSandbox', 'pause-created');
     await handler.runtime.start(id);
@@ -235,12 +236,17 @@ export class SandboxManager {
 
       crashPoint('RunPodSandbox', 'namespaces-pinned');
       // 5. Network through CNI and 6. the pause process, concurrently: the pause only
-      // joins the pinned namespaces, and neither waits on the other's programs. Both
-      // settle before anything is undone, so every undo is on the stack by then.
-      const [network, pause] = await Promise.allSettled([
-        hostNetwork ? Promise.resolve([]) : this.addNetwork(id, config, pinned.net!, undo, log),
-        this.startPause({ id, config, handler, hold, pauseCommand, bundle: this.options.layout.pauseBundle(id), pinned, hostNetwork, hostIpc, pidMode, hostname, files, runDir, undo }),
-      ]);
+      // joins the pinned namespaces, and neither waits on the other's programs. The
+      // pause's preparation and conmon's spawn hold this thread, so they begin once the
+      // first CNI plugin runs (the plugin chain is the longer path), or once the ADD
+      // has ended before that. Both settle before anything is undone, so every undo is
+      // on the stack by then.
+      let pluginStarted!: () => void;
+      const networkRunning = new Promise<void>((resolve) => { pluginStarted = resolve; });
+      const networkAdded = hostNetwork ? Promise.resolve([]) : this.addNetwork(id, config, pinned.net!, undo, log, pluginStarted);
+      const pauseStarted = Promise.race([networkRunning, networkAdded.then(() => undefined, () => undefined)])
+        .then(() => this.startPause({ id, config, handler, hold, pauseCommand, bundle: this.options.layout.pauseBundle(id), pinned, hostNetwork, hostIpc, pidMode, hostname, files, runDir, undo }));
+      const [network, pause] = await Promise.allSettled([networkAdded, pauseStarted]);
       if (network.status === 'rejected') throw network.reason;
       if (pause.status === 'rejected') throw pause.reason;
       const ips = network.value;

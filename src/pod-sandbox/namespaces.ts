@@ -5,11 +5,11 @@
 //
 // Namespaces are per thread (runtime-notes Q1): between unshare and setns only
 // synchronous work happens on this thread, so no other JavaScript runs inside the
-// pod's namespaces.
+// pod's namespaces. A new network namespace gets its `lo` up here too.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWUTS, MS_BIND, MS_PRIVATE, MS_REC } from '../sys/constants';
-import { mount, setns, unshare, sethostname } from '../sys/libc';
+import { mount, setns, unshare, sethostname, setLoopbackUp } from '../sys/libc';
 import { errors, messageOf } from '../common/errors';
 import { PINNABLE_KINDS, type PinnableKind, type StateLayout } from '../common/state-layout';
 import { namespacePins } from '../runtime/resources';
@@ -59,6 +59,9 @@ export class NamespacePinner {
       unshare(kinds.reduce((flags, kind) => flags | CLONE_FLAG[kind], 0));
       try {
         if (hostname !== undefined && kinds.includes('uts')) sethostname(hostname);
+        // lo is brought up here, while this thread is in the new network namespace, so
+        // RunPodSandbox's CNI ADD runs no loopback plugin (a process less on its path).
+        if (kinds.includes('net')) setLoopbackUp();
         for (const kind of kinds) {
           const target = this.pathOf(kind, id);
           fs.writeFileSync(target, '', { mode: 0o444 });

@@ -155,6 +155,29 @@ export function ioctlInt(fd: number, request: number, arg: number): void {
   check('ioctl', libc().ioctlInt(fd, request, arg), `${fd}, 0x${request.toString(16)}`);
 }
 
+/**
+ * Sets `lo` up in the network namespace the calling thread is in (what the CNI
+ * loopback plugin's ADD does), through SIOCGIFFLAGS/SIOCSIFFLAGS on a datagram socket.
+ */
+export function setLoopbackUp(): void {
+  const b = libc();
+  const AF_INET = 2;
+  const SOCK_DGRAM = 2;
+  const SIOCGIFFLAGS = 0x8913;
+  const SIOCSIFFLAGS = 0x8914;
+  const IFF_UP = 0x1;
+  const fd = check('socket', b.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), 'AF_INET, SOCK_DGRAM');
+  try {
+    const ifreq = Buffer.alloc(40); // struct ifreq: char ifr_name[16], then the union (short ifr_flags)
+    ifreq.write('lo', 0);
+    check('ioctl', b.ioctlPtr(fd, SIOCGIFFLAGS, ifreq), 'SIOCGIFFLAGS lo');
+    ifreq.writeInt16LE(ifreq.readInt16LE(16) | IFF_UP, 16);
+    check('ioctl', b.ioctlPtr(fd, SIOCSIFFLAGS, ifreq), 'SIOCSIFFLAGS lo up');
+  } finally {
+    require('node:fs').closeSync(fd);
+  }
+}
+
 /** Connects a SOCK_STREAM unix socket to path; returns the fd (close-on-exec). */
 export function connectUnix(path: string): number {
   const b = libc();
