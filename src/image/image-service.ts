@@ -144,7 +144,8 @@ export class ImageService {
     const workers = new PullWorkers({ size: this.maxConcurrentDownloads, log: this.log });
     this.workers = workers;
     this.content = new ContentStore(this.root, (file, algorithm, what, signal) => workers.hashFile(file, algorithm, what, signal));
-    this.layers = new LayerStore(this.root, this.log, (blobPath, dest, layer, diffId, signal) => workers.unpack(blobPath, dest, layer, diffId, signal));
+    this.layers = new LayerStore(this.root, this.log, (blobPath, dest, layer, diffId, signal) => workers.unpack(blobPath, dest, layer, diffId, signal),
+      (partial, blob, dest, diffId, signal) => workers.unpackGrowing(partial, blob.size, blob.digest.split(':', 1)[0]!, dest, blob.digest, diffId, signal));
     this.images = new ImageStore(this.root);
     this.platform = options.platform ?? hostPlatform();
     this.stallTimeoutSec = options.pullProgressTimeoutSec ?? IMAGE_SERVICE_DEFAULTS.pullProgressTimeoutSec;
@@ -319,7 +320,7 @@ export class ImageService {
         this.metrics?.recordPullSkippedBytes(layer.size);
         this.metrics?.recordLayerReuse(layer.digest);
       });
-      const tasks = manifest.layers.map((layer, i) => this.layers.ensure(chains[i]!, diffIds[i]!, chains[i - 1], layer.digest, async (opSignal) => {
+      const tasks = manifest.layers.map((layer, i) => this.layers.ensure(chains[i]!, diffIds[i]!, chains[i - 1], layer.digest, async (opSignal, follower) => {
         const release = await limit.acquire(opSignal);
         try {
           const path = await this.content.ingest(layer, this.opener(source, layer, credentials), {
@@ -328,6 +329,7 @@ export class ImageService {
             stallTimeoutSec: this.stallTimeoutSec,
             onProgress: (bytes) => received.set(layer.digest, bytes),
             log: this.log,
+            ...(follower ? { follower } : {}),
           });
           downloaded += layer.size;
           this.metrics?.recordPullBytes(layer.mediaType, layer.size);
