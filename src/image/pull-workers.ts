@@ -88,6 +88,16 @@ export class PullWorkers {
     return { written, result };
   }
 
+  /** Starts idle workers up to `jobs` (at most the pool's size), so the jobs that follow find them running. */
+  prewarm(jobs: number): void {
+    if (this.closed) return;
+    while (this.slots.size < Math.min(jobs, this.options.size)) {
+      const slot = this.spawn();
+      if (!slot) return;
+      this.idle(slot);
+    }
+  }
+
   /** Workers alive now (idle or busy). */
   get threads(): number {
     return this.slots.size;
