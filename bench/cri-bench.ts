@@ -16,7 +16,7 @@ import { formatProfile, summarizeProfile } from './lib/cpuprofile';
 import { REPO_ROOT } from '../test/helpers/daemon';
 import type { PodSandboxConfig } from '../src/generated/runtime/v1/PodSandboxConfig';
 import type { ContainerConfig } from '../src/generated/runtime/v1/ContainerConfig';
-import { cpuTimeOf, memoryOf, sumMemory } from './lib/procfs';
+import { cpuTimeOf, memoryMapOf, memoryOf, sumMemory } from './lib/procfs';
 import { mapLimit, sleep, timed } from './lib/stats';
 import {
   CGROUP_PARENT, removeAllPods, startContainerd, startCradle, sweep,
@@ -345,6 +345,9 @@ async function densityRun(ctx: Ctx, rt: BenchRuntime): Promise<void> {
     results.add(d.lingering!, rt.name, rt.lingering().length);
     await sleep(1000);
   }
+  const map = memoryMapOf(rt.daemonPid);
+  const mb = (bytes: number) => `${(bytes / MB).toFixed(1)} MB`;
+  console.log(`  ${rt.name} daemon at ${n} pods, resident: program file ${mb(map.program)}, other files ${mb(map.files)}, brk heap ${mb(map.brkHeap)}, other anonymous ${mb(map.anonymous)} (${map.mappings} mappings)`);
   checkAbort();
   for (let i = 0; i < 20; i++) {
     await step(ctx, d.listPods!, rt, 'ListPodSandbox', () => rt.cri.runtime.ListPodSandbox({})).catch(() => undefined);

@@ -83,3 +83,47 @@ export function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+/** Where a process's resident memory lies, from /proc/PID/smaps (bytes). */
+export interface MemoryMap {
+  /** Pages of the program's own executable file (shared with every process running it). */
+  program: number;
+  /** Pages of other files: shared libraries, native addons. */
+  files: number;
+  /** The brk heap: the main thread's malloc arena. */
+  brkHeap: number;
+  /** Every other anonymous mapping: V8's heap, other threads' malloc arenas, thread stacks, buffers. */
+  anonymous: number;
+  /** Mappings with any resident page. */
+  mappings: number;
+}
+
+export function memoryMapOf(pid: number): MemoryMap {
+  const text = readOrEmpty(`/proc/${pid}/smaps`);
+  const exe = (() => {
+    try {
+      return fs.readlinkSync(`/proc/${pid}/exe`);
+    } catch {
+      return '';
+    }
+  })();
+  const out: MemoryMap = { program: 0, files: 0, brkHeap: 0, anonymous: 0, mappings: 0 };
+  let name = '';
+  for (const line of text.split('\n')) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (header) {
+      name = header[1] ?? '';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (!rss) continue;
+    const bytes = Number(rss[1]) * 1024;
+    if (bytes === 0) continue;
+    out.mappings++;
+    if (name === exe) out.program += bytes;
+    else if (name === '[heap]') out.brkHeap += bytes;
+    else if (name.startsWith('/')) out.files += bytes;
+    else out.anonymous += bytes;
+  }
+  return out;
+}

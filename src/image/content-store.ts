@@ -33,6 +33,21 @@ export interface BlobBody {
 /** Opens the blob from `offset` (a Range request when > 0). */
 export type BlobOpener = (offset: number, signal: AbortSignal) => Promise<BlobBody>;
 
+/**
+ * Reads the partial file while it downloads (a layer unpacked as it arrives) and
+ * hashes it on the way, so the store need not read it again to verify it.
+ */
+export interface IngestFollower {
+  /** The download into `partial` begins (the file may hold the bytes of an earlier try). */
+  begin(partial: string, desc: BlobDescriptor): void;
+  /** The partial file now holds `bytes` from its start. */
+  written(bytes: number): void;
+  /** The partial file is being emptied: what the follower read is void, and it stops following. */
+  restarted(): void;
+  /** Hex digest of the whole blob as the follower read it; undefined when it stopped (the store hashes the file). */
+  digest(): Promise<string | undefined>;
+}
+
 export interface IngestOptions {
   /** Names the blob in errors and logs ("layer sha256:… from registry …"). */
   what: string;
@@ -42,6 +57,11 @@ export interface IngestOptions {
   /** Called with the bytes received so far. */
   onProgress?: (bytes: number) => void;
   log?: Logger;
+  /**
+   * Follows the download. The blob is then not fsynced: it is read back at once
+   * and what is made of it (an unpacked layer) is made durable on its own.
+   */
+  follower?: IngestFollower;
 }
 
 /** Hex digest of a whole file; `what` names the blob in errors. */
@@ -128,6 +148,7 @@ export class ContentStore {
       // Bad data may have come from the partial file of an earlier run: start clean once.
       if (!resumed || !errors.digestMismatch.is(err) || options.signal?.aborted) throw err;
       options.log?.warn({ digest: desc.digest, err: messageOf(err) }, 'resumed blob failed verification, downloading it again from the start');
+      options.follower?.restarted();
       return this.fetchOnce(desc, open, options, file, partial);
     }
   }
@@ -136,6 +157,8 @@ export class ContentStore {
     const algorithm = desc.digest.split(':', 1)[0]!;
     let offset = await partialSize(partial, desc.size);
     if (offset > 0) options.log?.info({ digest: desc.digest, offset, size: desc.size }, 'resuming partial blob download');
+    options.follower?.begin(partial, desc);
+    options.follower?.written(offset);
 
     for (let attempt = 0; offset < desc.size; attempt++) {
       try {
@@ -152,7 +175,8 @@ export class ContentStore {
       }
     }
 
-    const hex = desc.size < INLINE_HASH_BYTES ? await hashFile(partial, algorithm) : await this.hasher(partial, algorithm, options.what, options.signal);
+    const hex = (await options.follower?.digest())
+      ?? (desc.size < INLINE_HASH_BYTES ? await hashFile(partial, algorithm) : await this.hasher(partial, algorithm, options.what, options.signal));
     const actual = `${algorithm}:${hex}`;
     if (actual !== desc.digest) {
       await fs.promises.rm(partial, { force: true });
@@ -183,6 +207,7 @@ export class ContentStore {
       }
       if (body.offset !== offset) {
         // The server sent the whole blob: start over.
+        if (offset > 0) options.follower?.restarted();
         offset = 0;
         await handle.truncate(0);
       }
@@ -202,6 +227,7 @@ export class ContentStore {
             written += bytesWritten;
           }
           offset += buffer.length;
+          options.follower?.written(offset);
           options.onProgress?.(offset);
         }
       } catch (err) {
@@ -213,7 +239,7 @@ export class ContentStore {
         // The body ended early: keep what we have and let the caller resume.
         throw Object.assign(new Error(`${options.what}: connection closed after ${offset} of ${desc.size} bytes`), { code: 'ECONNRESET' });
       }
-      await handle.sync();
+      if (!options.follower) await handle.sync();
       return offset;
     } finally {
       if (timer) clearTimeout(timer);

@@ -20,7 +20,7 @@ import {
   DEFAULT_REGISTRIES_OPTIONS, loadRegistriesConf, pullSources, resolveName,
   type PullSource, type RegistriesConfig, type RegistriesOptions, type ShortNameResolution,
 } from './registries-conf';
-import { RegistryClient } from './registry-client';
+import type { RegistryClient } from './registry-client';
 import { ProxyConfig, type ProxyEnv } from './proxy';
 import { SharedOperations } from './shared-operation';
 import { PullWorkers } from './pull-workers';
@@ -116,7 +116,9 @@ export class ImageService {
   private readonly content: ContentStore;
   private readonly layers: LayerStore;
   private readonly images: ImageStore;
-  private readonly client: RegistryClient;
+  /** Made at the first pull (the HTTP client stack is not loaded at start). */
+  private registryClient: RegistryClient | undefined;
+  private readonly proxy: ProxyConfig;
   private readonly workers: PullWorkers;
   private readonly pulls = new SharedOperations<ImageRecord>();
   private readonly platform: Platform;
@@ -144,7 +146,8 @@ export class ImageService {
     const workers = new PullWorkers({ size: this.maxConcurrentDownloads, log: this.log });
     this.workers = workers;
     this.content = new ContentStore(this.root, (file, algorithm, what, signal) => workers.hashFile(file, algorithm, what, signal));
-    this.layers = new LayerStore(this.root, this.log, (blobPath, dest, layer, diffId, signal) => workers.unpack(blobPath, dest, layer, diffId, signal));
+    this.layers = new LayerStore(this.root, this.log, (blobPath, dest, layer, diffId, signal) => workers.unpack(blobPath, dest, layer, diffId, signal),
+      (partial, blob, dest, diffId, signal) => workers.unpackGrowing(partial, blob.size, blob.digest.split(':', 1)[0]!, dest, blob.digest, diffId, signal));
     this.images = new ImageStore(this.root);
     this.platform = options.platform ?? hostPlatform();
     this.stallTimeoutSec = options.pullProgressTimeoutSec ?? IMAGE_SERVICE_DEFAULTS.pullProgressTimeoutSec;
@@ -153,10 +156,17 @@ export class ImageService {
     this.registriesOptions = options.registries ?? {};
     this.registries = this.loadRegistries();
     this.authFile = new AuthFile(options.authFile);
-    const proxy = new ProxyConfig(options.proxyEnv ?? process.env);
-    if (proxy.configured) this.log.info(proxy.describe(), 'registry traffic uses proxies from the environment');
-    this.client = new RegistryClient({ certsDir: this.registriesOptions.certsDir ?? DEFAULT_REGISTRIES_OPTIONS.certsDir, log: this.log, proxy });
+    this.proxy = new ProxyConfig(options.proxyEnv ?? process.env);
+    if (this.proxy.configured) this.log.info(this.proxy.describe(), 'registry traffic uses proxies from the environment');
     this.loadConfigs();
+  }
+
+  private get client(): RegistryClient {
+    if (!this.registryClient) {
+      const { RegistryClient } = require('./registry-client') as typeof import('./registry-client');
+      this.registryClient = new RegistryClient({ certsDir: this.registriesOptions.certsDir ?? DEFAULT_REGISTRIES_OPTIONS.certsDir, log: this.log, proxy: this.proxy });
+    }
+    return this.registryClient;
   }
 
   /** Re-reads registries.conf (+ drop-ins), certificates and the auth file (SIGHUP). */
@@ -164,7 +174,7 @@ export class ImageService {
     const loaded = loadRegistriesConf(this.registriesOptions);
     this.registries = loaded.config;
     this.authFile.reload();
-    this.client.reset();
+    this.registryClient?.reset();
     for (const warning of loaded.warnings) this.log.warn({ warning }, 'registries configuration');
     this.log.info({ files: loaded.files }, 'registries configuration reloaded');
     return loaded.warnings;
@@ -281,6 +291,8 @@ export class ImageService {
         manifestDigest = digest;
       }
       const manifest: ImageManifest = parsed;
+      // Workers take a while to start; they start now, while the config is fetched.
+      this.workers.prewarm(manifest.layers.length);
       await this.content.putBytes({ digest: manifestDigest, size: manifestBytes.length }, manifestBytes, `manifest ${name}`);
 
       // Config
@@ -319,7 +331,7 @@ export class ImageService {
         this.metrics?.recordPullSkippedBytes(layer.size);
         this.metrics?.recordLayerReuse(layer.digest);
       });
-      const tasks = manifest.layers.map((layer, i) => this.layers.ensure(chains[i]!, diffIds[i]!, chains[i - 1], layer.digest, async (opSignal) => {
+      const tasks = manifest.layers.map((layer, i) => this.layers.ensure(chains[i]!, diffIds[i]!, chains[i - 1], layer.digest, async (opSignal, follower) => {
         const release = await limit.acquire(opSignal);
         try {
           const path = await this.content.ingest(layer, this.opener(source, layer, credentials), {
@@ -328,6 +340,7 @@ export class ImageService {
             stallTimeoutSec: this.stallTimeoutSec,
             onProgress: (bytes) => received.set(layer.digest, bytes),
             log: this.log,
+            ...(follower ? { follower } : {}),
           });
           downloaded += layer.size;
           this.metrics?.recordPullBytes(layer.mediaType, layer.size);
@@ -616,7 +629,7 @@ export class ImageService {
   }
 
   close(): void {
-    this.client.close();
+    this.registryClient?.close();
     this.workers.close();
   }
 }

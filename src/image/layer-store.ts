@@ -16,6 +16,8 @@ import { errors, errnoOf, messageOf } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { SharedOperations } from './shared-operation';
 import type { UnpackResult } from './unpack';
+import type { BlobDescriptor, IngestFollower } from './content-store';
+import type { GrowingUnpack } from './pull-workers';
 import { syncfsPath } from '../sys/syncfs';
 
 export interface LayerRecord {
@@ -43,6 +45,12 @@ export function chainIds(diffIds: string[]): string[] {
 /** Unpacks a layer blob into dest (see unpack.ts); the daemon runs it on a worker thread. */
 export type LayerUnpacker = (blobPath: string, dest: string, layer: string, expectedDiffId: string, signal: AbortSignal) => Promise<UnpackResult>;
 
+/** Starts unpacking a blob while it downloads into `partial` (the daemon's pull workers). */
+export type GrowingUnpacker = (partial: string, blob: BlobDescriptor, dest: string, expectedDiffId: string, signal: AbortSignal) => GrowingUnpack;
+
+/** Fetches a layer's blob into the content store; resolves to its path. `follower` is handed to the ingest. */
+export type BlobFetcher = (signal: AbortSignal, follower?: IngestFollower) => Promise<string>;
+
 /** Links dir under layers/ (never a chain hex, never hidden). */
 export const LINKS_DIR = 'l';
 const LINK_FILE = 'link';
@@ -68,9 +76,13 @@ export class LayerStore {
   private readonly links = new Map<string, string>();
   private readonly unpacks = new SharedOperations<LayerRecord>();
 
-  /** `unpacker` defaults to unpacking on this thread. */
+  /**
+   * `unpacker` defaults to unpacking on this thread; with a `growingUnpacker`
+   * layers are unpacked while they download.
+   */
   constructor(root: string, private readonly log: Logger,
-    private readonly unpacker: LayerUnpacker = unpackOnThisThread(log)) {
+    private readonly unpacker: LayerUnpacker = unpackOnThisThread(log),
+    private readonly growingUnpacker?: GrowingUnpacker) {
     this.dir = path.join(root, 'layers');
     this.linksDir = path.join(this.dir, LINKS_DIR);
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
@@ -189,24 +201,46 @@ export class LayerStore {
    * single fetch and unpack. `fetchBlob` is only called when the layer is missing.
    */
   ensure(chainId: string, diffId: string, parent: string | undefined, blobDigest: string,
-    fetchBlob: (signal: AbortSignal) => Promise<string>, signal?: AbortSignal): Promise<LayerRecord> {
+    fetchBlob: BlobFetcher, signal?: AbortSignal): Promise<LayerRecord> {
     const existing = this.layers.get(chainId);
     if (existing) return Promise.resolve(existing);
     return this.unpacks.run(chainId, async (opSignal) => {
       const again = this.layers.get(chainId);
       if (again) return again;
-      const blobPath = await fetchBlob(opSignal);
-      return this.unpack(chainId, diffId, parent, blobDigest, blobPath, opSignal);
+      const layer = { chainId, diffId, parent, blobDigest };
+      const growing = this.growingUnpacker;
+      if (growing) {
+        const streamed = await this.unpack(layer, opSignal, (dest) => unpackWhileFetching(growing, fetchBlob, dest, diffId, opSignal));
+        if (!('blobPath' in streamed)) return streamed;
+        // The download started over (or the blob was there already): unpack the stored blob.
+        return this.unpackFile(layer, streamed.blobPath, opSignal);
+      }
+      return this.unpackFile(layer, await fetchBlob(opSignal), opSignal);
     }, signal);
   }
 
-  private async unpack(chainId: string, diffId: string, parent: string | undefined, blobDigest: string, blobPath: string, signal: AbortSignal): Promise<LayerRecord> {
+  private async unpackFile(layer: LayerIdentity, blobPath: string, signal: AbortSignal): Promise<LayerRecord> {
+    const unpacked = await this.unpack(layer, signal, (dest) => this.unpacker(blobPath, dest, layer.blobDigest, layer.diffId, signal));
+    if ('blobPath' in unpacked) throw new Error('unreachable: a file unpacker always unpacks');
+    return unpacked;
+  }
+
+  /**
+   * Fills a temp dir through `fill` and commits it as the layer; `fill` may
+   * decline (returning the blob's path), and then nothing is committed.
+   */
+  private async unpack(layer: LayerIdentity, signal: AbortSignal, fill: (dest: string) => Promise<UnpackResult | Declined>): Promise<LayerRecord | Declined> {
+    const { chainId, diffId, parent, blobDigest } = layer;
     const tmp = path.join(this.dir, `.tmp-${randomBytes(8).toString('hex')}`);
     await fs.promises.mkdir(path.join(tmp, 'diff'), { recursive: true, mode: 0o700 });
     await fs.promises.chmod(path.join(tmp, 'diff'), 0o755);
     try {
       const started = Date.now();
-      const result = await this.unpacker(blobPath, path.join(tmp, 'diff'), blobDigest, diffId, signal);
+      const result = await fill(path.join(tmp, 'diff'));
+      if ('blobPath' in result) {
+        this.removeInBackground(tmp);
+        return result;
+      }
       const record: LayerRecord = { chainId, diffId, blobDigest, contentBytes: result.contentBytes, unpackedAt: new Date().toISOString() };
       if (parent !== undefined) record.parent = parent;
       await fs.promises.writeFile(path.join(tmp, 'layer.json'), JSON.stringify(record));
@@ -288,6 +322,67 @@ function newLinkId(): string {
     value &= (1 << bits) - 1;
   }
   return out;
+}
+
+interface LayerIdentity {
+  chainId: string;
+  diffId: string;
+  parent: string | undefined;
+  blobDigest: string;
+}
+
+/** An unpack that did not happen: the blob is at blobPath, to be unpacked from there. */
+interface Declined {
+  blobPath: string;
+}
+
+/**
+ * Downloads the blob while a pull worker unpacks it into dest. The layer counts
+ * only if the download's digest check passed (the worker's hash of what it read)
+ * and the worker's diff ID matched; if the worker failed, the store verifies the
+ * blob itself, so a corrupt download reports its digest mismatch rather than the
+ * decompressor's complaint about it.
+ */
+async function unpackWhileFetching(start: GrowingUnpacker, fetchBlob: BlobFetcher, dest: string, diffId: string, signal: AbortSignal): Promise<UnpackResult | Declined> {
+  const own = new AbortController();
+  const jobSignal = AbortSignal.any([signal, own.signal]);
+  let job: GrowingUnpack | undefined;
+  let stopped = false;
+  let failure: { err: unknown } | undefined;
+  let done: Promise<UnpackResult & { blobHex: string }> | undefined;
+  const follower: IngestFollower = {
+    begin(partial, blob) {
+      if (stopped || job) return;
+      job = start(partial, blob, dest, diffId, jobSignal);
+      done = job.result;
+      done.catch((err: unknown) => (failure = { err }));
+    },
+    written(bytes) {
+      if (!stopped) job?.written(bytes);
+    },
+    restarted() {
+      stopped = true;
+      own.abort();
+    },
+    async digest() {
+      if (stopped || !done) return undefined;
+      try {
+        return (await done).blobHex;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+  let blobPath: string;
+  try {
+    blobPath = await fetchBlob(signal, follower);
+  } catch (err) {
+    own.abort();
+    throw err;
+  }
+  if (stopped || !done) return { blobPath };
+  if (failure) throw failure.err;
+  return done;
 }
 
 /** Makes the unpacked files and layer.json durable before the rename commits them. */

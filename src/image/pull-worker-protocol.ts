@@ -4,7 +4,16 @@ import { CradleError, isCradleError, messageOf, type ErrorKind } from '../common
 
 export type WorkerJob =
   | { id: number; kind: 'hash'; file: string; algorithm: string }
-  | { id: number; kind: 'unpack'; blobPath: string; dest: string; layer: string; expectedDiffId?: string };
+  | { id: number; kind: 'unpack'; blobPath: string; dest: string; layer: string; expectedDiffId?: string }
+  /** Unpacks a blob still being downloaded into `partial`: `written` bytes are there now, updates follow as BlobWritten. */
+  | { id: number; kind: 'unpack-growing'; partial: string; size: number; algorithm: string; written: number; dest: string; layer: string; expectedDiffId?: string };
+
+/** Daemon → worker: the partial file of a running unpack-growing job now holds `bytes` from its start. */
+export interface BlobWritten {
+  id: number;
+  kind: 'written';
+  bytes: number;
+}
 
 /** Distributes Omit over the job union (a job as the caller hands it over, before it has an id). */
 export type JobRequest = WorkerJob extends infer J ? J extends WorkerJob ? Omit<J, 'id'> : never : never;

@@ -5,8 +5,9 @@
 import * as os from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { hashFile } from './blob-hash';
-import { unpackLayerFile, type UnpackLog } from './unpack';
-import { serializeError, type WorkerJob, type WorkerReply } from './pull-worker-protocol';
+import { unpackLayerFile, type UnpackLog, type UnpackOptions } from './unpack';
+import { GrowingFile, unpackGrowingFile } from './growing-file';
+import { serializeError, type BlobWritten, type WorkerJob, type WorkerReply } from './pull-worker-protocol';
 
 if (!parentPort) throw new Error('pull-worker.js runs only as a worker thread');
 const port = parentPort;
@@ -25,19 +26,38 @@ function reply(message: WorkerReply): void {
   port.postMessage(message);
 }
 
+/** Blobs of the running unpack-growing job, by job id. */
+const growing = new Map<number, GrowingFile>();
+
+function unpackOptions(job: WorkerJob & { layer: string; expectedDiffId?: string }): UnpackOptions {
+  const log: UnpackLog = { warn: (fields, msg) => reply({ id: job.id, log: { fields, msg } }) };
+  return { layer: job.layer, log, ...(job.expectedDiffId !== undefined ? { expectedDiffId: job.expectedDiffId } : {}) };
+}
+
 async function run(job: WorkerJob): Promise<unknown> {
   switch (job.kind) {
     case 'hash':
       return hashFile(job.file, job.algorithm);
-    case 'unpack': {
-      const log: UnpackLog = { warn: (fields, msg) => reply({ id: job.id, log: { fields, msg } }) };
-      const options = { layer: job.layer, log, ...(job.expectedDiffId !== undefined ? { expectedDiffId: job.expectedDiffId } : {}) };
-      return unpackLayerFile(job.blobPath, job.dest, options);
+    case 'unpack':
+      return unpackLayerFile(job.blobPath, job.dest, unpackOptions(job));
+    case 'unpack-growing': {
+      const file = new GrowingFile(job.partial, job.size);
+      file.advance(job.written);
+      growing.set(job.id, file);
+      try {
+        return await unpackGrowingFile(file, job.algorithm, job.dest, unpackOptions(job));
+      } finally {
+        growing.delete(job.id);
+      }
     }
   }
 }
 
-port.on('message', (job: WorkerJob) => {
+port.on('message', (job: WorkerJob | BlobWritten) => {
+  if (job.kind === 'written') {
+    growing.get(job.id)?.advance(job.bytes);
+    return;
+  }
   run(job).then(
     (result) => reply({ id: job.id, result }),
     (err: unknown) => reply({ id: job.id, error: serializeError(err) }),

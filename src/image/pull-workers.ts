@@ -9,7 +9,8 @@ import { Worker } from 'node:worker_threads';
 import { errors, isCradleError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import type { UnpackResult } from './unpack';
-import { deserializeError, type JobRequest, type WorkerReply } from './pull-worker-protocol';
+import type { GrowingUnpackResult } from './growing-file';
+import { deserializeError, type BlobWritten, type JobRequest, type WorkerReply } from './pull-worker-protocol';
 
 export interface PullWorkersOptions {
   /** Worker threads at most (jobs beyond wait). */
@@ -19,6 +20,13 @@ export interface PullWorkersOptions {
   log: Logger;
   /** Called once the last worker has exited (default: malloc_trim). */
   onAllExited?: () => Promise<unknown>;
+}
+
+/** An unpack of a blob still downloading (see growing-file.ts). */
+export interface GrowingUnpack {
+  /** The partial file now holds `bytes` from its start. */
+  written(bytes: number): void;
+  result: Promise<GrowingUnpackResult>;
 }
 
 interface Job {
@@ -61,6 +69,35 @@ export class PullWorkers {
     return this.submit(request, `unpacking layer ${layer}`, signal, onLog) as Promise<UnpackResult>;
   }
 
+  /**
+   * Unpacks the blob being downloaded into `partial` (`size` bytes when complete)
+   * into dest while it downloads, hashing it with `algorithm`; the caller reports
+   * the bytes written through the returned handle.
+   */
+  unpackGrowing(partial: string, size: number, algorithm: string, dest: string, layer: string, expectedDiffId: string | undefined, signal?: AbortSignal): GrowingUnpack {
+    const request = { kind: 'unpack-growing' as const, partial, size, algorithm, written: 0, dest, layer, ...(expectedDiffId !== undefined ? { expectedDiffId } : {}) };
+    const onLog = (fields: object, msg: string) => this.options.log.warn(fields, msg);
+    let job: Job | undefined;
+    const result = this.submit(request, `unpacking layer ${layer}`, signal, onLog, (queued) => (job = queued)) as Promise<GrowingUnpackResult>;
+    const written = (bytes: number): void => {
+      // Still queued: the job message carries the latest count when it is sent.
+      request.written = bytes;
+      const slot = [...this.slots].find((candidate) => candidate.job !== undefined && candidate.job === job);
+      if (slot && job) slot.worker.postMessage({ id: job.id, kind: 'written', bytes } satisfies BlobWritten);
+    };
+    return { written, result };
+  }
+
+  /** Starts idle workers up to `jobs` (at most the pool's size), so the jobs that follow find them running. */
+  prewarm(jobs: number): void {
+    if (this.closed) return;
+    while (this.slots.size < Math.min(jobs, this.options.size)) {
+      const slot = this.spawn();
+      if (!slot) return;
+      this.idle(slot);
+    }
+  }
+
   /** Workers alive now (idle or busy). */
   get threads(): number {
     return this.slots.size;
@@ -72,7 +109,8 @@ export class PullWorkers {
     for (const slot of [...this.slots]) this.stop(slot, errors.cancelled('the daemon is shutting down'));
   }
 
-  private submit(request: JobRequest, what: string, signal: AbortSignal | undefined, onLog?: Job['onLog']): Promise<unknown> {
+  /** `queued` sees the job once it is queued (to post it updates while it runs). */
+  private submit(request: JobRequest, what: string, signal: AbortSignal | undefined, onLog?: Job['onLog'], queued?: (job: Job) => void): Promise<unknown> {
     if (this.closed) return Promise.reject(errors.cancelled(`${what}: the daemon is shutting down`));
     if (signal?.aborted) return Promise.reject(cancellation(signal, what));
     return new Promise((resolve, reject) => {
@@ -86,6 +124,7 @@ export class PullWorkers {
       job.resolve = settle(resolve);
       job.reject = settle(reject);
       this.queue.push(job);
+      queued?.(job);
       this.dispatch();
     });
   }

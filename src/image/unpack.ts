@@ -65,6 +65,7 @@ export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_WHITEOUT = '.wh..wh..opq';
 export const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
 const MAX_SYMLINK_HOPS = 40;
+const DECOMPRESSED_CHUNK_BYTES = 1 << 20;
 
 /** Where the unpacker reports entries it skips (a pino logger, or a worker's relay). */
 export interface UnpackLog {
@@ -123,8 +124,9 @@ export async function unpackLayerStream(source: Readable, compression: Compressi
   const writer = new LayerWriter(dest, options);
   const extract = tar.extract();
   const stages: NodeJS.ReadWriteStream[] = [];
-  if (compression === 'gzip') stages.push(zlib.createGunzip());
-  else if (compression === 'zstd') stages.push(zlib.createZstdDecompress());
+  // Large output chunks: every chunk becomes a file write of its own, and zlib's default 16 KiB makes many.
+  if (compression === 'gzip') stages.push(zlib.createGunzip({ chunkSize: DECOMPRESSED_CHUNK_BYTES }));
+  else if (compression === 'zstd') stages.push(zlib.createZstdDecompress({ chunkSize: DECOMPRESSED_CHUNK_BYTES }));
   const feeding = pipeline([source, ...stages, tap, extract], options.signal ? { signal: options.signal } : {});
   // It may fail while an entry is still being written; the failure is read below.
   feeding.catch(() => undefined);

@@ -96,7 +96,10 @@ export class RuntimeHandlers {
       logLevel: 'error',
     });
     const runtime = ociRuntimeFor({ binary, root, systemdCgroup: config.runtime.cgroup_manager === 'systemd', conmon });
-    this.handlers.set(name, { handler: { name, runtime, conmon, features: probeFeatures(binary) }, config: { ...h } });
+    // Probed on first use (a pod's creation, a Status call), not at start: the probe loads koffi and may run the runtime.
+    let features: HandlerFeatures | undefined;
+    const handler: RuntimeHandler = { name, runtime, conmon, get features() { return (features ??= probeFeatures(binary)); } };
+    this.handlers.set(name, { handler, config: { ...h } });
   }
 
   /**

@@ -25,6 +25,8 @@ export interface ProxyFaults {
   notFound?: boolean;
   /** Blob GETs answer 307 to /_redirect/... on the proxy itself. */
   redirectBlobs?: boolean;
+  /** Blobs whose GETs drop the Range header (the whole blob comes back, 200). */
+  ignoreRangeBlobs?: Set<string>;
 }
 
 export interface RecordedRequest {
@@ -88,6 +90,7 @@ export async function startRegistryProxy(upstream: RegistryTarget, auth: ProxyAu
     }
     const headers = { ...req.headers, host: upstreamUrl.host };
     delete headers.authorization;
+    if (blob && faults.ignoreRangeBlobs?.has(blob)) delete headers.range;
     const up = http.request({ host: upstreamUrl.hostname, port: upstreamUrl.port, method: req.method, path: upstreamPath, headers }, (upRes) => {
       const outHeaders = { ...upRes.headers };
       res.writeHead(upRes.statusCode ?? 502, outHeaders);

@@ -28,6 +28,19 @@ test('once the last idle worker has exited, its freed memory is released, once',
   assert.equal(released, 1);
 });
 
+test('prewarmed workers start up to the pool size and take the jobs that follow', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-test-workers-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'blob');
+  fs.writeFileSync(file, 'warm');
+  const workers = new PullWorkers({ size: 2, idleMs: 60_000, log: silentLogger(), onAllExited: async () => undefined });
+  t.after(() => workers.close());
+  workers.prewarm(5);
+  assert.equal(workers.threads, 2);
+  assert.equal(await workers.hashFile(file, 'sha256', 'blob'), createHash('sha256').update('warm').digest('hex'));
+  assert.equal(workers.threads, 2, 'the job ran on a prewarmed worker');
+});
+
 test('malloc_trim runs', async () => {
   assert.equal(typeof await mallocTrim(), 'boolean');
 });
