@@ -94,6 +94,7 @@ export class RuntimeHandlers {
       exitDir: this.exitDir,
       socketDir: this.socketDir,
       systemdCgroup: cgroupDriverFor(config.runtime.cgroup_manager) === 'systemd',
+      monitorSlice: cgroupDriverFor(config.runtime.cgroup_manager) === 'systemd' ? config.runtime.conmon_cgroup : undefined,
       logLevel: 'error',
     });
     const runtime = ociRuntimeFor({ binary, root, systemdCgroup: cgroupDriverFor(config.runtime.cgroup_manager) === 'systemd', conmon });

@@ -8,34 +8,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Resources } from '../spec';
-import { DBusConnection, DBusError, variant, type DBusValue } from '../../sys/dbus';
+import { DBusError, variant } from '../../sys/dbus';
+import { callSystemdManager, type SystemdCall } from '../../sys/systemd-manager';
 import { expandSlice, systemdUnitOf } from '../../common/systemd-units';
 import { type CgroupFs, sharesToWeight } from './types';
 import { CgroupV2 } from './v2';
 
-/** A call of a method of systemd's Manager interface (replaced in unit tests). */
-export type SystemdCall = (member: string, signature: string, body: DBusValue[]) => DBusValue[];
+export type { SystemdCall } from '../../sys/systemd-manager';
 
-/** systemd's private socket (root, no bus daemon needed), else the system bus. */
-const PRIVATE_SOCKET = '/run/systemd/private';
-const SYSTEM_BUS = '/run/dbus/system_bus_socket';
 /** "infinity" for systemd's uint64 properties. */
 const INFINITY = (1n << 64n) - 1n;
 /** How long systemd may take to move the init into its new scope. */
 const SCOPE_WAIT_MS = 10_000;
-
-const callSystemdManager: SystemdCall = (member, signature, body) => {
-  const direct = fs.existsSync(PRIVATE_SOCKET);
-  const conn = DBusConnection.open(direct ? PRIVATE_SOCKET : SYSTEM_BUS, !direct);
-  try {
-    return conn.call({
-      destination: 'org.freedesktop.systemd1', path: '/org/freedesktop/systemd1', interface: 'org.freedesktop.systemd1.Manager',
-      member, signature, body,
-    });
-  } finally {
-    conn.close();
-  }
-};
 
 /** The unit properties for the limits systemd manages (runc's genV2ResourcesProperties, the common part). */
 export function unitProperties(r: Resources): [string, ReturnType<typeof variant>][] {
