@@ -408,7 +408,9 @@ export class ContainerManager {
     this.publish('CONTAINER_STOPPED_EVENT', c);
     for (const waiter of this.exitWaiters.get(c.id) ?? []) waiter();
     this.exitWaiters.delete(c.id);
-    this.options.log.info({ containerId: c.id, exitCode: c.exitCode, reason: c.reason }, 'container exited');
+    // Which source told of an OOM kill (the pod slice: systemd removed the scope before conmon read it).
+    const oomSeenBy = conmonSawOom ? 'conmon' : ledgerSawOom ? 'pod slice' : undefined;
+    this.options.log.info({ containerId: c.id, exitCode: c.exitCode, reason: c.reason, ...(oomSeenBy ? { oomSeenBy } : {}) }, 'container exited');
   }
 
   /**
