@@ -6,7 +6,8 @@
 #   scripts/vm-test.sh ARCH PROFILE [-- extra node --test args]
 #     ARCH     x86_64
 #     PROFILE  smoke: test/vm/smoke.test.ts (cradled started by systemd from the shipped unit)
-#              full:  the unit, integration and conformance suites
+#              full:  the runtime, daemon and conformance suites (test/integration/runtime,
+#                     test/integration/daemon, test/critest), tests spawning their own cradled
 #
 # The guest image (scripts/vm/build-image.sh) is built once and cached under
 # $CRADLE_VM_CACHE (default /var/cache/cradle-vm), keyed on that script. The
@@ -31,9 +32,11 @@ case "$arch" in
 esac
 case "$profile" in
   smoke) tests="dist/test/vm/smoke.test.js" timeout_s=${CRADLE_VM_TIMEOUT:-1500} ;;
-  full) tests="dist/test/unit dist/test/integration dist/test/critest" timeout_s=${CRADLE_VM_TIMEOUT:-14400} ;;
+  full) tests="dist/test/integration/runtime dist/test/integration/daemon dist/test/critest" timeout_s=${CRADLE_VM_TIMEOUT:-14400} ;;
   *) usage ;;
 esac
+# CRADLE_VM_TESTS: other compiled test files or directories to run in the guest (one area, or one file while debugging).
+tests=${CRADLE_VM_TESTS:-$tests}
 [ -f dist/test/vm/smoke.test.js ] || { echo "vm-test: no dist/test/vm/smoke.test.js: run npm run build first" >&2; exit 2; }
 command -v "$qemu" >/dev/null || { echo "vm-test: $qemu missing (scripts/setup.sh installs qemu-system-x86 and debootstrap)" >&2; exit 2; }
 

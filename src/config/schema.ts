@@ -58,11 +58,12 @@ export interface LogConfig {
   format: 'json' | 'text';
 }
 
-export type CgroupManager = 'cgroupfs' | 'systemd';
+export type CgroupManager = 'auto' | 'cgroupfs' | 'systemd';
 export interface RuntimeConfig {
   default_runtime: string;
   cgroup_manager: CgroupManager;
   conmon: string;
+  conmon_cgroup: string;
   default_ulimits: string[];
   log_size_max: number;
   seccomp_use_default_when_empty: boolean;
@@ -177,10 +178,15 @@ export const logSchema: TableSchema<LogConfig> = {
 export const runtimeSchema: TableSchema<RuntimeConfig> = {
   default_runtime: { type: 'string', default: 'cradle', doc: 'Runtime handler used when a pod names none; must be a key of [runtime.runtimes].' },
   cgroup_manager: {
-    type: 'enum', values: ['cgroupfs', 'systemd'], default: 'cgroupfs',
-    doc: 'Cgroup driver reported to the kubelet by RuntimeConfig and used for pod and container cgroups; must match the kubelet\'s --cgroup-driver. cgroupfs: directories under /sys/fs/cgroup. systemd: a transient scope cradle-<id>.scope per container in the pod\'s slice, created through systemd (cgroup v2 only).',
+    type: 'enum', values: ['auto', 'cgroupfs', 'systemd'], default: 'auto',
+    doc: 'Cgroup driver reported to the kubelet by RuntimeConfig and used for pod and container cgroups; must match the kubelet\'s --cgroup-driver. cgroupfs: directories under /sys/fs/cgroup. systemd: a transient scope cradle-<id>.scope per container in the pod\'s slice, created through systemd (cgroup v2 only). auto: systemd where systemd is PID 1 (/run/systemd/system exists) on cgroup v2, cgroupfs otherwise.',
   },
   conmon: { type: 'string', default: '/usr/bin/conmon', doc: 'Path of conmon, the per-container monitor.', check: absolutePath },
+  conmon_cgroup: {
+    type: 'string', default: 'system.slice',
+    doc: 'Under the systemd cgroup driver: the slice in which each container\'s conmon runs in a scope of its own, cradle-conmon-<id>.scope (cri-o\'s conmon_cgroup), out of cradle.service and of the container\'s limits. Ignored under cgroupfs, where conmon stays in cradled\'s cgroup.',
+    check: (v) => (/^[A-Za-z0-9:_.\\-]+\.slice$/.test(v) ? undefined : 'must be a systemd slice name such as system.slice'),
+  },
   default_ulimits: { type: 'string-list', default: [], reloadable: true, doc: 'Default rlimits for containers, as "nofile=1024:2048".' },
   log_size_max: {
     type: 'integer', default: -1, min: -1, max: Number.MAX_SAFE_INTEGER,

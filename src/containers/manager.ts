@@ -31,6 +31,8 @@ import type { ContainerExit } from '../runtime/conmon/exit-monitor';
 import type { SandboxManager } from '../pod-sandbox/manager';
 import type { SandboxRecord } from '../pod-sandbox/sandbox';
 import { nowNanos, reservedContainerName, type ContainerRecord, type ContainerState } from './container';
+import { OomLedger } from '../runtime/oom-ledger';
+import { systemdUnitOf } from '../common/systemd-units';
 
 /**
  * ExecSync output cap: 16 MiB (cri-o's per-stream cap) less room for the rest of the
@@ -41,6 +43,7 @@ export const EXEC_SYNC_OUTPUT_LIMIT = 16 * 1024 * 1024 - 1024;
 const KILL_WAIT_MS = 10_000;
 /** The cleanup kind (label of cradle_cleanup_retries_total) of the runtime's delete of a container. */
 const CONTAINER_RUNTIME_KIND = 'container runtime state';
+const CGROUP_ROOT = '/sys/fs/cgroup';
 /** A day: larger ExecSync timeouts are refused (they would overflow timers). */
 const MAX_EXEC_TIMEOUT_SECONDS = 86_400;
 
@@ -92,6 +95,7 @@ export class ContainerManager {
   private readonly exitWaiters = new Map<string, (() => void)[]>();
   /** Starts in progress: an exit seen meanwhile waits, so STARTED is always published before STOPPED. */
   private readonly starting = new Map<string, Promise<void>>();
+  private readonly oomLedger = new OomLedger();
   readonly events: EventBus<ContainerEvent>;
 
   constructor(private readonly options: ContainerManagerOptions) {
@@ -372,6 +376,7 @@ export class ContainerManager {
 
   private async removeAllIn(sandboxId: string): Promise<void> {
     for (const c of this.list({ sandboxId })) await this.remove(c.id, this.options.log.child({ containerId: c.id, podSandboxId: sandboxId }));
+    this.oomLedger.forget(sandboxId);
   }
 
   // ---- exits -------------------------------------------------------------------
@@ -387,7 +392,12 @@ export class ContainerManager {
   private async recordExit(c: ContainerRecord, exit: ContainerExit, reason?: string): Promise<void> {
     await this.starting.get(c.id);
     if (c.state === 'CONTAINER_EXITED') return;
-    const oom = fs.existsSync(conmonFile(c.dir, 'oom')) || fs.existsSync(conmonFile(c.persistDir, 'oom'));
+    const conmonSawOom = fs.existsSync(conmonFile(c.dir, 'oom')) || fs.existsSync(conmonFile(c.persistDir, 'oom'));
+    // Under the systemd driver systemd may have removed the scope (and the memory.events
+    // conmon reads) first: the pod slice's counters tell. Asked at every exit, to keep its count.
+    const ledgerSawOom = this.options.specOptions().cgroupDriver === 'systemd' && c.cgroupsPath !== ''
+      && this.oomLedger.killedAtExit(c.sandboxId, path.join(CGROUP_ROOT, systemdUnitOf(c.cgroupsPath).cgroup), exit.exitCode === 128 + 9);
+    const oom = conmonSawOom || ledgerSawOom;
     // The exit file's mtime has millisecond precision: never report finishing before starting.
     const finished = BigInt(exit.finishedAt.getTime()) * 1_000_000n;
     await this.save(c, (next) => {
@@ -403,7 +413,9 @@ export class ContainerManager {
     this.publish('CONTAINER_STOPPED_EVENT', c);
     for (const waiter of this.exitWaiters.get(c.id) ?? []) waiter();
     this.exitWaiters.delete(c.id);
-    this.options.log.info({ containerId: c.id, exitCode: c.exitCode, reason: c.reason }, 'container exited');
+    // Which source told of an OOM kill (the pod slice: systemd removed the scope before conmon read it).
+    const oomSeenBy = conmonSawOom ? 'conmon' : ledgerSawOom ? 'pod slice' : undefined;
+    this.options.log.info({ containerId: c.id, exitCode: c.exitCode, reason: c.reason, ...(oomSeenBy ? { oomSeenBy } : {}) }, 'container exited');
   }
 
   /**

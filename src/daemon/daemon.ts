@@ -21,6 +21,7 @@ import { CniManager, ensureDefaultConfig } from '../cni';
 import { ImageService } from '../image';
 import { SandboxManager } from '../pod-sandbox/manager';
 import { RuntimeHandlers, specRuntimeOptions, type HandlerReload } from '../runtime/handlers';
+import { cgroupDriverFor } from '../runtime/cgroup-driver';
 import { ExitMonitor } from '../runtime/conmon/exit-monitor';
 import { CleanupRetrier } from '../runtime/cleanup-retrier';
 import { ContainerManager } from '../containers/manager';
@@ -235,7 +236,7 @@ export class Daemon {
       containers,
       streaming,
       metrics,
-      stats: new StatsService(containers, sandboxes, config.runtime.cgroup_manager, log.child({ component: 'stats' })),
+      stats: new StatsService(containers, sandboxes, cgroupDriverFor(config.runtime.cgroup_manager), log.child({ component: 'stats' })),
       runtimeHandlerFeatures: () => handlers.features(),
       verboseInfo: () => {
         const network = cni.status();
@@ -306,7 +307,7 @@ export class Daemon {
           pid: process.pid,
           startedAt: this.startedAt.toISOString(),
           socket: this.server.socketPath,
-          cgroupDriver: this.config.runtime.cgroup_manager,
+          cgroupDriver: cgroupDriverFor(this.config.runtime.cgroup_manager),
           defaultRuntime: this.config.runtime.default_runtime,
           runtimeHandlers: Object.keys(this.config.runtime.runtimes),
           stateRoot: this.config.state.root,

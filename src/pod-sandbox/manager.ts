@@ -400,8 +400,10 @@ export class SandboxManager {
     const oci = ociConfig().buildResources(combined, this.options.specOptions(), 'resources');
     const { devices: _devices, ...limits } = oci;
     void _devices;
-    if (this.options.specOptions().cgroupDriver === 'systemd') throw errors.unimplemented('UpdatePodSandboxResources with the systemd cgroup driver');
-    (require('../oci-runtime/cgroups') as typeof Cgroups).cgroupManager(parent, sandbox.id).set(limits);
+    const systemd = this.options.specOptions().cgroupDriver === 'systemd';
+    // The same check CreateContainer makes: a slice name under systemd, a path under cgroupfs.
+    ociConfig().cgroupsPath(this.options.specOptions().cgroupDriver, parent, sandbox.id, 'sandbox.cgroupParent');
+    (require('../oci-runtime/cgroups') as typeof Cgroups).podCgroupManager(parent, systemd).set(limits);
     log.info({ memoryLimit: combined.memoryLimitInBytes, cpuShares: combined.cpuShares }, 'pod sandbox resources updated');
   }
 

@@ -19,6 +19,7 @@ import { ALL_CAPABILITIES, CRIO_DEFAULT_CAPABILITIES } from './oci-config/capabi
 import { DEFAULT_MEMORY_FLOOR, parseUlimit } from './oci-config/resources';
 import { DEFAULT_SECCOMP_PROFILE } from './oci-config/seccomp-default';
 import { loadLocalhostProfile } from './oci-config/seccomp';
+import { cgroupDriverFor } from './cgroup-driver';
 
 /** What a handler can do, as Status reports it to the kubelet. */
 export interface HandlerFeatures {
@@ -92,10 +93,11 @@ export class RuntimeHandlers {
       runtimeRoot: root,
       exitDir: this.exitDir,
       socketDir: this.socketDir,
-      systemdCgroup: config.runtime.cgroup_manager === 'systemd',
+      systemdCgroup: cgroupDriverFor(config.runtime.cgroup_manager) === 'systemd',
+      monitorSlice: cgroupDriverFor(config.runtime.cgroup_manager) === 'systemd' ? config.runtime.conmon_cgroup : undefined,
       logLevel: 'error',
     });
-    const runtime = ociRuntimeFor({ binary, root, systemdCgroup: config.runtime.cgroup_manager === 'systemd', conmon });
+    const runtime = ociRuntimeFor({ binary, root, systemdCgroup: cgroupDriverFor(config.runtime.cgroup_manager) === 'systemd', conmon });
     // Probed on first use (a pod's creation, a Status call), not at start: the probe loads koffi and may run the runtime.
     let features: HandlerFeatures | undefined;
     const handler: RuntimeHandler = { name, runtime, conmon, get features() { return (features ??= probeFeatures(binary)); } };
@@ -171,7 +173,7 @@ export function specRuntimeOptions(config: CradleConfig): SpecRuntimeOptions {
   const cgroups = detectCgroupFeatures();
   const host = hostCapabilities(ALL_CAPABILITIES);
   return {
-    cgroupDriver: config.runtime.cgroup_manager,
+    cgroupDriver: cgroupDriverFor(config.runtime.cgroup_manager),
     cgroupVersion: cgroups.version,
     hugetlb: cgroups.hugetlb,
     // cri-o's 9 (docs/spec.md says why), less any the host cannot grant.

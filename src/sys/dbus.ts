@@ -6,6 +6,10 @@
 // answers at once.
 import * as fs from 'node:fs';
 import { connectUnix } from './libc';
+import { setSocketTimeout } from './unix-socket';
+
+/** How long a call waits for its reply (libdbus's default): a hung peer fails the call instead of the caller. */
+export const DEFAULT_CALL_TIMEOUT_MS = 25_000;
 
 /** A value of a signature: numbers (64-bit ones as bigint), strings, booleans, arrays (also of struct fields), variants. */
 export type DBusValue = number | bigint | string | boolean | DBusValue[] | Variant;
@@ -265,12 +269,13 @@ export class DBusConnection {
   private serial = 0;
   private pending = Buffer.alloc(0);
 
-  private constructor(private readonly fd: number) {}
+  private constructor(private readonly fd: number, private readonly timeoutMs: number) {}
 
   /** Connects and authenticates as this process's uid; bus: true sends the Hello a message bus requires. */
-  static open(socketPath: string, bus: boolean): DBusConnection {
-    const conn = new DBusConnection(connectUnix(socketPath));
+  static open(socketPath: string, bus: boolean, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): DBusConnection {
+    const conn = new DBusConnection(connectUnix(socketPath), timeoutMs);
     try {
+      setSocketTimeout(conn.fd, timeoutMs);
       conn.authenticate();
       if (bus) conn.call({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'Hello' });
     } catch (err) {
@@ -295,7 +300,13 @@ export class DBusConnection {
 
   private readSome(): Buffer {
     const chunk = Buffer.alloc(65536);
-    const n = fs.readSync(this.fd, chunk, 0, chunk.length, null);
+    let n: number;
+    try {
+      n = fs.readSync(this.fd, chunk, 0, chunk.length, null);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') throw new Error(`no reply within ${this.timeoutMs} ms`);
+      throw err;
+    }
     if (n === 0) throw new Error('connection closed by the peer');
     return chunk.subarray(0, n);
   }

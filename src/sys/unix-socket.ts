@@ -12,12 +12,14 @@ const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
 const SO_PEERCRED = 17;
+const SO_RCVTIMEO = 20;
+const SO_SNDTIMEO = 21;
 const TIOCSWINSZ = 0x5414;
 export const SHUT_WR = 1;
 export const SHUT_RDWR = 2;
 
 type Fn = ReturnType<ReturnType<typeof loadLibc>['func']>;
-let fns: { socket: Fn; connect: Fn; bind: Fn; listen: Fn; accept: Fn; shutdown: Fn; recvmsg: Fn; ioctl: Fn; getsockopt: Fn } | undefined;
+let fns: { socket: Fn; connect: Fn; bind: Fn; listen: Fn; accept: Fn; shutdown: Fn; recvmsg: Fn; ioctl: Fn; getsockopt: Fn; setsockopt: Fn } | undefined;
 
 function libc() {
   if (!fns) {
@@ -36,6 +38,7 @@ function libc() {
       recvmsg: lib.func('long recvmsg(int, cradle_recv_msghdr *, int)'),
       ioctl: lib.func('ioctl', 'int', ['int', 'unsigned long', 'void *']),
       getsockopt: lib.func('int getsockopt(int, int, int, void *, void *)'),
+      setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)'),
     };
   }
   return fns;
@@ -134,4 +137,17 @@ export function peerCredentials(fd: number): PeerCredentials {
   length.writeUInt32LE(ucred.length, 0);
   if ((libc().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ucred, length) as number) < 0) throw errnoError(koffi().errno(), 'getsockopt(SO_PEERCRED)');
   return { pid: ucred.readInt32LE(0), uid: ucred.readUInt32LE(4), gid: ucred.readUInt32LE(8) };
+}
+
+/**
+ * Bounds each blocking read and write on a socket (SO_RCVTIMEO, SO_SNDTIMEO): past
+ * it the call fails with EAGAIN instead of waiting for a peer that never answers.
+ */
+export function setSocketTimeout(fd: number, ms: number): void {
+  const timeval = Buffer.alloc(16);
+  timeval.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), 0);
+  timeval.writeBigInt64LE(BigInt((ms % 1000) * 1000), 8);
+  for (const [option, name] of [[SO_RCVTIMEO, 'SO_RCVTIMEO'], [SO_SNDTIMEO, 'SO_SNDTIMEO']] as const) {
+    if ((libc().setsockopt(fd, SOL_SOCKET, option, timeval, timeval.length) as number) < 0) throw errnoError(koffi().errno(), `setsockopt(${name})`);
+  }
 }

@@ -74,6 +74,9 @@ export function baseArgs(t: TempDirs): string[] {
     // Tests bring their own CNI configs (test subnets, no masquerade); cradle's
     // default bridge network is only written where a test asks for it.
     '--network-write-default-config=false',
+    // The tests name pod cgroup parents as paths (the cgroupfs driver); the default
+    // "auto" would pick systemd on a systemd host with cgroup v2 (the VM lane's guest).
+    '--runtime-cgroup-manager', 'cgroupfs',
   ];
 }
 
@@ -165,7 +168,7 @@ export class Cradled {
     });
   }
 
-  waitExit(timeoutMs = 20_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  waitExit(timeoutMs = 20_000 * EMULATION_SLOWDOWN): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     return Promise.race([
       this.exited,
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`cradled did not exit within ${timeoutMs} ms`)), timeoutMs).unref()),
@@ -221,7 +224,13 @@ export async function startCradled(options: CradledOptions = {}, dirs: TempDirs 
   return daemon;
 }
 
-export async function waitForSocket(daemon: Cradled, timeoutMs = 20_000): Promise<void> {
+/**
+ * How much longer cradled takes to start and stop in the VM lane's guest, where
+ * everything runs under software emulation (Node's JIT above all), than on a host.
+ */
+export const EMULATION_SLOWDOWN = process.env.CRADLE_VM_GUEST === '1' ? 10 : 1;
+
+export async function waitForSocket(daemon: Cradled, timeoutMs = 20_000 * EMULATION_SLOWDOWN): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (daemon.proc.exitCode !== null) {

@@ -6,12 +6,12 @@ import * as path from 'node:path';
 import type { CgroupFs, CgroupManager } from './types';
 import { CgroupV1 } from './v1';
 import { CgroupV2 } from './v2';
-import { SystemdCgroupV2 } from './systemd';
+import { SystemdCgroupV2, SystemdSliceV2 } from './systemd';
 
 export * from './types';
 export { CgroupV1 } from './v1';
 export { CgroupV2 } from './v2';
-export { SystemdCgroupV2 } from './systemd';
+export { SystemdCgroupV2, SystemdSliceV2 } from './systemd';
 
 export function hostCgroupFs(): CgroupFs {
   return { root: '/sys/fs/cgroup', selfCgroup: fs.readFileSync('/proc/self/cgroup', 'utf8') };
@@ -30,6 +30,13 @@ export function cgroupManager(cgroupsPath: string | undefined, id: string, cgfs:
   const p = cgroupsPath && cgroupsPath !== '' ? cgroupsPath : id;
   if (p.includes('..')) throw new Error(`cgroupsPath ${JSON.stringify(p)} must not contain ".."`);
   return isUnified(cgfs) ? new CgroupV2(cgfs, p) : new CgroupV1(cgfs, p);
+}
+
+/** The manager of a pod's own cgroup (UpdatePodSandboxResources): a path under cgroupfs, a slice systemd owns under systemd. */
+export function podCgroupManager(cgroupParent: string, systemd: boolean, cgfs: CgroupFs = hostCgroupFs()): CgroupManager {
+  if (!systemd) return cgroupManager(cgroupParent, '', cgfs);
+  if (!isUnified(cgfs)) throw new Error('the systemd cgroup driver needs cgroup v2 (the unified hierarchy); use the cgroupfs driver on this host');
+  return new SystemdSliceV2(cgfs, cgroupParent);
 }
 
 /**

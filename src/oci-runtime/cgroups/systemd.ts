@@ -8,34 +8,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Resources } from '../spec';
-import { DBusConnection, DBusError, variant, type DBusValue } from '../../sys/dbus';
-import { systemdUnitOf } from '../../common/systemd-units';
+import { DBusError, variant } from '../../sys/dbus';
+import { callSystemdManager, type SystemdCall } from '../../sys/systemd-manager';
+import { expandSlice, systemdUnitOf } from '../../common/systemd-units';
 import { type CgroupFs, sharesToWeight } from './types';
 import { CgroupV2 } from './v2';
 
-/** A call of a method of systemd's Manager interface (replaced in unit tests). */
-export type SystemdCall = (member: string, signature: string, body: DBusValue[]) => DBusValue[];
+export type { SystemdCall } from '../../sys/systemd-manager';
 
-/** systemd's private socket (root, no bus daemon needed), else the system bus. */
-const PRIVATE_SOCKET = '/run/systemd/private';
-const SYSTEM_BUS = '/run/dbus/system_bus_socket';
 /** "infinity" for systemd's uint64 properties. */
 const INFINITY = (1n << 64n) - 1n;
 /** How long systemd may take to move the init into its new scope. */
 const SCOPE_WAIT_MS = 10_000;
-
-const callSystemdManager: SystemdCall = (member, signature, body) => {
-  const direct = fs.existsSync(PRIVATE_SOCKET);
-  const conn = DBusConnection.open(direct ? PRIVATE_SOCKET : SYSTEM_BUS, !direct);
-  try {
-    return conn.call({
-      destination: 'org.freedesktop.systemd1', path: '/org/freedesktop/systemd1', interface: 'org.freedesktop.systemd1.Manager',
-      member, signature, body,
-    });
-  } finally {
-    conn.close();
-  }
-};
 
 /** The unit properties for the limits systemd manages (runc's genV2ResourcesProperties, the common part). */
 export function unitProperties(r: Resources): [string, ReturnType<typeof variant>][] {
@@ -54,6 +38,17 @@ export function unitProperties(r: Resources): [string, ReturnType<typeof variant
   }
   if (r.pids && r.pids.limit !== 0) props.push(['TasksMax', variant('t', r.pids.limit > 0 ? BigInt(r.pids.limit) : INFINITY)]);
   return props;
+}
+
+/** The limits systemd manages, as runtime properties of the unit (lost at reboot, as the unit itself). */
+function setUnitLimits(call: SystemdCall, unit: string, r: Resources): void {
+  const props = unitProperties(r);
+  if (props.length === 0) return;
+  try {
+    call('SetUnitProperties', 'sba(sv)', [unit, true, props]);
+  } catch (err) {
+    throw new Error(`systemd SetUnitProperties ${unit}: ${(err as Error).message}`);
+  }
 }
 
 export class SystemdCgroupV2 extends CgroupV2 {
@@ -101,21 +96,17 @@ export class SystemdCgroupV2 extends CgroupV2 {
       } catch {
         throw new Error(`process ${pid} exited before systemd moved it into ${this.unit}`);
       }
-      if (current === want) return;
+      if (current === want) break;
       if (Date.now() > deadline) throw new Error(`systemd did not move process ${pid} into ${this.unit} (it is in ${current})`);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
     }
+    // systemd enables in its slices only the controllers it manages (not hugetlb, nor
+    // cpuset unless asked): enable every available one down to the scope, as runc does.
+    super.create();
   }
 
   override set(r: Resources): void {
-    const props = unitProperties(r);
-    if (props.length > 0) {
-      try {
-        this.callSystemd('SetUnitProperties', 'sba(sv)', [this.unit, true, props]);
-      } catch (err) {
-        throw new Error(`systemd SetUnitProperties ${this.unit}: ${(err as Error).message}`);
-      }
-    }
+    setUnitLimits(this.callSystemd, this.unit, r);
     super.set(r);
   }
 
@@ -129,5 +120,33 @@ export class SystemdCgroupV2 extends CgroupV2 {
       }
     }
     super.destroy();
+  }
+}
+
+/**
+ * A pod's slice under the systemd driver, for UpdatePodSandboxResources: the kubelet
+ * (or systemd, when the pod's first scope named it) made the slice, and systemd owns
+ * its files, so the limits go through SetUnitProperties first (else systemd would
+ * put its own values back at its next daemon-reload), then to the files as for a scope.
+ */
+export class SystemdSliceV2 extends CgroupV2 {
+  /** Replaced by unit tests. */
+  callSystemd: SystemdCall = callSystemdManager;
+
+  constructor(cgfs: CgroupFs, readonly unit: string) {
+    super(cgfs, expandSlice(unit));
+  }
+
+  override create(): void {
+    throw new Error(`the slice ${this.unit} is systemd's: cradle only sets its limits`);
+  }
+
+  override set(r: Resources): void {
+    setUnitLimits(this.callSystemd, this.unit, r);
+    super.set(r);
+  }
+
+  override destroy(): void {
+    throw new Error(`the slice ${this.unit} is systemd's: cradle does not remove it`);
   }
 }

@@ -10,6 +10,12 @@ import { errors, messageOf } from '../../common/errors';
 import { bundleParts } from '../../common/state-layout';
 import { processStartTime } from './proc';
 import { killProcessGroup, waitProcessGroupGone } from '../process-group';
+import { variant } from '../../sys/dbus';
+import { callSystemdManager, type SystemdCall } from '../../sys/systemd-manager';
+import { expandSlice } from '../../common/systemd-units';
+
+/** How long systemd may take to move conmon into its scope. */
+const MONITOR_SCOPE_WAIT_MS = 10_000;
 
 export interface ConmonSettings {
   /** The conmon binary. */
@@ -23,6 +29,12 @@ export interface ConmonSettings {
   /** Short directory for attach-socket symlinks (sun_path is 108 bytes). */
   socketDir: string;
   systemdCgroup: boolean;
+  /**
+   * Under the systemd driver, the slice where each container's conmon gets a scope of
+   * its own, cradle-conmon-<id>.scope (cri-o's conmon_cgroup); undefined: conmon stays
+   * in cradled's cgroup.
+   */
+  monitorSlice?: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -91,6 +103,32 @@ function spawnConmon(settings: ConmonSettings, args: string[], cwd: string): Chi
     detached: true,
     env: cleanChildEnv({ _OCI_SYNCPIPE: String(MONITOR_FDS.sync), _OCI_STARTPIPE: String(MONITOR_FDS.start) }),
   });
+}
+
+/**
+ * Moves conmon, still waiting on its start pipe (the monitor it forks follows it),
+ * into a transient scope of its own: it is then neither in cradled's service, nor in
+ * the container's limits, and systemd collects the scope when conmon exits.
+ */
+async function placeInScope(pid: number, unit: string, slice: string, call: SystemdCall = callSystemdManager): Promise<void> {
+  try {
+    call('StartTransientUnit', 'ssa(sv)a(sa(sv))', [unit, 'replace', [
+      ['Description', variant('s', `cradle container monitor ${unit}`)],
+      ['Slice', variant('s', slice)],
+      ['PIDs', variant('au', [pid])],
+      ['DefaultDependencies', variant('b', false)],
+    ], []]);
+  } catch (err) {
+    throw errors.runtime(`moving conmon into ${unit} in ${slice}: ${(err as Error).message}`);
+  }
+  // The start is a job: the monitor conmon forks next must be born in the scope.
+  const want = `0::${expandSlice(slice).replace(/\/$/, '')}/${unit}`;
+  for (const deadline = Date.now() + MONITOR_SCOPE_WAIT_MS; ;) {
+    const current = /^0::.*$/m.exec(await fs.promises.readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => ''))?.[0];
+    if (current === want) return;
+    if (current === undefined || Date.now() > deadline) throw errors.runtime(`systemd did not move conmon ${pid} into ${unit} (it is in ${current ?? 'no cgroup: exited'})`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 function commonArgs(settings: ConmonSettings): string[] {
@@ -180,6 +218,7 @@ export class Conmon {
     await spawned;
     try {
       if (req.placeMonitor) await req.placeMonitor(child.pid!);
+      else if (this.settings.monitorSlice) await placeInScope(child.pid!, `cradle-conmon-${req.id}.scope`, this.settings.monitorSlice);
       const sync = readSync(child, 1, req.timeoutMs, `creating container ${req.id}`);
       startPipe(child).end(Buffer.from([0]));
       // Without --sync conmon double-forks: this first process exits once the

@@ -120,12 +120,12 @@ export function cgroupsPath(driver: CgroupDriver, parent: string, id: string, fi
   if (driver === 'systemd') {
     const slice = parent === '' ? 'system.slice' : parent;
     if (!/^[A-Za-z0-9:_.\\-]+\.slice$/.test(slice) || slice.includes('/')) {
-      throw errors.invalidField(field, `${JSON.stringify(parent)} is not a systemd slice name: cradle's cgroup_manager is systemd, the kubelet's --cgroup-driver must be systemd too`);
+      throw errors.invalidField(field, `${JSON.stringify(parent)} is not a systemd slice name: cradle's cgroup driver is systemd (runtime.cgroup_manager), the kubelet's --cgroup-driver must be systemd too`);
     }
     return `${slice}:cradle:${id}`;
   }
   if (parent !== '' && !parent.startsWith('/')) {
-    throw errors.invalidField(field, `${JSON.stringify(parent)} is not an absolute cgroup path: cradle's cgroup_manager is cgroupfs, the kubelet's --cgroup-driver must be cgroupfs too`);
+    throw errors.invalidField(field, `${JSON.stringify(parent)} is not an absolute cgroup path: cradle's cgroup driver is cgroupfs (runtime.cgroup_manager), the kubelet's --cgroup-driver must be cgroupfs too`);
   }
   const base = parent === '' || parent === '/' ? '/cradle' : parent.replace(/\/+$/, '');
   return `${base}/cradle-${id}`;

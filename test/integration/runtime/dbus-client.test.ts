@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import * as net from 'node:net';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -51,4 +52,17 @@ test('method calls, replies and errors over a real bus', { skip: fs.existsSync(D
   });
   // The connection still works after an error reply.
   assert.deepEqual(conn.call({ ...BUS, member: 'NameHasOwner', signature: 's', body: ['io.cradle.Test'] }), [true]);
+});
+
+test('a peer that never answers fails the call after the timeout instead of blocking the caller', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-test-dbus-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const socket = path.join(dir, 'silent');
+  // Accepts connections (the kernel's backlog does, even while this thread is blocked) and reads nothing.
+  const server = net.createServer(() => undefined);
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  t.after(() => server.close());
+  const started = Date.now();
+  assert.throws(() => DBusConnection.open(socket, false, 300), /D-Bus .*silent: no reply within 300 ms/);
+  assert.ok(Date.now() - started < 20_000, 'returned instead of waiting for ever');
 });

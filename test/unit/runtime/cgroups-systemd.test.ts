@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SystemdCgroupV2, cgroupManager, savedCgroupManager } from '../../../src/oci-runtime/cgroups';
+import { SystemdCgroupV2, SystemdSliceV2, cgroupManager, podCgroupManager, savedCgroupManager } from '../../../src/oci-runtime/cgroups';
 import { unitProperties } from '../../../src/oci-runtime/cgroups/systemd';
 import { DBusError, variant, type DBusValue } from '../../../src/sys/dbus';
 
@@ -73,4 +73,21 @@ test('set: SetUnitProperties on the scope, then the cgroup files; destroy: StopU
   assert.equal(fs.existsSync(m.dir), false);
   stopError = new DBusError('org.freedesktop.DBus.Error.AccessDenied', 'denied');
   assert.throws(() => m.destroy(), /StopUnit cradle-abc.scope: org.freedesktop.DBus.Error.AccessDenied/);
+});
+
+test('a pod slice (UpdatePodSandboxResources): SetUnitProperties on the slice, then its files; systemd keeps creating and removing it', (t) => {
+  const root = fakeTree(t);
+  const m = podCgroupManager('kubepods-burstable-pod1.slice', true, { root, selfCgroup: '0::/\n' }) as SystemdSliceV2;
+  assert.ok(m instanceof SystemdSliceV2);
+  assert.equal(m.dir, path.join(root, 'kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice'));
+  const calls: [string, string, DBusValue[]][] = [];
+  m.callSystemd = (member, signature, body) => { calls.push([member, signature, body]); return []; };
+  fs.mkdirSync(m.dir, { recursive: true });
+  m.set({ memory: { limit: 128 << 20 }, cpu: { shares: 1024 } });
+  assert.deepEqual(calls, [['SetUnitProperties', 'sba(sv)', ['kubepods-burstable-pod1.slice', true, [['MemoryMax', variant('t', 128n << 20n)], ['CPUWeight', variant('t', 39n)]]]]]);
+  assert.equal(fs.readFileSync(path.join(m.dir, 'memory.max'), 'utf8'), String(128 << 20));
+  assert.throws(() => m.create(), /systemd's/);
+  assert.throws(() => m.destroy(), /systemd's/);
+  assert.ok(!(podCgroupManager('/kubepods/pod1', false, { root, selfCgroup: '0::/\n' }) instanceof SystemdSliceV2), 'cgroupfs: the directory itself');
+  assert.throws(() => podCgroupManager('/kubepods/pod1', true, { root, selfCgroup: '0::/\n' }), /not a systemd slice name/);
 });

@@ -1,0 +1,25 @@
+// Calls of methods of systemd's Manager interface (org.freedesktop.systemd1.Manager)
+// for the systemd cgroup driver: over systemd's private socket (root, no bus daemon
+// needed), else the system bus. One connection per call: calls are rare (a scope per
+// container) and systemd answers at once.
+import * as fs from 'node:fs';
+import { DBusConnection, type DBusValue } from './dbus';
+
+/** A call of a Manager method (replaced in unit tests). */
+export type SystemdCall = (member: string, signature: string, body: DBusValue[]) => DBusValue[];
+
+const PRIVATE_SOCKET = '/run/systemd/private';
+const SYSTEM_BUS = '/run/dbus/system_bus_socket';
+
+export const callSystemdManager: SystemdCall = (member, signature, body) => {
+  const direct = fs.existsSync(PRIVATE_SOCKET);
+  const conn = DBusConnection.open(direct ? PRIVATE_SOCKET : SYSTEM_BUS, !direct);
+  try {
+    return conn.call({
+      destination: 'org.freedesktop.systemd1', path: '/org/freedesktop/systemd1', interface: 'org.freedesktop.systemd1.Manager',
+      member, signature, body,
+    });
+  } finally {
+    conn.close();
+  }
+};
