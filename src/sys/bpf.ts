@@ -3,8 +3,8 @@
 import * as fs from 'node:fs';
 import type * as Koffi from 'koffi' with { 'resolution-mode': 'require' };
 import { SyscallError } from './errno';
+import { SYS } from './constants';
 
-const SYS_bpf = 321;
 const BPF_PROG_LOAD = 5;
 const BPF_PROG_ATTACH = 8;
 const BPF_PROG_TYPE_CGROUP_DEVICE = 15;
@@ -19,7 +19,7 @@ function bpf(cmd: number, attr: Buffer, what: string): number {
     koffiMod = require('koffi') as typeof Koffi;
     bpfCall = koffiMod.load('libc.so.6').func('syscall', 'long', ['long', 'int', 'void *', 'unsigned int']);
   }
-  const rc = Number(bpfCall(SYS_bpf, cmd, attr, attr.length));
+  const rc = Number(bpfCall(SYS.bpf, cmd, attr, attr.length));
   if (rc < 0) throw new SyscallError('bpf', koffiMod!.errno(), what);
   return rc;
 }

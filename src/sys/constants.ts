@@ -1,4 +1,14 @@
-// Linux x86-64 constants used by the bindings (values from the kernel uapi headers).
+// Linux constants used by the bindings (values from the kernel uapi headers). Most are
+// the same on x86-64 and aarch64; syscall numbers and a few open flags differ, and are
+// looked up per architecture below.
+
+/** The architectures cradle runs on (Node's process.arch names). */
+export type SupportedArch = 'x64' | 'arm64';
+
+export function supportedArch(arch: string = process.arch): SupportedArch {
+  if (arch === 'x64' || arch === 'arm64') return arch;
+  throw new Error(`cradle runs on x86-64 (x64) and aarch64 (arm64) Linux only, not on ${arch}`);
+}
 export const CLONE_NEWNS = 0x00020000;
 export const CLONE_NEWCGROUP = 0x02000000;
 export const CLONE_NEWUTS = 0x04000000;
@@ -47,8 +57,15 @@ export const O_WRONLY = 1;
 export const O_RDWR = 2;
 export const O_NOCTTY = 0o400;
 export const O_NONBLOCK = 0o4000;
-export const O_DIRECTORY = 0o200000;
-export const O_NOFOLLOW = 0o400000;
+// asm-generic/fcntl.h (x86-64) vs arch/arm64/include/uapi/asm/fcntl.h.
+const OPEN_FLAGS: Record<SupportedArch, { O_DIRECTORY: number; O_NOFOLLOW: number }> = {
+  x64: { O_DIRECTORY: 0o200000, O_NOFOLLOW: 0o400000 },
+  arm64: { O_DIRECTORY: 0o40000, O_NOFOLLOW: 0o100000 },
+};
+export function openFlags(arch: SupportedArch): { O_DIRECTORY: number; O_NOFOLLOW: number } {
+  return OPEN_FLAGS[arch];
+}
+export const { O_DIRECTORY, O_NOFOLLOW } = openFlags(supportedArch());
 export const O_CLOEXEC = 0o2000000;
 export const O_PATH = 0o10000000;
 
@@ -75,17 +92,28 @@ export const TIOCSPTLCK = 0x40045431;
 export const CLOSE_RANGE_CLOEXEC = 1 << 2;
 export const SIG_SETMASK = 2;
 
-/** x86-64 syscall numbers for calls glibc does not wrap, or wraps with process-wide effects. */
-export const SYS = {
-  capget: 125,
-  capset: 126,
-  setgroups: 116,
-  setresuid: 117,
-  setresgid: 119,
-  pivot_root: 155,
-  close_range: 436,
-  seccomp: 317,
-} as const;
+/** Syscalls called by number: glibc does not wrap them, or wraps them with process-wide effects. */
+export interface SyscallNumbers {
+  capget: number; capset: number; setgroups: number; setresuid: number; setresgid: number;
+  pivot_root: number; seccomp: number; bpf: number;
+  close_range: number; move_mount: number; fsopen: number; fsconfig: number; fsmount: number; mount_setattr: number;
+}
+
+// Since Linux 5.1 new syscalls (move_mount and later) share one number on every architecture.
+const COMMON_NEW = { move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, close_range: 436, mount_setattr: 442 };
+
+// x86-64: arch/x86/entry/syscalls/syscall_64.tbl; aarch64: include/uapi/asm-generic/unistd.h.
+const SYSCALLS: Record<SupportedArch, SyscallNumbers> = {
+  x64: { capget: 125, capset: 126, setgroups: 116, setresuid: 117, setresgid: 119, pivot_root: 155, seccomp: 317, bpf: 321, ...COMMON_NEW },
+  arm64: { capget: 90, capset: 91, setgroups: 159, setresuid: 147, setresgid: 149, pivot_root: 41, seccomp: 277, bpf: 280, ...COMMON_NEW },
+};
+
+export function syscallNumbers(arch: SupportedArch): SyscallNumbers {
+  return SYSCALLS[arch];
+}
+
+/** The running architecture's syscall numbers. */
+export const SYS: Readonly<SyscallNumbers> = syscallNumbers(supportedArch());
 
 export const SECCOMP_SET_MODE_FILTER = 1;
 

@@ -3,8 +3,8 @@
 // ("rro") needs it: MS_REMOUNT|MS_RDONLY only ever changes the top mount.
 import type * as Koffi from 'koffi' with { 'resolution-mode': 'require' };
 import { SyscallError } from './errno';
+import { SYS } from './constants';
 
-const SYS_MOUNT_SETATTR = 442;
 const AT_EMPTY_PATH = 0x1000;
 const AT_RECURSIVE = 0x8000;
 export const MOUNT_ATTR_RDONLY = 0x1;
@@ -28,7 +28,7 @@ function mountSetattrFn(): Fn {
 /** Sets `attrSet` on the mount an O_PATH fd refers to, and on every mount below it when recursive. */
 export function mountSetattrFd(fd: number, attrSet: number, recursive: boolean, what: string): void {
   const attr = { attr_set: BigInt(attrSet), attr_clr: 0n, propagation: 0n, userns_fd: 0n };
-  const rc = Number(mountSetattrFn()(SYS_MOUNT_SETATTR, fd, '', AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), attr, 32));
+  const rc = Number(mountSetattrFn()(SYS.mount_setattr, fd, '', AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), attr, 32));
   if (rc < 0) throw new SyscallError('mount_setattr', koffi!.errno(), what);
 }
 
@@ -38,7 +38,7 @@ let supported: boolean | undefined;
 export function mountSetattrSupported(): boolean {
   if (supported === undefined) {
     const attr = { attr_set: 0n, attr_clr: 0n, propagation: 0n, userns_fd: 0n };
-    const rc = Number(mountSetattrFn()(SYS_MOUNT_SETATTR, -1, '', AT_EMPTY_PATH, attr, 32));
+    const rc = Number(mountSetattrFn()(SYS.mount_setattr, -1, '', AT_EMPTY_PATH, attr, 32));
     supported = !(rc < 0 && koffi!.errno() === 38 /* ENOSYS */);
   }
   return supported;

@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { koffi, loadLibc } from './libc-handle';
 import { SyscallError } from './errno';
+import { SYS } from './constants';
 
 export interface OverlayMountSpec {
   /** Where to mount. */
@@ -29,10 +30,6 @@ export interface OverlayMountSpec {
 /** Which way a mount was made; 'auto' picks fsconfig where the kernel has lowerdir+. */
 export type OverlayMountApi = 'fsconfig' | 'mount';
 
-const SYS_MOVE_MOUNT = 429;
-const SYS_FSOPEN = 430;
-const SYS_FSCONFIG = 431;
-const SYS_FSMOUNT = 432;
 const FSOPEN_CLOEXEC = 1;
 const FSMOUNT_CLOEXEC = 1;
 const FSCONFIG_SET_STRING = 1;
@@ -106,19 +103,19 @@ function mountWithFsconfig(spec: OverlayMountSpec): void {
   };
   try {
     const root = openDir(spec.lowerRoot);
-    fsfd = Number(f.fsopen(SYS_FSOPEN, 'overlay', FSOPEN_CLOEXEC));
+    fsfd = Number(f.fsopen(SYS.fsopen, 'overlay', FSOPEN_CLOEXEC));
     if (fsfd < 0) fail('fsopen', 'overlay');
     const set = (key: string, value: string, shown: string) => {
-      if (Number(f.fsconfig(SYS_FSCONFIG, fsfd, FSCONFIG_SET_STRING, key, value, 0)) < 0) fail('fsconfig', `${key}=${shown}`);
+      if (Number(f.fsconfig(SYS.fsconfig, fsfd, FSCONFIG_SET_STRING, key, value, 0)) < 0) fail('fsconfig', `${key}=${shown}`);
     };
     // lowerdir+ stacks in call order: the first one is the top-most lower.
     for (const lower of spec.lowers) set('lowerdir+', `${root}/${lower}`, path.join(spec.lowerRoot, lower));
     set('upperdir', openDir(spec.upper), spec.upper);
     set('workdir', openDir(spec.work), spec.work);
-    if (Number(f.fsconfig(SYS_FSCONFIG, fsfd, FSCONFIG_CMD_CREATE, null, null, 0)) < 0) fail('fsconfig', 'create');
-    mfd = Number(f.fsmount(SYS_FSMOUNT, fsfd, FSMOUNT_CLOEXEC, 0));
+    if (Number(f.fsconfig(SYS.fsconfig, fsfd, FSCONFIG_CMD_CREATE, null, null, 0)) < 0) fail('fsconfig', 'create');
+    mfd = Number(f.fsmount(SYS.fsmount, fsfd, FSMOUNT_CLOEXEC, 0));
     if (mfd < 0) fail('fsmount', 'overlay');
-    if (Number(f.moveMount(SYS_MOVE_MOUNT, mfd, '', AT_FDCWD, spec.target, MOVE_MOUNT_F_EMPTY_PATH)) < 0) fail('move_mount', spec.target);
+    if (Number(f.moveMount(SYS.move_mount, mfd, '', AT_FDCWD, spec.target, MOVE_MOUNT_F_EMPTY_PATH)) < 0) fail('move_mount', spec.target);
   } finally {
     if (mfd >= 0) fs.closeSync(mfd);
     if (fsfd >= 0) fs.closeSync(fsfd);

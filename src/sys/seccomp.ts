@@ -2,6 +2,17 @@
 // loadLibseccomp() before pivot_root, because the new root has no libraries.
 import type * as Koffi from 'koffi' with { 'resolution-mode': 'require' };
 import { SyscallError } from './errno';
+import { supportedArch, type SupportedArch } from './constants';
+
+/** The architectures a filter can cover on each host: its own and its compat ABIs (as runc's). */
+const SECCOMP_ARCHES: Record<SupportedArch, readonly string[]> = {
+  x64: ['SCMP_ARCH_X86', 'SCMP_ARCH_X32', 'SCMP_ARCH_X86_64'],
+  arm64: ['SCMP_ARCH_ARM', 'SCMP_ARCH_AARCH64'],
+};
+
+export function seccompArches(arch: SupportedArch = supportedArch()): readonly string[] {
+  return SECCOMP_ARCHES[arch];
+}
 
 type Fn = (...args: unknown[]) => unknown;
 

