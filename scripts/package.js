@@ -5,7 +5,9 @@
 // beside their own dist/). No network: production dependencies are a pruned copy
 // of node_modules chosen by package-lock.json, the pinned Node.js included.
 //
-//   node scripts/package.js [--out DIR] [--compression xz|gzip|none] [--stage DIR]
+//   node scripts/package.js [--out DIR] [--compression xz|gzip|none] [--stage DIR] [--version V]
+//
+// --version overrides package.json's version (tests build a newer package to upgrade to).
 //
 // Layout (docs/deployment.md): everything under /usr/lib/cradle, /usr/bin/cradled and
 // /usr/bin/cradle-runtime as symlinks to its bin/ wrappers, the unit in
@@ -26,16 +28,19 @@ const CNI_FILE = '/etc/cni/net.d/11-cradle-bridge.conflist';
 const DEB_ARCH = { x64: 'amd64', arm64: 'arm64' };
 
 function parseOptions(argv) {
-  const options = { out: path.join(root, 'dist'), compression: process.env.CRADLE_DEB_COMPRESSION || 'xz', stage: undefined };
+  const options = { out: path.join(root, 'dist'), compression: process.env.CRADLE_DEB_COMPRESSION || 'xz', stage: undefined, version: undefined };
   for (let i = 0; i < argv.length; i++) {
     const [name, inline] = argv[i].split(/=(.*)/s);
     const value = () => inline ?? argv[++i];
     if (name === '--out') options.out = path.resolve(value());
     else if (name === '--compression') options.compression = value();
     else if (name === '--stage') options.stage = path.resolve(value());
-    else throw new Error(`unknown option ${argv[i]}; usage: package.js [--out DIR] [--compression xz|gzip|none] [--stage DIR]`);
+    else if (name === '--version') options.version = value();
+    else throw new Error(`unknown option ${argv[i]}; usage: package.js [--out DIR] [--compression xz|gzip|none] [--stage DIR] [--version V]`);
   }
   if (!['xz', 'gzip', 'none', 'zstd'].includes(options.compression)) throw new Error(`unknown compression ${options.compression}`);
+  // Debian's version syntax, upstream part only (no epoch or revision).
+  if (options.version !== undefined && !/^[0-9][A-Za-z0-9.+~]*$/.test(options.version)) throw new Error(`bad version ${options.version}`);
   return options;
 }
 
@@ -223,6 +228,7 @@ function main() {
   const dist = path.join(root, 'dist');
   if (!fs.existsSync(path.join(dist, 'src', 'cmd', 'cradled.js'))) throw new Error('dist/ is not built: run npm run build (or npm run package)');
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  if (options.version) pkg.version = options.version;
   const arch = DEB_ARCH[process.arch];
   if (!arch) throw new Error(`no Debian architecture for ${process.arch}`);
   const stage = options.stage ?? fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-deb-'));
