@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mountsUnder } from '../../src/sys/mountinfo';
 import { REPO_ROOT } from './deb';
+import { pidAlive } from './registry';
 
 const PREFIX = 'cradle-debian-root-';
 /** A cold build is a debootstrap from the archive; a cached one returns at once. */
@@ -17,15 +18,6 @@ const BUILD_TIMEOUT_MS = 30 * 60_000;
 
 function mountInfo(): string {
   return fs.readFileSync('/proc/self/mountinfo', 'utf8');
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Unmounts everything below dir, deepest first, then removes it; refuses to remove through a mount. */
@@ -42,7 +34,7 @@ function unmountAndRemove(dir: string): void {
 function removeLeftovers(): void {
   for (const name of fs.readdirSync(os.tmpdir())) {
     const pid = Number(/^cradle-debian-root-(\d+)-/.exec(name)?.[1]);
-    if (pid && !alive(pid)) unmountAndRemove(path.join(os.tmpdir(), name));
+    if (pid && !pidAlive(pid)) unmountAndRemove(path.join(os.tmpdir(), name));
   }
 }
 
