@@ -181,9 +181,9 @@ esac
 exit 0
 `;
 
-const POSTRM = `#!/bin/sh
+const postrm = (bridge) => `#!/bin/sh
 # cradle postrm: remove keeps /var/lib/cradle (images, records); purge removes
-# cradle's state, its run directory, the default CNI network and its IP leases.
+# cradle's state, its run directory, the default CNI network, its IP leases and bridge.
 set -e
 if [ -d /run/systemd/system ]; then
   systemctl daemon-reload || true
@@ -194,6 +194,9 @@ if [ "$1" = purge ]; then
     while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -rf /var/lib/cradle /run/cradle /var/lib/cni/networks/cradle
   rm -f ${CNI_FILE} /etc/cni/net.d/10-cradle-default.conflist
+  if command -v ip >/dev/null 2>&1 && ip link show ${bridge} >/dev/null 2>&1; then
+    ip link delete ${bridge} || true
+  fi
   rmdir /etc/cradle/cradle.conf.d /etc/cradle 2>/dev/null || true
 fi
 exit 0
@@ -289,7 +292,8 @@ function main() {
   write(path.join(debian, 'conffiles'), ['/etc/cradle/cradle.toml', CNI_FILE, ''].join('\n'));
   write(path.join(debian, 'postinst'), POSTINST, 0o755);
   write(path.join(debian, 'prerm'), PRERM, 0o755);
-  write(path.join(debian, 'postrm'), POSTRM, 0o755);
+  // The bridge the default network (and cradled's own default) creates.
+  write(path.join(debian, 'postrm'), postrm(defaultNetworkConfig({}).plugins[0].bridge), 0o755);
   fs.chmodSync(debian, 0o755);
 
   mkdirp(options.out);
