@@ -5,7 +5,9 @@
 // beside their own dist/). No network: production dependencies are a pruned copy
 // of node_modules chosen by package-lock.json, the pinned Node.js included.
 //
-//   node scripts/package.js [--out DIR] [--compression xz|gzip|none] [--stage DIR]
+//   node scripts/package.js [--out DIR] [--compression xz|gzip|none] [--stage DIR] [--version V]
+//
+// --version overrides package.json's version (tests build a newer package to upgrade to).
 //
 // Layout (docs/deployment.md): everything under /usr/lib/cradle, /usr/bin/cradled and
 // /usr/bin/cradle-runtime as symlinks to its bin/ wrappers, the unit in
@@ -28,16 +30,19 @@ const DEB_ARCH = { x64: 'amd64', arm64: 'arm64' };
 const NODE_PKG = `node-linux-${process.arch}`;
 
 function parseOptions(argv) {
-  const options = { out: path.join(root, 'dist'), compression: process.env.CRADLE_DEB_COMPRESSION || 'xz', stage: undefined };
+  const options = { out: path.join(root, 'dist'), compression: process.env.CRADLE_DEB_COMPRESSION || 'xz', stage: undefined, version: undefined };
   for (let i = 0; i < argv.length; i++) {
     const [name, inline] = argv[i].split(/=(.*)/s);
     const value = () => inline ?? argv[++i];
     if (name === '--out') options.out = path.resolve(value());
     else if (name === '--compression') options.compression = value();
     else if (name === '--stage') options.stage = path.resolve(value());
-    else throw new Error(`unknown option ${argv[i]}; usage: package.js [--out DIR] [--compression xz|gzip|none] [--stage DIR]`);
+    else if (name === '--version') options.version = value();
+    else throw new Error(`unknown option ${argv[i]}; usage: package.js [--out DIR] [--compression xz|gzip|none] [--stage DIR] [--version V]`);
   }
   if (!['xz', 'gzip', 'none', 'zstd'].includes(options.compression)) throw new Error(`unknown compression ${options.compression}`);
+  // Debian's version syntax, upstream part only (no epoch or revision).
+  if (options.version !== undefined && !/^[0-9][A-Za-z0-9.+~]*$/.test(options.version)) throw new Error(`bad version ${options.version}`);
   return options;
 }
 
@@ -178,9 +183,9 @@ esac
 exit 0
 `;
 
-const POSTRM = `#!/bin/sh
+const postrm = (bridge) => `#!/bin/sh
 # cradle postrm: remove keeps /var/lib/cradle (images, records); purge removes
-# cradle's state, its run directory, the default CNI network and its IP leases.
+# cradle's state, its run directory, the default CNI network, its IP leases and bridge.
 set -e
 if [ -d /run/systemd/system ]; then
   systemctl daemon-reload || true
@@ -191,6 +196,9 @@ if [ "$1" = purge ]; then
     while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -rf /var/lib/cradle /run/cradle /var/lib/cni/networks/cradle
   rm -f ${CNI_FILE} /etc/cni/net.d/10-cradle-default.conflist
+  if command -v ip >/dev/null 2>&1 && ip link show ${bridge} >/dev/null 2>&1; then
+    ip link delete ${bridge} || true
+  fi
   rmdir /etc/cradle/cradle.conf.d /etc/cradle 2>/dev/null || true
 fi
 exit 0
@@ -225,6 +233,7 @@ function main() {
   const dist = path.join(root, 'dist');
   if (!fs.existsSync(path.join(dist, 'src', 'cmd', 'cradled.js'))) throw new Error('dist/ is not built: run npm run build (or npm run package)');
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  if (options.version) pkg.version = options.version;
   const arch = DEB_ARCH[process.arch];
   if (!arch) throw new Error(`no Debian architecture for ${process.arch}`);
   const stage = options.stage ?? fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-deb-'));
@@ -285,7 +294,8 @@ function main() {
   write(path.join(debian, 'conffiles'), ['/etc/cradle/cradle.toml', CNI_FILE, ''].join('\n'));
   write(path.join(debian, 'postinst'), POSTINST, 0o755);
   write(path.join(debian, 'prerm'), PRERM, 0o755);
-  write(path.join(debian, 'postrm'), POSTRM, 0o755);
+  // The bridge the default network (and cradled's own default) creates.
+  write(path.join(debian, 'postrm'), postrm(defaultNetworkConfig({}).plugins[0].bridge), 0o755);
   fs.chmodSync(debian, 0o755);
 
   mkdirp(options.out);

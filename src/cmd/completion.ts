@@ -1,19 +1,32 @@
 // `cradled completion bash|zsh`: shell completion generated from the same tables
 // as --help (subcommands, global flags, one flag per config key with its values),
 // so they cannot drift apart. The package installs their output.
+// Runtime handler flags (--runtime-runtimes-<name>-<key>): bash completes them for
+// the default handler and, once a name and "-" are typed, for any name; zsh lists
+// the default handler's.
 import { COMPLETION_SHELLS, GLOBAL_FLAGS, SUBCOMMANDS, configFlags, type CompletionShell } from './args';
-import type { Field } from '../config/schema';
+import { handlerFlagName } from '../config/load';
+import { DEFAULT_RUNTIME_HANDLER, runtimeHandlerSchema, takesPath, type Field } from '../config/schema';
+
+const HANDLER_FLAG_PREFIX = handlerFlagName('', '').slice(0, -1);
+
+/** The handler table's keys with their fields, for the <name> given. */
+function handlerFlags(name: string): { flag: string; key: string; field: Field }[] {
+  return Object.entries(runtimeHandlerSchema as unknown as Record<string, Field>)
+    .map(([key, field]) => ({ flag: handlerFlagName(name, key), key, field }));
+}
 
 /** Words a flag's value completes to; undefined means "a path", [] means free text. */
 function valueWords(field: Field): string[] | undefined {
   if (field.type === 'enum') return [...field.values];
   if (field.type === 'boolean') return ['true', 'false'];
-  if (field.type === 'string' && field.check && String(field.default).startsWith('/')) return undefined;
+  if (field.type === 'string' && takesPath(field)) return undefined;
   return [];
 }
 
 export function bashCompletion(): string {
-  const flags = [...GLOBAL_FLAGS.flatMap((f) => f.names), ...configFlags().map((f) => f.flag)];
+  const flags = [...GLOBAL_FLAGS.flatMap((f) => f.names), ...configFlags().map((f) => f.flag),
+    ...handlerFlags(DEFAULT_RUNTIME_HANDLER).map((f) => f.flag)];
   const valueCases: string[] = [];
   for (const f of GLOBAL_FLAGS) {
     if (f.value) valueCases.push(`    ${f.names.join('|')}) COMPREPLY=($(compgen ${f.value === 'DIR' ? '-d' : '-f'} -- "$cur")); return ;;`);
@@ -21,7 +34,8 @@ export function bashCompletion(): string {
   const byWords = new Map<string, string[]>();
   const pathFlags: string[] = [];
   const freeFlags: string[] = [];
-  for (const { flag, field } of configFlags()) {
+  // Handler flags of any name, as case patterns: --runtime-runtimes-*-runtime-path.
+  for (const { flag, field } of [...configFlags(), ...handlerFlags('*')]) {
     const words = valueWords(field);
     if (words === undefined) pathFlags.push(flag);
     else if (words.length === 0) freeFlags.push(flag);
@@ -45,6 +59,18 @@ export function bashCompletion(): string {
     ...valueCases,
     `    completion) COMPREPLY=($(compgen -W "${COMPLETION_SHELLS.join(' ')}" -- "$cur")); return ;;`,
     '  esac',
+    // A handler name may hold "-": offer the keys after every "-" typed so far.
+    `  if [[ "$cur" == ${HANDLER_FLAG_PREFIX}* ]]; then`,
+    `    local rest="\${cur#${HANDLER_FLAG_PREFIX}}" name="" words="${handlerFlags(DEFAULT_RUNTIME_HANDLER).map((f) => f.flag).join(' ')}"`,
+    '    while [[ "$rest" == *-* ]]; do',
+    '      name+="${rest%%-*}"',
+    '      rest="${rest#*-}"',
+    `      words+=" $(printf -- "${HANDLER_FLAG_PREFIX}\${name}-%s " ${Object.keys(runtimeHandlerSchema).map((k) => k.replace(/_/g, '-')).join(' ')})"`,
+    '      name+=-',
+    '    done',
+    '    COMPREPLY=($(compgen -W "$words" -- "$cur"))',
+    '    return',
+    '  fi',
     '  if [[ "$cur" == -* ]]; then',
     `    COMPREPLY=($(compgen -W "${flags.join(' ')}" -- "$cur"))`,
     '    return',
@@ -74,7 +100,7 @@ export function zshCompletion(): string {
     const names = f.names.length > 1 ? `{${f.names.join(',')}}` : f.names[0]!;
     specs.push(`    ${f.names.length > 1 ? `'(${f.names.join(' ')})'` : ''}${names}'[${zshQuote(f.doc)}]${action}'`);
   }
-  for (const { flag, field } of configFlags()) {
+  for (const { flag, field } of [...configFlags(), ...handlerFlags(DEFAULT_RUNTIME_HANDLER)]) {
     const words = valueWords(field);
     const action = words === undefined ? ':path:_files' : words.length ? `:value:(${words.join(' ')})` : ':value: ';
     // A boolean flag may stand alone: its value is optional (::).

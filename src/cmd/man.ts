@@ -72,7 +72,7 @@ export function cradledMan(version: string, date: string): string {
     out.push('.TP', `.B ${roff(flag)} \\fI${roff(typeText(field))}\\fR`, `${roff(field.doc)} Default: ${roff(defaultText(field))}.`);
   }
   out.push('.SH SIGNALS',
-    '.TP', '.B SIGHUP', 'Reload the configuration (the log level applies at once; other changes are logged as needing a restart).',
+    '.TP', '.B SIGHUP', 'Reload the configuration (the log level and filter apply at once; other changes are logged as needing a restart).',
     '.TP', '.B SIGTERM, SIGINT', 'Stop serving after in-flight calls finish; containers keep running under conmon.',
     '.SH EXIT STATUS',
     '0 on success; 1 on an error (and from check when a FAIL is found); 2 on a usage error.',

@@ -22,6 +22,38 @@ export interface LoggerOptions {
   /** Where lines go; stderr when omitted. */
   destination?: { write(line: string): unknown };
   name?: string;
+  /** Only messages matching it are written; changeable while running (SIGHUP). */
+  filter?: LogFilter;
+}
+
+/**
+ * The log_filter of cri-o: a message not matching the pattern is dropped, whatever
+ * its level. One holder shared by a logger and its children, so a reload that sets
+ * a new pattern applies to every component's logger at once.
+ */
+export class LogFilter {
+  private pattern: RegExp | undefined;
+
+  constructor(source = '') {
+    this.set(source);
+  }
+
+  /** An empty source lets every message through. Throws on an invalid expression. */
+  set(source: string): void {
+    this.pattern = source === '' ? undefined : new RegExp(source);
+  }
+
+  passes(message: string): boolean {
+    return this.pattern === undefined || this.pattern.test(message);
+  }
+}
+
+/** The message of a pino call: log(msg, ...) or log(obj, msg, ...). */
+function messageOfCall(args: readonly unknown[]): string {
+  if (typeof args[0] === 'string') return args[0];
+  if (typeof args[1] === 'string') return args[1];
+  if (args[0] instanceof Error) return args[0].message;
+  return '';
 }
 
 export function createLogger(options: LoggerOptions): Logger {
@@ -34,9 +66,16 @@ export function createLogger(options: LoggerOptions): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },
+      ...(options.filter ? { hooks: { logMethod: filterHook(options.filter) } } : {}),
     },
     stream as Writable,
   );
+}
+
+function filterHook(filter: LogFilter): (this: pino.Logger, args: Parameters<pino.LogFn>, method: pino.LogFn) => void {
+  return function (this: pino.Logger, args, method) {
+    if (filter.passes(messageOfCall(args))) method.apply(this, args);
+  };
 }
 
 /** A logger that drops everything, for unit tests and library defaults. */

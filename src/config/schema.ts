@@ -56,6 +56,7 @@ export type LogLevelName = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fata
 export interface LogConfig {
   level: LogLevelName;
   format: 'json' | 'text';
+  filter: string;
 }
 
 export type CgroupManager = 'auto' | 'cgroupfs' | 'systemd';
@@ -137,6 +138,18 @@ const absolutePath = (value: string): string | undefined =>
   value.startsWith('/') ? undefined : 'must be an absolute path';
 const optionalAbsolutePath = (value: string): string | undefined =>
   value === '' || value.startsWith('/') ? undefined : 'must be an absolute path or empty';
+const regularExpression = (value: string): string | undefined => {
+  try {
+    new RegExp(value);
+    return undefined;
+  } catch (err) {
+    return `is not a regular expression: ${(err as Error).message}`;
+  }
+};
+/** Does the key hold a file or directory path (for shell completion)? */
+export function takesPath(field: Field): boolean {
+  return field.check === absolutePath || field.check === optionalAbsolutePath;
+}
 const absolutePaths = (values: string[]): string | undefined =>
   values.every((v) => v.startsWith('/')) ? undefined : 'every entry must be an absolute path';
 
@@ -173,6 +186,10 @@ export const logSchema: TableSchema<LogConfig> = {
     doc: 'Log level.',
   },
   format: { type: 'enum', values: ['json', 'text'], default: 'json', doc: 'json (one object per line, for journald) or text (for terminals).' },
+  filter: {
+    type: 'string', default: '', reloadable: true, check: regularExpression,
+    doc: 'Regular expression (JavaScript syntax) a log message must match to be written, as cri-o\'s log_filter; empty writes every message of the level.',
+  },
 };
 
 export const runtimeSchema: TableSchema<RuntimeConfig> = {

@@ -2,7 +2,7 @@
 // (SIGHUP reloads, SIGTERM/SIGINT shut down gracefully and leave containers
 // running) and sd_notify readiness.
 import * as fs from 'node:fs';
-import { createLogger, type Logger } from '../common/logger';
+import { createLogger, LogFilter, type Logger } from '../common/logger';
 import { messageOf, withContext } from '../common/errors';
 import { cradleVersion } from '../common/package-info';
 import type { CradleConfig } from '../config/schema';
@@ -103,6 +103,8 @@ export class Daemon {
     loaded: LoadedConfig,
     private readonly loadOptions: LoadOptions,
     readonly log: Logger,
+    /** The logger's message filter ([log] filter), replaced on reload. */
+    private readonly logFilter: LogFilter,
     readonly services: CradleServices,
     readonly metrics: CradleMetrics,
     /** Stops what start started, in reverse: on a failure later in start, and at shutdown. */
@@ -128,7 +130,8 @@ export class Daemon {
   static async start(loadOptions: LoadOptions): Promise<Daemon> {
     const loaded = loadConfig(loadOptions);
     const { config } = loaded;
-    const log = createLogger({ level: config.log.level, format: config.log.format, name: 'cradled' });
+    const logFilter = new LogFilter(config.log.filter);
+    const log = createLogger({ level: config.log.level, format: config.log.format, name: 'cradled', filter: logFilter });
     armCrashPoints(readTestHooks()?.crashAt);
     // Refuse early when another cradled serves this socket: it owns the state dirs.
     await prepareSocketPath(socketPathOf(config.api.listen));
@@ -139,14 +142,14 @@ export class Daemon {
     // stops them all in reverse, and shutdown does the same.
     const running = new UndoStack();
     try {
-      return await Daemon.startStack(loaded, loadOptions, log, running);
+      return await Daemon.startStack(loaded, loadOptions, log, logFilter, running);
     } catch (err) {
       await running.unwind(log);
       throw err;
     }
   }
 
-  private static async startStack(loaded: LoadedConfig, loadOptions: LoadOptions, log: Logger, running: UndoStack): Promise<Daemon> {
+  private static async startStack(loaded: LoadedConfig, loadOptions: LoadOptions, log: Logger, logFilter: LogFilter, running: UndoStack): Promise<Daemon> {
     const { config } = loaded;
     let current = config;
     const layout = StateLayout.of(config);
@@ -257,7 +260,7 @@ export class Daemon {
       current = next;
       return handlerChanges;
     };
-    const daemon = new Daemon(loaded, loadOptions, log, services, metrics, running, onConfigChange, cleanup);
+    const daemon = new Daemon(loaded, loadOptions, log, logFilter, services, metrics, running, onConfigChange, cleanup);
     const inspectServer = new InspectServer(daemon.inspectSource(loaded.sources), inspectSocketPath(config), log);
     try {
       await inspectServer.start();
@@ -372,6 +375,7 @@ export class Daemon {
     }
     this.config = plan.config;
     this.log.level = plan.config.log.level;
+    this.logFilter.set(plan.config.log.filter);
     const needRestart = [...plan.needRestart, ...handlers.changed.map((name) => `runtime.runtimes.${name}`)];
     if (needRestart.length > 0) this.log.warn({ keys: needRestart }, 'these configuration changes take effect after a restart');
     this.log.info({

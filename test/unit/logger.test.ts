@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLogger } from '../../src/common/logger';
+import { createLogger, LogFilter } from '../../src/common/logger';
 
 function capture(format: 'json' | 'text') {
   const lines: string[] = [];
@@ -24,4 +24,24 @@ test('text format renders level, message and fields on one line', () => {
   log.child({ rpc: 'Version', requestId: 'abc' }).warn({ code: 'NOT_FOUND' }, 'call failed');
   assert.equal(lines.length, 1);
   assert.match(lines[0]!, /^\S+ WARN  call failed rpc=Version requestId=abc code=NOT_FOUND\n$/);
+});
+
+test('a log filter writes only messages matching it, in children too, and can be changed or cleared while running', () => {
+  const lines: string[] = [];
+  const filter = new LogFilter('^pulled ');
+  const log = createLogger({ level: 'debug', format: 'json', filter, destination: { write: (l: string) => lines.push(l) } });
+  const child = log.child({ component: 'image' });
+  log.info('pulled busybox');
+  child.info({ ref: 'pause' }, 'pulled pause');
+  log.warn('container exited');
+  child.error(new Error('pulled nothing'));
+  const messages = () => lines.map((l) => (JSON.parse(l) as { msg: string }).msg);
+  assert.deepEqual(messages(), ['pulled busybox', 'pulled pause', 'pulled nothing']);
+  filter.set('exited');
+  log.info('pulled again');
+  child.warn('container exited');
+  filter.set('');
+  log.debug('anything');
+  assert.deepEqual(messages().slice(3), ['container exited', 'anything']);
+  assert.throws(() => filter.set('('), SyntaxError);
 });

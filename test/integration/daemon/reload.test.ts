@@ -15,7 +15,8 @@ const DROP_IN = '60-reload.toml';
 /** Writes the drop-in, sends SIGHUP and returns the reload's log record. */
 async function reloadWith(toml: string): Promise<Record<string, unknown>> {
   const done = (): Record<string, unknown>[] => f.daemon.logRecords()
-    .filter((r) => r.msg === 'configuration reloaded' || r.msg === 'config reload refused; keeping the current configuration');
+    .filter((r) => r.msg === 'configuration reloaded' || r.msg === 'config reload refused; keeping the current configuration'
+      || r.msg === 'config reload failed; keeping the current configuration');
   const before = done().length;
   fs.writeFileSync(path.join(f.dirs.configDir, DROP_IN), toml);
   f.daemon.proc.kill('SIGHUP');
@@ -96,6 +97,21 @@ describe('SIGHUP reload', () => {
     assert.equal(refused.msg, 'config reload refused; keeping the current configuration');
     const still = await f.runContainer(pod, confined('still'));
     assert.notEqual(await mkdir(still), 0, 'the last good profile stays');
+    await reloadWith('');
+  });
+
+  it('[log] filter drops log messages that do not match it, from the reload on; an invalid expression is refused', async () => {
+    const restartWarnings = () => f.daemon.logRecords().filter((r) => r.msg === 'these configuration changes take effect after a restart').length;
+    await reloadWith('[log]\nfilter = "^configuration reloaded$"\n');
+    const before = restartWarnings();
+    const filtered = await reloadWith('[log]\nfilter = "^configuration reloaded$"\n[streaming]\nidle_timeout = "1m"\n');
+    assert.equal(filtered.msg, 'configuration reloaded');
+    assert.equal(restartWarnings(), before, 'the restart warning is filtered out');
+    await reloadWith('[streaming]\nidle_timeout = "1m"\n');
+    assert.equal(restartWarnings(), before + 1, 'without a filter the warning is written again');
+    const bad = await reloadWith('[log]\nfilter = "("\n');
+    assert.equal(bad.msg, 'config reload failed; keeping the current configuration');
+    assert.match(String(bad.error), /log\.filter.*not a regular expression/);
     await reloadWith('');
   });
 

@@ -74,6 +74,24 @@ test('completions offer every config flag and enum values', () => {
   assert.equal(out.trim(), 'version');
 });
 
+test('completions offer the runtime handler flags: the default handler\'s, and any name\'s once typed, with their values', () => {
+  const complete = (...words: string[]): string[] => execFileSync('bash', ['-c',
+    `${bashCompletion()}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _cradled; printf '%s\\n' "\${COMPREPLY[@]}"`],
+  { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
+  assert.deepEqual(complete('cradled', '--runtime-runtimes-'), [
+    '--runtime-runtimes-cradle-monitor-path', '--runtime-runtimes-cradle-runtime-path',
+    '--runtime-runtimes-cradle-runtime-root', '--runtime-runtimes-cradle-runtime-type']);
+  assert.deepEqual(complete('cradled', '--runtime-runtimes-kata-runtime-ro'), ['--runtime-runtimes-kata-runtime-root']);
+  // A name holding "-" works too.
+  assert.deepEqual(complete('cradled', '--runtime-runtimes-my-kata-m'), ['--runtime-runtimes-my-kata-monitor-path']);
+  assert.deepEqual(complete('cradled', '--runtime-runtimes-kata-runtime-type', ''), ['oci']);
+  assert.ok(complete('cradled', '--runtime-runtimes-kata-runtime-path', '/usr/bin/en').includes('/usr/bin/env'));
+  // Every completed handler flag is one the parser accepts.
+  for (const flag of complete('cradled', '--runtime-runtimes-')) assert.ok(parseArgs([flag, '/x']).settings.size === 1, flag);
+  const zsh = zshCompletion();
+  for (const key of ['runtime-path', 'runtime-root', 'runtime-type', 'monitor-path']) assert.ok(zsh.includes(`'--runtime-runtimes-cradle-${key}[`), key);
+});
+
 test('config rendering: defaults commented out, changed keys active, the output loads back to the same config', (t) => {
   const config = defaultConfig();
   applyFlag(config, 'log.level', 'debug');
