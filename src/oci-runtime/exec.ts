@@ -121,8 +121,15 @@ export async function execProcess(opts: ExecOptions): Promise<number> {
   sys.closeRange(3, c.CLOSE_RANGE_CLOEXEC); // trap 5: nothing inherited may reach the container
   await fs.promises.stat('/'); // trap 2: threadpool up before the pid ns switch
 
-  // cgroups: v1 moves just this thread; v2 has no per-thread move for domain cgroups.
+  // cgroups: v1 moves just this thread; v2 has no per-thread move for domain cgroups,
+  // so this whole process joins ("0": the writer), as runc's exec process does. Either
+  // way before the child exists: it must never run outside the container's cgroup (its
+  // device program and limits), not even between its exec and a move afterwards.
   if (ctr.saved.cgroupVersion === 1) joinCurrentThread(Object.values(ctr.saved.cgroupPaths));
+  if (cgroupProcsFd !== undefined) {
+    fs.writeSync(cgroupProcsFd, '0');
+    fs.closeSync(cgroupProcsFd);
+  }
   sys.unshare(c.CLONE_FS);
   for (const ns of nsFds) sys.setns(ns.fd, ns.flag, `/proc/${pid}/ns/${ns.name}`);
   for (const ns of nsFds) fs.closeSync(ns.fd);
@@ -153,10 +160,6 @@ export async function execProcess(opts: ExecOptions): Promise<number> {
     child.once('error', reject);
   });
   if (slave !== undefined) fs.closeSync(slave);
-  if (cgroupProcsFd !== undefined) {
-    fs.writeSync(cgroupProcsFd, String(childPid));
-    fs.closeSync(cgroupProcsFd);
-  }
   if (pidFd !== undefined) {
     fs.writeSync(pidFd, String(childPid));
     fs.closeSync(pidFd);
