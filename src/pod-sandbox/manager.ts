@@ -362,16 +362,14 @@ export class SandboxManager {
     // stays listed (NOTREADY, stopped above) and RemovePodSandbox is UNAVAILABLE,
     // so the kubelet calls it again instead of losing track of what is left.
     // The namespaces stay pinned while the network's DEL is pending: plugins want the netns.
-    if (this.options.cleanup.pending(id).length > 0) {
-      throw errors.unavailable(`pod sandbox ${id}: ${this.options.cleanup.describePending(id)}`);
+    const { cleanup, layout } = this.options;
+    let released = cleanup.pending(id).length === 0;
+    if (released) {
+      released = await cleanup.release('pod namespace pins', id, () => namespacePins.release(layout, id));
+      crashPoint('RemovePodSandbox', 'unpinned');
     }
-    const layout = this.options.layout;
-    const unpinned = await this.options.cleanup.release('pod namespace pins', id, () => namespacePins.release(layout, id));
-    crashPoint('RemovePodSandbox', 'unpinned');
-    const released = unpinned && await this.options.cleanup.release('pod resources', id, () => releaseAll(POD_RESOURCES, layout, id));
-    if (!released) {
-      throw errors.unavailable(`pod sandbox ${id}: ${this.options.cleanup.describePending(id)}`);
-    }
+    if (released) released = await cleanup.release('pod resources', id, () => releaseAll(POD_RESOURCES, layout, id));
+    if (!released) throw errors.unavailable(`pod sandbox ${id}: ${cleanup.describePending(id)}`);
     this.holds.get(id)?.();
     this.holds.delete(id);
     await this.store.remove(id);
