@@ -23,10 +23,12 @@ fi
 # systemd/udev/dbus: PID 1 and what cradle.service needs; kmod: 9p modules on
 # demand. The rest are cradle's runtime dependencies and what the tests run
 # (scripts/setup.sh): docker-registry and busybox-static for the fixture
-# registry and images, skopeo/umoci for the independent OCI clients.
+# registry and images, skopeo/umoci for the independent OCI clients. apparmor
+# and criu: the guest kernel has both AppArmor and what CRIU needs, so the
+# AppArmor and checkpoint/restore tests run here.
 PACKAGES="systemd systemd-sysv udev dbus kmod procps $kernel
 conmon runc containernetworking-plugins iptables iproute2 libseccomp2
-docker-registry busybox-static skopeo umoci ca-certificates"
+docker-registry busybox-static skopeo umoci ca-certificates apparmor criu"
 
 # The Debian archive the host's apt uses (the security suite is a separate repo).
 mirror=$(apt-get indextargets --format '$(REPO_URI)' 'Codename: bookworm' 2>/dev/null | grep -v security | sort -u | head -n1)
