@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errors, withContext } from '../common/errors';
+import { MEMORY_FLOOR_BYTES } from '../oci-runtime/cgroups/types';
 import { RuntimeLog } from '../oci-runtime/log';
 import type { ExecSyncRequest, ExecSyncResult } from './conmon/conmon';
 import { directExecSync } from './exec-sync';
@@ -27,10 +28,13 @@ const program = {
 
 export class CradleRuntime extends RuntimeCli {
   override readonly root: string;
+  /** The launcher's init has no floor; under the systemd driver every create takes the Node init. */
+  override readonly memoryFloorBytes: number;
 
   constructor(options: OciRuntimeOptions) {
     super(options);
     this.root = options.root ?? CRADLE_RUNTIME_ROOT;
+    this.memoryFloorBytes = options.systemdCgroup ? MEMORY_FLOOR_BYTES : 0;
   }
 
   protected override globalArgs(): string[] {
@@ -42,10 +46,27 @@ export class CradleRuntime extends RuntimeCli {
    * process; a spec the launcher does not handle gets no plan and takes the Node create.
    */
   override prepareBundle(id: string, bundle: string): void {
+    let planned: boolean;
     try {
-      program.launchPlan().writeLaunchPlan(bundle, id, { systemdCgroup: this.options.systemdCgroup });
+      planned = program.launchPlan().writeLaunchPlan(bundle, id, { systemdCgroup: this.options.systemdCgroup });
     } catch (err) {
       throw withContext(err, `writing the launch plan of ${id}`);
+    }
+    if (!planned) this.checkNodeInitFloor(bundle);
+  }
+
+  /** A spec the launcher does not run takes the Node init, which needs MEMORY_FLOOR_BYTES of the container's limit. */
+  private checkNodeInitFloor(bundle: string): void {
+    let limit: unknown;
+    try {
+      limit = (JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as { linux?: { resources?: { memory?: { limit?: unknown } } } })
+        .linux?.resources?.memory?.limit;
+    } catch {
+      return; // the Node create reports an unreadable config itself
+    }
+    if (typeof limit === 'number' && limit > 0 && limit < MEMORY_FLOOR_BYTES) {
+      throw errors.invalidField('config.linux.resources.memoryLimitInBytes',
+        `${limit} bytes is below the ${MEMORY_FLOOR_BYTES / (1024 * 1024)} MiB that cradle-runtime's Node init needs, which this container takes (docs/launch-plan.md lists what the native launcher does not run)`);
     }
   }
 

@@ -16,7 +16,7 @@ import { mountSetattrSupported } from '../sys/mount-setattr';
 // load with the first creation.
 import { hostCapabilities, hostMinOomScoreAdj, detectCgroupFeatures } from './oci-config/host-probe';
 import { ALL_CAPABILITIES, CRIO_DEFAULT_CAPABILITIES } from './oci-config/capabilities';
-import { DEFAULT_MEMORY_FLOOR, parseUlimit } from './oci-config/resources';
+import { parseUlimit } from './oci-config/resources';
 import { DEFAULT_SECCOMP_PROFILE } from './oci-config/seccomp-default';
 import { loadLocalhostProfile } from './oci-config/seccomp';
 import { cgroupDriverFor } from './cgroup-driver';
@@ -182,7 +182,8 @@ export function specRuntimeOptions(config: CradleConfig): SpecRuntimeOptions {
     defaultUlimits: config.runtime.default_ulimits.map((u) => parseUlimit(u)),
     cdiSpecDirs: config.runtime.cdi_spec_dirs,
     minOomScoreAdj: hostMinOomScoreAdj(),
-    memoryFloorBytes: DEFAULT_MEMORY_FLOOR,
+    // Per handler: the container manager sets it from the pod's handler's runtime.
+    memoryFloorBytes: 0,
     seccompProfileRoot: '/var/lib/kubelet/seccomp',
     seccompUseDefaultWhenEmpty: config.runtime.seccomp_use_default_when_empty,
     defaultSeccompProfile: config.runtime.seccomp_profile

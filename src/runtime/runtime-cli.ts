@@ -16,6 +16,7 @@ import type { CreateOptions, ExecCommand, ExecCommandOptions, ExecResult, OciRun
 export class RuntimeCli implements OciRuntime {
   readonly binary: string;
   readonly root: string | undefined;
+  readonly memoryFloorBytes: number = 0;
   protected readonly options: OciRuntimeOptions;
 
   constructor(options: OciRuntimeOptions) {

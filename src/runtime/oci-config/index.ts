@@ -8,7 +8,7 @@ export type { OciSpec } from './oci-types';
 export { realHostProbe, hostCapabilities, hostMinOomScoreAdj, detectCgroupFeatures, type CgroupFeatures, type HostProbe, type HostDevice } from './host-probe';
 export { ALL_CAPABILITIES, CRIO_DEFAULT_CAPABILITIES, CONTAINERD_DEFAULT_CAPABILITIES } from './capabilities';
 export { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, type ImageVolume } from './mounts';
-export { DEFAULT_MEMORY_FLOOR, buildResources, oomScoreAdj, parseUlimit, cgroupsPath } from './resources';
+export { buildResources, oomScoreAdj, parseUlimit, cgroupsPath } from './resources';
 export { validateSysctls } from './sysctls';
 export { ANNOTATIONS, readRecoveryAnnotations, type RecoveryInfo } from './annotations';
 export { checkRunAsGroupHasUser, type ResolvedUser } from './user';

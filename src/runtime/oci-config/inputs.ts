@@ -65,7 +65,7 @@ export interface SpecRuntimeOptions {
   defaultUlimits: readonly OciRlimit[];
   /** Lowest oom_score_adj the runtime may set (cradled's own, as cri-o does). */
   minOomScoreAdj: number;
-  /** Memory limits below this are rejected (cradle's runtime init needs ~16 MiB). */
+  /** Memory limits below this are rejected: the handler's runtime init needs it (0: none). */
   memoryFloorBytes: number;
   /** CDI spec directories, lowest precedence first; none = no CDI device resolves. */
   cdiSpecDirs?: readonly string[];

@@ -5,8 +5,6 @@ import type { CgroupDriver, SpecRuntimeOptions } from './inputs';
 import type { OciResources, OciRlimit } from './oci-types';
 
 export const MIB = 1024 * 1024;
-/** cradle's runtime init (Node 24) is charged to the container's memory cgroup until exec; 8 MiB (Node 20) is no longer enough: EBUSY setting the limit. */
-export const DEFAULT_MEMORY_FLOOR = 16 * MIB;
 
 function int(value: string, field: string, { min = 0 }: { min?: number } = {}): number {
   if (!/^-?\d+$/.test(value)) throw errors.invalidField(field, `${JSON.stringify(value)} is not an integer`);
@@ -55,7 +53,7 @@ export function buildResources(
   const swap = int(r.memorySwapLimitInBytes, `${field}.memorySwapLimitInBytes`, { min: -1 });
   if (limit > 0 && limit < runtime.memoryFloorBytes) {
     throw errors.invalidField(`${field}.memoryLimitInBytes`,
-      `${limit} bytes is below cradle's minimum of ${runtime.memoryFloorBytes} bytes (${runtime.memoryFloorBytes / MIB} MiB)`);
+      `${limit} bytes is below the runtime's minimum of ${runtime.memoryFloorBytes} bytes (${runtime.memoryFloorBytes / MIB} MiB)`);
   }
   if (limit > 0) {
     const memory: NonNullable<OciResources['memory']> = { limit };

@@ -174,6 +174,20 @@ describe('containers', () => {
     assert.ok((metric(text, 'container_runtime_cradle_containers_oom_total') ?? 0) >= 1);
   });
 
+  it('a 4 MiB memory limit: the container starts (the native init has no floor) and is OOMKilled when it allocates more', async () => {
+    const pod = await f.runPod('small');
+    const id = await f.runContainer(pod, f.containerConfig('small', ['sh', '-c', 'echo started; exec dd if=/dev/zero of=/dev/null bs=16M count=1'], {
+      linux: { resources: { memoryLimitInBytes: String(4 * 1024 * 1024) } },
+    }));
+    await f.waitForState(id, 'CONTAINER_EXITED', 60_000);
+    const s = (await f.cri.runtime.ContainerStatus({ containerId: id })).status!;
+    assert.deepEqual(parseCriLog(fs.readFileSync(s.logPath)).map((r) => r.content.toString()), ['started'], 'the shell ran under the limit');
+    assert.equal(s.reason, 'OOMKilled');
+    assert.equal(s.exitCode, 137);
+    assert.equal(s.resources!.linux!.memoryLimitInBytes, String(4 * 1024 * 1024));
+    await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id });
+  });
+
   it('UpdateContainerResources reaches the cgroup and ContainerStatus', async () => {
     const pod = await f.runPod('update');
     const id = await f.runContainer(pod, f.containerConfig('upd', ['sleep', '1000'], { linux: { resources: { memoryLimitInBytes: String(64 * 1024 * 1024) } } }));
@@ -183,7 +197,7 @@ describe('containers', () => {
     assert.equal(fs.readFileSync(path.join('/sys/fs/cgroup/cpu', info.cgroupsPath, 'cpu.shares'), 'utf8').trim(), '512');
     const s = await f.cri.runtime.ContainerStatus({ containerId: id });
     assert.equal(s.status!.resources!.linux!.memoryLimitInBytes, String(96 * 1024 * 1024));
-    await assert.rejects(f.cri.runtime.UpdateContainerResources({ containerId: id, linux: { memoryLimitInBytes: String(4 * 1024 * 1024) } }), (err) => grpcError(err).code === grpc.status.INVALID_ARGUMENT);
+    await assert.rejects(f.cri.runtime.UpdateContainerResources({ containerId: id, linux: { cpuQuota: '500' } }), (err) => grpcError(err).code === grpc.status.INVALID_ARGUMENT && /cpuQuota: 500 is below the kernel minimum/.test(grpcError(err).details));
   });
 
   it('UpdatePodSandboxResources writes the pod cgroup; PodSandboxStatus lists the pod\'s containers', async () => {

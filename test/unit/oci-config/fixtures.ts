@@ -10,7 +10,6 @@ import type { PodSandboxConfig, PodSandboxConfig__Output } from '../../../src/ge
 import type { ContainerSpecInput, PauseSpecInput, SandboxFacts, SpecRuntimeOptions } from '../../../src/runtime/oci-config/inputs';
 import type { HostDevice, HostProbe, MountPropagationMode } from '../../../src/runtime/oci-config/host-probe';
 import { ALL_CAPABILITIES, CRIO_DEFAULT_CAPABILITIES } from '../../../src/runtime/oci-config/capabilities';
-import { DEFAULT_MEMORY_FLOOR } from '../../../src/runtime/oci-config/resources';
 import { DEFAULT_SECCOMP_PROFILE } from '../../../src/runtime/oci-config/seccomp-default';
 
 export function decodeRequest(config: ContainerConfig, sandboxConfig: PodSandboxConfig = {}): {
@@ -34,7 +33,7 @@ export const runtimeOptions = (over: Partial<SpecRuntimeOptions> = {}): SpecRunt
   allCapabilities: ALL_CAPABILITIES,
   defaultUlimits: [{ type: 'RLIMIT_NOFILE', soft: 1048576, hard: 1048576 }],
   minOomScoreAdj: -999,
-  memoryFloorBytes: DEFAULT_MEMORY_FLOOR,
+  memoryFloorBytes: 0,
   seccompProfileRoot: '/var/lib/kubelet/seccomp',
   seccompUseDefaultWhenEmpty: false,
   defaultSeccompProfile: DEFAULT_SECCOMP_PROFILE,

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { detectCgroupFeatures } from '../../../src/runtime/oci-config/host-probe';
 import assert from 'node:assert/strict';
 import { errors } from '../../../src/common/errors';
-import { buildResources, cgroupsPath, oomScoreAdj, parseUlimit, DEFAULT_MEMORY_FLOOR, MIB } from '../../../src/runtime/oci-config/resources';
+import { buildResources, cgroupsPath, oomScoreAdj, parseUlimit, MIB } from '../../../src/runtime/oci-config/resources';
 import { buildContainerSpec } from '../../../src/runtime/oci-config/build';
 import type { LinuxContainerResources__Output } from '../../../src/generated/runtime/v1/LinuxContainerResources';
 import { containerInput } from './fixtures';
@@ -14,7 +14,8 @@ const res = (o: Partial<LinuxContainerResources__Output>): LinuxContainerResourc
   cpuPeriod: '0', cpuQuota: '0', cpuShares: '0', memoryLimitInBytes: '0', oomScoreAdj: '0', cpusetCpus: '', cpusetMems: '',
   hugepageLimits: [], unified: {}, memorySwapLimitInBytes: '0', ...o,
 });
-const v1 = { cgroupVersion: 1 as const, memoryFloorBytes: DEFAULT_MEMORY_FLOOR, swapAccounting: true };
+const NODE_INIT_FLOOR = 16 * MIB;
+const v1 = { cgroupVersion: 1 as const, memoryFloorBytes: NODE_INIT_FLOOR, swapAccounting: true };
 
 test('resources: cpu shares, quota, period, cpuset', () => {
   assert.deepEqual(buildResources(res({ cpuShares: '512', cpuQuota: '50000', cpuPeriod: '100000', cpusetCpus: '0-1,3', cpusetMems: '0' }), v1), {
@@ -31,11 +32,12 @@ test('resources: memory limit, swap and the floor', () => {
   assert.deepEqual(buildResources(res({ memoryLimitInBytes: String(64 * MIB) }), { ...v1, swapAccounting: false }).memory, { limit: 64 * MIB });
   assert.deepEqual(buildResources(res({ memoryLimitInBytes: String(64 * MIB), memorySwapLimitInBytes: String(128 * MIB) }), v1).memory, { limit: 64 * MIB, swap: 128 * MIB });
   assert.deepEqual(buildResources(res({ memoryLimitInBytes: String(64 * MIB), memorySwapLimitInBytes: '-1' }), v1).memory, { limit: 64 * MIB, swap: -1 });
-  assert.deepEqual(buildResources(res({ memoryLimitInBytes: String(DEFAULT_MEMORY_FLOOR) }), v1).memory!.limit, DEFAULT_MEMORY_FLOOR, 'exactly the floor is fine');
+  assert.deepEqual(buildResources(res({ memoryLimitInBytes: String(NODE_INIT_FLOOR) }), v1).memory!.limit, NODE_INIT_FLOOR, 'exactly the floor is fine');
+  assert.deepEqual(buildResources(res({ memoryLimitInBytes: String(4 * MIB) }), { ...v1, memoryFloorBytes: 0 }).memory, { limit: 4 * MIB, swap: 4 * MIB }, 'a runtime without a floor');
   assert.throws(() => buildResources(res({ memoryLimitInBytes: String(4 * MIB) }), v1), (err: unknown) => {
     assert.ok(errors.invalidField.is(err));
     assert.equal(err.kind, 'invalid-argument');
-    assert.equal(err.message, "config.linux.resources.memoryLimitInBytes: 4194304 bytes is below cradle's minimum of 16777216 bytes (16 MiB)");
+    assert.equal(err.message, "config.linux.resources.memoryLimitInBytes: 4194304 bytes is below the runtime's minimum of 16777216 bytes (16 MiB)");
     return true;
   });
   assert.throws(() => buildResources(res({ memoryLimitInBytes: String(64 * MIB), memorySwapLimitInBytes: String(32 * MIB) }), v1), /memorySwapLimitInBytes: 33554432 is below memoryLimitInBytes/);
@@ -108,7 +110,7 @@ test('full spec: resources, device cgroup and cgroupsPath per driver', () => {
   assert.equal(spec.linux.cgroupsPath, '/kubepods/besteffort/pod1234/cradle-c0ffee');
   const sd = buildContainerSpec(containerInput({ runtime: { cgroupDriver: 'systemd' }, sandbox: { cgroupParent: 'kubepods-besteffort-pod1234.slice' } })).spec;
   assert.equal(sd.linux.cgroupsPath, 'kubepods-besteffort-pod1234.slice:cradle:c0ffee');
-  assert.throws(() => buildContainerSpec(containerInput({ config: { linux: { resources: { memoryLimitInBytes: '1048576' } } } })),
+  assert.throws(() => buildContainerSpec(containerInput({ config: { linux: { resources: { memoryLimitInBytes: '1048576' } } }, runtime: { memoryFloorBytes: NODE_INIT_FLOOR } })),
     /^CradleError: config\.linux\.resources\.memoryLimitInBytes: 1048576 bytes is below/);
 });
 
