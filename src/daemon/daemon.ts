@@ -209,7 +209,6 @@ export class Daemon {
       onSession: (kind, protocol) => metrics.streamSessionStarted(kind, protocol),
     });
     running.push('stopping the streaming server', () => streaming.stop());
-    log.info({ url: streaming.url }, 'streaming server listening');
     const gc = await cni.gc(sandboxes.networkedIds());
     if (gc.released.length) log.info({ released: gc.released }, 'released network attachments of pods cradle no longer knows');
     const exits = new ExitMonitor(handlers.exitDir, (exit) => {
