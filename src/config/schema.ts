@@ -69,6 +69,7 @@ export interface RuntimeConfig {
   log_size_max: number;
   seccomp_use_default_when_empty: boolean;
   seccomp_profile: string;
+  apparmor_profile: string;
   cdi_spec_dirs: string[];
 }
 
@@ -217,6 +218,11 @@ export const runtimeSchema: TableSchema<RuntimeConfig> = {
   seccomp_profile: {
     type: 'string', default: '', reloadable: true, check: optionalAbsolutePath,
     doc: 'seccomp profile (JSON, the format of Localhost profiles) used for RuntimeDefault; empty means cradle\'s built-in profile (moby\'s default). A profile that cannot be read or is invalid stops cradled at start and is refused on reload.',
+  },
+  apparmor_profile: {
+    type: 'string', default: 'cradle-default', reloadable: true,
+    check: (v) => (/^[^\s\0]+$/.test(v) ? undefined : 'must be an AppArmor profile name (no spaces)'),
+    doc: 'AppArmor profile that RuntimeDefault means (and a container or pod that names none gets), on nodes with AppArmor enabled; cri-o\'s apparmor_profile. cradle-default is cradle\'s own, loaded with apparmor_parser at start when the kernel lacks it; another name must already be loaded, else cradled does not start (a reload is refused); "unconfined" gives no profile. Privileged containers get a profile only when they name one. Ignored on nodes without AppArmor.',
   },
   cdi_spec_dirs: {
     type: 'string-list', default: ['/etc/cdi', '/var/run/cdi'], check: absolutePaths, reloadable: true,

@@ -14,6 +14,7 @@ import { joinCurrentThread } from './cgroups/v1';
 import { loadSpec, type Process } from './spec';
 import { compileSeccompProgram, savedSeccompProgram } from './seccomp-filter';
 import { dropBoundingSet, lookPath, processEnv, switchIdentity, applyRlimits } from './process-setup';
+import { setExecProfile } from '../sys/apparmor';
 
 export interface ExecOptions {
   root: string;
@@ -27,6 +28,8 @@ export interface ExecOptions {
   cwd?: string;
   env?: string;
   user?: string;
+  /** runc's --apparmor: the profile of a process given on the command line. */
+  apparmor?: string;
 }
 
 const NS_ORDER: [string, number][] = [
@@ -47,6 +50,7 @@ function loadProcess(opts: ExecOptions, base: Process): Process {
     const [uid, gid] = opts.user.split(':').map(Number);
     proc.user = { uid: uid!, gid: gid ?? 0 };
   }
+  if (opts.apparmor) proc.apparmorProfile = opts.apparmor;
   return proc;
 }
 
@@ -118,6 +122,10 @@ export async function execProcess(opts: ExecOptions): Promise<number> {
   const pidFd = opts.pidFile ? fs.openSync(path.resolve(opts.pidFile), 'w', 0o644) : undefined;
   // So is the v2 cgroup's cgroup.procs: the container's mount namespace shows only its own cgroup.
   const cgroupProcsFd = ctr.saved.cgroupVersion === 2 ? fs.openSync(path.join(ctr.saved.cgroupPaths['']!, 'cgroup.procs'), 'w') : undefined;
+  // The profile of the child's execve: set on this (main) thread, whose task context
+  // the child copies at fork. Here, while /proc/thread-self is still this thread's
+  // (in the container's mount namespace it is a procfs where this process has no pid).
+  if (proc.apparmorProfile) setExecProfile(proc.apparmorProfile);
   sys.closeRange(3, c.CLOSE_RANGE_CLOEXEC); // trap 5: nothing inherited may reach the container
   await fs.promises.stat('/'); // trap 2: threadpool up before the pid ns switch
 

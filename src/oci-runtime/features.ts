@@ -1,6 +1,7 @@
 // `features`: what this runtime supports, in the OCI features document shape runc prints.
 import { CAPABILITIES } from '../sys/capabilities';
 import { seccompArches } from '../sys/seccomp';
+import { appArmorEnabled } from '../sys/apparmor';
 
 export function features(): Record<string, unknown> {
   return {
@@ -23,7 +24,8 @@ export function features(): Record<string, unknown> {
         operators: ['SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_LE', 'SCMP_CMP_LT', 'SCMP_CMP_MASKED_EQ', 'SCMP_CMP_NE'],
         archs: [...seccompArches()],
       },
-      apparmor: { enabled: false },
+      // process.apparmorProfile is applied where the host has AppArmor (runc reports the same).
+      apparmor: { enabled: appArmorEnabled() },
       selinux: { enabled: false },
     },
     annotations: { 'org.opencontainers.runtime-spec.features.v1': 'cradle-runtime', 'io.github.cradle.runtime.userns': 'unsupported' },

@@ -12,6 +12,7 @@ import { enterRoot, finishRootfs, prepareRootfs, setupConsole } from './rootfs';
 import { compileSeccompProgram } from './seccomp-filter';
 import { joinCurrentThread } from './cgroups/v1';
 import { applyRlimits, dropBoundingSet, lookPath, processEnv, switchIdentity } from './process-setup';
+import { setExecProfile } from '../sys/apparmor';
 import type { Hook } from './spec';
 
 let readySent = false;
@@ -111,6 +112,9 @@ function initMain(): void {
   if (!cwdNow || !cwdNow.startsWith('/')) throw new Error(`process.cwd ${proc.cwd} is outside the container's root`);
   process.umask(proc.user.umask ?? 0o022);
   if (proc.noNewPrivileges) sys.prctl(c.PR_SET_NO_NEW_PRIVS, 1);
+  // Takes effect at the execve; set before READY so create reports a failure. /proc is
+  // the container's, where this init is PID 1 and its main thread is this one.
+  if (proc.apparmorProfile) setExecProfile(proc.apparmorProfile);
 
   writeSync(SYNC_FD, { type: 'ready' });
   fs.closeSync(SYNC_FD);

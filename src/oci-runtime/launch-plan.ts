@@ -209,6 +209,8 @@ export function processRecords(proc: Process, seccomp: { file: string; program: 
   for (const name of caps.ambient ?? []) r.push(['ambient', String(capabilityBit(name)!)]);
   if (proc.noNewPrivileges) r.push(['no-new-privileges']);
   if (seccomp) r.push(['seccomp', seccomp.file, crypto.createHash('sha256').update(seccomp.program).digest('hex')]);
+  // Applied at the execve (attr/apparmor/exec), as runc; a profile never names an empty string.
+  if (proc.apparmorProfile) r.push(['apparmor', proc.apparmorProfile]);
   r.push(['cwd', proc.cwd]);
   for (const e of proc.env ?? []) r.push(['env', e]);
   for (const a of proc.args) r.push(['arg', a]);

@@ -197,7 +197,7 @@ async function dispatch(command: string, p: Parsed, rest: string[], root: string
         root, id: needId(p, command), processFile: str(p, 'process', 'p'), args: rest,
         pidFile: str(p, 'pid-file'), detach: bool(p, 'detach', 'd'), tty: bool(p, 'tty', 't'),
         consoleSocket: str(p, 'console-socket'), cwd: str(p, 'cwd'), env: p.flags.get('env') as string | undefined ?? str(p, 'e'),
-        user: str(p, 'user', 'u'),
+        user: str(p, 'user', 'u'), apparmor: str(p, 'apparmor'),
       });
     }
     default:

@@ -20,6 +20,7 @@ import { parseUlimit } from './oci-config/resources';
 import { DEFAULT_SECCOMP_PROFILE } from './oci-config/seccomp-default';
 import { loadLocalhostProfile } from './oci-config/seccomp';
 import { cgroupDriverFor } from './cgroup-driver';
+import { prepareAppArmor } from './apparmor-default';
 
 /** What a handler can do, as Status reports it to the kubelet. */
 export interface HandlerFeatures {
@@ -189,6 +190,8 @@ export function specRuntimeOptions(config: CradleConfig): SpecRuntimeOptions {
     defaultSeccompProfile: config.runtime.seccomp_profile
       ? loadLocalhostProfile(config.runtime.seccomp_profile, 'runtime.seccomp_profile')
       : DEFAULT_SECCOMP_PROFILE,
+    // Loads cradle's default profile when the kernel lacks it.
+    apparmor: prepareAppArmor(config.runtime.apparmor_profile),
     swapAccounting: cgroups.swapAccounting,
     // Per handler: the container manager sets it from the pod's handler.
     supportsRecursiveReadOnly: false,

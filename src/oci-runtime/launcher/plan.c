@@ -11,7 +11,7 @@ static const struct { const char *op; int nargs; } OPS[] = {
   { "root-propagation", 2 }, { "mount", 9 }, { "mount-rro", 1 }, { "mkdir", 1 }, { "symlink", 2 }, { "device", 6 }, { "dev-symlinks", 0 },
   { "sysctl", 2 }, { "readonly-path", 1 }, { "masked-path", 1 }, { "readonly-root", 0 }, { "hostname", 1 },
   { "domainname", 1 }, { "rlimit", 4 }, { "user", 3 }, { "additional-gid", 1 }, { "caps", 4 }, { "ambient", 1 },
-  { "no-new-privileges", 0 }, { "seccomp", 2 }, { "cwd", 1 }, { "env", 1 }, { "arg", 1 },
+  { "no-new-privileges", 0 }, { "seccomp", 2 }, { "apparmor", 1 }, { "cwd", 1 }, { "env", 1 }, { "arg", 1 },
   { "root", 1 }, { "process-sha256", 1 }, { "init", 2 }, { "console-size", 2 }, { "join-namespace", 2 }, { "join-cgroup", 1 },
   { "cgroup2", 2 }, { "device-program", 2 },
 };

@@ -76,6 +76,23 @@ static char *look_path(const char *file, char **env) {
   dief("exec: %s: executable file not found in $PATH", q);
 }
 
+// The AppArmor profile of the next execve, as runc's apparmor.ApplyProfile: "exec
+// <profile>" in this thread's attr/apparmor/exec, or attr/exec on kernels without
+// the per-LSM directory. /proc is the container's: this process is in its pid
+// namespace (the init is its PID 1; an exec was forked after setns).
+static void apply_apparmor(const char *profile) {
+  const char *file = "/proc/thread-self/attr/apparmor/exec";
+  if (access(file, F_OK) < 0) file = "/proc/thread-self/attr/exec";
+  char *cmd = xasprintf("exec %s", profile);
+  int fd = open(file, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) die("apparmor: open %s", file);
+  ssize_t n = write(fd, cmd, strlen(cmd));
+  if (n < 0) die("apparmor: profile %s: write %s", profile, file);
+  if ((size_t)n != strlen(cmd)) dief("apparmor: profile %s: short write to %s", profile, file);
+  close(fd);
+  free(cmd);
+}
+
 static void install_seccomp(struct plan *p) {
   struct sock_fprog prog = { .len = (unsigned short)(p->seccomp_len / 8), .filter = (struct sock_filter *)p->seccomp };
   if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) die("seccomp: SECCOMP_SET_MODE_FILTER");
@@ -83,7 +100,7 @@ static void install_seccomp(struct plan *p) {
 
 // Session, terminal, rlimits, HOME, the executable lookup, bounding set, seccomp
 // without no_new_privs, groups/gid/uid, capabilities, cwd (checked inside the root),
-// umask, no_new_privs. slave >= 0 becomes the controlling terminal and stdio.
+// umask, no_new_privs, the AppArmor profile of the execve. slave >= 0 becomes the controlling terminal and stdio.
 void process_setup(struct plan *p, int slave, int lastcap, struct proc_exec *out) {
   const char *cwd = "/";
   unsigned long long bounding = 0, eff = 0, perm = 0, inh = 0;
@@ -184,6 +201,12 @@ void process_setup(struct plan *p, int slave, int lastcap, struct proc_exec *out
   out->executable = executable;
   out->argv = argv;
   out->env = env;
+  // Last, as runc's setns init (after finalizeNamespace): the profile takes effect at
+  // the execve. An init does it before READY, so create reports a failure.
+  for (int i = 0; i < p->nrecs; i++) {
+    if (strcmp(p->recs[i].op, "apparmor") == 0) apply_apparmor(p->recs[i].args[0]);
+  }
+
   out->nnp = nnp;
   out->plan = p;
 }

@@ -3,6 +3,7 @@
 // rootfs's /etc/passwd and /etc/group, a Localhost seccomp file and HostProbe calls.
 import { errors } from '../../common/errors';
 import { buildAnnotations } from './annotations';
+import { chooseAppArmor, resolveAppArmor } from './apparmor';
 import { buildCapabilities, ALL_CAPABILITIES } from './capabilities';
 import { injectCdiDevices } from '../cdi';
 import { buildDevices } from './devices';
@@ -74,6 +75,8 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpecResu
     ...(runtime.arch ? { arch: runtime.arch } : {}),
   });
 
+  const apparmorProfile = resolveAppArmor(chooseAppArmor(sc?.apparmor ?? null, sc?.apparmorProfile ?? '', SC), privileged, runtime.apparmor);
+
   const readonlyRootfs = sc?.readonlyRootfs ?? false;
   const cri = buildCriMounts(config.mounts, probe, runtime.supportsRecursiveReadOnly, container.imageMountSources);
   const criDestinations = new Set(cri.mounts.map((m) => m.destination));
@@ -114,6 +117,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpecResu
       capabilities,
       noNewPrivileges: sc?.noNewPrivs ?? false,
       oomScoreAdj: oomScoreAdj(config.linux?.resources?.oomScoreAdj ?? '0', runtime.minOomScoreAdj),
+      ...(apparmorProfile ? { apparmorProfile } : {}),
     },
     root: { path: input.rootfs, readonly: readonlyRootfs },
     mounts,
@@ -184,6 +188,8 @@ export function buildPauseSpec(input: PauseSpecInput): OciSpec {
     defaultProfile: runtime.defaultSeccompProfile,
     ...(runtime.arch ? { arch: runtime.arch } : {}),
   });
+  // The pod's own AppArmor field (no deprecated string for sandboxes), as for a container.
+  const apparmorProfile = resolveAppArmor(chooseAppArmor(psc?.apparmor ?? null, '', field), privileged, runtime.apparmor);
   const sysctls = validateSysctls(input.sysctls, { network: ns.hostNetwork, ipc: ns.hostIpc, uts: ns.hostUts }, 'config.linux.sysctls');
 
   const linux: OciLinux = {
@@ -208,6 +214,7 @@ export function buildPauseSpec(input: PauseSpecInput): OciSpec {
       capabilities,
       noNewPrivileges: true,
       oomScoreAdj: Math.max(PAUSE_OOM_SCORE_ADJ, runtime.minOomScoreAdj),
+      ...(apparmorProfile ? { apparmorProfile } : {}),
     },
     root: { path: input.rootfs, readonly: true },
     mounts: [...standardMounts(false), shmMount(input.shmPath)],

@@ -14,3 +14,4 @@ export { ANNOTATIONS, readRecoveryAnnotations, type RecoveryInfo } from './annot
 export { checkRunAsGroupHasUser, type ResolvedUser } from './user';
 export { DEFAULT_SECCOMP_PROFILE } from './seccomp-default';
 export { loadLocalhostProfile } from './seccomp';
+export { UNCONFINED as APPARMOR_UNCONFINED, type AppArmorHost } from './apparmor';

@@ -2,6 +2,7 @@
 // value or goes through HostProbe, so the builder is a function from inputs to a spec.
 import type { ContainerConfig__Output } from '../../generated/runtime/v1/ContainerConfig';
 import type { PodSandboxConfig__Output } from '../../generated/runtime/v1/PodSandboxConfig';
+import type { AppArmorHost } from './apparmor';
 import type { OciRlimit } from './oci-types';
 import type { HostProbe } from './host-probe';
 import type { SeccompProfile } from './seccomp-profile';
@@ -78,6 +79,8 @@ export interface SpecRuntimeOptions {
   seccompUseDefaultWhenEmpty: boolean;
   /** The profile RuntimeDefault means on this node ([runtime] seccomp_profile or the built-in one). */
   defaultSeccompProfile: SeccompProfile;
+  /** The host's AppArmor (absent: not enabled, as on a host without it). */
+  apparmor?: AppArmorHost;
   /** Whether memory+swap can be limited (cgroup v1 memsw files or v2 memory.swap.max). */
   swapAccounting: boolean;
   /**

@@ -39,7 +39,7 @@ function fixture(t: { after: (fn: () => void) => void }): Fixture {
 function records(file: string): string[][] {
   const arity: Record<string, number> = {
     id: 1, root: 1, 'process-sha256': 1, init: 2, terminal: 1, 'console-size': 2, 'join-namespace': 2, 'join-cgroup': 1,
-    rlimit: 4, user: 3, 'additional-gid': 1, caps: 4, ambient: 1, 'no-new-privileges': 0, seccomp: 2, cwd: 1, env: 1, arg: 1,
+    rlimit: 4, user: 3, 'additional-gid': 1, caps: 4, ambient: 1, 'no-new-privileges': 0, seccomp: 2, apparmor: 1, cwd: 1, env: 1, arg: 1,
   };
   return planRecords(file, EXEC_PLAN_VERSION, arity);
 }
@@ -49,7 +49,7 @@ test('the exec plan: the container and its init, the cgroups to join, the proces
   const program = Buffer.alloc(16, 1);
   fs.writeFileSync(path.join(f.root, 'ctr', 'seccomp.bpf'), program);
   f.writeProcess({ terminal: true, consoleSize: { height: 40, width: 100 }, user: { uid: 1000, gid: 1000, additionalGids: [3000], umask: 0o027 },
-    cwd: '/tmp', args: ['sh', '-c', 'id'], noNewPrivileges: true, capabilities: { bounding: ['CAP_KILL'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'] } });
+    cwd: '/tmp', args: ['sh', '-c', 'id'], noNewPrivileges: true, apparmorProfile: 'cradle-default', capabilities: { bounding: ['CAP_KILL'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'] } });
   assert.equal(writeExecPlan(f.root, 'ctr', f.processFile), true);
   const r = records(f.planFile);
   const one = (op: string) => r.filter((x) => x[0] === op);
@@ -68,6 +68,13 @@ test('the exec plan: the container and its init, the cgroups to join, the proces
   assert.deepEqual(one('seccomp'), [['seccomp', path.join(f.root, 'ctr', 'seccomp.bpf'), crypto.createHash('sha256').update(program).digest('hex')]]);
   assert.deepEqual(one('cwd'), [['cwd', '/tmp']]);
   assert.deepEqual(one('arg'), [['arg', 'sh'], ['arg', '-c'], ['arg', 'id']]);
+  // The process's AppArmor profile, after no_new_privs and seccomp (the launcher's order).
+  assert.deepEqual(one('apparmor'), [['apparmor', 'cradle-default']]);
+  const at = (op: string) => r.findIndex((x) => x[0] === op);
+  assert.ok(at('no-new-privileges') < at('apparmor') && at('seccomp') < at('apparmor'));
+  f.writeProcess({});
+  assert.equal(writeExecPlan(f.root, 'ctr', f.processFile), true);
+  assert.deepEqual(records(f.planFile).filter((x) => x[0] === 'apparmor'), [], 'no profile, no record');
 });
 
 test('the Node exec keeps what the plan does not describe, and a container that is not running is refused', (t) => {

@@ -27,7 +27,7 @@ function records(dir: string): string[][] {
     id: 1, 'config-sha256': 1, bundle: 1, rootfs: 1, state: 1, namespace: 2, cgroup: 3, 'cgroup-write': 3, 'oom-score-adj': 1,
     terminal: 1, 'root-propagation': 2, mount: 9, 'mount-rro': 1, mkdir: 1, symlink: 2, device: 6, 'dev-symlinks': 0, sysctl: 2, 'readonly-path': 1,
     'masked-path': 1, 'readonly-root': 0, hostname: 1, domainname: 1, rlimit: 4, user: 3, 'additional-gid': 1, caps: 4, ambient: 1,
-    'no-new-privileges': 0, seccomp: 2, cwd: 1, env: 1, arg: 1, cgroup2: 2, 'device-program': 2,
+    'no-new-privileges': 0, seccomp: 2, apparmor: 1, cwd: 1, env: 1, arg: 1, cgroup2: 2, 'device-program': 2,
   };
   return planRecords(path.join(dir, PLAN_FILE), PLAN_VERSION, arity);
 }
@@ -110,10 +110,12 @@ test('cgroup v2 (a fake unified tree): the cgroup, its device program, the v2 li
     devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }],
   };
   const cgroupMount = (s: Spec) => s.mounts!.find((m) => m.type === 'cgroup' || m.type === 'cgroup2')!;
+  spec.process!.apparmorProfile = 'cradle-default';
   writeSpec(dir, spec);
   assert.equal(writeLaunchPlan(dir, 'ctr', { cgroupFs }), true);
   const r = records(dir);
   const one = (op: string) => r.filter((x) => x[0] === op);
+  assert.deepEqual(one('apparmor'), [['apparmor', 'cradle-default']], 'process.apparmorProfile for the launcher');
   const leaf = path.join(root, 'cradle-unit-plan');
   assert.deepEqual(one('cgroup'), [], 'no v1 hierarchy');
   assert.deepEqual(one('cgroup2'), [['cgroup2', root, leaf]]);
