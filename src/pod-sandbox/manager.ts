@@ -22,10 +22,10 @@ import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandbo
 import type { RuntimeHandler, RuntimeHandlers } from '../runtime/handlers';
 import type { SpecRuntimeOptions, PauseNamespace } from '../runtime/oci-config/inputs';
 import { ociConfig } from '../runtime/oci-config/lazy';
-import type * as Cgroups from '../oci-runtime/cgroups';
 import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources';
 import { mountOverlay } from '../runtime/rootfs/overlay';
 import { isProcessAlive } from '../runtime/conmon/proc';
+import { setPodCgroupLimits } from '../runtime/cgroup-driver';
 import { NamespacePinner, type PinnableKind, type PinnedNamespaces } from './namespaces';
 import { hostsFile, resolvConf, validateDns, validateHostname } from './pod-files';
 import { reservedNameOf, type PidMode, type SandboxRecord } from './sandbox';
@@ -398,10 +398,10 @@ export class SandboxManager {
     const oci = ociConfig().buildResources(combined, this.options.specOptions(), 'resources');
     const { devices: _devices, ...limits } = oci;
     void _devices;
-    const systemd = this.options.specOptions().cgroupDriver === 'systemd';
+    const driver = this.options.specOptions().cgroupDriver;
     // The same check CreateContainer makes: a slice name under systemd, a path under cgroupfs.
-    ociConfig().cgroupsPath(this.options.specOptions().cgroupDriver, parent, sandbox.id, 'sandbox.cgroupParent');
-    (require('../oci-runtime/cgroups') as typeof Cgroups).podCgroupManager(parent, systemd).set(limits);
+    ociConfig().cgroupsPath(driver, parent, sandbox.id, 'sandbox.cgroupParent');
+    setPodCgroupLimits(parent, driver, limits);
     log.info({ memoryLimit: combined.memoryLimitInBytes, cpuShares: combined.cpuShares }, 'pod sandbox resources updated');
   }
 

@@ -5,6 +5,7 @@
 // where cradle's systemd driver does not run).
 import * as fs from 'node:fs';
 import type { CgroupManager } from '../config/schema';
+import type * as Cgroups from '../oci-runtime/cgroups';
 import type { CgroupDriver } from './oci-config/inputs';
 
 export interface CgroupHost {
@@ -24,4 +25,16 @@ let probed: CgroupHost | undefined;
 export function cgroupDriverFor(setting: CgroupManager, host: CgroupHost = (probed ??= probeCgroupHost())): CgroupDriver {
   if (setting !== 'auto') return setting;
   return host.systemdBooted && host.unified ? 'systemd' : 'cgroupfs';
+}
+
+/** Cgroup limits as the runtime program's cgroup managers take them. */
+export type PodCgroupLimits = Parameters<Cgroups.CgroupManager['set']>[0];
+
+/**
+ * Writes a pod's cgroup limits (UpdatePodSandboxResources): a slice's properties and
+ * files under systemd, the parent's files under cgroupfs. The runtime program's cgroup
+ * code loads at the first call.
+ */
+export function setPodCgroupLimits(cgroupParent: string, driver: CgroupDriver, limits: PodCgroupLimits): void {
+  (require('../oci-runtime/cgroups') as typeof Cgroups).podCgroupManager(cgroupParent, driver === 'systemd').set(limits);
 }
