@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 /** Namespaces a pod pins by bind mount under <run_root>/ns/<kind>/<id>. */
-export const PINNABLE_KINDS = ['net', 'ipc', 'uts'] as const;
+export const PINNABLE_KINDS = ['net', 'ipc', 'uts', 'user'] as const;
 export type PinnableKind = (typeof PINNABLE_KINDS)[number];
 
 /** The parts of a bundle dir (a pause's or a container's) that mountOverlay makes. */

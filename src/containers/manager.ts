@@ -24,7 +24,7 @@ import type { RuntimeHandlers } from '../runtime/handlers';
 import type { SandboxFacts, SpecRuntimeOptions } from '../runtime/oci-config/inputs';
 import type { OciProcess, OciSpec } from '../runtime/oci-config/oci-types';
 import { ociConfig } from '../runtime/oci-config/lazy';
-import { mountOverlay } from '../runtime/rootfs/overlay';
+import { mountOverlay, rootfsIdmap } from '../runtime/rootfs/overlay';
 import { mountImages } from './image-mounts';
 import { isProcessAlive } from '../runtime/conmon/proc';
 import type { ContainerExit } from '../runtime/conmon/exit-monitor';
@@ -163,7 +163,8 @@ export class ContainerManager {
 
       containerDataDir.acquire(this.options.layout, id);
       undo.push(`removing ${dir} and its overlay`, () => containerDataDir.release(this.options.layout, id));
-      const overlay = mountOverlay(dir, hold.overlay);
+      const facts = sandboxFacts(sandbox);
+      const overlay = mountOverlay(dir, hold.overlay, facts.userns && rootfsIdmap(facts.userns));
       crashPoint('CreateContainer', 'overlay-mounted');
       const imageMounts = mountImages(config, (index) => this.options.layout.containerImageMountDir(id, index), this.options.images, undo);
       crashPoint('CreateContainer', 'image-mounts-mounted');
@@ -175,7 +176,7 @@ export class ContainerManager {
         config,
         sandboxConfig: sandbox.config,
         imageConfig: hold.image.config.config ?? {},
-        sandbox: sandboxFacts(sandbox),
+        sandbox: facts,
         rootfs: overlay.rootfs,
         container: { id, logPath, imageRef: hold.image.id, imageVolumeRoot: this.options.layout.containerVolumesDir(id), imageMountSources: imageMounts.sources, createdAt },
         runtime: { ...this.options.specOptions(), supportsRecursiveReadOnly: handler.features.recursiveReadOnlyMounts, memoryFloorBytes: handler.runtime.memoryFloorBytes },
@@ -580,5 +581,6 @@ function sandboxFacts(s: SandboxRecord): SandboxFacts {
     shmPath: s.files.shm,
     cgroupParent: s.config.linux?.cgroupParent ?? '',
     sysctls: s.config.linux?.sysctls ?? {},
+    ...(s.userns && s.pinned.user ? { userns: { ...s.userns, path: s.pinned.user } } : {}),
   };
 }

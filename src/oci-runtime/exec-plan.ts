@@ -14,8 +14,12 @@ import { loadSpec } from './spec';
 export const EXEC_PLAN_FILE = 'cradle-exec.plan';
 export const EXEC_PLAN_VERSION = 'cradle-exec-v1';
 
-/** Joined in this order, as the Node exec does (exec.ts); the mount namespace last. */
-const NAMESPACES = ['ipc', 'uts', 'net', 'cgroup', 'pid', 'mnt'];
+/**
+ * Joined in this order, as the Node exec does (exec.ts); the user namespace after all
+ * of them (joining the others needs the host's root, which the user namespace ends),
+ * and then the process's ids are the pod's.
+ */
+const NAMESPACES = ['ipc', 'uts', 'net', 'cgroup', 'pid', 'mnt', 'user'];
 
 /** The container cannot take an exec (stopped, paused): the caller reports it, no plan is written. */
 export class NotExecutable extends Error {

@@ -15,7 +15,8 @@ export function features(): Record<string, unknown> {
       'strictatime', 'suid', 'symfollow', 'sync', 'tmpcopyup', 'unbindable',
     ],
     linux: {
-      namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts'],
+      // user: joined by path only, by the native launcher (docs/launch-plan.md).
+      namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts'],
       capabilities: [...CAPABILITIES],
       cgroup: { v1: true, v2: true, systemd: false, systemdUser: false },
       seccomp: {
@@ -26,8 +27,10 @@ export function features(): Record<string, unknown> {
       },
       // process.apparmorProfile is applied where the host has AppArmor (runc reports the same).
       apparmor: { enabled: appArmorEnabled() },
+      // Bind mounts with uidMappings/gidMappings (open_tree + mount_setattr MOUNT_ATTR_IDMAP).
+      mountExtensions: { idmap: { enabled: true } },
       selinux: { enabled: false },
     },
-    annotations: { 'org.opencontainers.runtime-spec.features.v1': 'cradle-runtime', 'io.github.cradle.runtime.userns': 'unsupported' },
+    annotations: { 'org.opencontainers.runtime-spec.features.v1': 'cradle-runtime', 'io.github.cradle.runtime.userns': 'joined by path, native launcher only' },
   };
 }

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as c from '../sys/constants';
 import { capabilityBit, capabilityMask } from '../sys/capabilities';
-import { loadSpec, namespaceOf, type Mount, type Process, type Resources, type Spec } from './spec';
+import { loadSpec, namespaceOf, type IdMapping, type Mount, type Process, type Resources, type Spec } from './spec';
 import { checkSpecNamespaces } from './create';
 import { cgroupManager, hostCgroupFs, CgroupV1, CgroupV2, type CgroupFs, type CgroupManager } from './cgroups';
 import { parseMountOptions, rootfsPropagationFlag } from './mount-options';
@@ -107,10 +107,11 @@ function buildPlan(bundle: string, id: string, opts: LaunchPlanOptions): { recor
     cgroupPaths: cgroups.paths(), systemdCgroup: false,
   };
   r.push(['state', JSON.stringify(saved).slice(1)]);
-  for (const type of ['ipc', 'uts', 'network', 'pid', 'mount', 'cgroup']) {
+  for (const type of ['ipc', 'uts', 'network', 'pid', 'mount', 'cgroup', 'user']) {
     const ns = namespaceOf(spec, type);
     if (ns) r.push(['namespace', type, ns.path ?? '']);
   }
+  const userns = usernsOf(spec);
   const newCgroupNs = Boolean(namespaceOf(spec, 'cgroup') && !namespaceOf(spec, 'cgroup')!.path);
   const files = new Map<string, Buffer>();
   r.push(...cgroupRecords(cgroups, cgfs, linux.resources, bundle, files));
@@ -123,7 +124,7 @@ function buildPlan(bundle: string, id: string, opts: LaunchPlanOptions): { recor
   const after = explicitProp && (propFlag & c.MS_PRIVATE) === 0 ? propFlag : 0;
   r.push(['root-propagation', String(propFlag), String(after)]);
   const mounts = spec.mounts ?? [];
-  for (const m of mounts) r.push(...mountRecords(m, bundle, cgroups.paths(), newCgroupNs));
+  for (const m of mounts) r.push(...mountRecords(m, bundle, cgroups.paths(), newCgroupNs, userns));
   if (mounts.some((m) => path.posix.normalize(m.destination) === '/dev')) {
     const seen = new Set<string>();
     for (const dev of [...(linux.devices ?? []), ...DEFAULT_DEVICES]) {
@@ -248,11 +249,58 @@ function compileSeccomp(config: NonNullable<Spec['linux']>['seccomp'] & object):
   return program;
 }
 
+/** The maps of a joined user namespace (the launcher mounts as the host's root, then joins it). */
+interface PlanUserns {
+  uids: IdMapping[];
+  gids: IdMapping[];
+}
+
+function usernsOf(spec: Spec): PlanUserns | undefined {
+  if (!namespaceOf(spec, 'user')) return undefined;
+  const uids = spec.linux?.uidMappings ?? [];
+  const gids = spec.linux?.gidMappings ?? [];
+  if (uids.length === 0 || gids.length === 0) throw new NeedsNode('user namespace without mappings');
+  return { uids, gids };
+}
+
+function hostIdOf(maps: readonly IdMapping[], id: number): number {
+  const m = maps.find((r) => id >= r.containerID && id < r.containerID + r.size);
+  if (!m) throw new NeedsNode(`id ${id} not mapped`);
+  return m.hostID + (id - m.containerID);
+}
+
+/** "container host size" lines, as uid_map and gid_map take them. */
+export function idMapText(maps: readonly IdMapping[]): string {
+  return maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}`).join('\n');
+}
+
+/**
+ * Filesystems the launcher makes while still the host's root are owned by host ids: in
+ * a user namespace, a tmpfs root and devpts's gid are given as the host ids of the
+ * container's (the ids the container would have made them with).
+ */
+function userOwnedData(type: string, data: string[], userns: PlanUserns | undefined): string[] {
+  if (!userns || (type !== 'tmpfs' && type !== 'devpts')) return data;
+  const out = data.map((d) => {
+    const [key, value] = d.split('=', 2);
+    if ((key === 'uid' || key === 'gid') && value !== undefined && /^\d+$/.test(value)) {
+      return `${key}=${hostIdOf(key === 'uid' ? userns.uids : userns.gids, Number(value))}`;
+    }
+    return d;
+  });
+  if (type === 'tmpfs') {
+    if (!out.some((d) => d.startsWith('uid='))) out.push(`uid=${hostIdOf(userns.uids, 0)}`);
+    if (!out.some((d) => d.startsWith('gid='))) out.push(`gid=${hostIdOf(userns.gids, 0)}`);
+  }
+  return out;
+}
+
 /** One spec mount as plan records, following rootfs.ts mountEntry and mountCgroup. */
-function mountRecords(m: Mount, bundle: string, cgroupPaths: Record<string, string>, cgroupNs: boolean): string[][] {
+function mountRecords(m: Mount, bundle: string, cgroupPaths: Record<string, string>, cgroupNs: boolean, userns: PlanUserns | undefined): string[][] {
   const destination = path.posix.normalize(m.destination);
   const type = m.type ?? '';
   const opts = parseMountOptions(m.options);
+  opts.data = userOwnedData(type, opts.data, userns);
   if (destination.startsWith('/proc/') && !PROC_MOUNT_ALLOWED.has(destination)) throw new NeedsNode('mount over /proc');
   const noSymlink = type === 'proc' || type === 'sysfs' ? '1' : '0';
   const mount = (dest: string, source: string, fstype: string, flags: number, data: string, create: string, remount: number, prop: number[], noSym: string): string[] =>
@@ -282,10 +330,14 @@ function mountRecords(m: Mount, bundle: string, cgroupPaths: Record<string, stri
   }
   // "rro": the mount and every mount below it made read-only after it is made (mount_setattr).
   const rro = opts.recursiveReadOnly ? [['mount-rro', destination]] : [];
+  const idmapped = m.uidMappings !== undefined || m.gidMappings !== undefined;
+  if (idmapped && !opts.bind) throw new NeedsNode('idmapped mount that is not a bind');
   if (opts.bind) {
     const source = path.resolve(bundle, m.source ?? type);
     const extra = opts.flags & ~(c.MS_BIND | c.MS_REC | c.MS_REMOUNT);
-    return [mount(destination, source, '', c.MS_BIND | (opts.recursive ? c.MS_REC : 0), '', 'source', extra, opts.propagation, noSymlink), ...rro];
+    // The bind made, then replaced by an idmapped clone of it (launcher/idmap.c).
+    const idmap = idmapped ? [['mount-idmap', destination, idMapText(m.uidMappings ?? []), idMapText(m.gidMappings ?? []), opts.recursive ? '1' : '0']] : [];
+    return [mount(destination, source, '', c.MS_BIND | (opts.recursive ? c.MS_REC : 0), '', 'source', extra, opts.propagation, noSymlink), ...rro, ...idmap];
   }
   return [mount(destination, m.source ?? type, type, opts.flags, opts.data.join(','), 'dir', 0, opts.propagation, noSymlink), ...rro];
 }

@@ -45,6 +45,16 @@ export interface Mount {
   type?: string;
   source?: string;
   options?: string[];
+  /** OCI 1.1 idmapped mount: container ids as the mount shows them, host ids as the filesystem stores them. */
+  uidMappings?: IdMapping[];
+  gidMappings?: IdMapping[];
+}
+
+/** OCI LinuxIDMapping. */
+export interface IdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
 }
 
 export interface Hook {
@@ -114,8 +124,8 @@ export interface Seccomp {
 
 export interface Linux {
   namespaces?: Namespace[];
-  uidMappings?: unknown[];
-  gidMappings?: unknown[];
+  uidMappings?: IdMapping[];
+  gidMappings?: IdMapping[];
   devices?: DeviceNode[];
   cgroupsPath?: string;
   resources?: Resources;
@@ -211,6 +221,8 @@ export function validateSpec(raw: unknown, file = 'config.json'): Spec {
       if (!isObject(m) || typeof m.destination !== 'string') return fail(`mounts[${i}].destination`, 'is required (string)');
       if (!m.destination.startsWith('/')) fail(`mounts[${i}].destination`, `must be absolute, got ${JSON.stringify(m.destination)}`);
       if (m.options !== undefined && !isStringArray(m.options)) fail(`mounts[${i}].options`, 'must be an array of strings');
+      for (const key of ['uidMappings', 'gidMappings'] as const) if (m[key] !== undefined) checkIdMappings(m[key], `mounts[${i}].${key}`, fail);
+      if ((m.uidMappings === undefined) !== (m.gidMappings === undefined)) fail(`mounts[${i}].uidMappings`, 'uidMappings and gidMappings go together');
     });
   }
   const linux = raw.linux;
@@ -224,16 +236,17 @@ export function validateSpec(raw: unknown, file = 'config.json'): Spec {
         if (!(NAMESPACE_TYPES as readonly string[]).includes(ns.type)) fail(`linux.namespaces[${i}].type`, `unknown namespace type ${JSON.stringify(ns.type)}`);
         if (seen.has(ns.type)) fail(`linux.namespaces[${i}].type`, `namespace ${ns.type} listed twice`);
         seen.add(ns.type);
-        if (ns.type === 'user') {
-          fail(`linux.namespaces[${i}]`, 'user namespaces are not supported by cradle-runtime (a Node process cannot join or create one); use runc for this container');
+        // Only joined (the daemon pins a pod's user namespace with its maps); the native launcher joins it.
+        if (ns.type === 'user' && !ns.path) {
+          fail(`linux.namespaces[${i}]`, 'cradle-runtime joins a user namespace by path only (a new one is not supported)');
         }
         if (ns.path !== undefined && (typeof ns.path !== 'string' || !ns.path.startsWith('/'))) fail(`linux.namespaces[${i}].path`, 'must be an absolute path');
       });
     }
-    if (linux.uidMappings !== undefined || linux.gidMappings !== undefined) {
-      if ((Array.isArray(linux.uidMappings) && linux.uidMappings.length) || (Array.isArray(linux.gidMappings) && linux.gidMappings.length)) {
-        fail('linux.uidMappings', 'uid/gid mappings need a user namespace, which cradle-runtime does not support');
-      }
+    for (const key of ['uidMappings', 'gidMappings'] as const) {
+      if (linux[key] === undefined) continue;
+      checkIdMappings(linux[key], `linux.${key}`, fail);
+      if ((linux[key] as unknown[]).length > 0 && !seen.has('user')) fail(`linux.${key}`, 'mappings need a user namespace');
     }
     if (linux.seccomp !== undefined) {
       const sc = linux.seccomp;
@@ -245,6 +258,14 @@ export function validateSpec(raw: unknown, file = 'config.json'): Spec {
     if (linux.resources !== undefined && !isObject(linux.resources)) fail('linux.resources', 'must be an object');
   }
   return raw as unknown as Spec;
+}
+
+function checkIdMappings(value: unknown, key: string, fail: (key: string, problem: string) => never): void {
+  if (!Array.isArray(value)) fail(key, 'must be an array');
+  (value as unknown[]).forEach((m, i) => {
+    const ok = isObject(m) && [m.containerID, m.hostID, m.size].every((v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) < 2 ** 32);
+    if (!ok) fail(`${key}[${i}]`, 'needs containerID, hostID and size (32-bit ids)');
+  });
 }
 
 /** The namespace entry of a type, if the config lists it. */

@@ -23,7 +23,8 @@ import type { RuntimeHandler, RuntimeHandlers } from '../runtime/handlers';
 import type { SpecRuntimeOptions, PauseNamespace } from '../runtime/oci-config/inputs';
 import { ociConfig } from '../runtime/oci-config/lazy';
 import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources';
-import { mountOverlay } from '../runtime/rootfs/overlay';
+import { mountOverlay, rootfsIdmap } from '../runtime/rootfs/overlay';
+import type { PodUserns } from '../runtime/oci-config';
 import { isProcessAlive } from '../runtime/conmon/proc';
 import { setPodCgroupLimits } from '../runtime/cgroup-driver';
 import { NamespacePinner, type PinnableKind, type PinnedNamespaces } from './namespaces';
@@ -51,6 +52,7 @@ interface PauseStart {
   files: SandboxRecord['files'];
   runDir: string;
   undo: UndoStack;
+  userns: PodUserns | undefined;
 }
 
 export interface SandboxManagerOptions {
@@ -141,7 +143,10 @@ export class SandboxManager {
   /** Creates and starts a sandbox; a kubelet retry of an in-flight run gets the same id. */
   async run(config: PodSandboxConfig__Output, runtimeHandler: string, log: Logger): Promise<string> {
     validateSandboxConfig(config);
-    this.options.handlers.forNewPod(runtimeHandler);
+    const handler = this.options.handlers.forNewPod(runtimeHandler);
+    if (podUsernsOf(config) && !handler.features.userNamespaces) {
+      throw errors.invalidField(`${USERNS_FIELD}.mode`, `the runtime handler ${JSON.stringify(handler.name)} cannot run pods with their own user namespace on this node (Status lists userNamespaces: false for it)`);
+    }
     const fingerprint = createHash('sha256').update(JSON.stringify([config, runtimeHandler])).digest('hex');
     const id = randomBytes(32).toString('hex');
     return this.names.run(reservedNameOf(config), id, fingerprint, () => this.create(id, fingerprint, config, runtimeHandler, log.child({ podSandboxId: id })));
@@ -164,7 +169,8 @@ export class SandboxManager {
   private async startPause(p: PauseStart): Promise<{ created: { pid: number; conmonPid: number; conmonStartTime: string }; bundle: string }> {
     const { id, config, handler, hold, pauseCommand, bundle, undo } = p;
     // Unmounted by the run dir's release (the bundle is in it).
-    const overlay = mountOverlay(bundle, hold.overlay);
+    const sandboxUserns = p.userns ? { ...p.userns, path: p.pinned.user! } : undefined;
+    const overlay = mountOverlay(bundle, hold.overlay, sandboxUserns && rootfsIdmap(sandboxUserns));
     const ns = (kind: PinnableKind, host: boolean): PauseNamespace => (host ? 'host' : { path: p.pinned[kind]! });
     const spec = ociConfig().buildPauseSpec({
       sandboxConfig: config,
@@ -179,6 +185,7 @@ export class SandboxManager {
       sysctls: config.linux?.sysctls ?? {},
       imageRef: hold.image.id,
       runtime: this.options.specOptions(),
+      ...(sandboxUserns ? { userns: sandboxUserns } : {}),
     });
     fs.writeFileSync(bundleParts(bundle).config, JSON.stringify(spec));
     handler.runtime.prepareBundle(id, bundle);
@@ -208,6 +215,7 @@ export class SandboxManager {
     const runDir = this.options.layout.podRunDir(id);
     const handler = this.options.handlers.forNewPod(runtimeHandler);
     const hostname = config.hostname || (hostNetwork ? fs.readFileSync('/proc/sys/kernel/hostname', 'utf8').trim() : id.slice(0, 12));
+    const userns = podUsernsOf(config);
     try {
       // 1. Network plugin ready (pods on the host network do not need it).
       if (!hostNetwork) await this.options.cni.waitForReady({ timeoutMs: 30_000 });
@@ -231,7 +239,8 @@ export class SandboxManager {
       if (!hostNetwork) kinds.push('net', 'uts');
       if (!hostIpc) kinds.push('ipc');
       this.pinner.prepare();
-      const pinned = this.pinner.pin(id, kinds, hostNetwork ? undefined : hostname);
+      // With its own user namespace, the pod's network, IPC and UTS namespaces are made in it.
+      const pinned = userns ? this.pinner.pinInUserns(id, userns, hostname) : this.pinner.pin(id, kinds, hostNetwork ? undefined : hostname);
       undo.push(`unpinning namespaces of ${id}`, () => namespacePins.release(this.options.layout, id));
 
       crashPoint('RunPodSandbox', 'namespaces-pinned');
@@ -245,7 +254,7 @@ export class SandboxManager {
       const networkRunning = new Promise<void>((resolve) => { pluginStarted = resolve; });
       const networkAdded = hostNetwork ? Promise.resolve([]) : this.addNetwork(id, config, pinned.net!, undo, log, pluginStarted);
       const pauseStarted = Promise.race([networkRunning, networkAdded.then(() => undefined, () => undefined)])
-        .then(() => this.startPause({ id, config, handler, hold, pauseCommand, bundle: this.options.layout.pauseBundle(id), pinned, hostNetwork, hostIpc, pidMode, hostname, files, runDir, undo }));
+        .then(() => this.startPause({ id, config, handler, hold, pauseCommand, bundle: this.options.layout.pauseBundle(id), pinned, hostNetwork, hostIpc, pidMode, hostname, files, runDir, undo, userns }));
       const [network, pause] = await Promise.allSettled([networkAdded, pauseStarted]);
       if (network.status === 'rejected') throw network.reason;
       if (pause.status === 'rejected') throw pause.reason;
@@ -260,7 +269,7 @@ export class SandboxManager {
 
       const record: SandboxRecord = {
         id, reservedName: reservedNameOf(config), fingerprint, state: 'SANDBOX_READY', createdAt: nowNanos(),
-        runtimeHandler: handler.name, config, runDir, hostNetwork, hostIpc, pidMode, pinned, hostname, files, ips,
+        runtimeHandler: handler.name, config, runDir, hostNetwork, hostIpc, pidMode, pinned, hostname, files, ips, ...(userns ? { userns } : {}),
         pause: { pid: created.pid, conmonPid: created.conmonPid, conmonStartTime: created.conmonStartTime, bundle },
         pauseChainIds: hold.image.chainIds, pauseImageRef: hold.image.id, networkUp: !hostNetwork,
       };
@@ -466,6 +475,13 @@ function portMappingsOf(config: PodSandboxConfig__Output): PortMapping[] {
     .map((m) => normalizePortMapping({ hostPort: m.hostPort, containerPort: m.containerPort, protocol: String(m.protocol).toLowerCase(), ...(m.hostIp ? { hostIP: m.hostIp } : {}) }));
 }
 
+const USERNS_FIELD = 'config.linux.securityContext.namespaceOptions.usernsOptions';
+
+/** The pod's user namespace maps (mode POD), checked; undefined for the host's. */
+export function podUsernsOf(config: PodSandboxConfig__Output): PodUserns | undefined {
+  return ociConfig().validatePodUserns(config.linux?.securityContext?.namespaceOptions?.usernsOptions, USERNS_FIELD);
+}
+
 /** Everything that can be refused before any resource is created. */
 export function validateSandboxConfig(config: PodSandboxConfig__Output): void {
   const m = config.metadata;
@@ -482,11 +498,10 @@ export function validateSandboxConfig(config: PodSandboxConfig__Output): void {
   }
   ociConfig().checkRunAsGroupHasUser(config.linux?.securityContext ?? null, 'config.linux.securityContext');
   const ns = config.linux?.securityContext?.namespaceOptions;
-  // A pod that asked for its own user namespace (hostUsers: false) must never run in
-  // the host's: refused here, before the pause starts, as containers are.
-  const userns = ns?.usernsOptions;
-  if (userns && userns.mode !== 'NODE') {
-    throw errors.invalidField('config.linux.securityContext.namespaceOptions.usernsOptions.mode', `user namespaces (mode ${userns.mode}) are not supported by cradle`);
+  // hostUsers: false, checked before anything is made: bad maps are refused, and a pod
+  // that asked for its own user namespace never runs in the host's.
+  if (podUsernsOf(config) && (ns?.network === 'NODE' || ns?.ipc === 'NODE' || ns?.pid === 'NODE')) {
+    throw errors.invalidField(`${USERNS_FIELD}.mode`, 'a pod with its own user namespace cannot use the host\'s network, IPC or PID namespace');
   }
   ociConfig().validateSysctls(config.linux?.sysctls ?? {}, { network: ns?.network === 'NODE', ipc: ns?.ipc === 'NODE', uts: ns?.network === 'NODE' }, 'config.linux.sysctls');
 }

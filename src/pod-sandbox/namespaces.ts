@@ -6,22 +6,33 @@
 // Namespaces are per thread (runtime-notes Q1): between unshare and setns only
 // synchronous work happens on this thread, so no other JavaScript runs inside the
 // pod's namespaces. A new network namespace gets its `lo` up here too.
+// A pod with its own user namespace (hostUsers: false) has its namespaces made inside
+// it by the native launcher instead (pinInUserns): Node cannot enter a user namespace.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWUTS, MS_BIND, MS_PRIVATE, MS_REC } from '../sys/constants';
+import { spawnSync } from 'node:child_process';
+import { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWUSER, CLONE_NEWUTS, MS_BIND, MS_PRIVATE, MS_REC } from '../sys/constants';
 import { mount, setns, unshare, sethostname, setLoopbackUp } from '../sys/libc';
 import { errors, messageOf } from '../common/errors';
 import { PINNABLE_KINDS, type PinnableKind, type StateLayout } from '../common/state-layout';
 import { namespacePins } from '../runtime/resources';
+import { shippedBinary } from '../common/package-info';
+import { cleanChildEnv } from '../common/child-env';
+import type { PodUserns } from '../runtime/oci-config/userns';
 
 export type { PinnableKind } from '../common/state-layout';
-const CLONE_FLAG: Record<PinnableKind, number> = { net: CLONE_NEWNET, ipc: CLONE_NEWIPC, uts: CLONE_NEWUTS };
+const CLONE_FLAG: Record<PinnableKind, number> = { net: CLONE_NEWNET, ipc: CLONE_NEWIPC, uts: CLONE_NEWUTS, user: CLONE_NEWUSER };
 
 export type PinnedNamespaces = Partial<Record<PinnableKind, string>>;
 
 function isMountPoint(dir: string): boolean {
   const target = path.resolve(dir);
   return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((line) => line.split(' ')[4] === target);
+}
+
+/** "container host length" lines for uid_map/gid_map. */
+function mapText(maps: PodUserns['uids']): string {
+  return maps.map((m) => `${m.containerId} ${m.hostId} ${m.length}`).join('\n');
 }
 
 export class NamespacePinner {
@@ -81,6 +92,37 @@ export class NamespacePinner {
     if (failure !== undefined) {
       namespacePins.release(this.layout, id);
       throw errors.runtime(`pinning namespaces of pod sandbox ${id}: ${messageOf(failure)}`);
+    }
+    return pinned;
+  }
+
+  /**
+   * A pod's own user namespace (hostUsers: false) with its maps, and new network, IPC
+   * and UTS namespaces owned by it, all pinned (as cri-o's pinns): the pod's root has its
+   * capabilities over its network (ports below 1024, its interfaces) and its hostname.
+   * Node cannot enter a user namespace (runtime-notes Q1), so the native launcher's
+   * `__userns-pin` makes them: its child unshares the user namespace, it writes the maps
+   * from here (the host's user namespace), the child unshares the rest inside it. On
+   * failure nothing stays pinned.
+   */
+  pinInUserns(id: string, userns: PodUserns, hostname: string): PinnedNamespaces {
+    const kinds: PinnableKind[] = ['user', 'net', 'ipc', 'uts'];
+    const pinned: PinnedNamespaces = {};
+    try {
+      for (const kind of kinds) {
+        const target = this.pathOf(kind, id);
+        fs.writeFileSync(target, '', { mode: 0o444 });
+        pinned[kind] = target;
+      }
+      const helper = shippedBinary('cradle-runtime');
+      const run = spawnSync(helper, ['__userns-pin', mapText(userns.uids), mapText(userns.gids), hostname, ...kinds.map((k) => `${k}=${pinned[k]!}`)], {
+        env: cleanChildEnv(), encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      if (run.error) throw run.error;
+      if (run.status !== 0) throw new Error(run.stderr.trim() || `${helper} exited with status ${String(run.status ?? run.signal)}`);
+    } catch (err) {
+      namespacePins.release(this.layout, id);
+      throw errors.runtime(`pinning the user namespace of pod sandbox ${id}: ${messageOf(err)}`);
     }
     return pinned;
   }

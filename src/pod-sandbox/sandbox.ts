@@ -2,6 +2,7 @@
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig';
 import type { PodIp } from '../cni';
 import type { PinnedNamespaces } from './namespaces';
+import type { PodUserns } from '../runtime/oci-config/userns';
 
 export type SandboxState = 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
 export type PidMode = 'POD' | 'CONTAINER' | 'NODE';
@@ -30,6 +31,8 @@ export interface SandboxRecord {
   hostIpc: boolean;
   pidMode: PidMode;
   pinned: PinnedNamespaces;
+  /** The pod's own user namespace (hostUsers: false), pinned at pinned.user; absent = the host's. */
+  userns?: PodUserns;
   hostname: string;
   files: { resolvConf: string; hosts: string; hostname: string; shm: string };
   ips: PodIp[];

@@ -12,6 +12,7 @@ import { shippedBinary } from '../common/package-info';
 import { StateLayout } from '../common/state-layout';
 import type { SpecRuntimeOptions } from './oci-config/inputs';
 import { mountSetattrSupported } from '../sys/mount-setattr';
+import { usernsKernelSupport } from '../sys/userns-support';
 // The host facts and limits from their own modules: the spec builders (./oci-config)
 // load with the first creation.
 import { hostCapabilities, hostMinOomScoreAdj, detectCgroupFeatures } from './oci-config/host-probe';
@@ -40,15 +41,21 @@ export interface RuntimeHandler {
  * the runtime: cradle-runtime has it; another runtime is asked through its `features` command
  * (runc lists "rro" since 1.1; a runtime without the option or the command gets false).
  */
-function probeFeatures(binary: string): HandlerFeatures {
+function probeFeatures(binary: string, systemdCgroup: boolean): HandlerFeatures {
   const none = { recursiveReadOnlyMounts: false, userNamespaces: false };
   if (!mountSetattrSupported()) return none;
-  if (path.basename(binary) === 'cradle-runtime') return { ...none, recursiveReadOnlyMounts: true };
+  // A pod's user namespace: the kernel side (pinning, idmapped layers) is cradled's own.
+  const kernelUserns = usernsKernelSupport().supported;
+  // cradle-runtime joins a user namespace in its native launcher only, which has no
+  // systemd cgroup driver (the Node path cannot, and refuses such a spec).
+  if (path.basename(binary) === 'cradle-runtime') return { recursiveReadOnlyMounts: true, userNamespaces: kernelUserns && !systemdCgroup };
   const run = spawnSync(binary, ['features'], { encoding: 'utf8', timeout: 10_000 });
   if (run.status !== 0) return none;
   try {
-    const doc = JSON.parse(run.stdout) as { mountOptions?: unknown };
-    return { ...none, recursiveReadOnlyMounts: Array.isArray(doc.mountOptions) && doc.mountOptions.includes('rro') };
+    const doc = JSON.parse(run.stdout) as { mountOptions?: unknown; linux?: { namespaces?: unknown; mountExtensions?: { idmap?: { enabled?: unknown } } } };
+    // runc 1.2+: joins a user namespace by path and idmaps bind mounts (mountExtensions.idmap).
+    const userns = Array.isArray(doc.linux?.namespaces) && doc.linux.namespaces.includes('user') && doc.linux.mountExtensions?.idmap?.enabled === true;
+    return { recursiveReadOnlyMounts: Array.isArray(doc.mountOptions) && doc.mountOptions.includes('rro'), userNamespaces: kernelUserns && userns };
   } catch {
     return none;
   }
@@ -101,7 +108,7 @@ export class RuntimeHandlers {
     const runtime = ociRuntimeFor({ binary, root, systemdCgroup: cgroupDriverFor(config.runtime.cgroup_manager) === 'systemd', conmon });
     // Probed on first use (a pod's creation, a Status call), not at start: the probe loads koffi and may run the runtime.
     let features: HandlerFeatures | undefined;
-    const handler: RuntimeHandler = { name, runtime, conmon, get features() { return (features ??= probeFeatures(binary)); } };
+    const handler: RuntimeHandler = { name, runtime, conmon, get features() { return (features ??= probeFeatures(binary, cgroupDriverFor(config.runtime.cgroup_manager) === 'systemd')); } };
     this.handlers.set(name, { handler, config: { ...h } });
   }
 

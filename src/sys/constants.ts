@@ -96,11 +96,11 @@ export const SIG_SETMASK = 2;
 export interface SyscallNumbers {
   capget: number; capset: number; setgroups: number; setresuid: number; setresgid: number;
   pivot_root: number; seccomp: number; bpf: number;
-  close_range: number; move_mount: number; fsopen: number; fsconfig: number; fsmount: number; mount_setattr: number;
+  close_range: number; open_tree: number; move_mount: number; fsopen: number; fsconfig: number; fsmount: number; mount_setattr: number;
 }
 
 // Since Linux 5.1 new syscalls (move_mount and later) share one number on every architecture.
-const COMMON_NEW = { move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, close_range: 436, mount_setattr: 442 };
+const COMMON_NEW = { open_tree: 428, move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, close_range: 436, mount_setattr: 442 };
 
 // x86-64: arch/x86/entry/syscalls/syscall_64.tbl; aarch64: include/uapi/asm-generic/unistd.h.
 const SYSCALLS: Record<SupportedArch, SyscallNumbers> = {

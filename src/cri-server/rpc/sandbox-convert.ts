@@ -22,7 +22,15 @@ export function toCriSandboxStatus(s: SandboxRecord): PodSandboxStatus {
     state: s.state,
     createdAt: s.createdAt,
     network: { ip: primary?.ip ?? '', additionalIps: additional.map((i) => ({ ip: i.ip })) },
-    linux: { namespaces: { options: { network: ns?.network ?? 'POD', pid: ns?.pid ?? 'POD', ipc: ns?.ipc ?? 'POD', targetId: ns?.targetId ?? '' } } },
+    linux: {
+      namespaces: {
+        options: {
+          network: ns?.network ?? 'POD', pid: ns?.pid ?? 'POD', ipc: ns?.ipc ?? 'POD', targetId: ns?.targetId ?? '',
+          // The user namespace the pod runs in: its own with the maps it was made with, or the host's.
+          usernsOptions: s.userns ? { mode: 'POD', uids: s.userns.uids, gids: s.userns.gids } : { mode: 'NODE', uids: [], gids: [] },
+        },
+      },
+    },
     labels: s.config.labels,
     annotations: s.config.annotations,
     runtimeHandler: s.runtimeHandler,

@@ -43,7 +43,7 @@ static void child_fatal(const char *msg) {
 
 static const struct { const char *name; int flag; } NAMESPACES[] = {
   { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS }, { "net", CLONE_NEWNET },
-  { "cgroup", CLONE_NEWCGROUP }, { "pid", CLONE_NEWPID }, { "mnt", CLONE_NEWNS },
+  { "cgroup", CLONE_NEWCGROUP }, { "pid", CLONE_NEWPID }, { "mnt", CLONE_NEWNS }, { "user", CLONE_NEWUSER },
 };
 
 static int ns_flag(const char *name) {
@@ -141,13 +141,21 @@ static __attribute__((noreturn)) void child_main(int err_fd, int slave, int last
     if (write_file(f, "0", 1, 0) < 0) die("join cgroup %s", r->args[0]);
     free(f);
   }
-  for (int i = 0; i < plan.nrecs; i++) {
+  // Every namespace opened first: after the mount namespace, /proc is the container's
+  // (the user namespace is joined after it).
+  int fds[16], nfds = 0;
+  for (int i = 0; i < plan.nrecs && nfds < 16; i++) {
     struct rec *r = &plan.recs[i];
     if (strcmp(r->op, "join-namespace") != 0 || strcmp(r->args[0], "pid") == 0) continue;
-    int fd = open(r->args[1], O_RDONLY | O_CLOEXEC);
-    if (fd < 0) die("open namespace %s", r->args[1]);
-    if (setns(fd, ns_flag(r->args[0])) < 0) die("setns %s %s", r->args[0], r->args[1]);
-    close(fd);
+    fds[nfds] = open(r->args[1], O_RDONLY | O_CLOEXEC);
+    if (fds[nfds] < 0) die("open namespace %s", r->args[1]);
+    nfds++;
+  }
+  for (int i = 0, k = 0; i < plan.nrecs && k < nfds; i++) {
+    struct rec *r = &plan.recs[i];
+    if (strcmp(r->op, "join-namespace") != 0 || strcmp(r->args[0], "pid") == 0) continue;
+    if (setns(fds[k], ns_flag(r->args[0])) < 0) die("setns %s %s", r->args[0], r->args[1]);
+    close(fds[k++]);
   }
   struct proc_exec pe;
   process_setup(&plan, slave, lastcap, &pe);

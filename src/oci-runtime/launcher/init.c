@@ -122,7 +122,7 @@ void init_main(int iargc, char **iargv) {
   // In the container's cgroups before a new cgroup ns, so its cgroup is the ns root.
   // "0" to tasks moves only this (single) thread, without the threadgroup lock that
   // a cgroup.procs write takes.
-  int new_cgroupns = 0;
+  int new_cgroupns = 0, userns = -1;
   for (int i = 0; i < p->nrecs; i++) {
     struct rec *r = &p->recs[i];
     if (strcmp(r->op, "cgroup") == 0 || strcmp(r->op, "cgroup2") == 0) {
@@ -132,6 +132,12 @@ void init_main(int iargc, char **iargv) {
       free(f);
     } else if (strcmp(r->op, "namespace") == 0) {
       if (strcmp(r->args[0], "cgroup") == 0 && !*r->args[1]) new_cgroupns = 1;
+      // Opened now (a host path), joined once the root filesystem is made: the init
+      // mounts as the host's root, and the process runs as the pod's.
+      if (strcmp(r->args[0], "user") == 0 && *r->args[1]) {
+        userns = open(r->args[1], O_RDONLY | O_CLOEXEC);
+        if (userns < 0) die("open user namespace %s", r->args[1]);
+      }
       for (size_t k = 0; k < 3; k++) {
         if (strcmp(r->args[0], NS_NAMES[k][0]) != 0 || !*r->args[1]) continue;
         int fd = open(r->args[1], O_RDONLY | O_CLOEXEC);
@@ -157,6 +163,12 @@ void init_main(int iargc, char **iargv) {
     struct rec *r = &p->recs[i];
     if (strcmp(r->op, "hostname") == 0 && sethostname(r->args[0], strlen(r->args[0])) < 0) die("sethostname %s", r->args[0]);
     if (strcmp(r->op, "domainname") == 0 && setdomainname(r->args[0], strlen(r->args[0])) < 0) die("setdomainname %s", r->args[0]);
+  }
+  // The pod's user namespace (pinned with its maps): from here on every capability is
+  // one of that namespace, and process_setup's ids are its ids (uid 0 is the pod's root).
+  if (userns >= 0) {
+    if (setns(userns, CLONE_NEWUSER) < 0) die("setns user namespace");
+    close(userns);
   }
   struct proc_exec proc;
   process_setup(p, slave, lastcap, &proc);

@@ -113,6 +113,12 @@ char *resolve_path(const char *p);
 __attribute__((noreturn)) void exec_node(void);
 extern const char *const GLOBAL_VALUE_FLAGS[];
 
+// userns.c: a pod's pinned user namespace (run by the daemon) and the throwaway user
+// namespace carrying an idmapped mount's maps ("c h s" lines).
+#define USERNS_PIN_ARG "__userns-pin"
+__attribute__((noreturn)) void userns_pin_main(int argc, char **argv);
+int userns_for_maps(const char *uid_map, const char *gid_map);
+
 // exec.c: `exec --process FILE` with a matching exec plan beside FILE.
 #define EXEC_ARG "__native-exec"
 __attribute__((noreturn)) void exec_main(int argc, char **argv, int sealed);

@@ -13,7 +13,7 @@ static const struct { const char *op; int nargs; } OPS[] = {
   { "domainname", 1 }, { "rlimit", 4 }, { "user", 3 }, { "additional-gid", 1 }, { "caps", 4 }, { "ambient", 1 },
   { "no-new-privileges", 0 }, { "seccomp", 2 }, { "apparmor", 1 }, { "cwd", 1 }, { "env", 1 }, { "arg", 1 },
   { "root", 1 }, { "process-sha256", 1 }, { "init", 2 }, { "console-size", 2 }, { "join-namespace", 2 }, { "join-cgroup", 1 },
-  { "cgroup2", 2 }, { "device-program", 2 },
+  { "cgroup2", 2 }, { "device-program", 2 }, { "mount-idmap", 4 },
 };
 
 int parse_i64(const char *s, long long *out) {
@@ -43,6 +43,7 @@ static int numbers_ok(const struct rec *r) {
     { "root-propagation", { 0, 1 }, 2 }, { "mount", { 3, 6, 8 }, 3 }, { "device", { 1, 2, 3, 4, 5 }, 5 },
     { "rlimit", { 0, 1, 2 }, 3 }, { "user", { 0, 1, 2 }, 3 }, { "additional-gid", { 0 }, 1 },
     { "caps", { 0, 1, 2, 3 }, 4 }, { "ambient", { 0 }, 1 }, { "init", { 0, 1 }, 2 }, { "console-size", { 0, 1 }, 2 },
+    { "mount-idmap", { 3 }, 1 },
   };
   for (size_t i = 0; i < sizeof NUM / sizeof NUM[0]; i++) {
     if (strcmp(NUM[i].op, r->op) != 0) continue;

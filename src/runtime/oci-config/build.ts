@@ -8,13 +8,14 @@ import { buildCapabilities, ALL_CAPABILITIES } from './capabilities';
 import { injectCdiDevices } from '../cdi';
 import { buildDevices } from './devices';
 import { hostCapabilities, realHostProbe } from './host-probe';
-import type { ContainerSpecInput, ImageConfig, PauseSpecInput } from './inputs';
+import type { ContainerSpecInput, ImageConfig, PauseSpecInput, SandboxUserns } from './inputs';
+import { ociIdMappings } from './userns';
 import {
   DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, buildCriMounts, imageVolumeMounts, imageVolumes, mergeMounts,
   sandboxFileMounts, shmMount, standardMounts, type ImageVolume,
 } from './mounts';
 import { buildContainerNamespaces, buildPauseNamespaces } from './namespaces';
-import { OCI_VERSION, type OciLinux, type OciProcess, type OciSpec } from './oci-types';
+import { OCI_VERSION, type OciLinux, type OciMount, type OciProcess, type OciSpec } from './oci-types';
 import { mergeArgs, mergeEnv, resolveCwd } from './process-args';
 import { buildResources, cgroupsPath, oomScoreAdj } from './resources';
 import { buildSeccomp, chooseSeccomp } from './seccomp';
@@ -78,7 +79,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpecResu
   const apparmorProfile = resolveAppArmor(chooseAppArmor(sc?.apparmor ?? null, sc?.apparmorProfile ?? '', SC), privileged, runtime.apparmor);
 
   const readonlyRootfs = sc?.readonlyRootfs ?? false;
-  const cri = buildCriMounts(config.mounts, probe, runtime.supportsRecursiveReadOnly, container.imageMountSources);
+  const cri = buildCriMounts(config.mounts, probe, runtime.supportsRecursiveReadOnly, container.imageMountSources, sandbox.userns);
   const criDestinations = new Set(cri.mounts.map((m) => m.destination));
   const volumes = imageVolumes(imageConfig.Volumes, container.imageVolumeRoot, criDestinations);
   const base = [
@@ -86,7 +87,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpecResu
     shmMount(sandbox.shmPath),
     ...sandboxFileMounts(sandbox, readonlyRootfs),
   ];
-  const mounts = mergeMounts(base, imageVolumeMounts(volumes), cri.mounts);
+  const mounts = idmapMounts(mergeMounts(base, imageVolumeMounts(volumes), cri.mounts), sandbox.userns);
 
   const devices = buildDevices(config.devices, privileged, probe);
   const resources = buildResources(config.linux?.resources ?? null, runtime);
@@ -94,6 +95,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpecResu
 
   const linux: OciLinux = {
     namespaces: ns.namespaces,
+    ...usernsMappings(sandbox.userns),
     cgroupsPath: cgroupsPath(runtime.cgroupDriver, sandbox.cgroupParent, container.id),
     resources,
   };
@@ -151,6 +153,22 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpecResu
 }
 
 /** oom_score_adj kubelet gives sandboxes (PodInfraOOMAdj), bounded by the host minimum. */
+/** linux.uidMappings/gidMappings of a process in the pod's user namespace. */
+function usernsMappings(userns: SandboxUserns | undefined): Pick<OciLinux, 'uidMappings' | 'gidMappings'> {
+  return userns ? { uidMappings: ociIdMappings(userns.uids), gidMappings: ociIdMappings(userns.gids) } : {};
+}
+
+/**
+ * In a pod with its own user namespace, every bind mount is idmapped (KEP-127): a CRI
+ * mount with uid/gid mappings of its own keeps them, every other bind gets the pod's,
+ * so files keep the owners they have on the host as the pod's ids (host root's file is
+ * the pod root's) and what the pod writes is stored with the ids it sees.
+ */
+function idmapMounts(mounts: OciMount[], userns: SandboxUserns | undefined): OciMount[] {
+  if (!userns) return mounts;
+  return mounts.map((m) => (m.type === 'bind' && !m.uidMappings ? { ...m, uidMappings: ociIdMappings(userns.uids), gidMappings: ociIdMappings(userns.gids) } : m));
+}
+
 export const PAUSE_OOM_SCORE_ADJ = -998;
 /** cpu.shares of the pause process (the kernel minimum, as kubelet/cri-o give it). */
 export const PAUSE_CPU_SHARES = 2;
@@ -170,7 +188,7 @@ export function buildPauseSpec(input: PauseSpecInput): OciSpec {
   const { sandboxConfig, runtime } = input;
   const psc = sandboxConfig.linux?.securityContext ?? null;
   const privileged = psc?.privileged ?? false;
-  const ns = buildPauseNamespaces(input.namespaces, runtime.cgroupVersion === 2 && !privileged);
+  const ns = buildPauseNamespaces({ ...input.namespaces, ...(input.userns ? { user: { path: input.userns.path } } : {}) }, runtime.cgroupVersion === 2 && !privileged);
   const field = 'config.linux.securityContext';
   const user = resolveUser(
     psc ? { ...psc, runAsUsername: '' } : null,
@@ -194,6 +212,7 @@ export function buildPauseSpec(input: PauseSpecInput): OciSpec {
 
   const linux: OciLinux = {
     namespaces: ns.namespaces,
+    ...usernsMappings(input.userns),
     cgroupsPath: cgroupsPath(runtime.cgroupDriver, input.cgroupParent, input.sandboxId, 'config.linux.cgroupParent'),
     resources: { cpu: { shares: PAUSE_CPU_SHARES }, devices: [{ allow: false, access: 'rwm' }] },
     maskedPaths: [...DEFAULT_MASKED_PATHS],
@@ -217,7 +236,7 @@ export function buildPauseSpec(input: PauseSpecInput): OciSpec {
       ...(apparmorProfile ? { apparmorProfile } : {}),
     },
     root: { path: input.rootfs, readonly: true },
-    mounts: [...standardMounts(false), shmMount(input.shmPath)],
+    mounts: idmapMounts([...standardMounts(false), shmMount(input.shmPath)], input.userns),
     annotations: buildAnnotations(sandboxConfig.annotations, {
       type: 'sandbox',
       id: input.sandboxId,

@@ -2,7 +2,7 @@
 export { buildContainerSpec, buildPauseSpec, buildExecProcess, normalizeSignal, PAUSE_CPU_SHARES, PAUSE_OOM_SCORE_ADJ, type ContainerSpecResult } from './build';
 export type {
   ContainerSpecInput, PauseSpecInput, ImageConfig, SandboxFacts, SpecRuntimeOptions, ContainerHostInfo,
-  NamespaceRef, PauseNamespace, CgroupDriver,
+  NamespaceRef, PauseNamespace, CgroupDriver, SandboxUserns,
 } from './inputs';
 export type { OciSpec } from './oci-types';
 export { realHostProbe, hostCapabilities, hostMinOomScoreAdj, detectCgroupFeatures, type CgroupFeatures, type HostProbe, type HostDevice } from './host-probe';
@@ -10,6 +10,7 @@ export { ALL_CAPABILITIES, CRIO_DEFAULT_CAPABILITIES, CONTAINERD_DEFAULT_CAPABIL
 export { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, type ImageVolume } from './mounts';
 export { buildResources, oomScoreAdj, parseUlimit, cgroupsPath } from './resources';
 export { validateSysctls } from './sysctls';
+export { validatePodUserns, hostIdOf, type PodUserns, type IdMapping } from './userns';
 export { ANNOTATIONS, readRecoveryAnnotations, type RecoveryInfo } from './annotations';
 export { checkRunAsGroupHasUser, type ResolvedUser } from './user';
 export { DEFAULT_SECCOMP_PROFILE } from './seccomp-default';

@@ -6,6 +6,12 @@ import type { AppArmorHost } from './apparmor';
 import type { OciRlimit } from './oci-types';
 import type { HostProbe } from './host-probe';
 import type { SeccompProfile } from './seccomp-profile';
+import type { PodUserns } from './userns';
+
+/** A pod's own user namespace (hostUsers: false): pinned at `path`, with its maps. */
+export interface SandboxUserns extends PodUserns {
+  path: string;
+}
 
 /** The `config` object of an OCI image config (the fields the runtime uses). */
 export interface ImageConfig {
@@ -47,6 +53,8 @@ export interface SandboxFacts {
   cgroupParent: string;
   /** Pod-level sysctls (PodSandboxConfig.linux.sysctls). */
   sysctls?: Record<string, string>;
+  /** The pod's user namespace; absent = the host's. */
+  userns?: SandboxUserns;
 }
 
 export type CgroupDriver = 'cgroupfs' | 'systemd';
@@ -143,4 +151,6 @@ export interface PauseSpecInput {
   sysctls?: Record<string, string>;
   imageRef?: string;
   runtime: SpecRuntimeOptions;
+  /** The pod's user namespace, joined by the pause; absent = the host's. */
+  userns?: SandboxUserns;
 }

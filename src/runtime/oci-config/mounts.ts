@@ -7,6 +7,7 @@ import { errors } from '../../common/errors';
 import type { Mount__Output } from '../../generated/runtime/v1/Mount';
 import type { HostProbe } from './host-probe';
 import type { OciMount } from './oci-types';
+import { ociIdMappings, validateMountMappings, type PodUserns } from './userns';
 
 /** containerd's default masked paths (also cri-o's). */
 export const DEFAULT_MASKED_PATHS: readonly string[] = [
@@ -74,13 +75,19 @@ const IMAGE_MOUNT_OPTIONS = ['rbind', 'rprivate', 'ro', 'nosuid', 'nodev', 'noex
  */
 export function buildCriMounts(
   mounts: readonly Mount__Output[], probe: HostProbe, supportsRecursiveReadOnly: boolean, imageSources: ReadonlyMap<number, string> = new Map(),
+  userns?: PodUserns,
 ): CriMountsResult {
   const out: OciMount[] = [];
   let rootfsPropagation: CriMountsResult['rootfsPropagation'];
   const seen = new Set<string>();
   mounts.forEach((m, i) => {
     const f = `config.mounts[${i}]`;
-    if (m.uidMappings.length > 0 || m.gidMappings.length > 0) throw errors.invalidField(`${f}.uidMappings`, 'ID-mapped mounts are not supported by cradle');
+    const idmapped = m.uidMappings.length > 0 || m.gidMappings.length > 0;
+    if (idmapped && !userns) throw errors.invalidField(`${f}.uidMappings`, 'idmapped mounts are only supported in a pod with its own user namespace');
+    const mappings = idmapped ? {
+      uidMappings: ociIdMappings(validateMountMappings(m.uidMappings, `${f}.uidMappings`)),
+      gidMappings: ociIdMappings(validateMountMappings(m.gidMappings, `${f}.gidMappings`)),
+    } : {};
     if (!m.containerPath.startsWith('/')) throw errors.invalidField(`${f}.containerPath`, `${JSON.stringify(m.containerPath)} is not an absolute path`);
     const destination = path.posix.normalize(m.containerPath).replace(/(.)\/$/, '$1');
     if (destination === '/') throw errors.invalidField(`${f}.containerPath`, 'cannot mount over the container root');
@@ -116,7 +123,7 @@ export function buildCriMounts(
       options.push('rro');
     }
     // selinux_relabel is ignored: cradle does not run with SELinux.
-    out.push({ destination, type: 'bind', source, options });
+    out.push({ destination, type: 'bind', source, options, ...mappings });
   });
   const result: CriMountsResult = { mounts: out };
   if (rootfsPropagation) result.rootfsPropagation = rootfsPropagation;

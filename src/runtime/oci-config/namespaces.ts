@@ -28,7 +28,7 @@ function join(type: OciNamespaceType, ref: NamespaceRef | undefined, out: OciNam
  * - pid: POD (the CRI's zero value, so the default) = the pod's shared one; CONTAINER = a new one; NODE = host;
  *   TARGET = the target container's (path supplied by the caller).
  * - mount: always new. cgroup: new on cgroup v2 (not for privileged containers).
- * - user: only NODE (no user namespace) is supported.
+ * - user: the pod's pinned one when the pod has it (POD), else the host's (NODE).
  */
 export function buildContainerNamespaces(
   opts: NamespaceOption__Output | null,
@@ -78,16 +78,21 @@ export function buildContainerNamespaces(
       throw errors.invalidField(`${FIELD}.pid`, `unknown mode ${String(pid)}`);
   }
 
+  // Every container of a pod with its own user namespace is in it (the kubelet sends
+  // the pod's options again); a container cannot have one of its own or leave the pod's.
   const userns = opts?.usernsOptions;
-  if (userns && userns.mode !== 'NODE') {
-    throw errors.invalidField(`${FIELD}.usernsOptions.mode`, `user namespaces (mode ${userns.mode}) are not supported by cradle`);
+  if (userns && userns.mode !== 'NODE' && userns.mode !== 'POD') {
+    throw errors.invalidField(`${FIELD}.usernsOptions.mode`, `user namespace mode ${userns.mode} is not supported (a container joins its pod's)`);
   }
+  if (userns?.mode === 'POD' && !sandbox.userns) throw errors.invalidField(`${FIELD}.usernsOptions.mode`, 'the pod sandbox has no user namespace of its own (it runs in the host\'s)');
+  if (userns?.mode === 'NODE' && sandbox.userns) throw errors.invalidField(`${FIELD}.usernsOptions.mode`, 'the pod sandbox has a user namespace: its containers cannot run in the host\'s');
+  if (sandbox.userns) ns.push({ type: 'user', path: sandbox.userns.path });
   if (cgroupNamespace) ns.push({ type: 'cgroup' });
   return { namespaces: ns, hostNetwork, hostIpc, hostPid, hostUts };
 }
 
 /** Namespaces of the pause process: each is joined (pinned path), the host's, or new. */
-export function buildPauseNamespaces(n: Record<'network' | 'ipc' | 'uts' | 'pid', PauseNamespace>, cgroupNamespace: boolean): ContainerNamespaces {
+export function buildPauseNamespaces(n: Record<'network' | 'ipc' | 'uts' | 'pid', PauseNamespace> & { user?: { path: string } }, cgroupNamespace: boolean): ContainerNamespaces {
   const ns: OciNamespace[] = [{ type: 'mount' }];
   const one = (type: OciNamespaceType, ref: PauseNamespace): boolean => {
     if (ref === 'host') return true;
@@ -98,6 +103,7 @@ export function buildPauseNamespaces(n: Record<'network' | 'ipc' | 'uts' | 'pid'
   const hostIpc = one('ipc', n.ipc);
   const hostUts = one('uts', n.uts);
   const hostPid = one('pid', n.pid);
+  if (n.user) ns.push({ type: 'user', path: n.user.path });
   if (cgroupNamespace) ns.push({ type: 'cgroup' });
   return { namespaces: ns, hostNetwork, hostIpc, hostPid, hostUts };
 }

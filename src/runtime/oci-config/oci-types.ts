@@ -61,11 +61,21 @@ export interface OciRlimit {
   soft: number;
 }
 
+/** OCI LinuxIDMapping. */
+export interface OciIdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
 export interface OciMount {
   destination: string;
   type?: string;
   source?: string;
   options?: string[];
+  /** OCI 1.1 idmapped mount (a bind shown through these maps). */
+  uidMappings?: OciIdMapping[];
+  gidMappings?: OciIdMapping[];
 }
 
 export type OciNamespaceType = 'pid' | 'network' | 'mount' | 'ipc' | 'uts' | 'user' | 'cgroup';
@@ -146,6 +156,8 @@ export interface OciSeccomp {
 
 export interface OciLinux {
   namespaces: OciNamespace[];
+  uidMappings?: OciIdMapping[];
+  gidMappings?: OciIdMapping[];
   devices?: OciDevice[];
   cgroupsPath?: string;
   resources?: OciResources;

@@ -10,6 +10,8 @@ import { MOUNT_ATTR_RDONLY, mountSetattrFd, mountSetattrSupported } from '../../
 import { errors, messageOf } from '../../common/errors';
 import { bundleParts } from '../../common/state-layout';
 import type { OverlayLowers } from '../../image/layer-store';
+import { hostIdOf } from '../oci-config/userns';
+import type { SandboxUserns } from '../oci-config/inputs';
 
 export interface OverlayRootfs {
   /** The mounted root filesystem. */
@@ -22,14 +24,38 @@ export interface OverlayRootfs {
  * Mounts an image's lowers (top-most first, relative to their root: the image
  * layer's short links, so any layer count fits) with a fresh upper under dir.
  */
-export function mountOverlay(dir: string, lowers: OverlayLowers): OverlayRootfs {
+/** A pod's user namespace, for a root filesystem its root owns (hostUsers: false). */
+export interface RootfsIdmap {
+  /** The pinned user namespace whose maps idmap the image's layers. */
+  usernsPath: string;
+  /** Host ids of the pod's root: owner of the (empty) upper dir, where its writes land. */
+  rootUid: number;
+  rootGid: number;
+}
+
+/** The idmap of a root filesystem in the pod's user namespace: its layers shown as the pod's ids. */
+export function rootfsIdmap(userns: SandboxUserns): RootfsIdmap {
+  return { usernsPath: userns.path, rootUid: hostIdOf(userns.uids, 0)!, rootGid: hostIdOf(userns.gids, 0)! };
+}
+
+export function mountOverlay(dir: string, lowers: OverlayLowers, idmap?: RootfsIdmap): OverlayRootfs {
   if (lowers.lowers.length === 0) throw errors.runtime(`mounting a root filesystem in ${dir}: the image has no layers`);
   const { rootfs, upper, work } = bundleParts(dir);
   for (const d of [rootfs, upper, work]) fs.mkdirSync(d, { recursive: true, mode: 0o755 });
+  let usernsFd: number | undefined;
   try {
-    mountOverlayFs({ target: rootfs, lowerRoot: lowers.root, lowers: lowers.lowers, upper, work });
+    if (idmap) {
+      // The layers are idmapped, the upper is not (overlayfs works in it as the host's
+      // root, whom the maps cannot show): files written in the container are stored
+      // with the host ids of the pod's, so its root must own the upper's root.
+      fs.chownSync(upper, idmap.rootUid, idmap.rootGid);
+      usernsFd = fs.openSync(idmap.usernsPath, 'r');
+    }
+    mountOverlayFs({ target: rootfs, lowerRoot: lowers.root, lowers: lowers.lowers, upper, work, ...(usernsFd !== undefined ? { idmapUsernsFd: usernsFd } : {}) });
   } catch (err) {
     throw errors.runtime(`mounting the overlay root filesystem at ${rootfs}: ${messageOf(err)}`);
+  } finally {
+    if (usernsFd !== undefined) fs.closeSync(usernsFd);
   }
   return { rootfs, upper, work };
 }

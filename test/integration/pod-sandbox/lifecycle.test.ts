@@ -157,8 +157,8 @@ describe('pod sandbox lifecycle', () => {
       [podConfig('dns', { dnsConfig: { servers: ['not an ip'] } }), /config\.dnsConfig\.servers/],
       // A pod group without a pod user (containerd refuses it; critest's container case, at pod level).
       [podConfig('rungroup', { linux: { cgroupParent: '/cradle-test-pods', securityContext: { runAsGroup: { value: '1002' } } } }), /^config\.linux\.securityContext\.runAsGroup: set without runAsUser/],
-      // hostUsers: false: the pod must not run in the host's user namespace.
-      [podConfig('userns', { linux: { securityContext: { namespaceOptions: { usernsOptions: { mode: 'POD', uids: [{ hostId: 100000, containerId: 0, length: 65536 }], gids: [{ hostId: 100000, containerId: 0, length: 65536 }] } } } } }), /usernsOptions\.mode: user namespaces \(mode POD\) are not supported/],
+      // hostUsers: false with maps giving the pod the host's root (user-namespaces.test.ts has the rest).
+      [podConfig('userns', { linux: { securityContext: { namespaceOptions: { usernsOptions: { mode: 'POD', uids: [{ hostId: 0, containerId: 0, length: 65536 }], gids: [{ hostId: 100000, containerId: 0, length: 65536 }] } } } } }), /usernsOptions\.uids\[0\]\.hostId: maps the host's root uid 0/],
       [podConfig('handler'), /unknown runtime handler "kata"/, 'kata'],
     ];
     for (const [config, pattern, handler] of cases) {

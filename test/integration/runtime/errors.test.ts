@@ -49,12 +49,23 @@ test('unknown capability', { skip }, (t) => {
   expectCreateFails(ctr, /process\.capabilities\.bounding: unknown capability "CAP_FLY"/);
 });
 
-test('user namespaces are refused with a clear error', { skip }, (t) => {
+test('a new user namespace is refused with a clear error', { skip }, (t) => {
   const ctr = new TestContainer('cradle', 'userns', ['true']);
   t.after(() => ctr.cleanup());
   ctr.spec.linux!.namespaces!.push({ type: 'user' });
   ctr.writeSpec();
-  expectCreateFails(ctr, /user namespaces are not supported/);
+  expectCreateFails(ctr, /joins a user namespace by path only/);
+});
+
+test('the Node path never runs a spec with a user namespace in the host\'s', { skip }, (t) => {
+  const ctr = new TestContainer('cradle', 'userns-node', ['true']);
+  t.after(() => ctr.cleanup());
+  ctr.launcher = 'node'; // Node cannot setns(CLONE_NEWUSER): only the native launcher joins one
+  ctr.spec.linux!.namespaces!.push({ type: 'user', path: '/proc/self/ns/user' });
+  ctr.spec.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  ctr.spec.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  ctr.writeSpec();
+  expectCreateFails(ctr, /user namespaces and idmapped mounts need the native launcher/);
 });
 
 test('memory limit below the Node init floor is rejected before anything is created (Node path)', { skip }, (t) => {

@@ -97,7 +97,19 @@ test('mounts: bad CRI mounts are INVALID_ARGUMENT naming the index', () => {
   assert.throws(() => buildCriMounts([mount({ hostPath: 'rel' })], ok, true), /hostPath: "rel" is not an absolute path/);
   assert.throws(() => buildCriMounts([mount({ containerPath: '/' })], ok, true), /cannot mount over the container root/);
   assert.throws(() => buildCriMounts([mount({}), mount({ containerPath: '/data/' })], ok, true), /config\.mounts\[1\]\.containerPath: \/data is mounted twice/);
-  assert.throws(() => buildCriMounts([mount({ uidMappings: [{ hostId: 1, containerId: 0, length: 1 }] })], ok, true), /ID-mapped mounts are not supported/);
+  assert.throws(() => buildCriMounts([mount({ uidMappings: [{ hostId: 1, containerId: 0, length: 1 }] })], ok, true),
+    /config\.mounts\[0\]\.uidMappings: idmapped mounts are only supported in a pod with its own user namespace/);
+});
+
+test('mounts: a CRI mount\'s own uid/gid mappings in a pod with a user namespace, checked', () => {
+  const userns = { uids: [{ containerId: 0, hostId: 100000, length: 65536 }], gids: [{ containerId: 0, hostId: 100000, length: 65536 }] };
+  const maps = { uidMappings: [{ hostId: 5000, containerId: 0, length: 10 }], gidMappings: [{ hostId: 6000, containerId: 0, length: 10 }] };
+  const [m] = buildCriMounts([mount(maps)], fakeProbe(), true, new Map(), userns).mounts;
+  assert.deepEqual(m!.uidMappings, [{ containerID: 0, hostID: 5000, size: 10 }]);
+  assert.deepEqual(m!.gidMappings, [{ containerID: 0, hostID: 6000, size: 10 }]);
+  const overlapping = { ...maps, gidMappings: [{ hostId: 6000, containerId: 0, length: 10 }, { hostId: 7000, containerId: 5, length: 10 }] };
+  assert.throws(() => buildCriMounts([mount(overlapping)], fakeProbe(), true, new Map(), userns), /config\.mounts\[0\]\.gidMappings: container gid ranges overlap/);
+  assert.throws(() => buildCriMounts([mount({ ...maps, uidMappings: [] })], fakeProbe(), true, new Map(), userns), /uidMappings: at least one uid mapping/);
 });
 
 test('mounts: an image mount binds what the caller mounted for it, read-only and noexec', () => {

@@ -59,11 +59,34 @@ test('namespaces: CONTAINER ipc is private; TARGET network is invalid', () => {
   assert.throws(() => buildContainerNamespaces(opts({ network: 'TARGET' }), sb, undefined, false), /namespaceOptions\.network: mode TARGET/);
 });
 
-test('namespaces: cgroup namespace on v2, user namespaces refused', () => {
+test('namespaces: cgroup namespace on v2; the pod\'s user namespace joined, never left or asked for without one', () => {
   assert.ok(buildContainerNamespaces(opts({}), sb, undefined, true).namespaces.some((n) => n.type === 'cgroup'));
-  assert.throws(() => buildContainerNamespaces(opts({ usernsOptions: { mode: 'POD', uids: [], gids: [] } }), sb, undefined, false),
-    /usernsOptions\.mode: user namespaces \(mode POD\) are not supported/);
+  const podMode = opts({ usernsOptions: { mode: 'POD', uids: [], gids: [] } });
+  assert.throws(() => buildContainerNamespaces(podMode, sb, undefined, false), /usernsOptions\.mode: the pod sandbox has no user namespace of its own/);
   assert.doesNotThrow(() => buildContainerNamespaces(opts({ usernsOptions: { mode: 'NODE', uids: [], gids: [] } }), sb, undefined, false));
+  assert.ok(!buildContainerNamespaces(null, sb, undefined, false).namespaces.some((n) => n.type === 'user'));
+  const maps = [{ containerId: 0, hostId: 100000, length: 65536 }];
+  const withUserns = { ...sb, userns: { path: '/run/cradle/ns/user/sandbox0123', uids: maps, gids: maps } };
+  for (const o of [podMode, null]) {
+    assert.deepEqual(buildContainerNamespaces(o, withUserns, undefined, false).namespaces.find((n) => n.type === 'user'), { type: 'user', path: '/run/cradle/ns/user/sandbox0123' });
+  }
+  assert.throws(() => buildContainerNamespaces(opts({ usernsOptions: { mode: 'NODE', uids: [], gids: [] } }), withUserns, undefined, false), /cannot run in the host's/);
+  assert.throws(() => buildContainerNamespaces(opts({ usernsOptions: { mode: 'CONTAINER', uids: [], gids: [] } }), withUserns, undefined, false), /mode CONTAINER is not supported/);
+});
+
+test('full spec in a pod with a user namespace: the maps, and every bind idmapped with the pod\'s unless it has its own', () => {
+  const maps = [{ containerId: 0, hostId: 100000, length: 65536 }];
+  const input = containerInput();
+  input.sandbox = { ...input.sandbox, userns: { path: '/run/cradle/ns/user/sandbox0123', uids: maps, gids: maps } };
+  const { spec } = buildContainerSpec(input);
+  const oci = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  assert.deepEqual(spec.linux.uidMappings, oci);
+  assert.deepEqual(spec.linux.gidMappings, oci);
+  const binds = spec.mounts.filter((m) => m.type === 'bind');
+  assert.ok(binds.length > 0);
+  for (const m of binds) assert.deepEqual([m.uidMappings, m.gidMappings], [oci, oci], m.destination);
+  for (const m of spec.mounts.filter((x) => x.type !== 'bind')) assert.equal(m.uidMappings, undefined, m.destination);
+  assert.equal(buildContainerSpec(containerInput()).spec.linux.uidMappings, undefined, 'none without a user namespace');
 });
 
 test('full spec: hostname only with the pod UTS namespace', () => {

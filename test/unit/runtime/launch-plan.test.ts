@@ -27,7 +27,7 @@ function records(dir: string): string[][] {
     id: 1, 'config-sha256': 1, bundle: 1, rootfs: 1, state: 1, namespace: 2, cgroup: 3, 'cgroup-write': 3, 'oom-score-adj': 1,
     terminal: 1, 'root-propagation': 2, mount: 9, 'mount-rro': 1, mkdir: 1, symlink: 2, device: 6, 'dev-symlinks': 0, sysctl: 2, 'readonly-path': 1,
     'masked-path': 1, 'readonly-root': 0, hostname: 1, domainname: 1, rlimit: 4, user: 3, 'additional-gid': 1, caps: 4, ambient: 1,
-    'no-new-privileges': 0, seccomp: 2, apparmor: 1, cwd: 1, env: 1, arg: 1, cgroup2: 2, 'device-program': 2,
+    'no-new-privileges': 0, seccomp: 2, apparmor: 1, cwd: 1, env: 1, arg: 1, cgroup2: 2, 'device-program': 2, 'mount-idmap': 4,
   };
   return planRecords(path.join(dir, PLAN_FILE), PLAN_VERSION, arity);
 }
@@ -71,6 +71,37 @@ test('the plan: header, cgroups, limits without the Node floor, rootfs, process,
   const program = fs.readFileSync(file!);
   assert.equal(program.length % 8, 0);
   assert.equal(crypto.createHash('sha256').update(program).digest('hex'), digest);
+});
+
+test('a joined user namespace: its record, idmapped binds, host-owned tmpfs and devpts ids in the pod\'s range', { skip }, (t) => {
+  const { dir, spec } = bundle(t);
+  const maps = [{ containerID: 0, hostID: 100000, size: 65536 }, { containerID: 65536, hostID: 300000, size: 10 }];
+  spec.linux!.namespaces!.push({ type: 'user', path: '/run/cradle/ns/user/pod' });
+  spec.linux!.uidMappings = maps;
+  spec.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+  spec.mounts!.push({ destination: '/data', type: 'bind', source: 'data', options: ['rbind', 'rw'], uidMappings: maps, gidMappings: maps });
+  spec.mounts!.push({ destination: '/plain', type: 'bind', source: 'data', options: ['bind', 'ro'] });
+  spec.mounts!.push({ destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['mode=1777', 'uid=1000'] });
+  writeSpec(dir, spec);
+  assert.equal(writeLaunchPlan(dir, 'ctr'), true);
+  const r = records(dir);
+  assert.deepEqual(r.filter((x) => x[0] === 'namespace' && x[1] === 'user'), [['namespace', 'user', '/run/cradle/ns/user/pod']]);
+  const at = r.findIndex((m) => m[0] === 'mount' && m[1] === '/data');
+  // Right after its bind: the maps as uid_map/gid_map lines, recursive as the bind is.
+  assert.deepEqual(r[at + 1], ['mount-idmap', '/data', '0 100000 65536\n65536 300000 10', '0 100000 65536\n65536 300000 10', '1']);
+  assert.equal(r.filter((x) => x[0] === 'mount-idmap').length, 1, 'a bind without maps is not idmapped');
+  const data = (dest: string) => r.find((m) => m[0] === 'mount' && m[1] === dest)![5];
+  // The launcher mounts as the host's root: a tmpfs is given to the pod's root (or the uid asked, mapped).
+  assert.equal(data('/scratch'), 'mode=1777,uid=101000,gid=200000');
+  assert.match(data('/dev')!, /(^|,)uid=100000,gid=200000$/);
+  assert.match(data('/dev/pts')!, /(^|,)gid=200005(,|$)/, 'devpts gid=5 is the pod\'s tty group');
+  assert.doesNotMatch(data('/dev/pts')!, /uid=/);
+
+  // A new user namespace, or one without maps, is not something the launcher does.
+  const s = JSON.parse(JSON.stringify(spec)) as Spec;
+  delete s.linux!.uidMappings;
+  writeSpec(dir, s);
+  assert.equal(writeLaunchPlan(dir, 'ctr'), false, 'no maps');
 });
 
 test('specs for the Node path get no plan, and a stale plan is removed', { skip }, (t) => {

@@ -36,8 +36,18 @@ test('config validation names the offending key', () => {
   assert.throws(() => validateSpec(bad((s) => { s.mounts[0].destination = 'proc'; })), /mounts\[0\]\.destination: must be absolute/);
   assert.throws(() => validateSpec(bad((s) => { s.linux.namespaces.push({ type: 'pid' }); })), /listed twice/);
   assert.throws(() => validateSpec(bad((s) => { s.linux.namespaces.push({ type: 'bogus' }); })), /unknown namespace type "bogus"/);
-  assert.throws(() => validateSpec(bad((s) => { s.linux.namespaces.push({ type: 'user' }); })), /user namespaces are not supported/);
-  assert.throws(() => validateSpec(bad((s) => { s.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]; })), /need a user namespace/);
+  assert.throws(() => validateSpec(bad((s) => { s.linux.namespaces.push({ type: 'user' }); })), /joins a user namespace by path only/);
+  assert.throws(() => validateSpec(bad((s) => { s.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]; })), /linux\.uidMappings: mappings need a user namespace/);
+  assert.throws(() => validateSpec(bad((s) => { s.linux.namespaces.push({ type: 'user', path: '/run/ns/user/x' }); s.linux.uidMappings = [{ containerID: 0, hostID: -1, size: 1 }]; })),
+    /linux\.uidMappings\[0\]: needs containerID, hostID and size/);
+  assert.throws(() => validateSpec(bad((s) => { s.mounts[0].uidMappings = [{ containerID: 0, hostID: 1, size: 1 }]; })), /mounts\[0\]\.uidMappings: uidMappings and gidMappings go together/);
+  assert.doesNotThrow(() => validateSpec(bad((s) => {
+    s.linux.namespaces.push({ type: 'user', path: '/run/ns/user/x' });
+    s.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.mounts[0].uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.mounts[0].gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  })), 'a joined user namespace with its maps, and an idmapped mount');
   assert.throws(() => validateSpec(bad((s) => { s.linux.seccomp.listenerPath = '/x'; })), /SCMP_ACT_NOTIFY/);
 });
 

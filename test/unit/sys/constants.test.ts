@@ -11,14 +11,14 @@ import { seccompArches } from '../../../src/sys/seccomp';
 test('x86-64 syscall numbers are the kernel\'s', () => {
   assert.deepEqual({ ...syscallNumbers('x64') }, {
     capget: 125, capset: 126, setgroups: 116, setresuid: 117, setresgid: 119, pivot_root: 155, seccomp: 317, bpf: 321,
-    move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, close_range: 436, mount_setattr: 442,
+    open_tree: 428, move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, close_range: 436, mount_setattr: 442,
   });
 });
 
 test('aarch64 syscall numbers are the kernel\'s (asm-generic)', () => {
   assert.deepEqual({ ...syscallNumbers('arm64') }, {
     capget: 90, capset: 91, setgroups: 159, setresuid: 147, setresgid: 149, pivot_root: 41, seccomp: 277, bpf: 280,
-    move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, close_range: 436, mount_setattr: 442,
+    open_tree: 428, move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, close_range: 436, mount_setattr: 442,
   });
 });
 

@@ -1,0 +1,224 @@
+// Pods with their own user namespace (KEP-127, hostUsers: false) through cradled: the
+// pod's root is an unprivileged host uid, its network, IPC and UTS namespaces are the
+// user namespace's, its root filesystem and volumes are idmapped, and nothing is left
+// after the pod is removed.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { PodFixture } from '../../helpers/pod-fixture';
+import { mountsContaining } from '../../helpers/pod-network';
+import { grpcError } from '../../helpers/cri-client';
+import type { PodSandboxConfig } from '../../../src/generated/runtime/v1/PodSandboxConfig';
+import type { UserNamespace } from '../../../src/generated/runtime/v1/UserNamespace';
+
+const f = new PodFixture('cradle-tun0', '10.231.0.0/24');
+// A range no other test or host account uses: the pod's uid 0 is host uid BASE.
+const BASE = 2_000_000_000;
+const LEN = 65536;
+const podUserns = (base = BASE): UserNamespace => ({
+  mode: 'POD',
+  uids: [{ containerId: 0, hostId: base, length: LEN }],
+  gids: [{ containerId: 0, hostId: base, length: LEN }],
+});
+const usernsPod = (userns: UserNamespace = podUserns()): Partial<PodSandboxConfig> => ({
+  linux: { cgroupParent: f.cgroupParent, securityContext: { namespaceOptions: { usernsOptions: userns } } },
+});
+
+/** Uid: and Gid: lines of a host pid, as the host sees them (real, effective, saved, fs). */
+function hostIds(pid: number): { uid: number; gid: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)![1]);
+  return { uid: field('Uid'), gid: field('Gid') };
+}
+
+before(async () => {
+  await f.start();
+});
+after(async () => {
+  await f.stop();
+});
+
+describe('user namespaces (hostUsers: false)', () => {
+  let dir = '';
+  let pod: { id: string; config: PodSandboxConfig };
+  let info: { pinnedNamespaces: Record<string, string>; pause: { pid: number } };
+
+  const exec = async (id: string, script: string): Promise<string> => {
+    const r = await f.cri.runtime.ExecSync({ containerId: id, cmd: ['sh', '-c', script], timeout: 30 });
+    return (r.stdout.toString() + r.stderr.toString()).trim();
+  };
+  const containerPid = async (id: string): Promise<number> =>
+    (JSON.parse((await f.cri.runtime.ContainerStatus({ containerId: id, verbose: true })).info.info!) as { pid: number }).pid;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-userns-'));
+    fs.chmodSync(dir, 0o755);
+    fs.mkdirSync(path.join(dir, 'vol'));
+    fs.mkdirSync(path.join(dir, 'secret'));
+    fs.writeFileSync(path.join(dir, 'secret', 'key'), 'host secret\n', { mode: 0o600 });
+    pod = await f.runPod('userns', usernsPod());
+    info = JSON.parse((await f.cri.runtime.PodSandboxStatus({ podSandboxId: pod.id, verbose: true })).info.info!) as typeof info;
+  });
+  after(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('Status reports userNamespaces for the default handler', async () => {
+    const s = await f.cri.runtime.Status({});
+    assert.equal(s.runtimeHandlers.find((h) => h.name === '')?.features?.userNamespaces, true);
+  });
+
+  it('the pause runs in a pinned user namespace that owns the pod\'s network, IPC and UTS namespaces, reported by PodSandboxStatus', async () => {
+    const status = await f.cri.runtime.PodSandboxStatus({ podSandboxId: pod.id });
+    const opts = status.status!.linux!.namespaces!.options!.usernsOptions!;
+    assert.equal(opts.mode, 'POD');
+    assert.deepEqual(opts.uids, [{ containerId: 0, hostId: BASE, length: LEN }]);
+    assert.deepEqual(opts.gids, [{ containerId: 0, hostId: BASE, length: LEN }]);
+    const pausePid = info.pause.pid;
+    assert.equal(fs.readlinkSync(`/proc/${pausePid}/ns/user`), `user:[${fs.statSync(info.pinnedNamespaces.user!).ino}]`);
+    assert.notEqual(fs.readlinkSync(`/proc/${pausePid}/ns/user`), fs.readlinkSync('/proc/self/ns/user'));
+    assert.equal(fs.readFileSync(`/proc/${pausePid}/uid_map`, 'utf8').trim().split(/\s+/).join(' '), `0 ${BASE} ${LEN}`);
+    assert.equal(fs.readFileSync(`/proc/${pausePid}/gid_map`, 'utf8').trim().split(/\s+/).join(' '), `0 ${BASE} ${LEN}`);
+    // The pause image runs as its own user (65535 in the pod): a host uid of the pod's range.
+    const ids = hostIds(pausePid);
+    assert.ok(ids.uid >= BASE && ids.uid < BASE + LEN, `pause host uid ${ids.uid}`);
+  });
+
+  it('a container\'s root is the mapped unprivileged host uid; inside, id -u is 0 and its caps act on the pod\'s network', async () => {
+    const id = await f.runContainer(pod, f.containerConfig('root', ['sleep', '1000']));
+    await f.waitForState(id, 'CONTAINER_RUNNING');
+    const pid = await containerPid(id);
+    assert.deepEqual(hostIds(pid), { uid: BASE, gid: BASE }, 'the host sees the pod\'s uid 0 as BASE');
+    assert.equal(fs.readlinkSync(`/proc/${pid}/ns/user`), fs.readlinkSync(`/proc/${info.pause.pid}/ns/user`), 'the container joins the pod\'s user namespace');
+    assert.equal(await exec(id, 'id -u; id -g'), '0\n0');
+    assert.equal((await exec(id, 'cat /proc/self/uid_map')).split(/\s+/).join(' '), `0 ${BASE} ${LEN}`);
+    // The image's files are root's in the pod (idmapped layers, no copy).
+    assert.match(await exec(id, 'ls -ln /bin/busybox'), /^\S+\s+\d+\s+0\s+0\s/);
+    assert.equal(await exec(id, 'touch /made-here && echo ok'), 'ok', 'the pod\'s root writes its root filesystem');
+    // Port 80 needs CAP_NET_BIND_SERVICE in the user namespace owning the network
+    // namespace: nc listens until timeout ends it (a refused bind exits at once, status 1).
+    const listened = await exec(id, 'timeout 1 nc -l -p 80 2>&1; echo status=$?');
+    assert.match(listened, /status=(124|143)$/);
+    assert.doesNotMatch(listened, /denied/);
+    assert.match(await exec(id, 'nc -l -p 80 & sleep 0.3; netstat -ltn; kill $!'), /:80\s.*LISTEN/);
+    await f.cri.runtime.RemoveContainer({ containerId: id });
+  });
+
+  it('the pod\'s UTS namespace is its user namespace\'s: CAP_SYS_ADMIN of the pod sets the hostname, not the host\'s', async () => {
+    const hostHostname = fs.readFileSync('/proc/sys/kernel/hostname', 'utf8');
+    const id = await f.runContainer(pod, f.containerConfig('admin', ['sleep', '1000'], {
+      linux: { securityContext: { capabilities: { addCapabilities: ['SYS_ADMIN'], dropCapabilities: [], addAmbientCapabilities: [] }, namespaceOptions: { usernsOptions: podUserns() } } },
+    }));
+    await f.waitForState(id, 'CONTAINER_RUNNING');
+    assert.equal(await exec(id, 'hostname renamed-in-pod && hostname'), 'renamed-in-pod');
+    assert.equal(fs.readFileSync('/proc/sys/kernel/hostname', 'utf8'), hostHostname);
+    // Its capabilities are the user namespace's: no mount in the host-owned mount namespace.
+    assert.match(await exec(id, 'mount -t tmpfs none /mnt 2>&1; echo status=$?'), /status=[1-9]/);
+    await f.cri.runtime.RemoveContainer({ containerId: id });
+  });
+
+  it('the pod\'s root cannot read a root-only host file its maps do not cover; through the pod\'s maps it reads it as its own', async () => {
+    const unmapped = {
+      containerPath: '/unmapped', hostPath: path.join(dir, 'secret'), readonly: true, propagation: 'PROPAGATION_PRIVATE' as const,
+      // Host files of uid/gid 0 shown as ids outside the pod's range: nobody's in the pod.
+      uidMappings: [{ containerId: 0, hostId: BASE + LEN, length: 1 }], gidMappings: [{ containerId: 0, hostId: BASE + LEN, length: 1 }],
+    };
+    const mapped = { containerPath: '/mapped', hostPath: path.join(dir, 'secret'), readonly: true, propagation: 'PROPAGATION_PRIVATE' as const };
+    const id = await f.runContainer(pod, f.containerConfig('reader', ['sleep', '1000'], { mounts: [unmapped, mapped] }));
+    await f.waitForState(id, 'CONTAINER_RUNNING');
+    // CAP_DAC_OVERRIDE is in the default set, but only for files of ids the pod maps.
+    assert.match(await exec(id, 'cat /unmapped/key 2>&1; ls -ln /unmapped/key'), /Permission denied[\s\S]*65534\s+65534/);
+    assert.equal(await exec(id, 'cat /mapped/key'), 'host secret');
+    await f.cri.runtime.RemoveContainer({ containerId: id });
+  });
+
+  it('files written on an idmapped volume carry the ids the pod sees, on the host too', async () => {
+    const vol = { containerPath: '/vol', hostPath: path.join(dir, 'vol'), readonly: false, propagation: 'PROPAGATION_PRIVATE' as const };
+    const root = await f.runContainer(pod, f.containerConfig('writer', ['sleep', '1000'], { mounts: [vol] }));
+    const user = await f.runContainer(pod, f.containerConfig('writer1000', ['sleep', '1000'], {
+      mounts: [vol], linux: { securityContext: { runAsUser: { value: '1000' }, runAsGroup: { value: '1000' }, namespaceOptions: { usernsOptions: podUserns() } } },
+    }));
+    await f.waitForState(root, 'CONTAINER_RUNNING');
+    await f.waitForState(user, 'CONTAINER_RUNNING');
+    assert.equal(await exec(root, 'echo a > /vol/by-root && chmod 777 /vol && echo ok'), 'ok');
+    assert.equal(await exec(user, 'id -u && echo b > /vol/by-1000 && echo ok'), '1000\nok');
+    const byRoot = fs.statSync(path.join(dir, 'vol', 'by-root'));
+    const by1000 = fs.statSync(path.join(dir, 'vol', 'by-1000'));
+    assert.deepEqual([byRoot.uid, byRoot.gid], [0, 0], 'the pod\'s root writes as uid 0 on the volume');
+    assert.deepEqual([by1000.uid, by1000.gid], [1000, 1000]);
+    // The writable layer is not idmapped: the host ids of the pod's are stored there.
+    const upper = path.join(f.dirs.root, 'containers-data', root, 'upper');
+    if (fs.existsSync(upper)) assert.equal(fs.statSync(upper).uid, BASE);
+    await f.cri.runtime.RemoveContainer({ containerId: root });
+    await f.cri.runtime.RemoveContainer({ containerId: user });
+  });
+
+  it('a container cannot leave the pod\'s user namespace or ask for one in a pod without it', async () => {
+    const nodeMode = f.containerConfig('node', ['true'], { linux: { securityContext: { namespaceOptions: { usernsOptions: { mode: 'NODE' } } } } });
+    await assert.rejects(f.cri.runtime.CreateContainer({ podSandboxId: pod.id, config: nodeMode, sandboxConfig: pod.config }), (err) => {
+      assert.equal(grpcError(err).code, grpcStatus.INVALID_ARGUMENT, grpcError(err).details);
+      assert.match(grpcError(err).details, /usernsOptions\.mode: the pod sandbox has a user namespace/);
+      return true;
+    });
+    const hostPod = await f.runPod('hostusers');
+    const podMode = f.containerConfig('pod', ['true'], { linux: { securityContext: { namespaceOptions: { usernsOptions: podUserns() } } } });
+    await assert.rejects(f.cri.runtime.CreateContainer({ podSandboxId: hostPod.id, config: podMode, sandboxConfig: hostPod.config }), (err) => {
+      assert.equal(grpcError(err).code, grpcStatus.INVALID_ARGUMENT, grpcError(err).details);
+      assert.match(grpcError(err).details, /has no user namespace of its own/);
+      return true;
+    });
+    const status = await f.cri.runtime.PodSandboxStatus({ podSandboxId: hostPod.id });
+    assert.equal(status.status!.linux!.namespaces!.options!.usernsOptions!.mode, 'NODE');
+    await f.cri.runtime.RemovePodSandbox({ podSandboxId: hostPod.id });
+  });
+
+  it('mappings the node cannot honour are INVALID_ARGUMENT, and nothing is made', async () => {
+    const runDirs = () => (fs.existsSync(f.dirs.layout.podRunDirs) ? fs.readdirSync(f.dirs.layout.podRunDirs).sort() : []);
+    const before = runDirs();
+    const map = (containerId: number, hostId: number, length: number) => ({ containerId, hostId, length });
+    const cases: [UserNamespace, RegExp][] = [
+      [{ mode: 'POD', uids: [map(0, BASE, 1000), map(500, BASE + 5000, 10)], gids: [map(0, BASE, LEN)] }, /uids: container uid ranges overlap/],
+      [{ mode: 'POD', uids: [map(0, BASE, 1000), map(2000, BASE + 500, 10)], gids: [map(0, BASE, LEN)] }, /uids: host uid ranges overlap/],
+      [{ mode: 'POD', uids: [map(1, BASE, LEN)], gids: [map(0, BASE, LEN)] }, /uids: container uid 0 is not mapped/],
+      [{ mode: 'POD', uids: [map(0, 0, LEN)], gids: [map(0, BASE, LEN)] }, /uids\[0\]\.hostId: maps the host's root uid 0/],
+      [{ mode: 'POD', uids: [map(0, BASE, 0)], gids: [map(0, BASE, LEN)] }, /uids\[0\]\.length: must be at least 1/],
+      [{ mode: 'POD', uids: [map(0, BASE, LEN)], gids: [] }, /gids: at least one gid mapping is required/],
+      [{ mode: 'POD', uids: Array.from({ length: 341 }, (_, i) => map(i, BASE + i, 1)), gids: [map(0, BASE, LEN)] }, /341 uid mappings: the kernel accepts at most 340/],
+      [{ mode: 'POD', uids: [map(0, 4294967000, LEN)], gids: [map(0, BASE, LEN)] }, /host uids 4294967000\+65536 run past/],
+      [{ mode: 'CONTAINER', uids: [], gids: [] }, /mode CONTAINER is not supported/],
+    ];
+    for (const [userns, pattern] of cases) {
+      await assert.rejects(f.cri.runtime.RunPodSandbox({ config: f.podConfig('bad-userns', usernsPod(userns)) }), (err) => {
+        assert.equal(grpcError(err).code, grpcStatus.INVALID_ARGUMENT, grpcError(err).details);
+        assert.match(grpcError(err).details, pattern);
+        return true;
+      });
+    }
+    const hostNet = f.podConfig('bad-userns', usernsPod());
+    hostNet.linux!.securityContext!.namespaceOptions!.network = 'NODE';
+    await assert.rejects(f.cri.runtime.RunPodSandbox({ config: hostNet }), (err) => grpcError(err).code === grpcStatus.INVALID_ARGUMENT && /host's network/.test(grpcError(err).details));
+    assert.deepEqual(runDirs(), before, 'no pod run directory was made');
+  });
+
+  it('removing the pod leaves no mount, pin or process behind', async () => {
+    const other = await f.runPod('userns-gone', usernsPod(podUserns(BASE + LEN)));
+    const id = await f.runContainer(other, f.containerConfig('c', ['sleep', '1000'], {
+      mounts: [{ containerPath: '/vol', hostPath: path.join(dir, 'vol'), readonly: false, propagation: 'PROPAGATION_PRIVATE' }],
+    }));
+    await f.waitForState(id, 'CONTAINER_RUNNING');
+    const pins = (JSON.parse((await f.cri.runtime.PodSandboxStatus({ podSandboxId: other.id, verbose: true })).info.info!) as typeof info).pinnedNamespaces;
+    const pid = await containerPid(id);
+    assert.deepEqual(Object.keys(pins).sort(), ['ipc', 'net', 'user', 'uts']);
+    await f.cri.runtime.RemovePodSandbox({ podSandboxId: other.id });
+    for (const pin of Object.values(pins)) {
+      assert.equal(fs.existsSync(pin), false, `${pin} removed`);
+      assert.deepEqual(mountsContaining(pin), []);
+    }
+    assert.deepEqual(mountsContaining(other.id), [], 'no mount of the pod');
+    assert.deepEqual(mountsContaining(id), [], 'no mount of the container');
+    assert.equal(fs.existsSync(`/proc/${pid}`), false, 'the container process is gone');
+  });
+});
