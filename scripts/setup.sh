@@ -17,10 +17,11 @@ fi
 # golang-1.19-go + golang-google-grpc-dev and python3-grpcio (CRI clients on
 # grpc-go and gRPC C-core, test/clients; the Go one is built offline by its test);
 # binutils: strip, for the Debian package (scripts/package.js, its test);
-# qemu-system-x86 and debootstrap: the VM lane (scripts/vm-test.sh, test/vm).
+# qemu-system-x86 and debootstrap: the VM lane (scripts/vm-test.sh, test/vm);
+# criu: checkpoint and restore (test/integration/containers/checkpoint.test.ts).
 # nodejs/npm only bootstrap `npm ci`; cradle itself runs on the pinned Node 24.
 PACKAGES="conmon runc containernetworking-plugins iptables iproute2 libseccomp2 docker-registry busybox-static skopeo umoci ca-certificates"
-PACKAGES="$PACKAGES golang-1.19-go golang-google-grpc-dev python3-grpcio binutils qemu-system-x86 debootstrap"
+PACKAGES="$PACKAGES golang-1.19-go golang-google-grpc-dev python3-grpcio binutils qemu-system-x86 debootstrap criu"
 command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
 missing=""
 for p in $PACKAGES; do

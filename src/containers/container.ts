@@ -41,6 +41,10 @@ export interface ContainerRecord {
   cgroupsPath: string;
   /** Images mounted as volumes (KEP-4639); absent in records of older versions. */
   imageMounts?: ImageMountRecord[];
+  /** Made from a checkpoint archive (this path): StartContainer restores it instead of starting it. */
+  restoredFrom?: string;
+  /** Until the restore: CRIU's images, unpacked in the container's directory. */
+  restoreImages?: string;
 }
 
 export function reservedContainerName(config: ContainerConfig__Output, sandboxName: string, sandboxNamespace: string, sandboxUid: string): string {

@@ -28,11 +28,26 @@ import { mountOverlay, rootfsIdmap } from '../runtime/rootfs/overlay';
 import { mountImages } from './image-mounts';
 import { isProcessAlive } from '../runtime/conmon/proc';
 import type { ContainerExit } from '../runtime/conmon/exit-monitor';
+import type { ConmonCreateRequest } from '../runtime/conmon/conmon';
 import type { SandboxManager } from '../pod-sandbox/manager';
 import type { SandboxRecord } from '../pod-sandbox/sandbox';
 import { nowNanos, reservedContainerName, type ContainerRecord, type ContainerState } from './container';
 import { OomLedger } from '../runtime/oom-ledger';
 import { systemdUnitOf } from '../common/systemd-units';
+import type { CheckpointSource } from './checkpoint';
+
+/** Checkpoints and restores (archives, tar-stream): loaded by the first one, not with the daemon. */
+const checkpoints = () => require('./checkpoint') as typeof import('./checkpoint');
+
+/** cri-o's test for a restore: the image names a file on this node (a checkpoint archive), not an image. */
+function isCheckpointArchive(image: string): boolean {
+  if (!path.isAbsolute(image)) return false;
+  try {
+    return fs.statSync(image).isFile();
+  } catch {
+    return false;
+  }
+}
 
 /**
  * ExecSync output cap: 16 MiB (cri-o's per-stream cap) less room for the rest of the
@@ -147,11 +162,22 @@ export class ContainerManager {
     const sm = sandbox.config.metadata!;
     const fingerprint = createHash('sha256').update(JSON.stringify(config)).digest('hex');
     const id = randomBytes(32).toString('hex');
+    // cri-o's create-from-checkpoint: the image is a checkpoint archive on this node.
+    let checkpoint: CheckpointSource | undefined;
+    let effective = config;
+    if (isCheckpointArchive(config.image.image)) {
+      const { readCheckpointSource, requireCriu, restoredConfig } = checkpoints();
+      requireCriu();
+      fs.mkdirSync(this.options.layout.containerDataDirs, { recursive: true, mode: 0o700 });
+      checkpoint = await readCheckpointSource(config.image.image, this.options.layout.containerDataDirs);
+      effective = restoredConfig(checkpoint, config);
+    }
     return this.names.run(reservedContainerName(config, sm.name, sm.namespace, sm.uid), id, fingerprint,
-      () => this.createIn(id, fingerprint, sandbox, config, log.child({ containerId: id, podSandboxId: sandbox.id })));
+      () => this.createIn(id, fingerprint, sandbox, effective, log.child({ containerId: id, podSandboxId: sandbox.id }), checkpoint));
   }
 
-  private async createIn(id: string, fingerprint: string, sandbox: SandboxRecord, config: ContainerConfig__Output, log: Logger): Promise<string> {
+  private async createIn(id: string, fingerprint: string, sandbox: SandboxRecord, config: ContainerConfig__Output, log: Logger,
+    checkpoint?: CheckpointSource): Promise<string> {
     const undo = new UndoStack();
     const handler = this.options.handlers.get(sandbox.runtimeHandler);
     const dir = this.options.layout.containerDataDir(id);
@@ -168,6 +194,7 @@ export class ContainerManager {
       crashPoint('CreateContainer', 'overlay-mounted');
       const imageMounts = mountImages(config, (index) => this.options.layout.containerImageMountDir(id, index), this.options.images, undo);
       crashPoint('CreateContainer', 'image-mounts-mounted');
+      const restoreImages = checkpoint ? await checkpoints().unpackForRestore(checkpoint.archive, dir, overlay.rootfs) : undefined;
 
       const logPath = containerLogPath(sandbox, config, this.options.layout, id);
       if (logPath) fs.mkdirSync(path.dirname(logPath), { recursive: true });
@@ -194,12 +221,8 @@ export class ContainerManager {
         await handler.runtime.delete(id, true);
         socketLink.release(this.options.layout, id);
       });
-      const created = await handler.conmon.create({
-        id, name: config.metadata!.name, bundle: dir, persistDir,
-        logPath: logPath || path.join(dir, 'console.log'),
-        tty: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce, timeoutMs: 240_000,
-        ...(this.options.logSizeMax > 0 ? { logSizeMax: this.options.logSizeMax } : {}),
-      });
+      // A restored container has no process until StartContainer restores it.
+      const created = restoreImages ? { pid: 0, conmonPid: 0, conmonStartTime: '' } : await handler.conmon.create(this.conmonRequest(id, config, dir, persistDir, logPath));
       crashPoint('CreateContainer', 'runtime-created');
       // The pod may have been stopped or removed while this container was being made.
       if (!this.options.sandboxes.isReady(sandbox.id)) {
@@ -215,6 +238,7 @@ export class ContainerManager {
         pid: created.pid, conmonPid: created.conmonPid, conmonStartTime: created.conmonStartTime,
         resources: config.linux?.resources ?? null, cgroupsPath: built.spec.linux?.cgroupsPath ?? '',
         imageMounts: imageMounts.records,
+        ...(checkpoint && restoreImages ? { restoredFrom: checkpoint.archive, restoreImages } : {}),
       };
       await this.store.save(record);
       crashPoint('CreateContainer', 'recorded');
@@ -225,7 +249,7 @@ export class ContainerManager {
       });
       undo.release();
       this.publish('CONTAINER_CREATED_EVENT', record);
-      log.info({ name: config.metadata!.name, image: imageRef }, 'container created');
+      log.info({ name: config.metadata!.name, image: imageRef, ...(checkpoint ? { checkpoint: checkpoint.archive } : {}) }, 'container created');
       return id;
     } catch (err) {
       const failures = await undo.unwind(log, { owner: id, to: this.options.cleanup });
@@ -236,6 +260,16 @@ export class ContainerManager {
       }
       throw withContext(err, `creating container ${config.metadata!.name} in pod sandbox ${sandbox.id}`);
     }
+  }
+
+  private conmonRequest(id: string, config: ContainerConfig__Output, dir: string, persistDir: string, logPath: string, restorePath?: string): ConmonCreateRequest {
+    return {
+      id, name: config.metadata!.name, bundle: dir, persistDir,
+      logPath: logPath || path.join(dir, 'console.log'),
+      tty: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce, timeoutMs: 240_000,
+      ...(this.options.logSizeMax > 0 ? { logSizeMax: this.options.logSizeMax } : {}),
+      ...(restorePath ? { restorePath } : {}),
+    };
   }
 
   // ---- StartContainer / StopContainer / RemoveContainer ------------------
@@ -257,6 +291,10 @@ export class ContainerManager {
   }
 
   private async startIn(c: ContainerRecord, handler: ReturnType<RuntimeHandlers['get']>, log: Logger): Promise<void> {
+    if (c.restoreImages) {
+      await this.restoreIn(c, handler, log);
+      return;
+    }
     const startedAt = nowNanos();
     try {
       await handler.runtime.start(c.id);
@@ -279,6 +317,51 @@ export class ContainerManager {
     }, `recording the start of container ${c.id}`);
     this.publish('CONTAINER_STARTED_EVENT', c);
     log.info('container started');
+  }
+
+  /**
+   * StartContainer of a container made from a checkpoint: conmon runs the runtime's
+   * restore, and the processes continue where they were checkpointed.
+   */
+  private async restoreIn(c: ContainerRecord, handler: ReturnType<RuntimeHandlers['get']>, log: Logger): Promise<void> {
+    const startedAt = nowNanos();
+    let created: Awaited<ReturnType<typeof handler.conmon.create>>;
+    try {
+      checkpoints().carryOverLog(c.dir, c.logPath);
+      created = await handler.conmon.create(this.conmonRequest(c.id, c.config, c.dir, c.persistDir, c.logPath, c.restoreImages));
+    } catch (err) {
+      await handler.runtime.delete(c.id, true).catch(() => undefined);
+      await this.save(c, (next) => {
+        Object.assign(next, { state: 'CONTAINER_EXITED', startedAt, finishedAt: nowNanos(), exitCode: 128, reason: 'StartError', message: messageOf(err) });
+        delete next.restoreImages;
+      }, `restoring container ${c.id}: ${messageOf(err)}; recording the failure`);
+      throw withContext(err, `restoring container ${c.id} from ${c.restoredFrom}`);
+    }
+    await this.save(c, (next) => {
+      Object.assign(next, { pid: created.pid, conmonPid: created.conmonPid, conmonStartTime: created.conmonStartTime, startedAt });
+      if (next.state === 'CONTAINER_CREATED') next.state = 'CONTAINER_RUNNING';
+      delete next.restoreImages;
+    }, `recording the restore of container ${c.id}`);
+    fs.rmSync(path.join(c.dir, checkpoints().RESTORE_DIR), { recursive: true, force: true });
+    this.publish('CONTAINER_STARTED_EVENT', c);
+    log.info({ pid: created.pid, checkpoint: c.restoredFrom }, 'container restored from its checkpoint');
+  }
+
+  /** CheckpointContainer: the archive at location; the container keeps running (the kubelet's forensic checkpoint). */
+  async checkpoint(idOrPrefix: string, location: string, timeoutSeconds: number, log: Logger): Promise<void> {
+    const c = this.find(idOrPrefix);
+    if (!location) throw errors.missingField('location');
+    if (c.state !== 'CONTAINER_RUNNING') {
+      throw errors.failedPrecondition(`container ${c.id} is ${c.state.replace('CONTAINER_', '').toLowerCase()}: only a running container can be checkpointed`);
+    }
+    const { exportCheckpoint, requireCriu } = checkpoints();
+    requireCriu();
+    const handler = this.options.handlers.get(c.runtimeHandler);
+    await exportCheckpoint({
+      container: c, runtime: handler.runtime, runtimeHandler: handler.name, location,
+      timeoutMs: timeoutSeconds > 0 ? timeoutSeconds * 1000 : 600_000,
+    });
+    log.info({ location }, 'container checkpointed');
   }
 
   /** Changes a record in memory only once it is on disk (RecordStore.update); a failed write is a catalogue error. */
@@ -317,6 +400,11 @@ export class ContainerManager {
   }
 
   private async killAndWait(c: ContainerRecord, signal: string, waitMs: number): Promise<void> {
+    if (c.restoreImages && c.state === 'CONTAINER_CREATED') {
+      // Made from a checkpoint and never restored: no process, no monitor.
+      await this.recordExit(c, { id: c.id, exitCode: 0, finishedAt: new Date() }, 'Completed');
+      return;
+    }
     const handler = this.options.handlers.get(c.runtimeHandler);
     await handler.runtime.kill(c.id, signal, true).catch(() => undefined);
     if (!(await this.waitForExit(c, waitMs)) && !isProcessAlive(c.pid)) {

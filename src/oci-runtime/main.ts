@@ -15,6 +15,7 @@ global options:
   --log FILE            log file (default: none)
   --log-format FORMAT   text (default) or json
   --systemd-cgroup      use the systemd cgroup driver (cgroup v2: a transient scope per container)
+  --criu PATH           the criu binary for checkpoint and restore (default: $CRADLE_CRIU, else criu on PATH)
   --debug               debug logging
   --version, -v         print the version
 
@@ -29,6 +30,10 @@ commands:
   ps [--format table|json] ID [PS_ARGS...]
   pause ID | resume ID
   update --resources FILE|- ID
+  checkpoint --image-path DIR [--work-path DIR] [--leave-running] [--tcp-established] [--ext-unix-sk]
+             [--shell-job] [--file-locks] [--manage-cgroups-mode soft|full|strict|ignore] ID
+  restore --image-path DIR [--work-path DIR] --bundle DIR --detach [--pid-file FILE] [--no-pivot]
+          [--tcp-established] [--ext-unix-sk] [--shell-job] [--file-locks] [--manage-cgroups-mode MODE] ID
   features
 `;
 
@@ -52,6 +57,8 @@ const VALUE_FLAGS: Record<string, string[]> = {
   pause: [],
   resume: [],
   features: [],
+  checkpoint: ['image-path', 'work-path', 'manage-cgroups-mode', 'parent-path', 'page-server'],
+  restore: ['image-path', 'work-path', 'manage-cgroups-mode', 'bundle', 'b', 'pid-file', 'console-socket'],
 };
 
 /** urfave/cli style: -flag and --flag, value as next arg or after "=". Stops at the first positional for global flags. */
@@ -135,6 +142,9 @@ export async function main(argv: string[]): Promise<number> {
   if (logFormat !== 'text' && logFormat !== 'json') throw new UsageError(`--log-format must be text or json, got ${JSON.stringify(logFormat)}`);
   const log: RuntimeLogT = new RuntimeLog(str(g, 'log'), logFormat, bool(g, 'debug'));
   const root = path.resolve(str(g, 'root') ?? '/run/cradle-runtime');
+  // runc's --criu: the criu binary for checkpoint and restore.
+  const criuPath = str(g, 'criu');
+  if (criuPath) process.env.CRADLE_CRIU = criuPath;
   const valueFlags = VALUE_FLAGS[command];
   if (!valueFlags) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   // exec and ps take trailing args after the id that may look like flags.
@@ -184,6 +194,28 @@ async function dispatch(command: string, p: Parsed, rest: string[], root: string
     case 'update': {
       const { resourcesFromFlags } = require('./update-flags') as typeof import('./update-flags');
       cmds().update(root, needId(p, command), resourcesFromFlags(p.flags));
+      return 0;
+    }
+    case 'checkpoint':
+    case 'restore': {
+      const criu = require('./criu') as typeof import('./criu');
+      const imagePath = str(p, 'image-path');
+      if (!imagePath) throw new UsageError(`${command}: --image-path is required`);
+      const flags = {
+        imagePath, workPath: str(p, 'work-path'), tcpEstablished: bool(p, 'tcp-established'), extUnixSk: bool(p, 'ext-unix-sk'),
+        shellJob: bool(p, 'shell-job'), fileLocks: bool(p, 'file-locks'), manageCgroupsMode: str(p, 'manage-cgroups-mode'),
+      };
+      if (command === 'checkpoint') {
+        if (str(p, 'parent-path') || str(p, 'page-server') || bool(p, 'pre-dump') || bool(p, 'lazy-pages')) {
+          throw new UsageError('checkpoint: pre-dump, parent images, page servers and lazy pages are not supported');
+        }
+        await criu.checkpoint({ ...flags, root, id: needId(p, command), leaveRunning: bool(p, 'leave-running'), log });
+      } else {
+        await criu.restore({
+          ...flags, root, id: needId(p, command), bundle: str(p, 'bundle', 'b') ?? process.cwd(), pidFile: str(p, 'pid-file'),
+          consoleSocket: str(p, 'console-socket'), detach: bool(p, 'detach', 'd'), noPivot: bool(p, 'no-pivot'), systemdCgroup, log,
+        });
+      }
       return 0;
     }
     case 'features': {

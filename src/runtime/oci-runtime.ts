@@ -16,6 +16,18 @@ export interface CreateOptions {
   noNewKeyring?: boolean;
 }
 
+/** What a checkpoint asks of the runtime (runc's `checkpoint` flags). */
+export interface CheckpointRequest {
+  /** Where CRIU writes its images. */
+  imagePath: string;
+  /** Where CRIU writes dump.log and stats-dump. */
+  workPath: string;
+  /** Keep the container running afterwards (the kubelet's forensic checkpoint). */
+  leaveRunning: boolean;
+  /** Default: 10 minutes (CRIU writes every memory page). */
+  timeoutMs?: number;
+}
+
 export interface ExecResult {
   exitCode: number;
   stdout: string;
@@ -63,6 +75,8 @@ export interface OciRuntime {
   resume(id: string): Promise<void>;
   update(id: string, resources: Resources): Promise<void>;
   ps(id: string): Promise<number[]>;
+  /** CRIU images of a running container (restored later through conmon's --restore). */
+  checkpoint(id: string, req: CheckpointRequest): Promise<void>;
   /** exec and wait, output captured (no conmon); the process spec goes through processFile. */
   exec(id: string, proc: Process, processFile: string): Promise<ExecResult>;
   /** ExecSync: the process runs to its end or its timeout, output capped. */

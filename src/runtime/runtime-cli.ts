@@ -11,7 +11,7 @@ import { errors } from '../common/errors';
 import type { OciState } from '../oci-runtime/state';
 import type { Process, Resources } from '../oci-runtime/spec';
 import type { ExecSyncRequest, ExecSyncResult } from './conmon/conmon';
-import type { CreateOptions, ExecCommand, ExecCommandOptions, ExecResult, OciRuntime, OciRuntimeOptions } from './oci-runtime';
+import type { CheckpointRequest, CreateOptions, ExecCommand, ExecCommandOptions, ExecResult, OciRuntime, OciRuntimeOptions } from './oci-runtime';
 
 export class RuntimeCli implements OciRuntime {
   readonly binary: string;
@@ -117,6 +117,12 @@ export class RuntimeCli implements OciRuntime {
     return JSON.parse(stdout) as number[];
   }
 
+  /** As cri-o runs it: file locks are kept, the container keeps running for a forensic checkpoint. */
+  async checkpoint(id: string, req: CheckpointRequest): Promise<void> {
+    await this.run(['checkpoint', '--file-locks', '--image-path', req.imagePath, '--work-path', req.workPath,
+      ...(req.leaveRunning ? ['--leave-running'] : []), id], id, { timeoutMs: req.timeoutMs ?? 600_000 });
+  }
+
   /** exec and wait (ExecSync without conmon); the process spec goes through a temp file. */
   async exec(id: string, proc: Process, processFile: string): Promise<ExecResult> {
     fs.writeFileSync(processFile, JSON.stringify(proc), { mode: 0o600 });
@@ -158,11 +164,11 @@ export class RuntimeCli implements OciRuntime {
     // nothing kept running
   }
 
-  protected run(args: string[], id: string, opts: { input?: string; noGlobals?: boolean } = {}): Promise<{ stdout: string; stderr: string }> {
+  protected run(args: string[], id: string, opts: { input?: string; noGlobals?: boolean; timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string }> {
     const argv = [...(opts.noGlobals ? [] : this.globalArgs()), ...args];
     return new Promise((resolve, reject) => {
       const child = execFile(this.binary, argv, {
-        env: cleanChildEnv(), timeout: this.options.timeoutMs ?? 60000, maxBuffer: 16 * 1024 * 1024,
+        env: cleanChildEnv(), timeout: opts.timeoutMs ?? this.options.timeoutMs ?? 60000, maxBuffer: 16 * 1024 * 1024,
       }, (err, stdout, stderr) => {
         if (err) {
           const detail = (stderr || err.message).trim().replace(/^cradle-runtime: /, '');

@@ -53,6 +53,11 @@ export interface ConmonCreateRequest {
   /** Bytes; conmon rotates (truncates) the log past it. Undefined: no cap. */
   logSizeMax?: number;
   timeoutMs: number;
+  /**
+   * CRIU images to restore from instead of creating: conmon runs the runtime's
+   * `restore --detach --image-path <this> --work-path <bundle>`, and the container runs at once.
+   */
+  restorePath?: string;
   /** Called with conmon's pid while conmon waits on its start pipe (e.g. to move it into a cgroup). */
   placeMonitor?: (conmonPid: number) => Promise<void>;
 }
@@ -206,6 +211,7 @@ export class Conmon {
       ...commonArgs(this.settings),
       ...(req.tty ? ['-t'] : req.stdin ? ['-i', ...(req.stdinOnce ? [] : ['--leave-stdin-open'])] : []),
       ...(req.logSizeMax !== undefined && req.logSizeMax > 0 ? ['--log-size-max', String(req.logSizeMax)] : []),
+      ...(req.restorePath ? ['--restore', req.restorePath] : []),
     ];
     await fs.promises.mkdir(this.settings.exitDir, { recursive: true });
     await fs.promises.mkdir(this.settings.socketDir, { recursive: true });
