@@ -1,10 +1,10 @@
-// cgroup limits are enforced on the real kernel (v1 here): OOM kill, pids limit,
+// cgroup limits are enforced on the real kernel (v1, or v2 in the VM lane): OOM kill, pids limit,
 // and the Node init survives the smallest limits we accept (trap 11).
 import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TestContainer, isRoot, sweepStale } from './harness';
+import { TestContainer, CGROUP_V2_ONLY, isRoot, sweepStale } from './harness';
 
 const skip = !isRoot() && 'needs root';
 before(() => { if (isRoot()) sweepStale(); });
@@ -28,7 +28,8 @@ test('the pids limit is enforced, and the init survives its smallest setting (tr
 });
 
 test('a container at the memory floor (16 MiB) runs', { skip }, async (t) => {
-  const ctr = new TestContainer('cradle', 'floor8', ['sh', '-c', 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes']);
+  // Read inside the container, through its cgroup namespace (v2) or the v1 memory hierarchy.
+  const ctr = new TestContainer('cradle', 'floor8', ['sh', '-c', CGROUP_V2_ONLY ? 'cat /sys/fs/cgroup/memory.max' : 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes']);
   t.after(() => ctr.cleanup());
   ctr.spec.linux!.resources!.memory = { limit: 16 * 1024 * 1024 };
   const { stdout } = await ctr.run();
@@ -43,9 +44,15 @@ test('cpu shares/quota and devices rules are written; a denied device cannot be 
   ctr.spec.process!.capabilities!.permitted!.push('CAP_MKNOD');
   ctr.writeSpec();
   assert.equal(ctr.create().status, 0);
-  assert.equal(fs.readFileSync(path.join(ctr.cgroupDir('cpu'), 'cpu.shares'), 'utf8').trim(), '512');
-  assert.equal(fs.readFileSync(path.join(ctr.cgroupDir('cpu'), 'cpu.cfs_quota_us'), 'utf8').trim(), '50000');
-  assert.match(fs.readFileSync(path.join(ctr.cgroupDir('devices'), 'devices.list'), 'utf8'), /^c 1:3 rwm$/m);
+  if (CGROUP_V2_ONLY) {
+    // runc's conversion: weight = 1 + (shares - 2) * 9999 / 262142; the device rules are an eBPF program (no file).
+    assert.equal(fs.readFileSync(path.join(ctr.cgroupDir('cpu'), 'cpu.weight'), 'utf8').trim(), '20');
+    assert.equal(fs.readFileSync(path.join(ctr.cgroupDir('cpu'), 'cpu.max'), 'utf8').trim(), '50000 100000');
+  } else {
+    assert.equal(fs.readFileSync(path.join(ctr.cgroupDir('cpu'), 'cpu.shares'), 'utf8').trim(), '512');
+    assert.equal(fs.readFileSync(path.join(ctr.cgroupDir('cpu'), 'cpu.cfs_quota_us'), 'utf8').trim(), '50000');
+    assert.match(fs.readFileSync(path.join(ctr.cgroupDir('devices'), 'devices.list'), 'utf8'), /^c 1:3 rwm$/m);
+  }
   assert.equal(ctr.cli(['start', ctr.id]).status, 0);
   await ctr.waitStopped();
   assert.equal(fs.readFileSync(ctr.outFile, 'utf8'), 'mem-denied\n1\n');

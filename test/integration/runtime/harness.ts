@@ -17,6 +17,10 @@ export const CRADLE_RUNTIME = path.join(REPO, 'bin', 'cradle-runtime');
 export const RUNC = '/usr/sbin/runc';
 export const PREFIX = 'cradle-test-rt-';
 const CGROUP_ROOT = '/sys/fs/cgroup';
+/** A pure cgroup v2 host (the VM lane's guest): one hierarchy at the root. */
+export const CGROUP_V2_ONLY = fs.existsSync(path.join(CGROUP_ROOT, 'cgroup.controllers'));
+/** The hierarchies a container's cgroup lives in: each v1 controller's, or the unified root. */
+const hierarchies = (): string[] => (CGROUP_V2_ONLY ? [CGROUP_ROOT] : fs.readdirSync(CGROUP_ROOT).map((c) => path.join(CGROUP_ROOT, c)));
 
 export function isRoot(): boolean {
   return process.getuid?.() === 0;
@@ -42,8 +46,7 @@ export function sweepStale(): void {
   for (const entry of fs.readdirSync(os.tmpdir())) {
     if (isStale(entry)) fs.rmSync(path.join(os.tmpdir(), entry), { recursive: true, force: true });
   }
-  for (const ctrl of fs.readdirSync(CGROUP_ROOT)) {
-    const dir = path.join(CGROUP_ROOT, ctrl);
+  for (const dir of hierarchies()) {
     try {
       if (fs.lstatSync(dir).isSymbolicLink()) continue;
       for (const entry of fs.readdirSync(dir)) {
@@ -197,20 +200,21 @@ export class TestContainer {
     return { stdout: fs.readFileSync(this.outFile, 'utf8'), stderr: fs.readFileSync(this.errFile, 'utf8') };
   }
 
+  /** The container's cgroup directory for a v1 controller; on v2 the one unified directory. */
   cgroupDir(controller: string): string {
-    return path.join(CGROUP_ROOT, controller, this.cgroupsPath);
+    return CGROUP_V2_ONLY ? path.join(CGROUP_ROOT, this.cgroupsPath) : path.join(CGROUP_ROOT, controller, this.cgroupsPath);
   }
 
   cleanup(): void {
     this.cli(['delete', '--force', this.id]);
-    for (const ctrl of fs.readdirSync(CGROUP_ROOT)) killAndRemoveCgroup(path.join(CGROUP_ROOT, ctrl, this.cgroupsPath));
+    for (const dir of hierarchies()) killAndRemoveCgroup(path.join(dir, this.cgroupsPath));
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
 /** Leftover cgroup dirs of a container (should be none after delete). */
 export function leftoverCgroups(cgroupsPath: string): string[] {
-  return fs.readdirSync(CGROUP_ROOT)
-    .map((ctrl) => path.join(CGROUP_ROOT, ctrl, cgroupsPath))
+  return hierarchies()
+    .map((dir) => path.join(dir, cgroupsPath))
     .filter((d) => { try { return fs.lstatSync(path.dirname(d)).isDirectory() && fs.existsSync(d); } catch { return false; } });
 }

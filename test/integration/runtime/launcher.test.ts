@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { cleanChildEnv } from '../../../src/common/child-env';
 import { PLAN_FILE, writeLaunchPlan } from '../../../src/oci-runtime/launch-plan';
-import { TestContainer, fakeRepo, isRoot, leftoverCgroups, sweepStale } from './harness';
+import { TestContainer, CGROUP_V2_ONLY, fakeRepo, isRoot, leftoverCgroups, sweepStale } from './harness';
 import { conmonCreate } from './conmon-driver';
 
 const skip = !isRoot() && 'needs root';
@@ -97,7 +97,7 @@ test('native: a 4 MiB memory limit is accepted, the container starts, and is OOM
   // Under conmon, as cri-o runs it: the exit status and conmon's oom file.
   const run = await conmonCreate(ctr);
   const memDir = ctr.cgroupDir('memory');
-  assert.equal(fs.readFileSync(path.join(memDir, 'memory.limit_in_bytes'), 'utf8').trim(), String(4 * 1024 * 1024));
+  assert.equal(fs.readFileSync(path.join(memDir, CGROUP_V2_ONLY ? 'memory.max' : 'memory.limit_in_bytes'), 'utf8').trim(), String(4 * 1024 * 1024));
   assert.equal(ctr.cli(['start', ctr.id]).status, 0);
   let exit = '';
   for (let i = 0; i < 500 && !exit; i++) {
@@ -107,8 +107,8 @@ test('native: a 4 MiB memory limit is accepted, the container starts, and is OOM
   assert.match(log, /stdout F started$/m, 'the container ran under the 4 MiB limit');
   assert.equal(exit, '137', 'killed by SIGKILL (the OOM killer)');
   // The memcg OOM killer did it (memory.failcnt is not kept by every kernel: oom_kill is).
-  assert.match(fs.readFileSync(path.join(memDir, 'memory.oom_control'), 'utf8'), /^oom_kill [1-9]/m);
-  assert.equal(fs.readFileSync(path.join(memDir, 'memory.max_usage_in_bytes'), 'utf8').trim(), String(4 * 1024 * 1024));
+  assert.match(fs.readFileSync(path.join(memDir, CGROUP_V2_ONLY ? 'memory.events' : 'memory.oom_control'), 'utf8'), /^oom_kill [1-9]/m);
+  if (!CGROUP_V2_ONLY) assert.equal(fs.readFileSync(path.join(memDir, 'memory.max_usage_in_bytes'), 'utf8').trim(), String(4 * 1024 * 1024));
 });
 
 test('native: a failing create names its step and leaves no state dir, cgroup or process', { skip }, (t) => {
