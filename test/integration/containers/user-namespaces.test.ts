@@ -107,7 +107,7 @@ describe('user namespaces (hostUsers: false)', () => {
     await f.cri.runtime.RemoveContainer({ containerId: id });
   });
 
-  it('the pod\'s UTS namespace is its user namespace\'s: CAP_SYS_ADMIN of the pod sets the hostname, not the host\'s', async () => {
+  it('the pod\'s UTS and mount namespaces are its user namespace\'s: CAP_SYS_ADMIN of the pod sets the hostname and mounts, never the host\'s, and cannot undo the runtime\'s mounts', async () => {
     const hostHostname = fs.readFileSync('/proc/sys/kernel/hostname', 'utf8');
     const id = await f.runContainer(pod, f.containerConfig('admin', ['sleep', '1000'], {
       linux: { securityContext: { capabilities: { addCapabilities: ['SYS_ADMIN'], dropCapabilities: [], addAmbientCapabilities: [] }, namespaceOptions: { usernsOptions: podUserns() } } },
@@ -115,8 +115,16 @@ describe('user namespaces (hostUsers: false)', () => {
     await f.waitForState(id, 'CONTAINER_RUNNING');
     assert.equal(await exec(id, 'hostname renamed-in-pod && hostname'), 'renamed-in-pod');
     assert.equal(fs.readFileSync('/proc/sys/kernel/hostname', 'utf8'), hostHostname);
-    // Its capabilities are the user namespace's: no mount in the host-owned mount namespace.
-    assert.match(await exec(id, 'mount -t tmpfs none /mnt 2>&1; echo status=$?'), /status=[1-9]/);
+    // Its mount namespace is the user namespace's: it mounts there, but what the runtime
+    // mounted is locked (masked paths stay masked, read-only stays read-only).
+    assert.equal(await exec(id, 'mkdir -p /tmp/m && mount -t tmpfs none /tmp/m && touch /tmp/m/x && echo mounted'), 'mounted');
+    assert.equal(await exec(id, 'wc -c < /proc/keys'), '0', '/proc/keys is masked (/dev/null)');
+    assert.match(await exec(id, 'umount /proc/keys 2>&1; echo status=$?'), /status=[1-9]/);
+    assert.match(await exec(id, 'mount -o remount,rw /sys 2>&1; echo status=$?'), /status=[1-9]/);
+    assert.equal(await exec(id, 'wc -c < /proc/keys'), '0', '/proc/keys is still masked');
+    assert.match(await exec(id, 'touch /sys/x 2>&1'), /Read-only file system/);
+    // Nothing it mounted reached the host.
+    assert.deepEqual(mountsContaining('/tmp/m').filter((m) => m.endsWith('/tmp/m')), []);
     await f.cri.runtime.RemoveContainer({ containerId: id });
   });
 
@@ -201,6 +209,20 @@ describe('user namespaces (hostUsers: false)', () => {
     hostNet.linux!.securityContext!.namespaceOptions!.network = 'NODE';
     await assert.rejects(f.cri.runtime.RunPodSandbox({ config: hostNet }), (err) => grpcError(err).code === grpcStatus.INVALID_ARGUMENT && /host's network/.test(grpcError(err).details));
     assert.deepEqual(runDirs(), before, 'no pod run directory was made');
+  });
+
+  it('a restarted cradled keeps the pod\'s user namespace: a new container joins it', async () => {
+    await f.restart();
+    const status = await f.cri.runtime.PodSandboxStatus({ podSandboxId: pod.id });
+    assert.equal(status.status!.state, 'SANDBOX_READY');
+    assert.equal(status.status!.linux!.namespaces!.options!.usernsOptions!.mode, 'POD');
+    const id = await f.runContainer(pod, f.containerConfig('after-restart', ['sleep', '1000']));
+    await f.waitForState(id, 'CONTAINER_RUNNING');
+    const pid = await containerPid(id);
+    assert.equal(fs.readlinkSync(`/proc/${pid}/ns/user`), fs.readlinkSync(`/proc/${info.pause.pid}/ns/user`));
+    assert.deepEqual(hostIds(pid), { uid: BASE, gid: BASE });
+    assert.equal(await exec(id, 'id -u'), '0');
+    await f.cri.runtime.RemoveContainer({ containerId: id });
   });
 
   it('removing the pod leaves no mount, pin or process behind', async () => {
