@@ -13,6 +13,7 @@ import { mountsContaining } from '../../helpers/pod-network';
 import { grpcError } from '../../helpers/cri-client';
 import type { PodSandboxConfig } from '../../../src/generated/runtime/v1/PodSandboxConfig';
 import type { UserNamespace } from '../../../src/generated/runtime/v1/UserNamespace';
+import { probeUsernsSupport } from '../../../src/sys/userns-support';
 
 const f = new PodFixture('cradle-tun0', '10.231.0.0/24');
 // A range no other test or host account uses: the pod's uid 0 is host uid BASE.
@@ -66,9 +67,13 @@ describe('user namespaces (hostUsers: false)', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('Status reports userNamespaces for the default handler', async () => {
+  it('Status reports userNamespaces for the default handler, from a probe that says why not where it fails', async () => {
     const s = await f.cri.runtime.Status({});
     assert.equal(s.runtimeHandlers.find((h) => h.name === '')?.features?.userNamespaces, true);
+    const helper = path.resolve(__dirname, '../../../../bin/cradle-runtime');
+    assert.deepEqual(probeUsernsSupport(helper, f.dirs.layout.root), { supported: true });
+    assert.deepEqual(fs.readdirSync(f.dirs.layout.root).filter((n) => n.includes('userns-probe')), [], 'the probe leaves nothing');
+    assert.match(probeUsernsSupport(helper, '/proc/sys').reason!, /mkdtemp in \/proc\/sys/);
   });
 
   it('the pause runs in a pinned user namespace that owns the pod\'s network, IPC and UTS namespaces, reported by PodSandboxStatus', async () => {
