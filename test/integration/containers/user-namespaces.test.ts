@@ -216,6 +216,21 @@ describe('user namespaces (hostUsers: false)', () => {
     assert.deepEqual(runDirs(), before, 'no pod run directory was made');
   });
 
+  it('a pod whose pause fails in its user namespace leaves no pin, mount or run directory', async () => {
+    const pins = () => ['user', 'net', 'ipc', 'uts'].flatMap((k) => fs.readdirSync(f.dirs.layout.namespacePinDir(k as 'user')));
+    const runDirs = () => fs.readdirSync(f.dirs.layout.podRunDirs).sort();
+    const mounts = () => mountsContaining(f.dirs.dir + '/').sort();
+    const before = { pins: pins(), runDirs: runDirs(), mounts: mounts() };
+    // A valid key whose value the kernel refuses: the launcher fails on it in the pause.
+    const config = f.podConfig('userns-fails', usernsPod());
+    config.linux!.sysctls = { 'net.ipv4.ip_local_port_range': '3000 1000' };
+    await assert.rejects(f.cri.runtime.RunPodSandbox({ config }), (err) => {
+      assert.match(grpcError(err).details, /net\.ipv4\.ip_local_port_range/);
+      return true;
+    });
+    assert.deepEqual({ pins: pins(), runDirs: runDirs(), mounts: mounts() }, before);
+  });
+
   it('a restarted cradled keeps the pod\'s user namespace: a new container joins it', async () => {
     await f.restart();
     const status = await f.cri.runtime.PodSandboxStatus({ podSandboxId: pod.id });
