@@ -4,6 +4,7 @@
 // after the pod is removed.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -102,6 +103,15 @@ describe('user namespaces (hostUsers: false)', () => {
     assert.equal((await exec(id, 'cat /proc/self/uid_map')).split(/\s+/).join(' '), `0 ${BASE} ${LEN}`);
     // The image's files are root's in the pod (idmapped layers, no copy).
     assert.match(await exec(id, 'ls -ln /bin/busybox'), /^\S+\s+\d+\s+0\s+0\s/);
+    // The Node CLI's exec (what runs without an exec plan) refuses: it could only run as the host's root.
+    const conmonPid = (JSON.parse((await f.cri.runtime.ContainerStatus({ containerId: id, verbose: true })).info.info!) as { conmonPid: number }).conmonPid;
+    const root = fs.readFileSync(`/proc/${conmonPid}/cmdline`, 'utf8').split('\0').find((a) => a.startsWith('--root='))!.slice('--root='.length);
+    const processFile = path.join(dir, 'process.json');
+    fs.writeFileSync(processFile, JSON.stringify({ args: ['id', '-u'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'] }));
+    const nodeExec = spawnSync(process.execPath, [path.resolve(__dirname, '../../../src/oci-runtime/main.js'), `--root=${root}`, 'exec', '--process', processFile, id], { encoding: 'utf8' });
+    assert.notEqual(nodeExec.status, 0);
+    assert.match(nodeExec.stderr, /the container has a user namespace, which only the native launcher joins/);
+    assert.equal(nodeExec.stdout, '', 'nothing ran');
     assert.equal(await exec(id, 'touch /made-here && echo ok'), 'ok', 'the pod\'s root writes its root filesystem');
     // Port 80 needs CAP_NET_BIND_SERVICE in the user namespace owning the network
     // namespace: nc listens until timeout ends it (a refused bind exits at once, status 1).
