@@ -84,7 +84,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpecResu
     shmMount(sandbox.shmPath),
     ...sandboxFileMounts(sandbox, readonlyRootfs),
   ];
-  const mounts = idmapMounts(mergeMounts(base, imageVolumeMounts(volumes), cri.mounts), sandbox.userns);
+  const mounts = idmapMounts(mergeMounts(base, imageVolumeMounts(volumes), cri.mounts), sandbox.userns, cri.imageDestinations);
 
   const devices = buildDevices(config.devices, privileged, probe);
   const resources = buildResources(config.linux?.resources ?? null, runtime);
@@ -158,11 +158,13 @@ function usernsMappings(userns: SandboxUserns | undefined): Pick<OciLinux, 'uidM
  * In a pod with its own user namespace, every bind mount is idmapped (KEP-127): a CRI
  * mount with uid/gid mappings of its own keeps them, every other bind gets the pod's,
  * so files keep the owners they have on the host as the pod's ids (host root's file is
- * the pod root's) and what the pod writes is stored with the ids it sees.
+ * the pod root's) and what the pod writes is stored with the ids it sees. Image mounts
+ * (`shown`) are overlays of idmapped layers already.
  */
-function idmapMounts(mounts: OciMount[], userns: SandboxUserns | undefined): OciMount[] {
+function idmapMounts(mounts: OciMount[], userns: SandboxUserns | undefined, shown: ReadonlySet<string> = new Set()): OciMount[] {
   if (!userns) return mounts;
-  return mounts.map((m) => (m.type === 'bind' && !m.uidMappings ? { ...m, uidMappings: ociIdMappings(userns.uids), gidMappings: ociIdMappings(userns.gids) } : m));
+  const maps = { uidMappings: ociIdMappings(userns.uids), gidMappings: ociIdMappings(userns.gids) };
+  return mounts.map((m) => (m.type === 'bind' && !m.uidMappings && !shown.has(m.destination) ? { ...m, ...maps } : m));
 }
 
 export const PAUSE_OOM_SCORE_ADJ = -998;

@@ -12,6 +12,7 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import { PodFixture } from '../../helpers/pod-fixture';
 import { mountsContaining } from '../../helpers/pod-network';
 import { grpcError } from '../../helpers/cri-client';
+import { entry } from '../../helpers/image-builder';
 import type { PodSandboxConfig } from '../../../src/generated/runtime/v1/PodSandboxConfig';
 import type { UserNamespace } from '../../../src/generated/runtime/v1/UserNamespace';
 import { probeUsernsSupport } from '../../../src/sys/userns-support';
@@ -177,6 +178,19 @@ describe('user namespaces (hostUsers: false)', () => {
     if (fs.existsSync(upper)) assert.equal(fs.statSync(upper).uid, BASE);
     await f.cri.runtime.RemoveContainer({ containerId: root });
     await f.cri.runtime.RemoveContainer({ containerId: user });
+  });
+
+  it('an image mount (KEP-4639) shows the image\'s files as the pod\'s, on idmapped layers too', async () => {
+    const data = await f.pushAndPull('test/userns-image-mount:1', { layers: [{ entries: [entry.dir('data'), entry.file('data/a.txt', 'from the image\n', { mode: 0o600 })] }] });
+    const imageRef = (await f.cri.image.ImageStatus({ image: { image: data.reference } })).image!.id;
+    const id = await f.runContainer(pod, f.containerConfig('imgmount', ['sleep', '1000'], {
+      mounts: [{ containerPath: '/img', image: { image: imageRef }, readonly: true, propagation: 'PROPAGATION_PRIVATE' }],
+    }));
+    await f.waitForState(id, 'CONTAINER_RUNNING');
+    // Root-only in the image (0600, uid 0): the pod's root reads it because the layers show it as its own.
+    assert.equal(await exec(id, 'cat /img/data/a.txt'), 'from the image');
+    assert.match(await exec(id, 'ls -ln /img/data/a.txt'), /^-rw-------\s+\d+\s+0\s+0\s/);
+    await f.cri.runtime.RemoveContainer({ containerId: id });
   });
 
   it('a container cannot leave the pod\'s user namespace or ask for one in a pod without it', async () => {
