@@ -193,14 +193,17 @@ describe('user namespaces (hostUsers: false)', () => {
     await f.cri.runtime.RemoveContainer({ containerId: id });
   });
 
-  it('a container cannot leave the pod\'s user namespace or ask for one in a pod without it', async () => {
+  it('mode NODE is the host\'s user namespace; a container cannot leave the pod\'s or ask for one in a pod without it', async () => {
     const nodeMode = f.containerConfig('node', ['true'], { linux: { securityContext: { namespaceOptions: { usernsOptions: { mode: 'NODE' } } } } });
     await assert.rejects(f.cri.runtime.CreateContainer({ podSandboxId: pod.id, config: nodeMode, sandboxConfig: pod.config }), (err) => {
       assert.equal(grpcError(err).code, grpcStatus.INVALID_ARGUMENT, grpcError(err).details);
       assert.match(grpcError(err).details, /usernsOptions\.mode: the pod sandbox has a user namespace/);
       return true;
     });
-    const hostPod = await f.runPod('hostusers');
+    // hostUsers: true, as the kubelet says it: mode NODE, the host's user namespace.
+    const hostPod = await f.runPod('hostusers', usernsPod({ mode: 'NODE', uids: [], gids: [] }));
+    const hostPause = (JSON.parse((await f.cri.runtime.PodSandboxStatus({ podSandboxId: hostPod.id, verbose: true })).info.info!) as typeof info).pause.pid;
+    assert.equal(fs.readlinkSync(`/proc/${hostPause}/ns/user`), fs.readlinkSync('/proc/self/ns/user'));
     const podMode = f.containerConfig('pod', ['true'], { linux: { securityContext: { namespaceOptions: { usernsOptions: podUserns() } } } });
     await assert.rejects(f.cri.runtime.CreateContainer({ podSandboxId: hostPod.id, config: podMode, sandboxConfig: hostPod.config }), (err) => {
       assert.equal(grpcError(err).code, grpcStatus.INVALID_ARGUMENT, grpcError(err).details);
