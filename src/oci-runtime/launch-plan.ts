@@ -268,7 +268,7 @@ function hostIdOf(maps: readonly IdMapping[], id: number): number {
 }
 
 /** "container host size" lines, as uid_map and gid_map take them. */
-export function idMapText(maps: readonly IdMapping[]): string {
+function idMapText(maps: readonly IdMapping[]): string {
   return maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}`).join('\n');
 }
 

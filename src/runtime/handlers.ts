@@ -107,7 +107,7 @@ export class RuntimeHandlers {
     return this.usernsProbe;
   }
 
-  /** Why user namespaces are not supported here, once probed. */
+  /** Why pods with their own user namespace do not work on this node, once probed. */
   usernsWhyNot: string | undefined;
 
   private add(name: string, h: RuntimeHandlerConfig): void {

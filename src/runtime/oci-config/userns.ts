@@ -91,7 +91,3 @@ export function hostIdOf(maps: readonly IdMapping[], id: number): number | undef
 export function ociIdMappings(maps: readonly IdMapping[]): { containerID: number; hostID: number; size: number }[] {
   return maps.map((m) => ({ containerID: m.containerId, hostID: m.hostId, size: m.length }));
 }
-
-export function sameMappings(a: readonly IdMapping[], b: readonly IdMapping[]): boolean {
-  return a.length === b.length && a.every((m, i) => m.containerId === b[i]!.containerId && m.hostId === b[i]!.hostId && m.length === b[i]!.length);
-}
