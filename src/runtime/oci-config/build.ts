@@ -8,7 +8,7 @@ import { injectCdiDevices } from '../cdi';
 import { buildDevices } from './devices';
 import { hostCapabilities, realHostProbe } from './host-probe';
 import type { ContainerSpecInput, ImageConfig, PauseSpecInput, SandboxUserns } from './inputs';
-import { ociIdMappings } from './userns';
+import { checkIdsMapped, ociIdMappings } from './userns';
 import {
   DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, buildCriMounts, imageVolumeMounts, imageVolumes, mergeMounts,
   sandboxFileMounts, shmMount, standardMounts, type ImageVolume,
@@ -61,6 +61,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpecResu
   const all = runtime.allCapabilities ?? hostCapabilities(ALL_CAPABILITIES);
   const capabilities = buildCapabilities(sc?.capabilities ?? null, privileged, runtime.defaultCapabilities, all);
   const user = resolveUser(sc, imageConfig.User, readAccountDb(input.rootfs));
+  if (sandbox.userns) checkIdsMapped(sandbox.userns, user, `${SC}.runAsUser`);
   const hostname = ns.hostUts ? undefined : sandbox.hostname;
 
   const args = mergeArgs(config.command, config.args, imageConfig.Entrypoint, imageConfig.Cmd);
@@ -195,6 +196,7 @@ export function buildPauseSpec(input: PauseSpecInput): OciSpec {
     readAccountDb(input.rootfs),
     field,
   );
+  if (input.userns) checkIdsMapped(input.userns, user, `${field}.runAsUser`);
   const capabilities = { bounding: [], effective: [], inheritable: [], permitted: [], ambient: [] };
   // The pod's own profile, as containerd applies it to its sandbox container: none named → unconfined.
   const seccomp = buildSeccomp(chooseSeccomp(psc?.seccomp ?? null, psc?.seccompProfilePath ?? '', field, runtime.seccompUseDefaultWhenEmpty), {

@@ -210,6 +210,12 @@ describe('user namespaces (hostUsers: false)', () => {
       assert.match(grpcError(err).details, /has no user namespace of its own/);
       return true;
     });
+    const unmapped = f.containerConfig('unmapped', ['true'], { linux: { securityContext: { runAsUser: { value: '70000' }, namespaceOptions: { usernsOptions: podUserns() } } } });
+    await assert.rejects(f.cri.runtime.CreateContainer({ podSandboxId: pod.id, config: unmapped, sandboxConfig: pod.config }), (err) => {
+      assert.equal(grpcError(err).code, grpcStatus.INVALID_ARGUMENT, grpcError(err).details);
+      assert.match(grpcError(err).details, /runAsUser: uid 70000 is not mapped in the pod's user namespace \(uids 0-65535\)/);
+      return true;
+    });
     const status = await f.cri.runtime.PodSandboxStatus({ podSandboxId: hostPod.id });
     assert.equal(status.status!.linux!.namespaces!.options!.usernsOptions!.mode, 'NODE');
     await f.cri.runtime.RemovePodSandbox({ podSandboxId: hostPod.id });
