@@ -479,7 +479,7 @@ function portMappingsOf(config: PodSandboxConfig__Output): PortMapping[] {
 const USERNS_FIELD = 'config.linux.securityContext.namespaceOptions.usernsOptions';
 
 /** The pod's user namespace maps (mode POD), checked; undefined for the host's. */
-export function podUsernsOf(config: PodSandboxConfig__Output): PodUserns | undefined {
+function podUsernsOf(config: PodSandboxConfig__Output): PodUserns | undefined {
   return ociConfig().validatePodUserns(config.linux?.securityContext?.namespaceOptions?.usernsOptions, USERNS_FIELD);
 }
 
