@@ -9,7 +9,7 @@ import { errors, messageOf } from '../common/errors';
 import type { UndoStack } from '../common/undo';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig';
 import type { ImageService } from '../image';
-import { makeMountReadOnly, mountOverlay, unmountOverlay } from '../runtime/rootfs/overlay';
+import { makeMountReadOnly, mountOverlay, unmountOverlay, type RootfsIdmap } from '../runtime/rootfs/overlay';
 
 /** What the container record keeps of each image mount (to re-hold layers after a restart and to unmount). */
 export interface ImageMountRecord {
@@ -31,9 +31,10 @@ export interface MountedImages {
 /**
  * Mounts every image the config's mounts name, pushing an undo for each hold and
  * mount. Bad sub-paths and host paths next to an image are INVALID_ARGUMENT, an
- * image that is not pulled NOT_FOUND, all before the container exists.
+ * image that is not pulled NOT_FOUND, all before the container exists. In a pod with its
+ * own user namespace the layers are idmapped as the root filesystem's (`idmap`).
  */
-export function mountImages(config: ContainerConfig__Output, mountDirOf: (index: number) => string, images: ImageService, undo: UndoStack): MountedImages {
+export function mountImages(config: ContainerConfig__Output, mountDirOf: (index: number) => string, images: ImageService, undo: UndoStack, idmap?: RootfsIdmap): MountedImages {
   const records: ImageMountRecord[] = [];
   const sources = new Map<number, string>();
   const releases: Array<() => void> = [];
@@ -47,7 +48,7 @@ export function mountImages(config: ContainerConfig__Output, mountDirOf: (index:
     const hold = images.hold(ref);
     undo.push(`releasing image ${ref} of ${f}`, () => hold.release());
     releases.push(() => hold.release());
-    const overlay = mountOverlay(mountDirOf(i), hold.overlay);
+    const overlay = mountOverlay(mountDirOf(i), hold.overlay, idmap);
     undo.push(`unmounting ${overlay.rootfs}`, () => unmountOverlay(overlay.rootfs));
     makeMountReadOnly(overlay.rootfs);
     sources.set(i, subPath ? resolveSubPath(overlay.rootfs, subPath, ref, `${f}.imageSubPath`) : overlay.rootfs);

@@ -192,7 +192,7 @@ export class ContainerManager {
       const facts = sandboxFacts(sandbox);
       const overlay = mountOverlay(dir, hold.overlay, facts.userns && rootfsIdmap(facts.userns));
       crashPoint('CreateContainer', 'overlay-mounted');
-      const imageMounts = mountImages(config, (index) => this.options.layout.containerImageMountDir(id, index), this.options.images, undo);
+      const imageMounts = mountImages(config, (index) => this.options.layout.containerImageMountDir(id, index), this.options.images, undo, facts.userns && rootfsIdmap(facts.userns));
       crashPoint('CreateContainer', 'image-mounts-mounted');
       const restoreImages = checkpoint ? await checkpoints().unpackForRestore(checkpoint.archive, dir, overlay.rootfs) : undefined;
 

@@ -91,6 +91,11 @@ export async function execProcess(opts: ExecOptions): Promise<number> {
   const { spec } = loadSpec(ctr.saved.bundle);
   const proc = loadProcess(opts, spec.process!);
   const pid = ctr.saved.pid;
+  // A Node process cannot join a user namespace (runtime-notes Q1): an exec in a container
+  // that has one would run as the host's root. Only the native exec (exec plan) may.
+  if (fs.readlinkSync(`/proc/${pid}/ns/user`) !== fs.readlinkSync('/proc/self/ns/user')) {
+    throw new Error('exec: the container has a user namespace, which only the native launcher joins (no exec plan for this process)');
+  }
   let slave: number | undefined;
   if (proc.terminal) {
     if (!opts.consoleSocket) throw new Error('exec: a terminal needs --console-socket');
@@ -99,11 +104,6 @@ export async function execProcess(opts: ExecOptions): Promise<number> {
     throw new Error('exec: --console-socket given without --tty');
   }
 
-  // A Node process cannot join a user namespace (runtime-notes Q1): an exec in a container
-  // that has one would run as the host's root. Only the native exec (exec plan) may.
-  if (fs.readlinkSync(`/proc/${pid}/ns/user`) !== fs.readlinkSync('/proc/self/ns/user')) {
-    throw new Error('exec: the container has a user namespace, which only the native launcher joins (no exec plan for this process)');
-  }
   // Everything that needs the host's view first (trap 9: /proc/self is gone after setns(mnt)).
   sys.preloadLibc();
   const seccompConfig = spec.linux?.seccomp;

@@ -270,7 +270,7 @@ function hostIdOf(maps: readonly IdMapping[], id: number): number {
 }
 
 /** "container host size" lines, as uid_map and gid_map take them. */
-export function idMapText(maps: readonly IdMapping[]): string {
+function idMapText(maps: readonly IdMapping[]): string {
   return maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}`).join('\n');
 }
 
@@ -335,7 +335,7 @@ function mountRecords(m: Mount, bundle: string, cgroupPaths: Record<string, stri
   if (opts.bind) {
     const source = path.resolve(bundle, m.source ?? type);
     const extra = opts.flags & ~(c.MS_BIND | c.MS_REC | c.MS_REMOUNT);
-    // The bind made, then replaced by an idmapped clone of it (launcher/idmap.c).
+    // The bind made, then replaced by an idmapped clone of it (launcher/rootfs.c do_mount_idmap).
     const idmap = idmapped ? [['mount-idmap', destination, idMapText(m.uidMappings ?? []), idMapText(m.gidMappings ?? []), opts.recursive ? '1' : '0']] : [];
     return [mount(destination, source, '', c.MS_BIND | (opts.recursive ? c.MS_REC : 0), '', 'source', extra, opts.propagation, noSymlink), ...rro, ...idmap];
   }

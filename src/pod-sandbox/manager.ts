@@ -145,7 +145,8 @@ export class SandboxManager {
     validateSandboxConfig(config);
     const handler = this.options.handlers.forNewPod(runtimeHandler);
     if (podUsernsOf(config) && !handler.features.userNamespaces) {
-      throw errors.invalidField(`${USERNS_FIELD}.mode`, `the runtime handler ${JSON.stringify(handler.name)} cannot run pods with their own user namespace on this node (Status lists userNamespaces: false for it)`);
+      const why = this.options.handlers.usernsWhyNot;
+      throw errors.invalidField(`${USERNS_FIELD}.mode`, `the runtime handler ${JSON.stringify(handler.name)} cannot run pods with their own user namespace on this node (Status lists userNamespaces: false for it${why ? `: ${why}` : ''})`);
     }
     const fingerprint = createHash('sha256').update(JSON.stringify([config, runtimeHandler])).digest('hex');
     const id = randomBytes(32).toString('hex');
@@ -478,7 +479,7 @@ function portMappingsOf(config: PodSandboxConfig__Output): PortMapping[] {
 const USERNS_FIELD = 'config.linux.securityContext.namespaceOptions.usernsOptions';
 
 /** The pod's user namespace maps (mode POD), checked; undefined for the host's. */
-export function podUsernsOf(config: PodSandboxConfig__Output): PodUserns | undefined {
+function podUsernsOf(config: PodSandboxConfig__Output): PodUserns | undefined {
   return ociConfig().validatePodUserns(config.linux?.securityContext?.namespaceOptions?.usernsOptions, USERNS_FIELD);
 }
 

@@ -12,7 +12,8 @@ import { shippedBinary } from '../common/package-info';
 import { StateLayout } from '../common/state-layout';
 import type { SpecRuntimeOptions } from './oci-config/inputs';
 import { mountSetattrSupported } from '../sys/mount-setattr';
-import { usernsKernelSupport } from '../sys/userns-support';
+import { probeUsernsSupport } from '../sys/userns-support';
+import * as fs from 'node:fs';
 // The host facts and limits from their own modules: the spec builders (./oci-config)
 // load with the first creation.
 import { hostCapabilities, hostMinOomScoreAdj, detectCgroupFeatures } from './oci-config/host-probe';
@@ -41,11 +42,11 @@ export interface RuntimeHandler {
  * the runtime: cradle-runtime has it; another runtime is asked through its `features` command
  * (runc lists "rro" since 1.1; a runtime without the option or the command gets false).
  */
-function probeFeatures(binary: string, systemdCgroup: boolean): HandlerFeatures {
+function probeFeatures(binary: string, systemdCgroup: boolean, usernsProbe: () => boolean): HandlerFeatures {
   const none = { recursiveReadOnlyMounts: false, userNamespaces: false };
   if (!mountSetattrSupported()) return none;
   // A pod's user namespace: the kernel side (pinning, idmapped layers) is cradled's own.
-  const kernelUserns = usernsKernelSupport().supported;
+  const kernelUserns = usernsProbe();
   // cradle-runtime joins a user namespace in its native launcher only, which has no
   // systemd cgroup driver (the Node path cannot, and refuses such a spec).
   if (path.basename(binary) === 'cradle-runtime') return { recursiveReadOnlyMounts: true, userNamespaces: kernelUserns && !systemdCgroup };
@@ -90,6 +91,26 @@ export class RuntimeHandlers {
     for (const [name, h] of Object.entries(config.runtime.runtimes)) this.add(name, h);
   }
 
+  private usernsProbe: boolean | undefined;
+
+  /**
+   * Whether pods with their own user namespace work on this node (probed once, on the
+   * filesystem of the image layers, by cradle's launcher whatever the handler).
+   */
+  private usernsSupported(): boolean {
+    if (this.usernsProbe === undefined) {
+      const layout = StateLayout.of(this.config);
+      const dir = fs.existsSync(layout.imageRoot) ? layout.imageRoot : layout.root;
+      const probe = probeUsernsSupport(shippedBinary('cradle-runtime'), dir);
+      this.usernsProbe = probe.supported;
+      if (!probe.supported) this.usernsWhyNot = probe.reason;
+    }
+    return this.usernsProbe;
+  }
+
+  /** Why pods with their own user namespace do not work on this node, once probed. */
+  usernsWhyNot: string | undefined;
+
   private add(name: string, h: RuntimeHandlerConfig): void {
     const { config } = this;
     const binary = h.runtime_path || shippedBinary('cradle-runtime');
@@ -108,7 +129,9 @@ export class RuntimeHandlers {
     const runtime = ociRuntimeFor({ binary, root, systemdCgroup: cgroupDriverFor(config.runtime.cgroup_manager) === 'systemd', conmon });
     // Probed on first use (a pod's creation, a Status call), not at start: the probe loads koffi and may run the runtime.
     let features: HandlerFeatures | undefined;
-    const handler: RuntimeHandler = { name, runtime, conmon, get features() { return (features ??= probeFeatures(binary, cgroupDriverFor(config.runtime.cgroup_manager) === 'systemd')); } };
+    const systemd = cgroupDriverFor(config.runtime.cgroup_manager) === 'systemd';
+    const usernsProbe = () => this.usernsSupported();
+    const handler: RuntimeHandler = { name, runtime, conmon, get features() { return (features ??= probeFeatures(binary, systemd, usernsProbe)); } };
     this.handlers.set(name, { handler, config: { ...h } });
   }
 

@@ -1,30 +1,27 @@
-// Whether this kernel runs pods with their own user namespace (KEP-127) the way cradle
-// makes them: user namespaces enabled, idmapped mounts (mount_setattr MOUNT_ATTR_IDMAP,
-// 5.12), overlayfs's lowerdir+ (6.8) taking idmapped layers that are detached mounts
-// (open_tree clones, no mount point of their own: Linux 6.15).
+// Whether this node runs pods with their own user namespace (KEP-127) the way cradle
+// makes them: user namespaces enabled, a user namespace with maps, idmapped mounts
+// (mount_setattr MOUNT_ATTR_IDMAP) on the filesystem of the image layers, and overlayfs
+// taking idmapped detached mounts as lowerdir+ layers (Linux 6.15 and later). Probed by
+// doing it: the native launcher's `__userns-probe DIR` makes each and attaches nothing.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
+import { spawnSync } from 'node:child_process';
 
-export interface UsernsKernelSupport {
+export interface UsernsSupport {
   supported: boolean;
   /** Why not, when not. */
   reason?: string;
 }
 
-export function kernelAtLeast(major: number, minor: number, release = os.release()): boolean {
-  const m = /^(\d+)\.(\d+)/.exec(release);
-  if (!m) return false;
-  return Number(m[1]) > major || (Number(m[1]) === major && Number(m[2]) >= minor);
-}
-
-export function usernsKernelSupport(release = os.release(), maxUserNamespacesFile = '/proc/sys/user/max_user_namespaces'): UsernsKernelSupport {
-  if (!kernelAtLeast(6, 15, release)) return { supported: false, reason: `kernel ${release} is older than 6.15 (overlayfs on detached idmapped layers)` };
-  let max = 0;
+export function probeUsernsSupport(helper: string, dir: string, maxUserNamespacesFile = '/proc/sys/user/max_user_namespaces'): UsernsSupport {
+  let max: number;
   try {
     max = Number(fs.readFileSync(maxUserNamespacesFile, 'utf8').trim());
   } catch {
-    return { supported: false, reason: `${maxUserNamespacesFile} is missing (no user namespaces in this kernel)` };
+    return { supported: false, reason: `${maxUserNamespacesFile} is missing (a kernel without user namespaces)` };
   }
-  if (!(max > 0)) return { supported: false, reason: `${maxUserNamespacesFile} is 0` };
+  if (!(max > 0)) return { supported: false, reason: `${maxUserNamespacesFile} is ${max}` };
+  const run = spawnSync(helper, ['__userns-probe', dir], { encoding: 'utf8', timeout: 10_000, env: {}, stdio: ['ignore', 'ignore', 'pipe'] });
+  if (run.error) return { supported: false, reason: `running ${helper}: ${run.error.message}` };
+  if (run.status !== 0) return { supported: false, reason: (run.stderr ?? '').trim() || `${helper} __userns-probe exited with ${String(run.status ?? run.signal)}` };
   return { supported: true };
 }

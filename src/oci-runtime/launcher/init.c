@@ -166,9 +166,14 @@ void init_main(int iargc, char **iargv) {
   }
   // The pod's user namespace (pinned with its maps): from here on every capability is
   // one of that namespace, and process_setup's ids are its ids (uid 0 is the pod's root).
+  // Then a mount namespace of its own, a copy of the one just made: the pod's root may
+  // mount in it (with CAP_SYS_ADMIN), while every mount made above is locked (the kernel
+  // locks mounts copied into a less privileged namespace): no unmounting a masked path,
+  // no clearing ro, nosuid or nodev.
   if (userns >= 0) {
     if (setns(userns, CLONE_NEWUSER) < 0) die("setns user namespace");
     close(userns);
+    if (unshare(CLONE_NEWNS) < 0) die("unshare a mount namespace in the user namespace");
   }
   struct proc_exec proc;
   process_setup(p, slave, lastcap, &proc);

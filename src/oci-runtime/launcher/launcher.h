@@ -116,7 +116,9 @@ extern const char *const GLOBAL_VALUE_FLAGS[];
 // userns.c: a pod's pinned user namespace (run by the daemon) and the throwaway user
 // namespace carrying an idmapped mount's maps ("c h s" lines).
 #define USERNS_PIN_ARG "__userns-pin"
+#define USERNS_PROBE_ARG "__userns-probe"
 __attribute__((noreturn)) void userns_pin_main(int argc, char **argv);
+__attribute__((noreturn)) void userns_probe_main(int argc, char **argv);
 int userns_for_maps(const char *uid_map, const char *gid_map);
 
 // exec.c: `exec --process FILE` with a matching exec plan beside FILE.

@@ -1,6 +1,7 @@
 // User namespaces: a pod's, pinned with its network, IPC and UTS namespaces owned
-// by it (`__userns-pin`, as cri-o's pinns), and throwaway ones that only carry the
-// id maps of an idmapped mount (mount_setattr MOUNT_ATTR_IDMAP), as runc makes them.
+// by it (`__userns-pin`, as cri-o's pinns), throwaway ones that only carry the id
+// maps of an idmapped mount (mount_setattr MOUNT_ATTR_IDMAP), as runc makes them, and
+// the probe of what a pod's root filesystem needs (`__userns-probe`).
 #include "launcher.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -183,5 +185,58 @@ void userns_pin_main(int argc, char **argv) {
   }
   kill(pid, SIGKILL);
   while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+  exit(0);
+}
+
+static void probe_fatal(const char *msg) {
+  dprintf(2, "%s\n", msg);
+  exit(1);
+}
+
+static char *probe_dir;
+
+static void probe_cleanup(void) {
+  if (!probe_dir) return;
+  char *a = xasprintf("%s/a", probe_dir), *b = xasprintf("%s/b", probe_dir);
+  rmdir(a);
+  rmdir(b);
+  rmdir(probe_dir);
+}
+
+// __userns-probe DIR: what a pod with its own user namespace needs of this kernel and
+// of DIR's filesystem (where image layers live): a user namespace with maps, an
+// idmapped clone of a directory there, and overlayfs taking such detached clones as
+// lowerdir+ layers. Nothing is attached anywhere; exit 0 when all of it works, else
+// the failed step on stderr.
+void userns_probe_main(int argc, char **argv) {
+  fatal_handler = probe_fatal;
+  if (argc != 3) dief("usage: %s DIR", USERNS_PROBE_ARG);
+  probe_dir = xasprintf("%s/.cradle-userns-probe-XXXXXX", argv[2]);
+  if (!mkdtemp(probe_dir)) {
+    probe_dir = NULL;
+    die("mkdtemp in %s", argv[2]);
+  }
+  atexit(probe_cleanup);
+  int ns = userns_for_maps("0 100000 65536", "0 100000 65536");
+  int trees[2];
+  const char *names[2] = { "a", "b" };
+  for (int i = 0; i < 2; i++) {
+    char *d = xasprintf("%s/%s", probe_dir, names[i]);
+    if (mkdir(d, 0755) < 0) die("mkdir %s", d);
+    trees[i] = open_tree(AT_FDCWD, d, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (trees[i] < 0) die("open_tree %s", d);
+    struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)ns };
+    if (mount_setattr(trees[i], "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) die("mount_setattr MOUNT_ATTR_IDMAP on %s", d);
+  }
+  int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+  if (fs < 0) die("fsopen overlay");
+  for (int i = 0; i < 2; i++) {
+    char p[64];
+    snprintf(p, sizeof p, "/proc/self/fd/%d", trees[i]);
+    if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", p, 0) < 0) die("overlayfs lowerdir+ of an idmapped detached mount");
+  }
+  if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) die("overlayfs on idmapped detached layers");
+  int mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+  if (mnt < 0) die("fsmount overlayfs on idmapped detached layers");
   exit(0);
 }

@@ -9,7 +9,7 @@ import { injectCdiDevices } from '../cdi';
 import { buildDevices } from './devices';
 import { hostCapabilities, realHostProbe } from './host-probe';
 import type { ContainerSpecInput, ImageConfig, PauseSpecInput, SandboxUserns } from './inputs';
-import { ociIdMappings } from './userns';
+import { checkIdsMapped, ociIdMappings } from './userns';
 import {
   DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, buildCriMounts, imageVolumeMounts, imageVolumes, mergeMounts,
   sandboxFileMounts, shmMount, standardMounts, type ImageVolume,
@@ -62,6 +62,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpecResu
   const all = runtime.allCapabilities ?? hostCapabilities(ALL_CAPABILITIES);
   const capabilities = buildCapabilities(sc?.capabilities ?? null, privileged, runtime.defaultCapabilities, all);
   const user = resolveUser(sc, imageConfig.User, readAccountDb(input.rootfs));
+  if (sandbox.userns) checkIdsMapped(sandbox.userns, user, `${SC}.runAsUser`);
   const hostname = ns.hostUts ? undefined : sandbox.hostname;
 
   const args = mergeArgs(config.command, config.args, imageConfig.Entrypoint, imageConfig.Cmd);
@@ -87,7 +88,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpecResu
     shmMount(sandbox.shmPath),
     ...sandboxFileMounts(sandbox, readonlyRootfs),
   ];
-  const mounts = idmapMounts(mergeMounts(base, imageVolumeMounts(volumes), cri.mounts), sandbox.userns);
+  const mounts = idmapMounts(mergeMounts(base, imageVolumeMounts(volumes), cri.mounts), sandbox.userns, cri.imageDestinations);
 
   const devices = buildDevices(config.devices, privileged, probe);
   const resources = buildResources(config.linux?.resources ?? null, runtime);
@@ -162,11 +163,13 @@ function usernsMappings(userns: SandboxUserns | undefined): Pick<OciLinux, 'uidM
  * In a pod with its own user namespace, every bind mount is idmapped (KEP-127): a CRI
  * mount with uid/gid mappings of its own keeps them, every other bind gets the pod's,
  * so files keep the owners they have on the host as the pod's ids (host root's file is
- * the pod root's) and what the pod writes is stored with the ids it sees.
+ * the pod root's) and what the pod writes is stored with the ids it sees. Image mounts
+ * (`shown`) are overlays of idmapped layers already.
  */
-function idmapMounts(mounts: OciMount[], userns: SandboxUserns | undefined): OciMount[] {
+function idmapMounts(mounts: OciMount[], userns: SandboxUserns | undefined, shown: ReadonlySet<string> = new Set()): OciMount[] {
   if (!userns) return mounts;
-  return mounts.map((m) => (m.type === 'bind' && !m.uidMappings ? { ...m, uidMappings: ociIdMappings(userns.uids), gidMappings: ociIdMappings(userns.gids) } : m));
+  const maps = { uidMappings: ociIdMappings(userns.uids), gidMappings: ociIdMappings(userns.gids) };
+  return mounts.map((m) => (m.type === 'bind' && !m.uidMappings && !shown.has(m.destination) ? { ...m, ...maps } : m));
 }
 
 export const PAUSE_OOM_SCORE_ADJ = -998;
@@ -197,6 +200,7 @@ export function buildPauseSpec(input: PauseSpecInput): OciSpec {
     readAccountDb(input.rootfs),
     field,
   );
+  if (input.userns) checkIdsMapped(input.userns, user, `${field}.runAsUser`);
   const capabilities = { bounding: [], effective: [], inheritable: [], permitted: [], ambient: [] };
   // The pod's own profile, as containerd applies it to its sandbox container: none named → unconfined.
   const seccomp = buildSeccomp(chooseSeccomp(psc?.seccomp ?? null, psc?.seccompProfilePath ?? '', field, runtime.seccompUseDefaultWhenEmpty), {

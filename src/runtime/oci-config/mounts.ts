@@ -55,6 +55,8 @@ export function sandboxFileMounts(
 
 export interface CriMountsResult {
   mounts: OciMount[];
+  /** Destinations of image mounts: their overlays are made on idmapped layers already, never idmapped again. */
+  imageDestinations: Set<string>;
   /** 'rshared' if a mount is bidirectional, 'rslave' if one is host-to-container, else undefined. */
   rootfsPropagation?: 'rshared' | 'rslave';
 }
@@ -78,6 +80,7 @@ export function buildCriMounts(
   userns?: PodUserns,
 ): CriMountsResult {
   const out: OciMount[] = [];
+  const imageDestinations = new Set<string>();
   let rootfsPropagation: CriMountsResult['rootfsPropagation'];
   const seen = new Set<string>();
   mounts.forEach((m, i) => {
@@ -97,6 +100,7 @@ export function buildCriMounts(
       const source = imageSources.get(i);
       if (source === undefined) throw errors.internal(`${f}.image: the image ${m.image.image} was not mounted for this container`);
       out.push({ destination, type: 'bind', source, options: [...IMAGE_MOUNT_OPTIONS] });
+      imageDestinations.add(destination);
       return;
     }
     if (!m.hostPath.startsWith('/')) throw errors.invalidField(`${f}.hostPath`, `${JSON.stringify(m.hostPath)} is not an absolute path`);
@@ -125,7 +129,7 @@ export function buildCriMounts(
     // selinux_relabel is ignored: cradle does not run with SELinux.
     out.push({ destination, type: 'bind', source, options, ...mappings });
   });
-  const result: CriMountsResult = { mounts: out };
+  const result: CriMountsResult = { mounts: out, imageDestinations };
   if (rootfsPropagation) result.rootfsPropagation = rootfsPropagation;
   return result;
 }

@@ -92,6 +92,14 @@ export function ociIdMappings(maps: readonly IdMapping[]): { containerID: number
   return maps.map((m) => ({ containerID: m.containerId, hostID: m.hostId, size: m.length }));
 }
 
-export function sameMappings(a: readonly IdMapping[], b: readonly IdMapping[]): boolean {
-  return a.length === b.length && a.every((m, i) => m.containerId === b[i]!.containerId && m.hostId === b[i]!.hostId && m.length === b[i]!.length);
+/**
+ * The process's ids must be ids of the pod's user namespace: the kernel refuses to
+ * switch to an unmapped one (EINVAL at the container's start otherwise).
+ */
+export function checkIdsMapped(userns: PodUserns, user: { uid: number; gid: number; additionalGids: readonly number[] }, field: string): void {
+  const range = (maps: readonly IdMapping[]) => maps.map((m) => `${m.containerId}-${m.containerId + m.length - 1}`).join(', ');
+  if (hostIdOf(userns.uids, user.uid) === undefined) throw errors.invalidField(field, `uid ${user.uid} is not mapped in the pod's user namespace (uids ${range(userns.uids)})`);
+  for (const gid of [user.gid, ...user.additionalGids]) {
+    if (hostIdOf(userns.gids, gid) === undefined) throw errors.invalidField(field, `gid ${gid} is not mapped in the pod's user namespace (gids ${range(userns.gids)})`);
+  }
 }

@@ -4,6 +4,7 @@
 // after the pod is removed.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,8 +12,10 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import { PodFixture } from '../../helpers/pod-fixture';
 import { mountsContaining } from '../../helpers/pod-network';
 import { grpcError } from '../../helpers/cri-client';
+import { entry } from '../../helpers/image-builder';
 import type { PodSandboxConfig } from '../../../src/generated/runtime/v1/PodSandboxConfig';
 import type { UserNamespace } from '../../../src/generated/runtime/v1/UserNamespace';
+import { probeUsernsSupport } from '../../../src/sys/userns-support';
 
 const f = new PodFixture('cradle-tun0', '10.231.0.0/24');
 // A range no other test or host account uses: the pod's uid 0 is host uid BASE.
@@ -66,9 +69,13 @@ describe('user namespaces (hostUsers: false)', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('Status reports userNamespaces for the default handler', async () => {
+  it('Status reports userNamespaces for the default handler, from a probe that says why not where it fails', async () => {
     const s = await f.cri.runtime.Status({});
     assert.equal(s.runtimeHandlers.find((h) => h.name === '')?.features?.userNamespaces, true);
+    const helper = path.resolve(__dirname, '../../../../bin/cradle-runtime');
+    assert.deepEqual(probeUsernsSupport(helper, f.dirs.layout.root), { supported: true });
+    assert.deepEqual(fs.readdirSync(f.dirs.layout.root).filter((n) => n.includes('userns-probe')), [], 'the probe leaves nothing');
+    assert.match(probeUsernsSupport(helper, '/proc/sys').reason!, /mkdtemp in \/proc\/sys/);
   });
 
   it('the pause runs in a pinned user namespace that owns the pod\'s network, IPC and UTS namespaces, reported by PodSandboxStatus', async () => {
@@ -97,6 +104,15 @@ describe('user namespaces (hostUsers: false)', () => {
     assert.equal((await exec(id, 'cat /proc/self/uid_map')).split(/\s+/).join(' '), `0 ${BASE} ${LEN}`);
     // The image's files are root's in the pod (idmapped layers, no copy).
     assert.match(await exec(id, 'ls -ln /bin/busybox'), /^\S+\s+\d+\s+0\s+0\s/);
+    // The Node CLI's exec (what runs without an exec plan) refuses: it could only run as the host's root.
+    const conmonPid = (JSON.parse((await f.cri.runtime.ContainerStatus({ containerId: id, verbose: true })).info.info!) as { conmonPid: number }).conmonPid;
+    const root = fs.readFileSync(`/proc/${conmonPid}/cmdline`, 'utf8').split('\0').find((a) => a.startsWith('--root='))!.slice('--root='.length);
+    const processFile = path.join(dir, 'process.json');
+    fs.writeFileSync(processFile, JSON.stringify({ args: ['id', '-u'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'] }));
+    const nodeExec = spawnSync(process.execPath, [path.resolve(__dirname, '../../../src/oci-runtime/main.js'), `--root=${root}`, 'exec', '--process', processFile, id], { encoding: 'utf8' });
+    assert.notEqual(nodeExec.status, 0);
+    assert.match(nodeExec.stderr, /the container has a user namespace, which only the native launcher joins/);
+    assert.equal(nodeExec.stdout, '', 'nothing ran');
     assert.equal(await exec(id, 'touch /made-here && echo ok'), 'ok', 'the pod\'s root writes its root filesystem');
     // Port 80 needs CAP_NET_BIND_SERVICE in the user namespace owning the network
     // namespace: nc listens until timeout ends it (a refused bind exits at once, status 1).
@@ -107,7 +123,7 @@ describe('user namespaces (hostUsers: false)', () => {
     await f.cri.runtime.RemoveContainer({ containerId: id });
   });
 
-  it('the pod\'s UTS namespace is its user namespace\'s: CAP_SYS_ADMIN of the pod sets the hostname, not the host\'s', async () => {
+  it('the pod\'s UTS and mount namespaces are its user namespace\'s: CAP_SYS_ADMIN of the pod sets the hostname and mounts, never the host\'s, and cannot undo the runtime\'s mounts', async () => {
     const hostHostname = fs.readFileSync('/proc/sys/kernel/hostname', 'utf8');
     const id = await f.runContainer(pod, f.containerConfig('admin', ['sleep', '1000'], {
       linux: { securityContext: { capabilities: { addCapabilities: ['SYS_ADMIN'], dropCapabilities: [], addAmbientCapabilities: [] }, namespaceOptions: { usernsOptions: podUserns() } } },
@@ -115,8 +131,16 @@ describe('user namespaces (hostUsers: false)', () => {
     await f.waitForState(id, 'CONTAINER_RUNNING');
     assert.equal(await exec(id, 'hostname renamed-in-pod && hostname'), 'renamed-in-pod');
     assert.equal(fs.readFileSync('/proc/sys/kernel/hostname', 'utf8'), hostHostname);
-    // Its capabilities are the user namespace's: no mount in the host-owned mount namespace.
-    assert.match(await exec(id, 'mount -t tmpfs none /mnt 2>&1; echo status=$?'), /status=[1-9]/);
+    // Its mount namespace is the user namespace's: it mounts there, but what the runtime
+    // mounted is locked (masked paths stay masked, read-only stays read-only).
+    assert.equal(await exec(id, 'mkdir -p /tmp/m && mount -t tmpfs none /tmp/m && touch /tmp/m/x && echo mounted'), 'mounted');
+    assert.equal(await exec(id, 'wc -c < /proc/keys'), '0', '/proc/keys is masked (/dev/null)');
+    assert.match(await exec(id, 'umount /proc/keys 2>&1; echo status=$?'), /status=[1-9]/);
+    assert.match(await exec(id, 'mount -o remount,rw /sys 2>&1; echo status=$?'), /status=[1-9]/);
+    assert.equal(await exec(id, 'wc -c < /proc/keys'), '0', '/proc/keys is still masked');
+    assert.match(await exec(id, 'touch /sys/x 2>&1'), /Read-only file system/);
+    // Nothing it mounted reached the host.
+    assert.deepEqual(mountsContaining('/tmp/m').filter((m) => m.endsWith('/tmp/m')), []);
     await f.cri.runtime.RemoveContainer({ containerId: id });
   });
 
@@ -156,18 +180,40 @@ describe('user namespaces (hostUsers: false)', () => {
     await f.cri.runtime.RemoveContainer({ containerId: user });
   });
 
-  it('a container cannot leave the pod\'s user namespace or ask for one in a pod without it', async () => {
+  it('an image mount (KEP-4639) shows the image\'s files as the pod\'s, on idmapped layers too', async () => {
+    const data = await f.pushAndPull('test/userns-image-mount:1', { layers: [{ entries: [entry.dir('data'), entry.file('data/a.txt', 'from the image\n', { mode: 0o600 })] }] });
+    const imageRef = (await f.cri.image.ImageStatus({ image: { image: data.reference } })).image!.id;
+    const id = await f.runContainer(pod, f.containerConfig('imgmount', ['sleep', '1000'], {
+      mounts: [{ containerPath: '/img', image: { image: imageRef }, readonly: true, propagation: 'PROPAGATION_PRIVATE' }],
+    }));
+    await f.waitForState(id, 'CONTAINER_RUNNING');
+    // Root-only in the image (0600, uid 0): the pod's root reads it because the layers show it as its own.
+    assert.equal(await exec(id, 'cat /img/data/a.txt'), 'from the image');
+    assert.match(await exec(id, 'ls -ln /img/data/a.txt'), /^-rw-------\s+\d+\s+0\s+0\s/);
+    await f.cri.runtime.RemoveContainer({ containerId: id });
+  });
+
+  it('mode NODE is the host\'s user namespace; a container cannot leave the pod\'s or ask for one in a pod without it', async () => {
     const nodeMode = f.containerConfig('node', ['true'], { linux: { securityContext: { namespaceOptions: { usernsOptions: { mode: 'NODE' } } } } });
     await assert.rejects(f.cri.runtime.CreateContainer({ podSandboxId: pod.id, config: nodeMode, sandboxConfig: pod.config }), (err) => {
       assert.equal(grpcError(err).code, grpcStatus.INVALID_ARGUMENT, grpcError(err).details);
       assert.match(grpcError(err).details, /usernsOptions\.mode: the pod sandbox has a user namespace/);
       return true;
     });
-    const hostPod = await f.runPod('hostusers');
+    // hostUsers: true, as the kubelet says it: mode NODE, the host's user namespace.
+    const hostPod = await f.runPod('hostusers', usernsPod({ mode: 'NODE', uids: [], gids: [] }));
+    const hostPause = (JSON.parse((await f.cri.runtime.PodSandboxStatus({ podSandboxId: hostPod.id, verbose: true })).info.info!) as typeof info).pause.pid;
+    assert.equal(fs.readlinkSync(`/proc/${hostPause}/ns/user`), fs.readlinkSync('/proc/self/ns/user'));
     const podMode = f.containerConfig('pod', ['true'], { linux: { securityContext: { namespaceOptions: { usernsOptions: podUserns() } } } });
     await assert.rejects(f.cri.runtime.CreateContainer({ podSandboxId: hostPod.id, config: podMode, sandboxConfig: hostPod.config }), (err) => {
       assert.equal(grpcError(err).code, grpcStatus.INVALID_ARGUMENT, grpcError(err).details);
       assert.match(grpcError(err).details, /has no user namespace of its own/);
+      return true;
+    });
+    const unmapped = f.containerConfig('unmapped', ['true'], { linux: { securityContext: { runAsUser: { value: '70000' }, namespaceOptions: { usernsOptions: podUserns() } } } });
+    await assert.rejects(f.cri.runtime.CreateContainer({ podSandboxId: pod.id, config: unmapped, sandboxConfig: pod.config }), (err) => {
+      assert.equal(grpcError(err).code, grpcStatus.INVALID_ARGUMENT, grpcError(err).details);
+      assert.match(grpcError(err).details, /runAsUser: uid 70000 is not mapped in the pod's user namespace \(uids 0-65535\)/);
       return true;
     });
     const status = await f.cri.runtime.PodSandboxStatus({ podSandboxId: hostPod.id });
@@ -201,6 +247,35 @@ describe('user namespaces (hostUsers: false)', () => {
     hostNet.linux!.securityContext!.namespaceOptions!.network = 'NODE';
     await assert.rejects(f.cri.runtime.RunPodSandbox({ config: hostNet }), (err) => grpcError(err).code === grpcStatus.INVALID_ARGUMENT && /host's network/.test(grpcError(err).details));
     assert.deepEqual(runDirs(), before, 'no pod run directory was made');
+  });
+
+  it('a pod whose pause fails in its user namespace leaves no pin, mount or run directory', async () => {
+    const pins = () => ['user', 'net', 'ipc', 'uts'].flatMap((k) => fs.readdirSync(f.dirs.layout.namespacePinDir(k as 'user')));
+    const runDirs = () => fs.readdirSync(f.dirs.layout.podRunDirs).sort();
+    const mounts = () => mountsContaining(f.dirs.dir + '/').sort();
+    const before = { pins: pins(), runDirs: runDirs(), mounts: mounts() };
+    // A valid key whose value the kernel refuses: the launcher fails on it in the pause.
+    const config = f.podConfig('userns-fails', usernsPod());
+    config.linux!.sysctls = { 'net.ipv4.ip_local_port_range': '3000 1000' };
+    await assert.rejects(f.cri.runtime.RunPodSandbox({ config }), (err) => {
+      assert.match(grpcError(err).details, /net\.ipv4\.ip_local_port_range/);
+      return true;
+    });
+    assert.deepEqual({ pins: pins(), runDirs: runDirs(), mounts: mounts() }, before);
+  });
+
+  it('a restarted cradled keeps the pod\'s user namespace: a new container joins it', async () => {
+    await f.restart();
+    const status = await f.cri.runtime.PodSandboxStatus({ podSandboxId: pod.id });
+    assert.equal(status.status!.state, 'SANDBOX_READY');
+    assert.equal(status.status!.linux!.namespaces!.options!.usernsOptions!.mode, 'POD');
+    const id = await f.runContainer(pod, f.containerConfig('after-restart', ['sleep', '1000']));
+    await f.waitForState(id, 'CONTAINER_RUNNING');
+    const pid = await containerPid(id);
+    assert.equal(fs.readlinkSync(`/proc/${pid}/ns/user`), fs.readlinkSync(`/proc/${info.pause.pid}/ns/user`));
+    assert.deepEqual(hostIds(pid), { uid: BASE, gid: BASE });
+    assert.equal(await exec(id, 'id -u'), '0');
+    await f.cri.runtime.RemoveContainer({ containerId: id });
   });
 
   it('removing the pod leaves no mount, pin or process behind', async () => {

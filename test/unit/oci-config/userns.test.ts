@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hostIdOf, validatePodUserns, MAX_ID_MAP_LINES } from '../../../src/runtime/oci-config/userns';
+import { checkIdsMapped, hostIdOf, validatePodUserns, MAX_ID_MAP_LINES } from '../../../src/runtime/oci-config/userns';
 
 const F = 'ns.usernsOptions';
 const map = (containerId: number, hostId: number, length: number) => ({ containerId, hostId, length });
@@ -53,4 +53,13 @@ test('userns: host id of a container id through the maps', () => {
   assert.equal(hostIdOf(maps, 999), 100999);
   assert.equal(hostIdOf(maps, 1005), 300005);
   assert.equal(hostIdOf(maps, 1010), undefined);
+});
+
+test('userns: the process\'s uid, gid and groups must be ids of the pod\'s user namespace', () => {
+  const userns = { uids: [map(0, 100000, 65536)], gids: [map(0, 100000, 1000), map(2000, 300000, 10)] };
+  assert.doesNotThrow(() => checkIdsMapped(userns, { uid: 65535, gid: 999, additionalGids: [2005] }, 'sc.runAsUser'));
+  assert.throws(() => checkIdsMapped(userns, { uid: 65536, gid: 0, additionalGids: [] }, 'sc.runAsUser'),
+    /sc\.runAsUser: uid 65536 is not mapped in the pod's user namespace \(uids 0-65535\)/);
+  assert.throws(() => checkIdsMapped(userns, { uid: 0, gid: 0, additionalGids: [1500] }, 'sc.runAsUser'),
+    /gid 1500 is not mapped in the pod's user namespace \(gids 0-999, 2000-2009\)/);
 });

@@ -1,0 +1,96 @@
+// User namespaces (hostUsers: false) on the VM lane's Debian guest, its own kernel and
+// cradled under systemd: Status says what the probe found for each cgroup driver, and a
+// pod asking for its own user namespace either runs in one (its root a mapped host uid)
+// or is refused with the reason before anything is made: never in the host's.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { CriClient, grpcError } from '../helpers/cri-client';
+import { startFixtureRegistry, type FixtureRegistry } from '../helpers/registry';
+import { busyboxImage, pauseImage, pushImage, type PushedImage } from '../helpers/image-builder';
+import { probeUsernsSupport } from '../../src/sys/userns-support';
+import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig';
+
+const IN_GUEST = process.env.CRADLE_VM_GUEST === '1';
+const SOCKET = 'unix:///run/cradle/cradle.sock';
+const CONFIG_DROP_IN = '/etc/cradle/cradle.conf.d/50-vm-userns.toml';
+const REGISTRIES_DROP_IN = '/etc/containers/registries.conf.d/50-vm-userns.conf';
+const SLOW_CALL = { timeoutMs: 300_000 };
+const BASE = 1_500_000_000;
+
+function systemctl(...args: string[]): string {
+  return execFileSync('systemctl', args, { encoding: 'utf8' }).trim();
+}
+
+function startCradleService(registry: FixtureRegistry, pause: PushedImage, cgroupManager: 'cgroupfs' | 'auto'): void {
+  fs.mkdirSync(path.dirname(CONFIG_DROP_IN), { recursive: true });
+  const runtime = cgroupManager === 'auto' ? '' : `[runtime]\ncgroup_manager = "${cgroupManager}"\n\n`;
+  fs.writeFileSync(CONFIG_DROP_IN, `${runtime}[image]\npause_image = "${pause.reference}"\n`);
+  fs.mkdirSync(path.dirname(REGISTRIES_DROP_IN), { recursive: true });
+  fs.writeFileSync(REGISTRIES_DROP_IN, `[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n`);
+  systemctl('restart', 'cradle.service');
+}
+
+describe('VM: user namespaces on the guest\'s kernel', { skip: IN_GUEST ? false : 'runs inside the VM lane (scripts/vm-test.sh)' }, () => {
+  let registry: FixtureRegistry;
+  let pause: PushedImage;
+  let busybox: PushedImage;
+
+  before(async () => {
+    registry = await startFixtureRegistry();
+    pause = await pushImage(registry, 'vm/pause:3.10', pauseImage());
+    busybox = await pushImage(registry, 'vm/busybox:1', busyboxImage());
+  });
+  after(async () => {
+    try { systemctl('stop', 'cradle.service'); } catch { /* not started */ }
+    fs.rmSync(CONFIG_DROP_IN, { force: true });
+    fs.rmSync(REGISTRIES_DROP_IN, { force: true });
+    await registry?.stop();
+  });
+
+  for (const [driver, setting] of [['cgroupfs', 'cgroupfs'], ['systemd', 'auto']] as const) {
+    it(`a hostUsers: false pod runs in its own user namespace or is refused with the reason (${driver} driver)`, async (t) => {
+      startCradleService(registry, pause, setting);
+      const cri = new CriClient(SOCKET, {}, { timeoutMs: 300_000 });
+      t.after(() => cri.close());
+      const probe = probeUsernsSupport(path.resolve('bin/cradle-runtime'), '/var/lib/cradle');
+      const expected = probe.supported && driver === 'cgroupfs';
+      const status = await cri.runtime.Status({});
+      const reported = status.runtimeHandlers.find((h) => h.name === '')?.features?.userNamespaces;
+      assert.equal(reported, expected, `kernel ${os.release()}: probe ${JSON.stringify(probe)}, ${driver} driver`);
+
+      const maps = [{ containerId: 0, hostId: BASE, length: 65536 }];
+      const config: PodSandboxConfig = {
+        metadata: { name: `userns-${driver}`, namespace: 'vm', uid: `uid-userns-${driver}`, attempt: 0 },
+        hostname: 'userns', logDirectory: '',
+        linux: { cgroupParent: driver === 'systemd' ? 'kubepods-besteffort-poduserns.slice' : '/cradle-vm-userns', securityContext: { namespaceOptions: { usernsOptions: { mode: 'POD', uids: maps, gids: maps } } } },
+      };
+      if (!expected) {
+        await assert.rejects(cri.runtime.RunPodSandbox({ config }, SLOW_CALL), (err) => {
+          assert.equal(grpcError(err).code, grpcStatus.INVALID_ARGUMENT, grpcError(err).details);
+          assert.match(grpcError(err).details, /cannot run pods with their own user namespace on this node/);
+          if (!probe.supported) assert.ok(grpcError(err).details.includes(probe.reason!), grpcError(err).details);
+          return true;
+        });
+        assert.equal((await cri.runtime.ListPodSandbox({})).items.length, 0, 'no pod was made');
+        return;
+      }
+      await cri.image.PullImage({ image: { image: busybox.reference } }, SLOW_CALL);
+      const { podSandboxId } = await cri.runtime.RunPodSandbox({ config }, SLOW_CALL);
+      t.after(() => cri.runtime.RemovePodSandbox({ podSandboxId }).catch(() => undefined));
+      const { containerId } = await cri.runtime.CreateContainer({
+        podSandboxId, sandboxConfig: config,
+        config: { metadata: { name: 'c', attempt: 0 }, image: { image: busybox.reference }, command: ['sleep', '1000'] },
+      }, SLOW_CALL);
+      await cri.runtime.StartContainer({ containerId }, SLOW_CALL);
+      const pid = (JSON.parse((await cri.runtime.ContainerStatus({ containerId, verbose: true })).info.info!) as { pid: number }).pid;
+      assert.match(fs.readFileSync(`/proc/${pid}/status`, 'utf8'), new RegExp(`^Uid:\\s+${BASE}\\s`, 'm'));
+      const r = await cri.runtime.ExecSync({ containerId, cmd: ['id', '-u'], timeout: 60 }, SLOW_CALL);
+      assert.equal(r.stdout.toString().trim(), '0');
+    });
+  }
+});
