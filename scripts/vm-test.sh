@@ -7,6 +7,7 @@
 #     ARCH     x86_64 or aarch64 (another architecture than the host's runs with
 #              its own node_modules and a cross-built launcher, see below)
 #     PROFILE  smoke: test/vm/smoke.test.ts (cradled started by systemd from the shipped unit)
+#                     and test/vm/checkpoint.test.ts (CRIU checkpoint and restore)
 #              full:  the runtime, daemon and conformance suites (test/integration/runtime,
 #                     test/integration/daemon, test/critest), tests spawning their own cradled
 #              package: test/vm/package.test.ts (the .deb installed, upgraded over a
@@ -38,7 +39,7 @@ case "$arch" in
   *) usage ;;
 esac
 case "$profile" in
-  smoke) tests="dist/test/vm/smoke.test.js" timeout_s=${CRADLE_VM_TIMEOUT:-$((2400 * slow))} ;;
+  smoke) tests="dist/test/vm/smoke.test.js dist/test/vm/checkpoint.test.js" timeout_s=${CRADLE_VM_TIMEOUT:-$((2400 * slow))} ;;
   full) tests="dist/test/integration/runtime dist/test/integration/daemon dist/test/critest" timeout_s=${CRADLE_VM_TIMEOUT:-$((14400 * slow))} ;;
   package) tests="dist/test/vm/package.test.js" timeout_s=${CRADLE_VM_TIMEOUT:-$((2400 * slow))} ;;
   *) usage ;;

@@ -104,6 +104,9 @@ describe('VM checkpoint: CheckpointContainer and a restore from its archive', { 
     try { systemctl('stop', 'cradle.service'); } catch { /* not started */ }
     await registry?.stop();
     fs.rmSync(work, { recursive: true, force: true });
+    // The smoke test runs next in the same guest, with its own settings.
+    fs.rmSync(CONFIG_DROP_IN, { force: true });
+    fs.rmSync(REGISTRIES_DROP_IN, { force: true });
   });
 
   const podConfig = (name: string): PodSandboxConfig => ({
