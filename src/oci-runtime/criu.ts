@@ -285,6 +285,9 @@ export async function restore(opts: RestoreOptions): Promise<void> {
     const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
     if (!(pid > 0)) throw new Error(`criu restore wrote no pid to ${pidFile}`);
     undo.push(`kill restored ${pid}`, () => { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } waitGone(pid); });
+    // CRIU writes the checkpointed hostname into the UTS namespace it joined (the new
+    // pod's): the spec's names are set again there, as create sets them.
+    if (spec.hostname || spec.domainname) setUtsNames(pid, spec.hostname, spec.domainname);
     const saved: SavedState = {
       id: opts.id, pid, startTime: procStat(pid)?.startTime ?? '', bundle, rootfs, created: new Date().toISOString(),
       annotations: spec.annotations ?? {}, cgroupVersion: cgroups.version,
@@ -308,6 +311,24 @@ export async function restore(opts: RestoreOptions): Promise<void> {
     throw err;
   } finally {
     for (const fd of openFds) fs.closeSync(fd);
+  }
+}
+
+/** Sets hostname and domain name in the UTS namespace of pid (this thread enters it and comes back). */
+function setUtsNames(pid: number, hostname: string | undefined, domainname: string | undefined): void {
+  const own = fs.openSync('/proc/self/ns/uts', 'r');
+  const target = fs.openSync(`/proc/${pid}/ns/uts`, 'r');
+  try {
+    sys.setns(target, c.CLONE_NEWUTS, `/proc/${pid}/ns/uts`);
+    try {
+      if (hostname) sys.sethostname(hostname);
+      if (domainname) sys.setdomainname(domainname);
+    } finally {
+      sys.setns(own, c.CLONE_NEWUTS, '/proc/self/ns/uts');
+    }
+  } finally {
+    fs.closeSync(own);
+    fs.closeSync(target);
   }
 }
 

@@ -149,6 +149,8 @@ function buildPlan(bundle: string, id: string, opts: LaunchPlanOptions): { recor
   for (const p of linux.readonlyPaths ?? []) r.push(['readonly-path', p]);
   for (const p of linux.maskedPaths ?? []) r.push(['masked-path', p]);
   if (spec.root?.readonly) r.push(['readonly-root']);
+  // As runc: stdio on the host's /dev/null moves to the container's own (CRIU can then dump it).
+  if (mounts.some((m) => path.posix.normalize(m.destination) === '/dev')) r.push(['reopen-dev-null']);
   if (spec.hostname) r.push(['hostname', spec.hostname]);
   if (spec.domainname) r.push(['domainname', spec.domainname]);
   let seccomp: { file: string; program: Buffer } | undefined;

@@ -293,6 +293,32 @@ export function finishRootfs(spec: Spec): void {
     else sys.mount('/dev/null', p, null, c.MS_BIND);
   }
   if (spec.root?.readonly) sys.mount(null, '/', null, c.MS_BIND | c.MS_REMOUNT | c.MS_RDONLY);
+  if ((spec.mounts ?? []).some((m) => path.posix.normalize(m.destination) === '/dev')) reopenDevNull();
+}
+
+/**
+ * runc's reOpenDevNull: stdio on a /dev/null (the monitor's, on the host's /dev) is
+ * replaced by the container's own, so nothing the container holds lies outside its
+ * mount namespace (CRIU cannot dump such a file).
+ */
+function reopenDevNull(): void {
+  const nullDevice = Number(c.makedev(1, 3));
+  const fd = fs.openSync('/dev/null', fs.constants.O_RDWR | c.O_CLOEXEC);
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isCharacterDevice() || st.rdev !== nullDevice) throw new Error('the container\'s /dev/null is not the null device');
+    for (const stdio of [0, 1, 2]) {
+      let target: fs.Stats;
+      try {
+        target = fs.fstatSync(stdio);
+      } catch {
+        continue;
+      }
+      if (target.isCharacterDevice() && target.rdev === nullDevice) sys.dup2(fd, stdio);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**

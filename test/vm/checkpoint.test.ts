@@ -3,7 +3,7 @@
 // running counter into a cri-o-layout archive while it keeps running, then a new
 // pod restores the archive as a new container whose counter continues from its
 // checkpointed value; logs, exec, stop and remove work on it. Skipped outside the guest.
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -97,12 +97,16 @@ describe('VM checkpoint: CheckpointContainer and a restore from its archive', { 
     fs.mkdirSync(work, { recursive: true });
     await cri.image.PullImage({ image: { image: busybox.reference } }, SLOW_CALL);
   });
+  // Before the last test removes the pods (and their containers' directories).
+  afterEach(() => keepCriuLogs());
   after(async () => {
-    keepCriuLogs();
     cri?.close();
     try { systemctl('stop', 'cradle.service'); } catch { /* not started */ }
     await registry?.stop();
     fs.rmSync(work, { recursive: true, force: true });
+    // The smoke test runs next in the same guest, with its own settings.
+    fs.rmSync(CONFIG_DROP_IN, { force: true });
+    fs.rmSync(REGISTRIES_DROP_IN, { force: true });
   });
 
   const podConfig = (name: string): PodSandboxConfig => ({

@@ -13,7 +13,7 @@ static const struct { const char *op; int nargs; } OPS[] = {
   { "domainname", 1 }, { "rlimit", 4 }, { "user", 3 }, { "additional-gid", 1 }, { "caps", 4 }, { "ambient", 1 },
   { "no-new-privileges", 0 }, { "seccomp", 2 }, { "apparmor", 1 }, { "cwd", 1 }, { "env", 1 }, { "arg", 1 },
   { "root", 1 }, { "process-sha256", 1 }, { "init", 2 }, { "console-size", 2 }, { "join-namespace", 2 }, { "join-cgroup", 1 },
-  { "cgroup2", 2 }, { "device-program", 2 }, { "mount-idmap", 4 },
+  { "cgroup2", 2 }, { "device-program", 2 }, { "mount-idmap", 4 }, { "reopen-dev-null", 0 },
 };
 
 int parse_i64(const char *s, long long *out) {

@@ -394,6 +394,25 @@ void rootfs_enter(const char *rootfs, int no_pivot) {
   rootfd = -1;
 }
 
+// runc's reOpenDevNull: stdio on a /dev/null (the monitor's, on the host's /dev) is
+// replaced by the container's own /dev/null, so nothing the container holds lies
+// outside its mount namespace (CRIU cannot dump such a file).
+static void reopen_dev_null(void) {
+  int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null_fd < 0) die("reopen /dev/null: open the container's");
+  struct stat st;
+  if (fstat(null_fd, &st) < 0) die("reopen /dev/null: fstat the container's");
+  if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) die("reopen /dev/null: the container's /dev/null is not the null device");
+  for (int fd = 0; fd < 3; fd++) {
+    if (fstat(fd, &st) < 0) {
+      if (errno == EBADF) continue;
+      die("reopen /dev/null: fstat fd %d", fd);
+    }
+    if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3) && dup3(null_fd, fd, 0) < 0) die("reopen /dev/null: dup3 onto fd %d", fd);
+  }
+  close(null_fd);
+}
+
 // After pivot_root: propagation of the new /, sysctls, readonly and masked paths,
 // a read-only root (rootfs.ts finishRootfs).
 void rootfs_finish(struct plan *p) {
@@ -441,5 +460,8 @@ void rootfs_finish(struct plan *p) {
   }
   for (int i = 0; i < p->nrecs; i++) {
     if (strcmp(p->recs[i].op, "readonly-root") == 0 && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) die("remount / read-only");
+  }
+  for (int i = 0; i < p->nrecs; i++) {
+    if (strcmp(p->recs[i].op, "reopen-dev-null") == 0) reopen_dev_null();
   }
 }

@@ -61,6 +61,17 @@ describe('container checkpoints', () => {
     await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id });
   });
 
+  it('a container\'s stdio on /dev/null is its own /dev/null (as runc reopens it), which CRIU can dump', async () => {
+    const pod = await f.runPod('dev-null');
+    const id = await f.runContainer(pod, f.containerConfig('quiet', ['sleep', '1000']));
+    const { pid } = JSON.parse((await f.cri.runtime.ContainerStatus({ containerId: id, verbose: true })).info.info!) as { pid: number };
+    const stdin = fs.statSync(`/proc/${pid}/fd/0`);
+    assert.ok(stdin.isCharacterDevice());
+    assert.equal(stdin.dev, fs.statSync(`/proc/${pid}/root/dev/null`).dev, 'on the container\'s /dev');
+    assert.notEqual(stdin.dev, fs.statSync('/dev/null').dev, 'not the host\'s /dev');
+    await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id });
+  });
+
   it('where CRIU cannot work with the kernel, the checkpoint fails with CRIU\'s error and the container runs on, thawed',
     { skip: CRIU === undefined ? 'criu is not installed' : CRIU_WORKS ? 'CRIU works with this kernel: test/vm/checkpoint.test.ts covers checkpoints' : false }, async () => {
       const pod = await f.runPod('criu-fails');

@@ -27,7 +27,7 @@ function records(dir: string): string[][] {
     id: 1, 'config-sha256': 1, bundle: 1, rootfs: 1, state: 1, namespace: 2, cgroup: 3, 'cgroup-write': 3, 'oom-score-adj': 1,
     terminal: 1, 'root-propagation': 2, mount: 9, 'mount-rro': 1, mkdir: 1, symlink: 2, device: 6, 'dev-symlinks': 0, sysctl: 2, 'readonly-path': 1,
     'masked-path': 1, 'readonly-root': 0, hostname: 1, domainname: 1, rlimit: 4, user: 3, 'additional-gid': 1, caps: 4, ambient: 1,
-    'no-new-privileges': 0, seccomp: 2, apparmor: 1, cwd: 1, env: 1, arg: 1, cgroup2: 2, 'device-program': 2, 'mount-idmap': 4,
+    'no-new-privileges': 0, seccomp: 2, apparmor: 1, cwd: 1, env: 1, arg: 1, cgroup2: 2, 'device-program': 2, 'mount-idmap': 4, 'reopen-dev-null': 0,
   };
   return planRecords(path.join(dir, PLAN_FILE), PLAN_VERSION, arity);
 }
