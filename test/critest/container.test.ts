@@ -330,12 +330,18 @@ describe('containers', () => {
     const limit = 64 * 1024 * 1024;
     const id = await kit.runSleeper(pod, 'limited', { linux: { resources: { memoryLimitInBytes: limit, cpuShares: 512 } } });
     await kit.waitState(id, 'CONTAINER_RUNNING');
-    assert.equal((await kit.sh(id, 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes')).trim(), String(limit));
-    assert.equal((await kit.sh(id, 'cat /sys/fs/cgroup/cpu/cpu.shares')).trim(), '512');
+    // As the container sees its own cgroup: v1's per-controller files, or v2's (shares as the
+    // weight runc converts them to: 1 + (shares - 2) * 9999 / 262142).
+    const v2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
+    const memoryFile = v2 ? '/sys/fs/cgroup/memory.max' : '/sys/fs/cgroup/memory/memory.limit_in_bytes';
+    const cpuFile = v2 ? '/sys/fs/cgroup/cpu.weight' : '/sys/fs/cgroup/cpu/cpu.shares';
+    const cpuValue = (shares: number) => String(v2 ? 1 + Math.floor(((shares - 2) * 9999) / 262142) : shares);
+    assert.equal((await kit.sh(id, `cat ${memoryFile}`)).trim(), String(limit));
+    assert.equal((await kit.sh(id, `cat ${cpuFile}`)).trim(), cpuValue(512));
     const newLimit = 96 * 1024 * 1024;
     await target.cri.runtime.UpdateContainerResources({ containerId: id, linux: { memoryLimitInBytes: newLimit, cpuShares: 1024 } });
-    assert.equal((await kit.sh(id, 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes')).trim(), String(newLimit));
-    assert.equal((await kit.sh(id, 'cat /sys/fs/cgroup/cpu/cpu.shares')).trim(), '1024');
+    assert.equal((await kit.sh(id, `cat ${memoryFile}`)).trim(), String(newLimit));
+    assert.equal((await kit.sh(id, `cat ${cpuFile}`)).trim(), cpuValue(1024));
     const s = await target.cri.runtime.ContainerStatus({ containerId: id });
     const reported = s.status?.resources?.linux?.memoryLimitInBytes;
     if (reported !== undefined && reported !== null) assert.equal(Number(reported), newLimit, 'ContainerStatus resources follow the update');
