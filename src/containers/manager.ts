@@ -601,6 +601,8 @@ export class ContainerManager {
       this.holds.set(record.id, () => { for (const release of releases) release(); });
       this.containers.set(record.id, record);
       this.names.hold(record.reservedName, record.id, record.fingerprint, record.id);
+      // Made from a checkpoint and not restored yet: no monitor runs until its StartContainer.
+      if (record.state === 'CONTAINER_CREATED' && record.restoreImages) continue;
       const monitorAlive = isProcessAlive(record.conmonPid, record.conmonStartTime);
       if ((record.state === 'CONTAINER_RUNNING' || record.state === 'CONTAINER_CREATED') && !monitorAlive) {
         const exitFile = conmonFile(record.persistDir, 'exit');
