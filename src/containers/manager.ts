@@ -353,6 +353,8 @@ export class ContainerManager {
     if (c.state !== 'CONTAINER_RUNNING') {
       throw errors.failedPrecondition(`container ${c.id} is ${c.state.replace('CONTAINER_', '').toLowerCase()}: only a running container can be checkpointed`);
     }
+    // Its terminal's master is conmon's: CRIU would need its RPC hand-over of orphaned ptys.
+    if (c.config.tty) throw errors.failedPrecondition(`container ${c.id} has a terminal (tty): cradle cannot checkpoint containers with a terminal`);
     const { exportCheckpoint, requireCriu } = checkpoints();
     requireCriu();
     const handler = this.options.handlers.get(c.runtimeHandler);

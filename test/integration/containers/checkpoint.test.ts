@@ -60,6 +60,12 @@ describe('container checkpoints', () => {
       assert.equal(grpcError(err).code, grpc.status.INVALID_ARGUMENT);
       return true;
     });
+    const tty = await f.runContainer(pod, f.containerConfig('tty', ['sleep', '1000'], { tty: true }));
+    await assert.rejects(f.cri.runtime.CheckpointContainer({ containerId: tty, location }), (err) => {
+      assert.equal(grpcError(err).code, grpc.status.FAILED_PRECONDITION);
+      assert.match(grpcError(err).details, /has a terminal/);
+      return true;
+    });
     assert.equal(fs.existsSync(location), false);
     await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id });
   });
@@ -117,6 +123,11 @@ describe('container checkpoints', () => {
     await assert.rejects(create(await fakeArchive('other-image', { ...config, rootfsImageName: `${f.registry.host}/never/pulled:1` }, { process: { args: ['sh'] } })), (err) => {
       assert.equal(grpcError(err).code, grpc.status.NOT_FOUND);
       assert.match(grpcError(err).details, /never\/pulled:1/);
+      return true;
+    });
+    await assert.rejects(create(await fakeArchive('terminal', config, { process: { args: ['sh'], terminal: true } })), (err) => {
+      assert.equal(grpcError(err).code, grpc.status.INVALID_ARGUMENT);
+      assert.match(grpcError(err).details, /had a terminal/);
       return true;
     });
     await assert.rejects(create(await fakeArchive('no-images', config, { process: { args: ['sh'] } })), (err) => {
