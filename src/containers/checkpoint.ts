@@ -156,6 +156,7 @@ export async function readCheckpointSource(archive: string, scratchParent: strin
  * pod's own files) must be given again by the request, with a source of this node.
  */
 export function restoredConfig(source: CheckpointSource, request: ContainerConfig__Output): ContainerConfig__Output {
+  if (source.spec.process?.terminal) throw errors.invalidArgument(`checkpoint archive ${source.archive}: its container had a terminal, which cradle cannot restore`);
   const image = source.config.rootfsImageName || source.config.rootfsImage || source.config.rootfsImageRef;
   if (!image) throw errors.invalidArgument(`checkpoint archive ${source.archive}: config.dump names no image`);
   const normal = (p: string): string => path.posix.normalize(p).replace(/(.)\/$/, '$1');

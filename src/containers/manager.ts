@@ -354,6 +354,8 @@ export class ContainerManager {
     if (c.state !== 'CONTAINER_RUNNING') {
       throw errors.failedPrecondition(`container ${c.id} is ${c.state.replace('CONTAINER_', '').toLowerCase()}: only a running container can be checkpointed`);
     }
+    // Its terminal's master is conmon's: CRIU would need its RPC hand-over of orphaned ptys.
+    if (c.config.tty) throw errors.failedPrecondition(`container ${c.id} has a terminal (tty): cradle cannot checkpoint containers with a terminal`);
     const { exportCheckpoint, requireCriu } = checkpoints();
     requireCriu();
     const handler = this.options.handlers.get(c.runtimeHandler);
@@ -602,6 +604,8 @@ export class ContainerManager {
       this.holds.set(record.id, () => { for (const release of releases) release(); });
       this.containers.set(record.id, record);
       this.names.hold(record.reservedName, record.id, record.fingerprint, record.id);
+      // Made from a checkpoint and not restored yet: no monitor runs until its StartContainer.
+      if (record.state === 'CONTAINER_CREATED' && record.restoreImages) continue;
       const monitorAlive = isProcessAlive(record.conmonPid, record.conmonStartTime);
       if ((record.state === 'CONTAINER_RUNNING' || record.state === 'CONTAINER_CREATED') && !monitorAlive) {
         const exitFile = conmonFile(record.persistDir, 'exit');

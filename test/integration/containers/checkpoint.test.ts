@@ -24,9 +24,12 @@ async function fakeArchive(name: string, config: object, spec: object, extra: Re
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'config.dump'), JSON.stringify(config));
   fs.writeFileSync(path.join(dir, 'spec.dump'), JSON.stringify(spec));
-  for (const [file, content] of Object.entries(extra)) fs.writeFileSync(path.join(dir, file), content);
+  for (const [file, content] of Object.entries(extra)) {
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.writeFileSync(path.join(dir, file), content);
+  }
   const out = path.join(f.dirs.dir, `${name}.tar`);
-  await writeTar(out, dir, ['config.dump', 'spec.dump', ...Object.keys(extra)]);
+  await writeTar(out, dir, ['config.dump', 'spec.dump', ...new Set(Object.keys(extra).map((k) => k.split('/')[0]!))]);
   return out;
 }
 
@@ -55,6 +58,12 @@ describe('container checkpoints', () => {
     });
     await assert.rejects(f.cri.runtime.CheckpointContainer({ containerId: running, location: '/nonexistent-dir/x.tar' }), (err) => {
       assert.equal(grpcError(err).code, grpc.status.INVALID_ARGUMENT);
+      return true;
+    });
+    const tty = await f.runContainer(pod, f.containerConfig('tty', ['sleep', '1000'], { tty: true }));
+    await assert.rejects(f.cri.runtime.CheckpointContainer({ containerId: tty, location }), (err) => {
+      assert.equal(grpcError(err).code, grpc.status.FAILED_PRECONDITION);
+      assert.match(grpcError(err).details, /has a terminal/);
       return true;
     });
     assert.equal(fs.existsSync(location), false);
@@ -116,6 +125,11 @@ describe('container checkpoints', () => {
       assert.match(grpcError(err).details, /never\/pulled:1/);
       return true;
     });
+    await assert.rejects(create(await fakeArchive('terminal', config, { process: { args: ['sh'], terminal: true } })), (err) => {
+      assert.equal(grpcError(err).code, grpc.status.INVALID_ARGUMENT);
+      assert.match(grpcError(err).details, /had a terminal/);
+      return true;
+    });
     await assert.rejects(create(await fakeArchive('no-images', config, { process: { args: ['sh'] } })), (err) => {
       assert.equal(grpcError(err).code, grpc.status.INVALID_ARGUMENT);
       assert.match(grpcError(err).details, /holds no CRIU images/);
@@ -144,6 +158,39 @@ describe('container checkpoints', () => {
     assert.deepEqual(containerDirs(), dirsBefore, 'no container directory left behind');
     await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id });
   });
+
+  it('a container made from an archive stays created across a restart; a restore CRIU refuses is a StartError; it is removed without a stop',
+    { skip: CRIU === undefined ? 'criu is not installed' : false }, async () => {
+      const pod = await f.runPod('restore-fails');
+      const config = { id: 'c0ffee', name: 'counter', rootfsImageName: f.busybox.reference, createdTime: new Date().toISOString(), checkpointedTime: new Date().toISOString() };
+      const archive = await fakeArchive('not-criu-images', config, { process: { args: ['sh'], cwd: '/' } }, {
+        'checkpoint/inventory.img': 'not an image', 'checkpoint/descriptors.json': '["/dev/null","pipe:[1]","pipe:[2]"]',
+        'rootfs-diff.tar': '', 'deleted.files': '["/etc/group"]',
+      });
+      const create = () => f.cri.runtime.CreateContainer({ podSandboxId: pod.id, sandboxConfig: pod.config, config: f.containerConfig('restored', [], { image: { image: archive } }) });
+      const { containerId: never } = await create();
+      const status = (await f.cri.runtime.ContainerStatus({ containerId: never })).status!;
+      assert.equal(status.state, 'CONTAINER_CREATED');
+      assert.equal(status.image?.image, f.busybox.reference, 'the checkpoint\'s image');
+      await f.restart();
+      assert.equal((await f.cri.runtime.ContainerStatus({ containerId: never })).status?.state, 'CONTAINER_CREATED', 'no monitor is expected before the restore');
+      // Removed before any restore: nothing to stop, nothing left.
+      await f.cri.runtime.RemoveContainer({ containerId: never });
+      assert.equal(fs.existsSync(path.join(f.dirs.layout.containerDataDirs, never)), false);
+
+      const { containerId } = await create();
+      await assert.rejects(f.cri.runtime.StartContainer({ containerId }), (err) => {
+        assert.equal(grpcError(err).code, grpc.status.INTERNAL);
+        assert.match(grpcError(err).details, /restoring container .* from .*not-criu-images\.tar.*criu restore failed/);
+        return true;
+      });
+      const failed = (await f.cri.runtime.ContainerStatus({ containerId })).status!;
+      assert.equal(failed.state, 'CONTAINER_EXITED');
+      assert.equal(failed.reason, 'StartError');
+      assert.match(failed.message, /criu restore failed/);
+      await f.cri.runtime.RemoveContainer({ containerId });
+      await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id });
+    });
 
   it('without CRIU, checkpoint and restore are refused saying so', async () => {
     await f.restart(false, { CRADLE_CRIU: '/nonexistent/criu' });
