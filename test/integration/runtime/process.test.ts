@@ -4,7 +4,7 @@ import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TestContainer, isRoot, sweepStale, type Runtime } from './harness';
+import { CGROUP_V2_ONLY, TestContainer, isRoot, sweepStale, type Runtime } from './harness';
 
 const skip = !isRoot() && 'needs root';
 before(() => { if (isRoot()) sweepStale(); });
@@ -57,7 +57,7 @@ for (const launcher of ['native', 'node'] as const) {
     ctr.writeSpec();
     assert.equal(ctr.create().status, 0);
     assert.equal(ctr.cli(['start', ctr.id]).status, 0);
-    const proc = { ...ctr.spec.process!, args: ['sh', '-c', 'echo "id: $(id)"; echo "host: $(hostname)"; echo "pid: $$"; grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status; cat /proc/self/cgroup | grep memory; ls /proc/$$/fd; echo end; exit 5'], user: { uid: 1000, gid: 1000, additionalGids: [2000] } };
+    const proc = { ...ctr.spec.process!, args: ['sh', '-c', 'echo "id: $(id)"; echo "host: $(hostname)"; echo "pid: $$"; grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status; grep -E "memory|^0::" /proc/self/cgroup; ls /proc/$$/fd; echo end; exit 5'], user: { uid: 1000, gid: 1000, additionalGids: [2000] } };
     const processFile = path.join(ctr.dir, 'process.json');
     fs.writeFileSync(processFile, JSON.stringify(proc));
     const r = ctr.exec(processFile, ['--pid-file', path.join(ctr.dir, 'exec.pid')]);
@@ -70,7 +70,7 @@ for (const launcher of ['native', 'node'] as const) {
     assert.match(r.stdout, /^CapEff:\s+0000000000000000$/m);
     assert.match(r.stdout, /^NoNewPrivs:\s+1$/m);
     assert.match(r.stdout, /^Seccomp:\s+2$/m);
-    assert.match(r.stdout, /^\d+:memory:\/$/m, 'in the container\'s cgroup (and cgroup namespace)');
+    assert.match(r.stdout, CGROUP_V2_ONLY ? /^0::\/$/m : /^\d+:memory:\/$/m, 'in the container\'s cgroup (and cgroup namespace)');
     // A plain command (no pipe or substitution): the shell holds no pipe of its own while ls reads its fds.
     assert.match(r.stdout, /\n0\n1\n2\nend\n/, 'the shell has stdio only: nothing of the host leaks');
     assert.match(fs.readFileSync(path.join(ctr.dir, 'exec.pid'), 'utf8'), /^\d+$/);
