@@ -11,8 +11,9 @@ const VIEW_SCRIPT = [
   'echo "hostname: $(hostname)"',
   'echo "fds: $(tr "\\n" " " < /tmp/fds)"',
   'echo "cgroup-self: $(grep memory /proc/self/cgroup)"',
-  'echo "mem-limit: $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)"',
-  'echo "pids-max: $(cat /sys/fs/cgroup/pids/pids.max)"',
+  // v2's files in the container's cgroup namespace, or v1's per-controller ones.
+  'echo "mem-limit: $(cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes)"',
+  'echo "pids-max: $(cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max)"',
   'echo "pid1: $(cat /proc/1/comm) $$"',
   'echo "root-ro: $(touch /x 2>/dev/null && echo writable || echo readonly)"',
   'echo "masked-keys: $(cat /proc/keys 2>&1 | wc -c)"',
