@@ -10,7 +10,7 @@ import { UndoStack } from '../common/undo';
 import { cleanChildEnv } from '../common/child-env';
 import { loadSpec, namespaceOf, SpecError, type Spec } from './spec';
 import { cgroupManager, MEMORY_FLOOR_BYTES } from './cgroups';
-import { containerDir, ociState, procStat, replaceFile, waitGone, type SavedState } from './state';
+import { makeContainerDir, ociState, procStat, replaceFile, waitGone, type SavedState } from './state';
 import { spawnInNamespaces } from './namespaces';
 import type { FromInit, InitConfig, ToInit } from './sync';
 import type { RuntimeLog } from './log';
@@ -65,14 +65,7 @@ export async function createContainer(opts: CreateOptions): Promise<void> {
   checkSpecForHost(spec, path.join(bundle, 'config.json'), opts.consoleSocket !== undefined);
   const cgroups = cgroupManager(spec.linux?.cgroupsPath, opts.id, undefined, opts.systemdCgroup);
 
-  fs.mkdirSync(opts.root, { recursive: true, mode: 0o700 });
-  const dir = containerDir(opts.root, opts.id);
-  try {
-    fs.mkdirSync(dir, { mode: 0o711 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`container with id ${JSON.stringify(opts.id)} already exists`);
-    throw err;
-  }
+  const dir = makeContainerDir(opts.root, opts.id);
   const undo = new UndoStack();
   undo.push(`remove ${dir}`, () => fs.rmSync(dir, { recursive: true, force: true }));
   let child: ChildProcess | undefined;

@@ -13,7 +13,7 @@ import { cgroupManager, type CgroupManager } from './cgroups';
 import { loadSpec, namespaceOf, SpecError, type Mount, type Spec } from './spec';
 import { checkSpecNamespaces } from './create';
 import { Container } from './commands';
-import { containerDir, procStat, replaceFile, waitGone, type SavedState } from './state';
+import { makeContainerDir, procStat, replaceFile, waitGone, type SavedState } from './state';
 import { secureJoin } from './secure-join';
 import type { RuntimeLog } from './log';
 
@@ -224,14 +224,7 @@ export async function restore(opts: RestoreOptions): Promise<void> {
   const descriptors = JSON.parse(fs.readFileSync(path.join(imagePath, DESCRIPTORS_FILE), 'utf8')) as string[];
   fs.mkdirSync(workPath, { recursive: true, mode: 0o700 });
 
-  fs.mkdirSync(opts.root, { recursive: true, mode: 0o700 });
-  const dir = containerDir(opts.root, opts.id);
-  try {
-    fs.mkdirSync(dir, { mode: 0o711 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`container with id ${JSON.stringify(opts.id)} already exists`);
-    throw err;
-  }
+  const dir = makeContainerDir(opts.root, opts.id);
   const undo = new UndoStack();
   undo.push(`remove ${dir}`, () => fs.rmSync(dir, { recursive: true, force: true }));
   const openFds: number[] = [];

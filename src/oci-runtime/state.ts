@@ -52,6 +52,19 @@ export function containerDir(root: string, id: string): string {
   return path.join(root, id);
 }
 
+/** Makes a new container's state dir (and the root): an id in use is an error naming it. */
+export function makeContainerDir(root: string, id: string): string {
+  fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+  const dir = containerDir(root, id);
+  try {
+    fs.mkdirSync(dir, { mode: 0o711 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`container with id ${JSON.stringify(id)} already exists`);
+    throw err;
+  }
+  return dir;
+}
+
 export function readSaved(root: string, id: string): SavedState {
   const file = path.join(containerDir(root, id), 'state.json');
   let text: string;
