@@ -114,6 +114,9 @@ describe('user namespaces (hostUsers: false)', () => {
     assert.match(nodeExec.stderr, /the container has a user namespace, which only the native launcher joins/);
     assert.equal(nodeExec.stdout, '', 'nothing ran');
     assert.equal(await exec(id, 'touch /made-here && echo ok'), 'ok', 'the pod\'s root writes its root filesystem');
+    // Its own files and /dev/shm are its root's (owned on the host by the pod's root, not idmapped).
+    for (const file of ['/etc/hosts', '/etc/resolv.conf', '/etc/hostname', '/dev/shm']) assert.match(await exec(id, `ls -lnd ${file}`), /^\S+\s+\d+\s+0\s+0\s/, file);
+    assert.equal(await exec(id, 'echo x > /dev/shm/x && echo "10.0.0.9 extra" >> /etc/hosts && echo ok'), 'ok');
     // Port 80 needs CAP_NET_BIND_SERVICE in the user namespace owning the network
     // namespace: nc listens until timeout ends it (a refused bind exits at once, status 1).
     const listened = await exec(id, 'timeout 1 nc -l -p 80 2>&1; echo status=$?');
