@@ -25,6 +25,7 @@ import { ociConfig } from '../runtime/oci-config/lazy';
 import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources';
 import { mountOverlay, rootfsIdmap } from '../runtime/rootfs/overlay';
 import type { PodUserns } from '../runtime/oci-config';
+import { hostIdOf } from '../runtime/oci-config/userns';
 import { isProcessAlive } from '../runtime/conmon/proc';
 import { setPodCgroupLimits } from '../runtime/cgroup-driver';
 import { NamespacePinner, type PinnableKind, type PinnedNamespaces } from './namespaces';
@@ -232,7 +233,9 @@ export class SandboxManager {
 
       // 3. Run directory with the pod files and its /dev/shm.
       undo.push(`removing ${runDir}`, () => podRunDir.release(this.options.layout, id));
-      const files = { ...this.options.layout.podFiles(id), shm: podRunDir.acquire(this.options.layout, id, hostIpc) };
+      // In its own user namespace the pod's root owns its files and /dev/shm on the host (not idmapped: see build.ts).
+      const podRoot = userns && { uid: hostIdOf(userns.uids, 0)!, gid: hostIdOf(userns.gids, 0)! };
+      const files = { ...this.options.layout.podFiles(id), shm: podRunDir.acquire(this.options.layout, id, hostIpc, podRoot) };
 
       crashPoint('RunPodSandbox', 'run-dir');
       // 4. Namespaces pinned by bind mounts (network, IPC, UTS unless shared with the host).
@@ -266,6 +269,7 @@ export class SandboxManager {
       writeFileAtomicSync(files.hostname, `${hostname}\n`, { durable: false });
       writeFileAtomicSync(files.hosts, hostNetwork ? safeRead('/etc/hosts') : hostsFile(hostname, ips.map((i) => i.ip)), { durable: false });
       writeFileAtomicSync(files.resolvConf, resolvConf(config.dnsConfig ?? undefined), { durable: false });
+      if (podRoot) for (const file of [files.hostname, files.hosts, files.resolvConf]) fs.chownSync(file, podRoot.uid, podRoot.gid);
       crashPoint('RunPodSandbox', 'pod-files');
 
       const record: SandboxRecord = {

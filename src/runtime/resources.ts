@@ -58,13 +58,16 @@ function leftoversIn(kind: ResourceKind, layout: StateLayout, dir: string, known
 export const podRunDir = {
   leftoverName: 'pod run directory without a record',
   path: (layout: StateLayout, id: string) => layout.podRunDir(id),
-  /** Makes the run dir and, unless the pod shares the host's IPC, its /dev/shm tmpfs; the shm path. */
-  acquire(layout: StateLayout, id: string, hostIpc: boolean): string {
+  /**
+   * Makes the run dir and, unless the pod shares the host's IPC, its /dev/shm tmpfs (owned by
+   * `owner`, the host ids of a pod's root in its own user namespace); the shm path.
+   */
+  acquire(layout: StateLayout, id: string, hostIpc: boolean, owner?: { uid: number; gid: number }): string {
     fs.mkdirSync(layout.podRunDir(id), { recursive: true, mode: 0o711 });
     if (hostIpc) return '/dev/shm';
     const shm = layout.podShm(id);
     fs.mkdirSync(shm, { recursive: true });
-    mount('shm', shm, 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${POD_SHM_SIZE}`);
+    mount('shm', shm, 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${POD_SHM_SIZE}${owner ? `,uid=${owner.uid},gid=${owner.gid}` : ''}`);
     return shm;
   },
   release(layout: StateLayout, id: string): void {

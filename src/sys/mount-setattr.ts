@@ -32,30 +32,6 @@ export function mountSetattrFd(fd: number, attrSet: number, recursive: boolean, 
   if (rc < 0) throw new SyscallError('mount_setattr', koffi!.errno(), what);
 }
 
-const MOUNT_ATTR_IDMAP = 0x100000;
-const OPEN_TREE_CLONE = 1;
-const OPEN_TREE_CLOEXEC = 0o2000000;
-const AT_FDCWD = -100;
-let openTree: Fn | undefined;
-
-/**
- * A detached clone of the mount at `dir` whose ids are shown through the maps of the user
- * namespace `usernsFd` (an idmapped mount, Linux 5.12+); the caller closes the returned fd.
- */
-export function idmappedClone(dir: string, usernsFd: number): number {
-  const setattrFn = mountSetattrFn();
-  openTree ??= koffi!.load('libc.so.6').func('syscall', 'long', ['long', 'int', 'const char *', 'unsigned int']) as unknown as Fn;
-  const fd = Number(openTree(SYS.open_tree, AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
-  if (fd < 0) throw new SyscallError('open_tree', koffi!.errno(), dir);
-  const attr = { attr_set: BigInt(MOUNT_ATTR_IDMAP), attr_clr: 0n, propagation: 0n, userns_fd: BigInt(usernsFd) };
-  if (Number(setattrFn(SYS.mount_setattr, fd, '', AT_EMPTY_PATH, attr, 32)) < 0) {
-    const errno = koffi!.errno();
-    require('node:fs').closeSync(fd);
-    throw new SyscallError('mount_setattr', errno, `MOUNT_ATTR_IDMAP on ${dir}`);
-  }
-  return fd;
-}
-
 let supported: boolean | undefined;
 
 /** Whether the kernel has mount_setattr: probed with a bad fd (EBADF where it exists, ENOSYS where not). */

@@ -15,7 +15,6 @@ import { spawnSync } from 'node:child_process';
 import { koffi, loadLibc } from './libc-handle';
 import { SyscallError } from './errno';
 import { SYS } from './constants';
-import { idmappedClone } from './mount-setattr';
 
 export interface OverlayMountSpec {
   /** Where to mount. */
@@ -26,11 +25,6 @@ export interface OverlayMountSpec {
   lowers: readonly string[];
   upper: string;
   work: string;
-  /**
-   * A user namespace (fd) whose maps idmap every lower (a pod's, hostUsers: false): the
-   * image's files show as the pod's ids, with no copy of a layer. Needs the fsconfig API.
-   */
-  idmapUsernsFd?: number;
 }
 
 /** Which way a mount was made; 'auto' picks fsconfig where the kernel has lowerdir+. */
@@ -84,7 +78,7 @@ export function legacyOverlayOptions(spec: OverlayMountSpec): string {
 
 /** Mounts the overlay; returns the API used. */
 export function mountOverlayFs(spec: OverlayMountSpec, api: OverlayMountApi | 'auto' = 'auto'): OverlayMountApi {
-  const chosen = api === 'auto' ? (kernelHasLowerdirPlus() || spec.idmapUsernsFd !== undefined ? 'fsconfig' : 'mount') : api;
+  const chosen = api === 'auto' ? (kernelHasLowerdirPlus() ? 'fsconfig' : 'mount') : api;
   if (chosen === 'fsconfig') mountWithFsconfig(spec);
   else mountFromLowerRoot(spec);
   return chosen;
@@ -115,16 +109,7 @@ function mountWithFsconfig(spec: OverlayMountSpec): void {
       if (Number(f.fsconfig(SYS.fsconfig, fsfd, FSCONFIG_SET_STRING, key, value, 0)) < 0) fail('fsconfig', `${key}=${shown}`);
     };
     // lowerdir+ stacks in call order: the first one is the top-most lower.
-    for (const lower of spec.lowers) {
-      if (spec.idmapUsernsFd === undefined) {
-        set('lowerdir+', `${root}/${lower}`, path.join(spec.lowerRoot, lower));
-        continue;
-      }
-      // A detached idmapped clone of the layer (overlayfs takes its own private copy of it).
-      const tree = idmappedClone(path.join(spec.lowerRoot, lower), spec.idmapUsernsFd);
-      opened.push(tree);
-      set('lowerdir+', `/proc/self/fd/${tree}`, `${path.join(spec.lowerRoot, lower)} (idmapped)`);
-    }
+    for (const lower of spec.lowers) set('lowerdir+', `${root}/${lower}`, path.join(spec.lowerRoot, lower));
     set('upperdir', openDir(spec.upper), spec.upper);
     set('workdir', openDir(spec.work), spec.work);
     if (Number(f.fsconfig(SYS.fsconfig, fsfd, FSCONFIG_CMD_CREATE, null, null, 0)) < 0) fail('fsconfig', 'create');

@@ -1,8 +1,9 @@
 // Whether this node runs pods with their own user namespace (KEP-127) the way cradle
 // makes them: user namespaces enabled, a user namespace with maps, idmapped mounts
 // (mount_setattr MOUNT_ATTR_IDMAP) on the filesystem of the image layers, and overlayfs
-// taking idmapped detached mounts as lowerdir+ layers (Linux 6.15 and later). Probed by
-// doing it: the native launcher's `__userns-probe DIR` makes each and attaches nothing.
+// on such layers attached in a private mount namespace (Linux 5.19 and later). Probed by
+// doing it: the native launcher's `__userns-probe DIR` makes an overlay as a pod's, where
+// the host's mount namespace never sees it.
 import * as fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 

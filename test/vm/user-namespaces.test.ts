@@ -1,7 +1,9 @@
 // User namespaces (hostUsers: false) on the VM lane's Debian guest, its own kernel and
-// cradled under systemd: Status says what the probe found for each cgroup driver, and a
-// pod asking for its own user namespace either runs in one (its root a mapped host uid)
-// or is refused with the reason before anything is made: never in the host's.
+// cradled under systemd. Under the cgroupfs driver, on a kernel whose overlayfs takes
+// idmapped layers (5.19 and later), the pod must run in its own user namespace: its root a
+// mapped host uid, root inside, an idmapped volume written with the ids it sees. Under the
+// systemd driver (the Node CLI, which joins no user namespace) it is refused with the
+// reason before anything is made: never run in the host's.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -21,6 +23,14 @@ const CONFIG_DROP_IN = '/etc/cradle/cradle.conf.d/50-vm-userns.toml';
 const REGISTRIES_DROP_IN = '/etc/containers/registries.conf.d/50-vm-userns.conf';
 const SLOW_CALL = { timeoutMs: 300_000 };
 const BASE = 1_500_000_000;
+// On the guest's disk (its /tmp may be a tmpfs, idmapped only from Linux 6.3).
+const VOLUME = '/var/lib/cradle-vm-userns-vol';
+
+/** Whether the kernel's overlayfs takes idmapped lower layers (Linux 5.19). */
+function kernelTakesIdmappedLayers(release = os.release()): boolean {
+  const [major, minor] = release.split('.').map(Number) as [number, number];
+  return major > 5 || (major === 5 && minor >= 19);
+}
 
 function systemctl(...args: string[]): string {
   return execFileSync('systemctl', args, { encoding: 'utf8' }).trim();
@@ -50,15 +60,17 @@ describe('VM: user namespaces on the guest\'s kernel', { skip: IN_GUEST ? false 
     fs.rmSync(CONFIG_DROP_IN, { force: true });
     fs.rmSync(REGISTRIES_DROP_IN, { force: true });
     await registry?.stop();
+    fs.rmSync(VOLUME, { recursive: true, force: true });
   });
 
   for (const [driver, setting] of [['cgroupfs', 'cgroupfs'], ['systemd', 'auto']] as const) {
-    it(`a hostUsers: false pod runs in its own user namespace or is refused with the reason (${driver} driver)`, async (t) => {
+    it(`a hostUsers: false pod ${driver === 'cgroupfs' ? 'runs in its own user namespace' : 'is refused with the reason'} (${driver} driver)`, async (t) => {
       startCradleService(registry, pause, setting);
       const cri = new CriClient(SOCKET, {}, { timeoutMs: 300_000 });
       t.after(() => cri.close());
       const probe = probeUsernsSupport(path.resolve('bin/cradle-runtime'), '/var/lib/cradle');
-      const expected = probe.supported && driver === 'cgroupfs';
+      const expected = driver === 'cgroupfs' && kernelTakesIdmappedLayers();
+      if (expected) assert.deepEqual(probe, { supported: true }, `kernel ${os.release()}`);
       const status = await cri.runtime.Status({});
       const reported = status.runtimeHandlers.find((h) => h.name === '')?.features?.userNamespaces;
       assert.equal(reported, expected, `kernel ${os.release()}: probe ${JSON.stringify(probe)}, ${driver} driver`);
@@ -79,18 +91,27 @@ describe('VM: user namespaces on the guest\'s kernel', { skip: IN_GUEST ? false 
         assert.equal((await cri.runtime.ListPodSandbox({})).items.length, 0, 'no pod was made');
         return;
       }
+      fs.mkdirSync(VOLUME, { recursive: true });
       await cri.image.PullImage({ image: { image: busybox.reference } }, SLOW_CALL);
       const { podSandboxId } = await cri.runtime.RunPodSandbox({ config }, SLOW_CALL);
       t.after(() => cri.runtime.RemovePodSandbox({ podSandboxId }).catch(() => undefined));
       const { containerId } = await cri.runtime.CreateContainer({
         podSandboxId, sandboxConfig: config,
-        config: { metadata: { name: 'c', attempt: 0 }, image: { image: busybox.reference }, command: ['sleep', '1000'] },
+        config: {
+          metadata: { name: 'c', attempt: 0 }, image: { image: busybox.reference }, command: ['sleep', '1000'],
+          mounts: [{ containerPath: '/vol', hostPath: VOLUME, readonly: false, propagation: 'PROPAGATION_PRIVATE' }],
+        },
       }, SLOW_CALL);
       await cri.runtime.StartContainer({ containerId }, SLOW_CALL);
       const pid = (JSON.parse((await cri.runtime.ContainerStatus({ containerId, verbose: true })).info.info!) as { pid: number }).pid;
       assert.match(fs.readFileSync(`/proc/${pid}/status`, 'utf8'), new RegExp(`^Uid:\\s+${BASE}\\s`, 'm'));
       const r = await cri.runtime.ExecSync({ containerId, cmd: ['id', '-u'], timeout: 60 }, SLOW_CALL);
       assert.equal(r.stdout.toString().trim(), '0');
+      // The image's files are the pod root's (idmapped layers), and it writes its root filesystem.
+      const ls = await cri.runtime.ExecSync({ containerId, cmd: ['sh', '-c', 'ls -ln /bin/busybox && touch /made-here && echo > /vol/by-root && echo ok'], timeout: 60 }, SLOW_CALL);
+      assert.match(ls.stdout.toString(), /^\S+\s+\d+\s+0\s+0\s[\s\S]*\nok\n$/, ls.stderr.toString());
+      const written = fs.statSync(path.join(VOLUME, 'by-root'));
+      assert.deepEqual([written.uid, written.gid], [0, 0], 'the pod\'s root writes uid 0 on the idmapped volume');
     });
   }
 });

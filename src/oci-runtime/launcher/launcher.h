@@ -121,6 +121,15 @@ __attribute__((noreturn)) void userns_pin_main(int argc, char **argv);
 __attribute__((noreturn)) void userns_probe_main(int argc, char **argv);
 int userns_for_maps(const char *uid_map, const char *gid_map);
 
+// idmap-overlay.c: an overlay on idmapped layers attached in a private mount namespace
+// (scratch: a directory its tmpfs covers there); returns a detached clone of the overlay,
+// the caller back in its own mount namespace. idmap_overlay_leave returns there early.
+#define IDMAP_OVERLAY_ARG "__idmap-overlay"
+int idmap_overlay_tree(int userns_fd, const char *scratch, const char *lower_root, char *const *lowers, int nlowers,
+                       const char *upper, const char *work);
+int idmap_overlay_leave(void);
+__attribute__((noreturn)) void idmap_overlay_main(int argc, char **argv);
+
 // exec.c: `exec --process FILE` with a matching exec plan beside FILE.
 #define EXEC_ARG "__native-exec"
 __attribute__((noreturn)) void exec_main(int argc, char **argv, int sealed);

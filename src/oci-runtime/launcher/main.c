@@ -429,6 +429,7 @@ int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], INIT_ARG) == 0) init_main(argc, argv);
   if (argc > 1 && strcmp(argv[1], USERNS_PIN_ARG) == 0) userns_pin_main(argc, argv);
   if (argc > 1 && strcmp(argv[1], USERNS_PROBE_ARG) == 0) userns_probe_main(argc, argv);
+  if (argc > 1 && strcmp(argv[1], IDMAP_OVERLAY_ARG) == 0) idmap_overlay_main(argc, argv);
   if (argc > 1 && strcmp(argv[1], EXEC_ARG) == 0) {
     // exec.c re-executed itself through its sealed binary: the same command line follows.
     argv[1] = argv[0];

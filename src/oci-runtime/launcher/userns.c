@@ -197,17 +197,22 @@ static char *probe_dir;
 
 static void probe_cleanup(void) {
   if (!probe_dir) return;
-  char *a = xasprintf("%s/a", probe_dir), *b = xasprintf("%s/b", probe_dir);
-  rmdir(a);
-  rmdir(b);
+  // Out of the private namespace first: its scratch tmpfs goes with it.
+  idmap_overlay_leave();
+  static const char *const parts[] = { "a", "b", "u", "w/work", "w/index", "w", "t" };
+  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+    char *p = xasprintf("%s/%s", probe_dir, parts[i]);
+    rmdir(p);
+    free(p);
+  }
   rmdir(probe_dir);
 }
 
 // __userns-probe DIR: what a pod with its own user namespace needs of this kernel and
-// of DIR's filesystem (where image layers live): a user namespace with maps, an
-// idmapped clone of a directory there, and overlayfs taking such detached clones as
-// lowerdir+ layers. Nothing is attached anywhere; exit 0 when all of it works, else
-// the failed step on stderr.
+// of DIR's filesystem (where image layers live): a user namespace with maps, and the
+// overlay a pod's root filesystem is, on two idmapped layers, made as for a pod
+// (idmap_overlay_tree). The host's namespace never sees a mount; exit 0 when all of
+// it works, else the failed step on stderr.
 void userns_probe_main(int argc, char **argv) {
   fatal_handler = probe_fatal;
   if (argc != 3) dief("usage: %s DIR", USERNS_PROBE_ARG);
@@ -218,25 +223,15 @@ void userns_probe_main(int argc, char **argv) {
   }
   atexit(probe_cleanup);
   int ns = userns_for_maps("0 100000 65536", "0 100000 65536");
-  int trees[2];
-  const char *names[2] = { "a", "b" };
-  for (int i = 0; i < 2; i++) {
-    char *d = xasprintf("%s/%s", probe_dir, names[i]);
-    if (mkdir(d, 0755) < 0) die("mkdir %s", d);
-    trees[i] = open_tree(AT_FDCWD, d, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-    if (trees[i] < 0) die("open_tree %s", d);
-    struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)ns };
-    if (mount_setattr(trees[i], "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) die("mount_setattr MOUNT_ATTR_IDMAP on %s", d);
+  static const char *const dirs[] = { "a", "b", "u", "w", "t" };
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+    char *d = xasprintf("%s/%s", probe_dir, dirs[i]);
+    if (mkdir(d, 0700) < 0) die("mkdir %s", d);
+    free(d);
   }
-  int fs = fsopen("overlay", FSOPEN_CLOEXEC);
-  if (fs < 0) die("fsopen overlay");
-  for (int i = 0; i < 2; i++) {
-    char p[64];
-    snprintf(p, sizeof p, "/proc/self/fd/%d", trees[i]);
-    if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", p, 0) < 0) die("overlayfs lowerdir+ of an idmapped detached mount");
-  }
-  if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) die("overlayfs on idmapped detached layers");
-  int mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
-  if (mnt < 0) die("fsmount overlayfs on idmapped detached layers");
+  char *lowers[] = { "a", "b" };
+  char *upper = xasprintf("%s/u", probe_dir), *work = xasprintf("%s/w", probe_dir), *scratch = xasprintf("%s/t", probe_dir);
+  int ov = idmap_overlay_tree(ns, scratch, probe_dir, lowers, 2, upper, work);
+  close(ov);
   exit(0);
 }

@@ -88,7 +88,8 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpecResu
     shmMount(sandbox.shmPath),
     ...sandboxFileMounts(sandbox, readonlyRootfs),
   ];
-  const mounts = idmapMounts(mergeMounts(base, imageVolumeMounts(volumes), cri.mounts), sandbox.userns, cri.imageDestinations);
+  const podOwned = new Set([sandbox.shmPath, sandbox.hostsPath, sandbox.resolvConfPath, sandbox.hostnamePath].filter((p): p is string => !!p));
+  const mounts = idmapMounts(mergeMounts(base, imageVolumeMounts(volumes), cri.mounts), sandbox.userns, cri.imageDestinations, podOwned);
 
   const devices = buildDevices(config.devices, privileged, probe);
   const resources = buildResources(config.linux?.resources ?? null, runtime);
@@ -164,12 +165,14 @@ function usernsMappings(userns: SandboxUserns | undefined): Pick<OciLinux, 'uidM
  * mount with uid/gid mappings of its own keeps them, every other bind gets the pod's,
  * so files keep the owners they have on the host as the pod's ids (host root's file is
  * the pod root's) and what the pod writes is stored with the ids it sees. Image mounts
- * (`shown`) are overlays of idmapped layers already.
+ * (`shown`) are overlays of idmapped layers already. The pod's own files and /dev/shm
+ * (`podOwned` sources, on the run root's tmpfs, which Linux idmaps only from 6.3) are
+ * owned by the pod's root on the host instead, what the pod sees the same way.
  */
-function idmapMounts(mounts: OciMount[], userns: SandboxUserns | undefined, shown: ReadonlySet<string> = new Set()): OciMount[] {
+function idmapMounts(mounts: OciMount[], userns: SandboxUserns | undefined, shown: ReadonlySet<string> = new Set(), podOwned: ReadonlySet<string> = new Set()): OciMount[] {
   if (!userns) return mounts;
   const maps = { uidMappings: ociIdMappings(userns.uids), gidMappings: ociIdMappings(userns.gids) };
-  return mounts.map((m) => (m.type === 'bind' && !m.uidMappings && !shown.has(m.destination) ? { ...m, ...maps } : m));
+  return mounts.map((m) => (m.type === 'bind' && !m.uidMappings && !shown.has(m.destination) && !(m.source && podOwned.has(m.source)) ? { ...m, ...maps } : m));
 }
 
 export const PAUSE_OOM_SCORE_ADJ = -998;
@@ -240,7 +243,7 @@ export function buildPauseSpec(input: PauseSpecInput): OciSpec {
       ...(apparmorProfile ? { apparmorProfile } : {}),
     },
     root: { path: input.rootfs, readonly: true },
-    mounts: idmapMounts([...standardMounts(false), shmMount(input.shmPath)], input.userns),
+    mounts: idmapMounts([...standardMounts(false), shmMount(input.shmPath)], input.userns, undefined, new Set(input.shmPath ? [input.shmPath] : [])),
     annotations: buildAnnotations(sandboxConfig.annotations, {
       type: 'sandbox',
       id: input.sandboxId,

@@ -6,9 +6,11 @@ import * as path from 'node:path';
 import { MNT_DETACH } from '../../sys/constants';
 import { umount2 } from '../../sys/libc';
 import { mountOverlayFs } from '../../sys/overlay-mount';
+import { mountIdmapOverlay } from '../../sys/idmap-overlay';
 import { MOUNT_ATTR_RDONLY, mountSetattrFd, mountSetattrSupported } from '../../sys/mount-setattr';
 import { errors, messageOf } from '../../common/errors';
 import { bundleParts } from '../../common/state-layout';
+import { shippedBinary } from '../../common/package-info';
 import type { OverlayLowers } from '../../image/layer-store';
 import { hostIdOf } from '../oci-config/userns';
 import type { SandboxUserns } from '../oci-config/inputs';
@@ -42,20 +44,18 @@ export function mountOverlay(dir: string, lowers: OverlayLowers, idmap?: RootfsI
   if (lowers.lowers.length === 0) throw errors.runtime(`mounting a root filesystem in ${dir}: the image has no layers`);
   const { rootfs, upper, work } = bundleParts(dir);
   for (const d of [rootfs, upper, work]) fs.mkdirSync(d, { recursive: true, mode: 0o755 });
-  let usernsFd: number | undefined;
   try {
     if (idmap) {
       // The layers are idmapped, the upper is not (overlayfs works in it as the host's
       // root, whom the maps cannot show): files written in the container are stored
       // with the host ids of the pod's, so its root must own the upper's root.
       fs.chownSync(upper, idmap.rootUid, idmap.rootGid);
-      usernsFd = fs.openSync(idmap.usernsPath, 'r');
+      mountIdmapOverlay({ helper: shippedBinary('cradle-runtime'), usernsPath: idmap.usernsPath, target: rootfs, lowerRoot: lowers.root, lowers: lowers.lowers, upper, work });
+    } else {
+      mountOverlayFs({ target: rootfs, lowerRoot: lowers.root, lowers: lowers.lowers, upper, work });
     }
-    mountOverlayFs({ target: rootfs, lowerRoot: lowers.root, lowers: lowers.lowers, upper, work, ...(usernsFd !== undefined ? { idmapUsernsFd: usernsFd } : {}) });
   } catch (err) {
     throw errors.runtime(`mounting the overlay root filesystem at ${rootfs}: ${messageOf(err)}`);
-  } finally {
-    if (usernsFd !== undefined) fs.closeSync(usernsFd);
   }
   return { rootfs, upper, work };
 }

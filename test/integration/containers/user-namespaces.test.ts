@@ -114,6 +114,9 @@ describe('user namespaces (hostUsers: false)', () => {
     assert.match(nodeExec.stderr, /the container has a user namespace, which only the native launcher joins/);
     assert.equal(nodeExec.stdout, '', 'nothing ran');
     assert.equal(await exec(id, 'touch /made-here && echo ok'), 'ok', 'the pod\'s root writes its root filesystem');
+    // Its own files and /dev/shm are its root's (owned on the host by the pod's root, not idmapped).
+    for (const file of ['/etc/hosts', '/etc/resolv.conf', '/etc/hostname', '/dev/shm']) assert.match(await exec(id, `ls -lnd ${file}`), /^\S+\s+\d+\s+0\s+0\s/, file);
+    assert.equal(await exec(id, 'echo x > /dev/shm/x && echo "10.0.0.9 extra" >> /etc/hosts && echo ok'), 'ok');
     // Port 80 needs CAP_NET_BIND_SERVICE in the user namespace owning the network
     // namespace: nc listens until timeout ends it (a refused bind exits at once, status 1).
     const listened = await exec(id, 'timeout 1 nc -l -p 80 2>&1; echo status=$?');
@@ -121,6 +124,42 @@ describe('user namespaces (hostUsers: false)', () => {
     assert.doesNotMatch(listened, /denied/);
     assert.match(await exec(id, 'nc -l -p 80 & sleep 0.3; netstat -ltn; kill $!'), /:80\s.*LISTEN/);
     await f.cri.runtime.RemoveContainer({ containerId: id });
+  });
+
+  it('the root filesystem is the only mount the host sees of an idmapped overlay: no layer clone after create, after remove, or after a failed mount', async () => {
+    // mountinfo's root and mount point fields, for every mount of this test's state.
+    const ours = () => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' '))
+      .filter((x) => x.length > 4 && (x[3]!.includes(f.dirs.dir) || x[4]!.includes(f.dirs.dir)))
+      .map((x) => `${x[3]} ${x[4]} ${x[x.indexOf('-') + 1]}`).sort();
+    const before = ours();
+    const id = await f.runContainer(pod, f.containerConfig('mounts', ['sleep', '1000']));
+    const added = ours().filter((m) => !before.includes(m));
+    assert.equal(added.length, 1, `one new mount: ${added.join('; ')}`);
+    assert.match(added[0]!, new RegExp(`^/ \\S*${id}\\S*/rootfs overlay$`));
+    await f.cri.runtime.RemoveContainer({ containerId: id });
+    assert.deepEqual(ours(), before, 'nothing left after remove');
+    // The launcher's step itself, failing early (a missing layer) and late (overlayfs refuses a missing upper).
+    const helper = path.resolve(__dirname, '../../../../bin/cradle-runtime');
+    const work = fs.mkdtempSync(path.join(f.dirs.dir, 'idmap-'));
+    try {
+      for (const d of ['l0', 'l1', 'upper', 'work', 'target']) fs.mkdirSync(path.join(work, d));
+      const run = (lowers: string[], upper: string) => spawnSync(helper, ['__idmap-overlay', info.pinnedNamespaces.user!, path.join(work, 'target'), work, upper, path.join(work, 'work'), ...lowers], { encoding: 'utf8' });
+      const missingLayer = run(['l0', 'gone'], path.join(work, 'upper'));
+      assert.notEqual(missingLayer.status, 0);
+      assert.match(missingLayer.stderr, /idmapped overlay: open_tree .*\/gone: No such file or directory/);
+      const missingUpper = run(['l0', 'l1'], path.join(work, 'no-upper'));
+      assert.notEqual(missingUpper.status, 0);
+      assert.match(missingUpper.stderr, /mount overlayfs on the attached idmapped layers \(2\): No such file or directory/);
+      assert.deepEqual(ours(), before, 'a failed overlay leaves no mount');
+      const made = run(['l0', 'l1'], path.join(work, 'upper'));
+      assert.equal(made.status, 0, made.stderr);
+      assert.deepEqual(ours().filter((m) => !before.includes(m)), [`/ ${path.join(work, 'target')} overlay`], 'the overlay alone');
+      assert.deepEqual(fs.readdirSync(path.join(work, 'target')), [], 'the scratch tmpfs is not what the host sees');
+    } finally {
+      spawnSync('umount', ['-l', path.join(work, 'target')]);
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+    assert.deepEqual(ours(), before);
   });
 
   it('the pod\'s UTS and mount namespaces are its user namespace\'s: CAP_SYS_ADMIN of the pod sets the hostname and mounts, never the host\'s, and cannot undo the runtime\'s mounts', async () => {

@@ -74,9 +74,9 @@ test('namespaces: cgroup namespace on v2; the pod\'s user namespace joined, neve
   assert.throws(() => buildContainerNamespaces(opts({ usernsOptions: { mode: 'CONTAINER', uids: [], gids: [] } }), withUserns, undefined, false), /mode CONTAINER is not supported/);
 });
 
-test('full spec in a pod with a user namespace: the maps, and every bind idmapped with the pod\'s unless it has its own', () => {
+test('full spec in a pod with a user namespace: the maps, and every bind idmapped with the pod\'s unless it has its own or is the pod\'s own file', () => {
   const maps = [{ containerId: 0, hostId: 100000, length: 65536 }];
-  const input = containerInput();
+  const input = containerInput({ config: { mounts: [{ containerPath: '/data', hostPath: '/srv/data' }] } });
   input.sandbox = { ...input.sandbox, userns: { path: '/run/cradle/ns/user/sandbox0123', uids: maps, gids: maps } };
   const { spec } = buildContainerSpec(input);
   const oci = [{ containerID: 0, hostID: 100000, size: 65536 }];
@@ -84,8 +84,11 @@ test('full spec in a pod with a user namespace: the maps, and every bind idmappe
   assert.deepEqual(spec.linux.gidMappings, oci);
   const binds = spec.mounts.filter((m) => m.type === 'bind');
   assert.ok(binds.length > 0);
-  for (const m of binds) assert.deepEqual([m.uidMappings, m.gidMappings], [oci, oci], m.destination);
-  for (const m of spec.mounts.filter((x) => x.type !== 'bind')) assert.equal(m.uidMappings, undefined, m.destination);
+  const podOwned = ['/dev/shm', '/etc/hosts', '/etc/resolv.conf', '/etc/hostname'];
+  assert.ok(binds.some((m) => !podOwned.includes(m.destination)));
+  for (const m of binds.filter((b) => !podOwned.includes(b.destination))) assert.deepEqual([m.uidMappings, m.gidMappings], [oci, oci], m.destination);
+  // The pod's own files and /dev/shm (the run root's tmpfs) are owned by its root instead.
+  for (const m of spec.mounts.filter((x) => x.type !== 'bind' || podOwned.includes(x.destination))) assert.equal(m.uidMappings, undefined, m.destination);
   assert.equal(buildContainerSpec(containerInput()).spec.linux.uidMappings, undefined, 'none without a user namespace');
 });
 
