@@ -253,4 +253,43 @@ describe('VM checkpoint: CheckpointContainer and a restore from its archive', { 
     }
     assert.deepEqual((await cri.runtime.ListContainers({})).containers, []);
   });
+
+  it('under the systemd cgroup driver (the default here) the restored processes land in the new container\'s scope', async () => {
+    // No cgroup_manager: "auto" picks systemd on this guest.
+    fs.writeFileSync(CONFIG_DROP_IN, `[image]\npause_image = "${pause.reference}"\n`);
+    systemctl('restart', 'cradle.service');
+    cri.close();
+    cri = new CriClient(SOCKET, {}, { timeoutMs: 300_000 });
+    assert.equal((await cri.runtime.RuntimeConfig({})).linux?.cgroupDriver, 'SYSTEMD');
+    const sliced = (name: string): PodSandboxConfig => ({ ...podConfig(name), linux: { cgroupParent: `kubepods-burstable-pod${name.replace(/-/g, '_')}.slice` } });
+    const podD = sliced('ckpt-d');
+    const podE = sliced('ckpt-e');
+    const ids: string[] = [];
+    try {
+      for (const pod of [podD, podE]) {
+        fs.mkdirSync(pod.logDirectory!, { recursive: true });
+        ids.push((await cri.runtime.RunPodSandbox({ config: pod }, SLOW_CALL)).podSandboxId);
+      }
+      const { containerId } = await cri.runtime.CreateContainer({ podSandboxId: ids[0]!, sandboxConfig: podD, config: containerConfig('counter', busybox.reference, ['sh', '-c', COUNTER]) }, SLOW_CALL);
+      await cri.runtime.StartContainer({ containerId });
+      await waitFor('the counter to reach 3', () => (counts(path.join(podD.logDirectory!, 'counter.log')).some((n) => n >= 3) ? true : undefined));
+      const sliceArchive = path.join(work, 'systemd.tar');
+      await cri.runtime.CheckpointContainer({ containerId, location: sliceArchive }, SLOW_CALL);
+      const { containerId: restored } = await cri.runtime.CreateContainer({ podSandboxId: ids[1]!, sandboxConfig: podE, config: containerConfig('counter', sliceArchive) }, SLOW_CALL);
+      await cri.runtime.StartContainer({ containerId: restored }, SLOW_CALL);
+      await waitFor('the restored counter to count on', () => {
+        const all = counts(path.join(podE.logDirectory!, 'counter.log'));
+        return all.filter((n) => n === 0).length === 1 && all.length > 10 ? true : undefined;
+      }, 120_000);
+      const { pid } = JSON.parse((await cri.runtime.ContainerStatus({ containerId: restored, verbose: true })).info.info!) as { pid: number };
+      assert.match(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8'), new RegExp(`^0::/kubepods\\.slice/.*/cradle-${restored}\\.scope$`, 'm'));
+      assert.equal(systemctl('show', '-P', 'ActiveState', `cradle-${restored}.scope`), 'active');
+      await cri.runtime.StopContainer({ containerId: restored, timeout: '5' });
+      assert.equal((await cri.runtime.ContainerStatus({ containerId: restored })).status?.state, 'CONTAINER_EXITED');
+      await cri.runtime.RemoveContainer({ containerId: restored });
+      assert.notEqual(systemctl('show', '-P', 'ActiveState', `cradle-${restored}.scope`), 'active', 'the scope is gone with the container');
+    } finally {
+      for (const id of ids) await cri.runtime.RemovePodSandbox({ podSandboxId: id }).catch(() => undefined);
+    }
+  });
 });
