@@ -116,20 +116,20 @@ export class RuntimeHandlers {
     const binary = h.runtime_path || shippedBinary('cradle-runtime');
     // Each daemon's containers under its own run root, unless a root is configured.
     const root = h.runtime_root || this.runtimeRoot(name);
+    const systemd = cgroupDriverFor(config.runtime.cgroup_manager) === 'systemd';
     const conmon = new Conmon({
       conmon: h.monitor_path || config.runtime.conmon,
       runtimePath: binary,
       runtimeRoot: root,
       exitDir: this.exitDir,
       socketDir: this.socketDir,
-      systemdCgroup: cgroupDriverFor(config.runtime.cgroup_manager) === 'systemd',
-      monitorSlice: cgroupDriverFor(config.runtime.cgroup_manager) === 'systemd' ? config.runtime.conmon_cgroup : undefined,
+      systemdCgroup: systemd,
+      monitorSlice: systemd ? config.runtime.conmon_cgroup : undefined,
       logLevel: 'error',
     });
-    const runtime = ociRuntimeFor({ binary, root, systemdCgroup: cgroupDriverFor(config.runtime.cgroup_manager) === 'systemd', conmon });
+    const runtime = ociRuntimeFor({ binary, root, systemdCgroup: systemd, conmon });
     // Probed on first use (a pod's creation, a Status call), not at start: the probe loads koffi and may run the runtime.
     let features: HandlerFeatures | undefined;
-    const systemd = cgroupDriverFor(config.runtime.cgroup_manager) === 'systemd';
     const usernsProbe = () => this.usernsSupported();
     const handler: RuntimeHandler = { name, runtime, conmon, get features() { return (features ??= probeFeatures(binary, systemd, usernsProbe)); } };
     this.handlers.set(name, { handler, config: { ...h } });
