@@ -37,7 +37,9 @@ export async function conmonCreate(ctr: ConmonTarget, terminal = false): Promise
     '--persist-dir', persistDir, '-r', CRADLE_RUNTIME, '--runtime-arg', `--root=${ctr.root}`, '--socket-dir-path', sockDir,
     ...(terminal ? ['-t'] : []),
   ];
+  // conmon writes its "oom" file into its working directory too: the bundle, as cradled runs it.
   const child = spawn(CONMON, args, {
+    cwd: ctr.bundle,
     stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
     env: cleanChildEnv({ _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' }),
   });
