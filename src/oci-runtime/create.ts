@@ -39,7 +39,7 @@ export function checkSpecForHost(spec: Spec, file: string, hasConsole: boolean):
   // Node is multi-threaded: setns(CLONE_NEWUSER) fails in it (runtime-notes Q1), so only the
   // native launcher joins a user namespace; never run such a spec in the host's instead.
   if (namespaceOf(spec, 'user') || spec.mounts?.some((m) => m.uidMappings || m.gidMappings)) {
-    throw new SpecError(file, 'linux.namespaces', 'user namespaces and idmapped mounts need the native launcher, which has no launch plan for this bundle (systemd cgroup driver, hooks, or another feature it does not run)');
+    throw new SpecError(file, 'linux.namespaces', 'user namespaces and idmapped mounts need the native launcher, which has no launch plan for this bundle (hooks, or another feature it does not run)');
   }
   if (spec.process!.terminal && !hasConsole) throw new SpecError(file, 'process.terminal', 'terminal is true but no --console-socket was given');
   if (!spec.process!.terminal && hasConsole) throw new SpecError(file, 'process.terminal', '--console-socket given but terminal is false');

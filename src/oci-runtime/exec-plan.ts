@@ -77,7 +77,6 @@ function buildExecPlan(root: string, id: string, processFile: string): string[][
     }
     if (!same) r.push(['join-namespace', name, p]);
   }
-  if (saved.systemdCgroup) throw new NeedsNode('systemd cgroup driver');
   const cgroupDirs = saved.cgroupVersion === 2 ? [saved.cgroupPaths['']!] : [...new Set(Object.values(saved.cgroupPaths))];
   for (const dir of cgroupDirs) r.push(['join-cgroup', dir]);
   // The container's seccomp program, as its init saved it (only a config with one has it).

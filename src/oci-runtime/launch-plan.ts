@@ -8,7 +8,10 @@ import * as c from '../sys/constants';
 import { capabilityBit, capabilityMask } from '../sys/capabilities';
 import { loadSpec, namespaceOf, type IdMapping, type Mount, type Process, type Resources, type Spec } from './spec';
 import { checkSpecNamespaces } from './create';
-import { cgroupManager, hostCgroupFs, CgroupV1, CgroupV2, type CgroupFs, type CgroupManager } from './cgroups';
+import { cgroupManager, hostCgroupFs, CgroupV1, CgroupV2, SystemdCgroupV2, type CgroupFs, type CgroupManager } from './cgroups';
+import { SET_UNIT_PROPERTIES, START_TRANSIENT_UNIT, scopeStartArguments, unitLimitArguments } from './cgroups/systemd';
+import { encodeMethodCall } from '../sys/dbus';
+import { managerMethodCall, SYSTEMD_PRIVATE_SOCKET } from '../sys/systemd-manager';
 import { parseMountOptions, rootfsPropagationFlag } from './mount-options';
 import { DEFAULT_DEVICES } from './rootfs';
 import { validateId, type SavedState } from './state';
@@ -16,6 +19,7 @@ import { validateId, type SavedState } from './state';
 export const PLAN_FILE = 'cradle-launch.plan';
 export const PLAN_SECCOMP_FILE = 'cradle-seccomp.bpf';
 export const PLAN_DEVICES_FILE = 'cradle-devices.bpf';
+export const PLAN_SYSTEMD_FILE = 'cradle-systemd.dbus';
 export const PLAN_VERSION = 'cradle-plan-v1';
 
 /** /proc files that may be mounted over (lxcfs), as rootfs.ts allows. */
@@ -32,6 +36,8 @@ const seccompCache = new Map<string, Buffer>();
 
 export interface LaunchPlanOptions {
   systemdCgroup?: boolean;
+  /** systemd's private socket the launcher sends the scope's calls to (tests: a fake systemd). */
+  systemdSocket?: string;
   /** The cgroup filesystem (unit tests: a fake tree); default the host's. */
   cgroupFs?: CgroupFs;
 }
@@ -78,7 +84,6 @@ const hex = (v: bigint): string => v.toString(10);
 
 /** The plan's records and the files they name (programs), written beside it. */
 function buildPlan(bundle: string, id: string, opts: LaunchPlanOptions): { records: string[][]; files: Map<string, Buffer> } {
-  if (opts.systemdCgroup) throw new NeedsNode('systemd cgroup driver');
   validateId(id);
   const configFile = path.join(bundle, 'config.json');
   const bytes = fs.readFileSync(configFile);
@@ -87,10 +92,11 @@ function buildPlan(bundle: string, id: string, opts: LaunchPlanOptions): { recor
   if (spec.hooks && Object.values(spec.hooks).some((h) => Array.isArray(h) && h.length > 0)) throw new NeedsNode('hooks');
   const linux = spec.linux ?? {};
   const cgroupsPath = linux.cgroupsPath ?? '';
-  // A relative path is relative to the runtime's own cgroup, which the writer cannot know.
-  if (!cgroupsPath.startsWith('/')) throw new NeedsNode('relative cgroupsPath');
+  // A relative path is relative to the runtime's own cgroup, which the writer cannot know
+  // (the systemd driver's "slice:prefix:name" names a unit, not a path).
+  if (!opts.systemdCgroup && !cgroupsPath.startsWith('/')) throw new NeedsNode('relative cgroupsPath');
   const cgfs = opts.cgroupFs ?? hostCgroupFs();
-  const cgroups = cgroupManager(cgroupsPath, id, cgfs);
+  const cgroups = cgroupManager(cgroupsPath, id, cgfs, opts.systemdCgroup);
   for (const ns of linux.namespaces ?? []) {
     if (ns.type === 'time') throw new NeedsNode('time namespace');
     if (ns.type === 'cgroup' && ns.path) throw new NeedsNode('joined cgroup namespace');
@@ -104,7 +110,7 @@ function buildPlan(bundle: string, id: string, opts: LaunchPlanOptions): { recor
   r.push(['rootfs', realRootfs]);
   const saved: Omit<SavedState, 'pid' | 'startTime' | 'created' | 'namespacePaths'> = {
     id, bundle, rootfs, annotations: spec.annotations ?? {}, cgroupVersion: cgroups.version, cgroupsPath,
-    cgroupPaths: cgroups.paths(), systemdCgroup: false,
+    cgroupPaths: cgroups.paths(), systemdCgroup: cgroups instanceof SystemdCgroupV2,
   };
   r.push(['state', JSON.stringify(saved).slice(1)]);
   for (const type of ['ipc', 'uts', 'network', 'pid', 'mount', 'cgroup', 'user']) {
@@ -114,6 +120,7 @@ function buildPlan(bundle: string, id: string, opts: LaunchPlanOptions): { recor
   const userns = usernsOf(spec);
   const newCgroupNs = Boolean(namespaceOf(spec, 'cgroup') && !namespaceOf(spec, 'cgroup')!.path);
   const files = new Map<string, Buffer>();
+  if (cgroups instanceof SystemdCgroupV2) r.push(systemdScopeRecord(cgroups, linux.resources, opts.systemdSocket ?? SYSTEMD_PRIVATE_SOCKET, bundle, files));
   r.push(...cgroupRecords(cgroups, cgfs, linux.resources, bundle, files));
   if (proc.oomScoreAdj !== undefined) r.push(['oom-score-adj', String(Math.max(-1000, Math.min(1000, Math.trunc(proc.oomScoreAdj))))]);
   r.push(['terminal', proc.terminal ? '1' : '0']);
@@ -191,6 +198,35 @@ function cgroupRecords(cgroups: CgroupManager, cgfs: CgroupFs, resources: Resour
   // What the Node create would log as warnings (settings v2 cannot apply) stays there.
   if (cgroups instanceof CgroupV2 && cgroups.warnings.length > 0) throw new NeedsNode('cgroup warnings');
   return r;
+}
+
+/**
+ * The systemd driver's scope, as SystemdCgroupV2 makes it: systemd creates it around
+ * the init (StartTransientUnit), is told the limits it manages once the init is ready
+ * (SetUnitProperties, before the files are written, as SystemdCgroupV2.set), and stops
+ * it when the create fails (StopUnit). The calls are marshalled here; the launcher
+ * sends them over systemd's private socket with the init's pid written at the offset
+ * given, waits until the init is in the scope's cgroup (the `cgroup2` record then
+ * delegates the controllers down to it), and reports systemd's error replies.
+ */
+function systemdScopeRecord(scope: SystemdCgroupV2, resources: Resources | undefined, socket: string, bundle: string, files: Map<string, Buffer>): string[] {
+  // Root talks to systemd directly; without the private socket the Node create uses the bus.
+  if (!fs.existsSync(socket)) throw new NeedsNode('no systemd private socket');
+  const start = (pid: number) => encodeMethodCall(1, managerMethodCall('StartTransientUnit', START_TRANSIENT_UNIT, scopeStartArguments(scope.unit, scope.slice, pid)));
+  const low = start(0);
+  const high = start(0xffffffff);
+  const pidOffset = low.findIndex((b, i) => b !== high[i]);
+  if (low.length !== high.length || pidOffset < 0 || !low.subarray(pidOffset + 4).equals(high.subarray(pidOffset + 4))) {
+    throw new Error('StartTransientUnit: the PIDs property is not one u32 in the message');
+  }
+  const stop = encodeMethodCall(2, managerMethodCall('StopUnit', 'ss', [scope.unit, 'replace']));
+  const limits = resources && unitLimitArguments(scope.unit, resources);
+  const set = limits ? encodeMethodCall(3, managerMethodCall('SetUnitProperties', SET_UNIT_PROPERTIES, limits)) : Buffer.alloc(0);
+  const file = path.join(bundle, PLAN_SYSTEMD_FILE);
+  const messages = Buffer.concat([low, stop, set]);
+  files.set(file, messages);
+  return ['systemd-scope', socket, scope.unit, file, crypto.createHash('sha256').update(messages).digest('hex'),
+    String(low.length), String(stop.length), String(pidOffset), scope.procCgroupLine];
 }
 
 /**

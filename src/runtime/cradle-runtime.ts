@@ -28,13 +28,9 @@ const program = {
 
 export class CradleRuntime extends RuntimeCli {
   override readonly root: string;
-  /** The launcher's init has no floor; under the systemd driver every create takes the Node init. */
-  override readonly memoryFloorBytes: number;
-
   constructor(options: OciRuntimeOptions) {
     super(options);
     this.root = options.root ?? CRADLE_RUNTIME_ROOT;
-    this.memoryFloorBytes = options.systemdCgroup ? MEMORY_FLOOR_BYTES : 0;
   }
 
   protected override globalArgs(): string[] {

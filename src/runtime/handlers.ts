@@ -42,14 +42,13 @@ export interface RuntimeHandler {
  * the runtime: cradle-runtime has it; another runtime is asked through its `features` command
  * (runc lists "rro" since 1.1; a runtime without the option or the command gets false).
  */
-function probeFeatures(binary: string, systemdCgroup: boolean, usernsProbe: () => boolean): HandlerFeatures {
+function probeFeatures(binary: string, usernsProbe: () => boolean): HandlerFeatures {
   const none = { recursiveReadOnlyMounts: false, userNamespaces: false };
   if (!mountSetattrSupported()) return none;
   // A pod's user namespace: the kernel side (pinning, idmapped layers) is cradled's own.
   const kernelUserns = usernsProbe();
-  // cradle-runtime joins a user namespace in its native launcher only, which has no
-  // systemd cgroup driver (the Node path cannot, and refuses such a spec).
-  if (path.basename(binary) === 'cradle-runtime') return { recursiveReadOnlyMounts: true, userNamespaces: kernelUserns && !systemdCgroup };
+  // cradle-runtime joins a user namespace in its native launcher, under either cgroup driver.
+  if (path.basename(binary) === 'cradle-runtime') return { recursiveReadOnlyMounts: true, userNamespaces: kernelUserns };
   const run = spawnSync(binary, ['features'], { encoding: 'utf8', timeout: 10_000 });
   if (run.status !== 0) return none;
   try {
@@ -131,7 +130,7 @@ export class RuntimeHandlers {
     // Probed on first use (a pod's creation, a Status call), not at start: the probe loads koffi and may run the runtime.
     let features: HandlerFeatures | undefined;
     const usernsProbe = () => this.usernsSupported();
-    const handler: RuntimeHandler = { name, runtime, conmon, get features() { return (features ??= probeFeatures(binary, systemd, usernsProbe)); } };
+    const handler: RuntimeHandler = { name, runtime, conmon, get features() { return (features ??= probeFeatures(binary, usernsProbe)); } };
     this.handlers.set(name, { handler, config: { ...h } });
   }
 

@@ -3,22 +3,28 @@
 // needed), else the system bus. One connection per call: calls are rare (a scope per
 // container) and systemd answers at once.
 import * as fs from 'node:fs';
-import { DBusConnection, type DBusValue } from './dbus';
+import { DBusConnection, type DBusValue, type MethodCall } from './dbus';
 
 /** A call of a Manager method (replaced in unit tests). */
 export type SystemdCall = (member: string, signature: string, body: DBusValue[]) => DBusValue[];
 
-const PRIVATE_SOCKET = '/run/systemd/private';
+/** systemd's own socket: a direct connection for root, with no bus daemon in between. */
+export const SYSTEMD_PRIVATE_SOCKET = '/run/systemd/private';
 const SYSTEM_BUS = '/run/dbus/system_bus_socket';
 
+/** A method call to systemd's manager object. */
+export function managerMethodCall(member: string, signature: string, body: DBusValue[]): MethodCall {
+  return {
+    destination: 'org.freedesktop.systemd1', path: '/org/freedesktop/systemd1', interface: 'org.freedesktop.systemd1.Manager',
+    member, signature, body,
+  };
+}
+
 export const callSystemdManager: SystemdCall = (member, signature, body) => {
-  const direct = fs.existsSync(PRIVATE_SOCKET);
-  const conn = DBusConnection.open(direct ? PRIVATE_SOCKET : SYSTEM_BUS, !direct);
+  const direct = fs.existsSync(SYSTEMD_PRIVATE_SOCKET);
+  const conn = DBusConnection.open(direct ? SYSTEMD_PRIVATE_SOCKET : SYSTEM_BUS, !direct);
   try {
-    return conn.call({
-      destination: 'org.freedesktop.systemd1', path: '/org/freedesktop/systemd1', interface: 'org.freedesktop.systemd1.Manager',
-      member, signature, body,
-    });
+    return conn.call(managerMethodCall(member, signature, body));
   } finally {
     conn.close();
   }

@@ -5,7 +5,8 @@
 // cradle-default (loaded by cradled at start), that a Localhost profile the test loads
 // is enforced, that Unconfined is unconfined, that ExecSync processes run under the
 // container's profile, and that an unloaded profile is INVALID_ARGUMENT. Both cgroup
-// drivers: cgroupfs runs the native launcher, systemd the Node init and exec.
+// drivers: the native launcher runs the init and exec under both, in a systemd scope
+// under systemd.
 // Skipped outside the guest.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -101,11 +102,11 @@ describe('VM: AppArmor through cradled', { skip: IN_GUEST ? false : 'runs inside
     assert.ok(loadedAppArmorProfiles().has(DENY_WRITE));
   });
 
-  // The systemd round repeats what the runtime applies (its Node path is slow in the
-  // emulated guest); what cradled decides alone (Unconfined, an unloaded name) runs once.
+  // The systemd round repeats what the runtime applies (in a scope systemd made); what
+  // cradled decides alone (Unconfined, an unloaded name) runs once.
   for (const [driver, title] of [
-    ['cgroupfs', 'RuntimeDefault, Localhost, Unconfined and an unloaded profile, ExecSync confined alike (cgroupfs driver: the native launcher)'],
-    ['systemd', 'RuntimeDefault and Localhost, ExecSync confined alike (systemd driver: the Node init and exec)'],
+    ['cgroupfs', 'RuntimeDefault, Localhost, Unconfined and an unloaded profile, ExecSync confined alike (cgroupfs driver)'],
+    ['systemd', 'RuntimeDefault and Localhost, ExecSync confined alike (systemd driver)'],
   ] as const) {
     it(title, async (t) => {
       startCradleService(registry, pause, driver);

@@ -241,11 +241,12 @@ describe('VM smoke: cradled under systemd on cgroup v2', { skip: IN_GUEST ? fals
       assert.deepEqual(Buffer.from(updated.stdout!).toString().trim().split('\n'), [String(80 * MiB), '25000 100000', '39']);
 
       // A container over its memory limit is OOM-killed, and says so (memory.events).
+      // 4 MiB: the native launcher's init has no floor under either driver.
       const { containerId: hog } = await cri.runtime.CreateContainer({
         podSandboxId, sandboxConfig: podConfig,
         config: {
           metadata: { name: 'hog', attempt: 0 }, image: { image: busybox.reference }, command: ['tail', '/dev/zero'], logPath: 'hog.log',
-          linux: { resources: { memoryLimitInBytes: String(32 * MiB) } },
+          linux: { resources: { memoryLimitInBytes: String(4 * MiB) } },
         },
       }, SLOW_CALL);
       await cri.runtime.StartContainer({ containerId: hog });

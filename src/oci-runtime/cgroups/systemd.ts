@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Resources } from '../spec';
-import { DBusError, variant } from '../../sys/dbus';
+import { DBusError, variant, type DBusValue } from '../../sys/dbus';
 import { callSystemdManager, type SystemdCall } from '../../sys/systemd-manager';
 import { expandSlice, systemdUnitOf } from '../../common/systemd-units';
 import { type CgroupFs, sharesToWeight } from './types';
@@ -40,12 +40,35 @@ export function unitProperties(r: Resources): [string, ReturnType<typeof variant
   return props;
 }
 
-/** The limits systemd manages, as runtime properties of the unit (lost at reboot, as the unit itself). */
-function setUnitLimits(call: SystemdCall, unit: string, r: Resources): void {
+/** StartTransientUnit's signature and arguments for a container's scope holding pid (runc's properties). */
+export const START_TRANSIENT_UNIT = 'ssa(sv)a(sa(sv))';
+export function scopeStartArguments(unit: string, slice: string, pid: number): DBusValue[] {
+  const props: [string, ReturnType<typeof variant>][] = [
+    ['Description', variant('s', `cradle container ${unit}`)],
+    ['Slice', variant('s', slice)],
+    ['PIDs', variant('au', [pid])],
+    ['Delegate', variant('b', true)],
+    ['DefaultDependencies', variant('b', false)],
+    ['MemoryAccounting', variant('b', true)],
+    ['CPUAccounting', variant('b', true)],
+    ['IOAccounting', variant('b', true)],
+    ['TasksAccounting', variant('b', true)],
+  ];
+  return [unit, 'replace', props, []];
+}
+
+/** SetUnitProperties's signature and arguments for the limits systemd manages, as runtime properties of the unit (lost at reboot, as the unit itself). */
+export const SET_UNIT_PROPERTIES = 'sba(sv)';
+export function unitLimitArguments(unit: string, r: Resources): DBusValue[] | undefined {
   const props = unitProperties(r);
-  if (props.length === 0) return;
+  return props.length === 0 ? undefined : [unit, true, props];
+}
+
+function setUnitLimits(call: SystemdCall, unit: string, r: Resources): void {
+  const args = unitLimitArguments(unit, r);
+  if (!args) return;
   try {
-    call('SetUnitProperties', 'sba(sv)', [unit, true, props]);
+    call('SetUnitProperties', SET_UNIT_PROPERTIES, args);
   } catch (err) {
     throw new Error(`systemd SetUnitProperties ${unit}: ${(err as Error).message}`);
   }
@@ -69,25 +92,19 @@ export class SystemdCgroupV2 extends CgroupV2 {
     throw new Error(`systemd creates the scope ${this.unit} with its first process: use apply(pid)`);
   }
 
+  /** The line of /proc/<pid>/cgroup of a process in the scope. */
+  get procCgroupLine(): string {
+    return `0::/${path.relative(this.cgfs.root, this.dir)}`;
+  }
+
   override apply(pid: number): void {
-    const props = [
-      ['Description', variant('s', `cradle container ${this.unit}`)],
-      ['Slice', variant('s', this.slice)],
-      ['PIDs', variant('au', [pid])],
-      ['Delegate', variant('b', true)],
-      ['DefaultDependencies', variant('b', false)],
-      ['MemoryAccounting', variant('b', true)],
-      ['CPUAccounting', variant('b', true)],
-      ['IOAccounting', variant('b', true)],
-      ['TasksAccounting', variant('b', true)],
-    ];
     try {
-      this.callSystemd('StartTransientUnit', 'ssa(sv)a(sa(sv))', [this.unit, 'replace', props, []]);
+      this.callSystemd('StartTransientUnit', START_TRANSIENT_UNIT, scopeStartArguments(this.unit, this.slice, pid));
     } catch (err) {
       throw new Error(`systemd StartTransientUnit ${this.unit} in ${this.slice}: ${(err as Error).message}`);
     }
     // The start is a job: wait until the init is in the scope's cgroup.
-    const want = `0::/${path.relative(this.cgfs.root, this.dir)}`;
+    const want = this.procCgroupLine;
     const deadline = Date.now() + SCOPE_WAIT_MS;
     for (;;) {
       let current: string;

@@ -273,7 +273,8 @@ void exec_main(int argc, char **argv, int sealed) {
   if (sealed) return_to_host_mounts();
   struct parsed g, e;
   parse_flags(argc, argv, 1, GLOBAL_VALUE_FLAGS, 1, &g);
-  if (bool_flag(&g, "version", "v") || bool_flag(&g, "help", "h") || bool_flag(&g, "systemd-cgroup", NULL)) exec_node();
+  // --systemd-cgroup changes nothing for exec: it joins the container's cgroup, wherever systemd put it.
+  if (bool_flag(&g, "version", "v") || bool_flag(&g, "help", "h")) exec_node();
   const char *log_format = str_flag(&g, "log-format", NULL);
   if (log_format && strcmp(log_format, "text") != 0 && strcmp(log_format, "json") != 0) exec_node();
   static const char *const exec_values[] = { "process", "p", "pid-file", "console-socket", "cwd", "env", "e", "user", "u", "cap", "c",

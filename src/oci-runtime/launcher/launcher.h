@@ -84,6 +84,15 @@ __attribute__((noreturn)) void init_main(int argc, char **argv);
 void cgroup2_create(const char *mount, const char *dir);
 void cgroup2_attach_devices(const char *dir, const char *program_file, const char *sha256);
 
+// systemd.c: the systemd driver's scope (a `systemd-scope` record): load checks the
+// marshalled calls before anything is made; start makes the scope around the init and
+// waits until the init is in it; set_limits gives systemd the limits it manages; stop
+// undoes the scope (0, or -1 with the reason in err).
+void systemd_scope_load(const struct rec *r);
+void systemd_scope_start(pid_t pid);
+void systemd_scope_set_limits(void);
+int systemd_scope_stop(char *err, size_t errlen);
+
 // rootfs.c
 void rootfs_prepare(struct plan *p);
 void rootfs_console(const char *rootfs, int console_fd, int *slave_out);

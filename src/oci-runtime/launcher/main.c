@@ -158,6 +158,8 @@ static const char *cid;
 static char *state_dir;
 static pid_t init_pid = -1;
 static int cgroups_made;
+// The systemd driver's scope record: systemd makes and removes the container's cgroup.
+static const struct rec *scope_rec;
 
 static void rm_state_dir(void) {
   DIR *d = opendir(state_dir);
@@ -173,6 +175,17 @@ static void rm_state_dir(void) {
 }
 
 static void remove_cgroups(void) {
+  if (scope_rec) {
+    char err[512];
+    if (systemd_scope_stop(err, sizeof err) < 0) {
+      char unit[600], why[1100];
+      json_escape(unit, sizeof unit, scope_rec->args[1]);
+      json_escape(why, sizeof why, err);
+      const char *fields[] = { "unit", unit, "error", why, NULL };
+      log_line("warning", "systemd StopUnit of the failed create's scope", fields);
+    }
+    return;
+  }
   for (int i = 0; i < plan.nrecs; i++) {
     if (strcmp(plan.recs[i].op, "cgroup") != 0 && strcmp(plan.recs[i].op, "cgroup2") != 0) continue;
     for (int k = 0; k < 50; k++) {
@@ -279,6 +292,7 @@ static void create(const char *root, const char *bundle, const char *pid_file, c
     if (strcmp(plan.recs[i].op, "seccomp") != 0) continue;
     plan.seccomp = read_program(plan.recs[i].args[0], plan.recs[i].args[1], "seccomp", 0xffff, &plan.seccomp_len);
   }
+  if (scope_rec) systemd_scope_load(scope_rec);
 
   // mkdir -p root (0700), then the state dir.
   for (char *s = strchr(root + 1, '/');; s = strchr(s + 1, '/')) {
@@ -344,6 +358,8 @@ static void create(const char *root, const char *bundle, const char *pid_file, c
   for (int i = 0; i < plan.nrecs; i++) {
     struct rec *r = &plan.recs[i];
     if (strcmp(r->op, "cgroup") == 0) mkdir_cgroup(r->args[0], r->args[1], strcmp(r->args[2], "1") == 0);
+    // Under systemd the scope comes first; cgroup2 then delegates the controllers down to it.
+    else if (strcmp(r->op, "systemd-scope") == 0) systemd_scope_start(init_pid);
     else if (strcmp(r->op, "cgroup2") == 0) cgroup2_create(r->args[0], r->args[1]);
   }
   set_oom_score_adj();
@@ -377,7 +393,9 @@ static void create(const char *root, const char *bundle, const char *pid_file, c
   close(sv[0]);
 
   // runc's order: limits once the init is ready, so its own setup cannot trip them;
-  // on v2 the device program first, as CgroupV2.set.
+  // under systemd its properties first (else a daemon-reload would undo the files), on
+  // v2 the device program before the files, as SystemdCgroupV2.set and CgroupV2.set.
+  if (scope_rec) systemd_scope_set_limits();
   const char *unified = NULL;
   for (int i = 0; i < plan.nrecs; i++) {
     if (strcmp(plan.recs[i].op, "cgroup2") == 0) unified = plan.recs[i].args[1];
@@ -442,7 +460,7 @@ int main(int argc, char **argv) {
   parse_flags(argc, argv, 1, GLOBAL_VALUE_FLAGS, 1, &g);
   if (g.rest < argc && strcmp(argv[g.rest], "exec") == 0) exec_main(argc, argv, 0);
   if (g.rest >= argc || strcmp(argv[g.rest], "create") != 0) exec_node();
-  if (bool_flag(&g, "version", "v") || bool_flag(&g, "help", "h") || bool_flag(&g, "systemd-cgroup", NULL)) exec_node();
+  if (bool_flag(&g, "version", "v") || bool_flag(&g, "help", "h")) exec_node();
   const char *log_format = str_flag(&g, "log-format", NULL);
   if (log_format && strcmp(log_format, "text") != 0 && strcmp(log_format, "json") != 0) exec_node();
   parse_flags(argc, argv, g.rest + 1, create_values, 0, &c);
@@ -466,6 +484,11 @@ int main(int argc, char **argv) {
     sha256_hex((unsigned char *)config, clen, digest);
     free(config);
     if (strcmp(digest, plan.config_sha) != 0) exec_node();
+    // A plan is for one cgroup driver: --systemd-cgroup asks for the one with a scope.
+    for (int i = 0; i < plan.nrecs; i++) {
+      if (strcmp(plan.recs[i].op, "systemd-scope") == 0) scope_rec = &plan.recs[i];
+    }
+    if (bool_flag(&g, "systemd-cgroup", NULL) != (scope_rec != NULL)) exec_node();
   }
   log_open(str_flag(&g, "log", NULL), log_format && strcmp(log_format, "json") == 0, bool_flag(&g, "debug", NULL));
   if (rc != PLAN_OK) dief("invalid launch plan %s: %s", plan_path, why);

@@ -14,6 +14,7 @@ static const struct { const char *op; int nargs; } OPS[] = {
   { "no-new-privileges", 0 }, { "seccomp", 2 }, { "apparmor", 1 }, { "cwd", 1 }, { "env", 1 }, { "arg", 1 },
   { "root", 1 }, { "process-sha256", 1 }, { "init", 2 }, { "console-size", 2 }, { "join-namespace", 2 }, { "join-cgroup", 1 },
   { "cgroup2", 2 }, { "device-program", 2 }, { "mount-idmap", 4 }, { "reopen-dev-null", 0 },
+  { "systemd-scope", 8 },
 };
 
 int parse_i64(const char *s, long long *out) {
@@ -43,7 +44,7 @@ static int numbers_ok(const struct rec *r) {
     { "root-propagation", { 0, 1 }, 2 }, { "mount", { 3, 6, 8 }, 3 }, { "device", { 1, 2, 3, 4, 5 }, 5 },
     { "rlimit", { 0, 1, 2 }, 3 }, { "user", { 0, 1, 2 }, 3 }, { "additional-gid", { 0 }, 1 },
     { "caps", { 0, 1, 2, 3 }, 4 }, { "ambient", { 0 }, 1 }, { "init", { 0, 1 }, 2 }, { "console-size", { 0, 1 }, 2 },
-    { "mount-idmap", { 3 }, 1 },
+    { "mount-idmap", { 3 }, 1 }, { "systemd-scope", { 4, 5, 6 }, 3 },
   };
   for (size_t i = 0; i < sizeof NUM / sizeof NUM[0]; i++) {
     if (strcmp(NUM[i].op, r->op) != 0) continue;

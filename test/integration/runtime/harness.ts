@@ -58,7 +58,8 @@ export function sweepStale(): void {
   }
 }
 
-function killAndRemoveCgroup(dir: string): void {
+/** Kills what is left in a cgroup and removes it (retrying while the kills land). */
+export function killAndRemoveCgroup(dir: string): void {
   try {
     for (const pid of fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
       try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
@@ -111,6 +112,8 @@ export class TestContainer {
   launcher: Launcher = defaultLauncher();
   /** Whether the last writeSpec() left a launch plan (false: the spec needs the Node path). */
   planned = false;
+  /** Global flags after --root, as conmon passes the handler's (e.g. --systemd-cgroup). */
+  globalFlags: string[] = [];
 
   constructor(readonly runtime: Runtime, tag: string, args: string[]) {
     this.id = uniqueId(tag);
@@ -144,7 +147,7 @@ export class TestContainer {
   /** Runs a CLI command of this container's runtime (global --root first, as conmon does). */
   cli(args: string[], options: { stdio?: (number | 'ignore' | 'pipe')[]; input?: string } = {}): SpawnSyncReturns<string> {
     const bin = this.runtime === 'cradle' ? CRADLE_RUNTIME : RUNC;
-    return spawnSync(bin, ['--root', this.root, ...args], {
+    return spawnSync(bin, ['--root', this.root, ...this.globalFlags, ...args], {
       encoding: 'utf8', env: cleanChildEnv(), timeout: 60000, stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'],
       ...(options.input !== undefined ? { input: options.input } : {}),
     });

@@ -6,7 +6,8 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PLAN_DEVICES_FILE, PLAN_FILE, PLAN_SECCOMP_FILE, PLAN_VERSION, writeLaunchPlan } from '../../../src/oci-runtime/launch-plan';
+import { PLAN_DEVICES_FILE, PLAN_FILE, PLAN_SECCOMP_FILE, PLAN_SYSTEMD_FILE, PLAN_VERSION, writeLaunchPlan } from '../../../src/oci-runtime/launch-plan';
+import { decodeMessage, messageLength, type Variant } from '../../../src/sys/dbus';
 import { CgroupV2 } from '../../../src/oci-runtime/cgroups';
 import { planRecords } from '../../helpers/plan-records';
 import { defaultSpec, makeBusyboxRootfs, writeSpec } from '../../helpers/rootfs';
@@ -28,6 +29,7 @@ function records(dir: string): string[][] {
     terminal: 1, 'root-propagation': 2, mount: 9, 'mount-rro': 1, mkdir: 1, symlink: 2, device: 6, 'dev-symlinks': 0, sysctl: 2, 'readonly-path': 1,
     'masked-path': 1, 'readonly-root': 0, hostname: 1, domainname: 1, rlimit: 4, user: 3, 'additional-gid': 1, caps: 4, ambient: 1,
     'no-new-privileges': 0, seccomp: 2, apparmor: 1, cwd: 1, env: 1, arg: 1, cgroup2: 2, 'device-program': 2, 'mount-idmap': 4, 'reopen-dev-null': 0,
+    'systemd-scope': 8,
   };
   return planRecords(path.join(dir, PLAN_FILE), PLAN_VERSION, arity);
 }
@@ -124,7 +126,7 @@ test('specs for the Node path get no plan, and a stale plan is removed', { skip 
     assert.equal(fs.existsSync(path.join(dir, PLAN_FILE)), false, `${what}: no plan left`);
   }
   writeSpec(dir, spec);
-  assert.equal(writeLaunchPlan(dir, 'ctr', { systemdCgroup: true }), false, 'systemd driver');
+  assert.equal(writeLaunchPlan(dir, 'ctr', { systemdCgroup: true }), false, 'the systemd driver on cgroup v1');
   assert.equal(writeLaunchPlan(dir, '../x'), false, 'invalid id');
   fs.writeFileSync(path.join(dir, 'config.json'), '{');
   assert.equal(writeLaunchPlan(dir, 'ctr'), false, 'invalid JSON');
@@ -173,4 +175,68 @@ test('cgroup v2 (a fake unified tree): the cgroup, its device program, the v2 li
   spec.linux!.resources.memory!.disableOOMKiller = true;
   writeSpec(dir, spec);
   assert.equal(writeLaunchPlan(dir, 'ctr', { cgroupFs }), false);
+});
+
+test('the systemd driver (a fake unified tree): the scope\'s calls marshalled for the launcher, then its cgroup as on v2', (t) => {
+  const { dir, spec } = bundle(t);
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-unit-plan-sd-'));
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(root, 'cgroup.controllers'), 'cpu memory pids');
+  const socket = path.join(root, 'private');
+  fs.writeFileSync(socket, '');
+  const cgroupFs = { root, selfCgroup: '0::/\n' };
+  spec.linux!.cgroupsPath = 'kubepods-besteffort-podabc.slice:cradle:ctr';
+  spec.linux!.resources = { memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 32 } };
+  writeSpec(dir, spec);
+  assert.equal(writeLaunchPlan(dir, 'ctr', { systemdCgroup: true, systemdSocket: socket, cgroupFs }), true);
+  const r = records(dir);
+  const scopeAt = r.findIndex((x) => x[0] === 'systemd-scope');
+  const cgroup2At = r.findIndex((x) => x[0] === 'cgroup2');
+  assert.ok(scopeAt >= 0 && scopeAt < cgroup2At, 'the scope, then the cgroup2 record delegating down to it');
+  const scopeDir = path.join(root, 'kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-podabc.slice/cradle-ctr.scope');
+  assert.deepEqual(r[cgroup2At], ['cgroup2', root, scopeDir]);
+  const [, sock, unit, file, digest, startLen, stopLen, pidOffset, line] = r[scopeAt]!;
+  assert.deepEqual([sock, unit, file, line], [socket, 'cradle-ctr.scope', path.join(dir, PLAN_SYSTEMD_FILE), `0::/${path.relative(root, scopeDir)}`]);
+  const messages = fs.readFileSync(file!);
+  assert.equal(crypto.createHash('sha256').update(messages).digest('hex'), digest);
+  const setAt = Number(startLen) + Number(stopLen);
+  const start = Buffer.from(messages.subarray(0, Number(startLen)));
+  assert.equal(messageLength(start), start.length, 'the start message is whole');
+  // What systemd receives once the launcher writes the init's pid at the offset.
+  start.writeUInt32LE(4242, Number(pidOffset));
+  const call = decodeMessage(start);
+  assert.equal(call.fields.get(3), 'StartTransientUnit');
+  assert.equal(call.fields.get(6), 'org.freedesktop.systemd1');
+  const [name, mode, props] = call.body as [string, string, [string, Variant][]];
+  assert.deepEqual([name, mode], ['cradle-ctr.scope', 'replace']);
+  const prop = (list: [string, Variant][], key: string) => list.find((p) => p[0] === key)?.[1].value;
+  assert.deepEqual(prop(props, 'PIDs'), [4242]);
+  assert.equal(prop(props, 'Slice'), 'kubepods-besteffort-podabc.slice');
+  assert.equal(prop(props, 'Delegate'), true);
+  assert.equal(prop(props, 'MemoryMax'), undefined, 'no limit while the init sets itself up');
+  const stop = decodeMessage(messages.subarray(Number(startLen), setAt));
+  assert.equal(stop.fields.get(3), 'StopUnit');
+  assert.deepEqual(stop.body, ['cradle-ctr.scope', 'replace']);
+  // Once the init is ready: the limits systemd manages, as SystemdCgroupV2.set gives them.
+  const set = decodeMessage(messages.subarray(setAt));
+  assert.equal(set.fields.get(3), 'SetUnitProperties');
+  const [setUnit, runtime, limits] = set.body as [string, boolean, [string, Variant][]];
+  assert.deepEqual([setUnit, runtime], ['cradle-ctr.scope', true]);
+  assert.equal(prop(limits, 'MemoryMax'), 64n * 1024n * 1024n);
+  assert.equal(prop(limits, 'TasksMax'), 32n);
+  assert.equal(new Set([call.serial, stop.serial, set.serial]).size, 3, 'a serial each');
+  const state = JSON.parse(`{${r.find((x) => x[0] === 'state')![1]}`) as Record<string, unknown>;
+  assert.equal(state.systemdCgroup, true);
+  assert.equal(state.cgroupsPath, 'kubepods-besteffort-podabc.slice:cradle:ctr');
+  assert.deepEqual(state.cgroupPaths, { '': scopeDir });
+  // No limit systemd manages: no SetUnitProperties.
+  spec.linux!.resources = {};
+  writeSpec(dir, spec);
+  assert.equal(writeLaunchPlan(dir, 'ctr', { systemdCgroup: true, systemdSocket: socket, cgroupFs }), true);
+  const plain = records(dir).find((x) => x[0] === 'systemd-scope')!;
+  assert.equal(fs.readFileSync(plain[3]!).length, Number(plain[5]) + Number(plain[6]), 'start and stop only');
+  // Without systemd's private socket the Node create talks to the bus instead.
+  fs.rmSync(socket);
+  assert.equal(writeLaunchPlan(dir, 'ctr', { systemdCgroup: true, systemdSocket: socket, cgroupFs }), false);
+  assert.equal(fs.existsSync(path.join(dir, PLAN_FILE)), false);
 });
