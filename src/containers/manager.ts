@@ -206,7 +206,7 @@ export class ContainerManager {
         sandbox: facts,
         rootfs: overlay.rootfs,
         container: { id, logPath, imageRef: hold.image.id, imageVolumeRoot: this.options.layout.containerVolumesDir(id), imageMountSources: imageMounts.sources, createdAt },
-        runtime: { ...this.options.specOptions(), supportsRecursiveReadOnly: handler.features.recursiveReadOnlyMounts, memoryFloorBytes: handler.runtime.memoryFloorBytes },
+        runtime: { ...this.options.specOptions(), supportsRecursiveReadOnly: handler.features.recursiveReadOnlyMounts },
       });
       for (const volume of built.imageVolumes) fs.mkdirSync(volume.hostPath, { recursive: true });
       fs.writeFileSync(bundleParts(dir).config, JSON.stringify(built.spec));

@@ -212,8 +212,6 @@ export function specRuntimeOptions(config: CradleConfig): SpecRuntimeOptions {
     defaultUlimits: config.runtime.default_ulimits.map((u) => parseUlimit(u)),
     cdiSpecDirs: config.runtime.cdi_spec_dirs,
     minOomScoreAdj: hostMinOomScoreAdj(),
-    // Per handler: the container manager sets it from the pod's handler's runtime.
-    memoryFloorBytes: 0,
     seccompProfileRoot: '/var/lib/kubelet/seccomp',
     seccompUseDefaultWhenEmpty: config.runtime.seccomp_use_default_when_empty,
     defaultSeccompProfile: config.runtime.seccomp_profile

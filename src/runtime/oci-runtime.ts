@@ -52,11 +52,6 @@ export interface OciRuntime {
   readonly binary: string;
   /** --root; undefined = the runtime's own default. */
   readonly root: string | undefined;
-  /**
-   * The smallest memory limit a container can start under with this runtime (its init
-   * is charged to the container until exec); 0 = whatever the kernel accepts.
-   */
-  readonly memoryFloorBytes: number;
   /** conmon flags selecting this runtime: `-r BIN [--runtime-arg X]... [-s]`. */
   conmonArgs(): string[];
   /**

@@ -16,7 +16,6 @@ import type { CheckpointRequest, CreateOptions, ExecCommand, ExecCommandOptions,
 export class RuntimeCli implements OciRuntime {
   readonly binary: string;
   readonly root: string | undefined;
-  readonly memoryFloorBytes: number = 0;
   protected readonly options: OciRuntimeOptions;
 
   constructor(options: OciRuntimeOptions) {

@@ -74,8 +74,6 @@ export interface SpecRuntimeOptions {
   defaultUlimits: readonly OciRlimit[];
   /** Lowest oom_score_adj the runtime may set (cradled's own, as cri-o does). */
   minOomScoreAdj: number;
-  /** Memory limits below this are rejected: the handler's runtime init needs it (0: none). */
-  memoryFloorBytes: number;
   /** CDI spec directories, lowest precedence first; none = no CDI device resolves. */
   cdiSpecDirs?: readonly string[];
   /** Directory for relative Localhost seccomp profile references. */

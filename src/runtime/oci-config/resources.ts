@@ -23,7 +23,7 @@ const PAGE_SIZE = /^\d+(KB|MB|GB|TB|PB)$/;
  */
 export function buildResources(
   r: LinuxContainerResources__Output | null,
-  runtime: Pick<SpecRuntimeOptions, 'cgroupVersion' | 'memoryFloorBytes' | 'swapAccounting' | 'pidsLimit' | 'hugetlb'>,
+  runtime: Pick<SpecRuntimeOptions, 'cgroupVersion' | 'swapAccounting' | 'pidsLimit' | 'hugetlb'>,
   field = 'config.linux.resources',
 ): OciResources {
   const out: OciResources = {};
@@ -51,10 +51,6 @@ export function buildResources(
 
   const limit = int(r.memoryLimitInBytes, `${field}.memoryLimitInBytes`);
   const swap = int(r.memorySwapLimitInBytes, `${field}.memorySwapLimitInBytes`, { min: -1 });
-  if (limit > 0 && limit < runtime.memoryFloorBytes) {
-    throw errors.invalidField(`${field}.memoryLimitInBytes`,
-      `${limit} bytes is below the runtime's minimum of ${runtime.memoryFloorBytes} bytes (${runtime.memoryFloorBytes / MIB} MiB)`);
-  }
   if (limit > 0) {
     const memory: NonNullable<OciResources['memory']> = { limit };
     if (swap > 0) {

@@ -33,7 +33,6 @@ export const runtimeOptions = (over: Partial<SpecRuntimeOptions> = {}): SpecRunt
   allCapabilities: ALL_CAPABILITIES,
   defaultUlimits: [{ type: 'RLIMIT_NOFILE', soft: 1048576, hard: 1048576 }],
   minOomScoreAdj: -999,
-  memoryFloorBytes: 0,
   seccompProfileRoot: '/var/lib/kubelet/seccomp',
   seccompUseDefaultWhenEmpty: false,
   defaultSeccompProfile: DEFAULT_SECCOMP_PROFILE,

@@ -4,7 +4,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { detectCgroupFeatures } from '../../../src/runtime/oci-config/host-probe';
 import assert from 'node:assert/strict';
-import { errors } from '../../../src/common/errors';
 import { buildResources, cgroupsPath, oomScoreAdj, parseUlimit, MIB } from '../../../src/runtime/oci-config/resources';
 import { buildContainerSpec } from '../../../src/runtime/oci-config/build';
 import type { LinuxContainerResources__Output } from '../../../src/generated/runtime/v1/LinuxContainerResources';
@@ -14,8 +13,7 @@ const res = (o: Partial<LinuxContainerResources__Output>): LinuxContainerResourc
   cpuPeriod: '0', cpuQuota: '0', cpuShares: '0', memoryLimitInBytes: '0', oomScoreAdj: '0', cpusetCpus: '', cpusetMems: '',
   hugepageLimits: [], unified: {}, memorySwapLimitInBytes: '0', ...o,
 });
-const NODE_INIT_FLOOR = 16 * MIB;
-const v1 = { cgroupVersion: 1 as const, memoryFloorBytes: NODE_INIT_FLOOR, swapAccounting: true };
+const v1 = { cgroupVersion: 1 as const, swapAccounting: true };
 
 test('resources: cpu shares, quota, period, cpuset', () => {
   assert.deepEqual(buildResources(res({ cpuShares: '512', cpuQuota: '50000', cpuPeriod: '100000', cpusetCpus: '0-1,3', cpusetMems: '0' }), v1), {
@@ -27,19 +25,13 @@ test('resources: cpu shares, quota, period, cpuset', () => {
   assert.deepEqual(buildResources(res({ cpuQuota: '-1' }), v1), {}, 'quota -1 = unlimited');
 });
 
-test('resources: memory limit, swap and the floor', () => {
+test('resources: memory limit and swap', () => {
   assert.deepEqual(buildResources(res({ memoryLimitInBytes: String(64 * MIB) }), v1).memory, { limit: 64 * MIB, swap: 64 * MIB });
   assert.deepEqual(buildResources(res({ memoryLimitInBytes: String(64 * MIB) }), { ...v1, swapAccounting: false }).memory, { limit: 64 * MIB });
   assert.deepEqual(buildResources(res({ memoryLimitInBytes: String(64 * MIB), memorySwapLimitInBytes: String(128 * MIB) }), v1).memory, { limit: 64 * MIB, swap: 128 * MIB });
   assert.deepEqual(buildResources(res({ memoryLimitInBytes: String(64 * MIB), memorySwapLimitInBytes: '-1' }), v1).memory, { limit: 64 * MIB, swap: -1 });
-  assert.deepEqual(buildResources(res({ memoryLimitInBytes: String(NODE_INIT_FLOOR) }), v1).memory!.limit, NODE_INIT_FLOOR, 'exactly the floor is fine');
-  assert.deepEqual(buildResources(res({ memoryLimitInBytes: String(4 * MIB) }), { ...v1, memoryFloorBytes: 0 }).memory, { limit: 4 * MIB, swap: 4 * MIB }, 'a runtime without a floor');
-  assert.throws(() => buildResources(res({ memoryLimitInBytes: String(4 * MIB) }), v1), (err: unknown) => {
-    assert.ok(errors.invalidField.is(err));
-    assert.equal(err.kind, 'invalid-argument');
-    assert.equal(err.message, "config.linux.resources.memoryLimitInBytes: 4194304 bytes is below the runtime's minimum of 16777216 bytes (16 MiB)");
-    return true;
-  });
+  // No floor: the native launcher's init is not charged to the container.
+  assert.deepEqual(buildResources(res({ memoryLimitInBytes: String(4 * MIB) }), v1).memory, { limit: 4 * MIB, swap: 4 * MIB });
   assert.throws(() => buildResources(res({ memoryLimitInBytes: String(64 * MIB), memorySwapLimitInBytes: String(32 * MIB) }), v1), /memorySwapLimitInBytes: 33554432 is below memoryLimitInBytes/);
   assert.throws(() => buildResources(res({ memorySwapLimitInBytes: String(32 * MIB) }), v1), /memorySwapLimitInBytes: needs memoryLimitInBytes/);
   assert.throws(() => buildResources(res({ memoryLimitInBytes: String(64 * MIB), memorySwapLimitInBytes: String(128 * MIB) }), { ...v1, swapAccounting: false }), /no swap accounting/);
@@ -110,8 +102,6 @@ test('full spec: resources, device cgroup and cgroupsPath per driver', () => {
   assert.equal(spec.linux.cgroupsPath, '/kubepods/besteffort/pod1234/cradle-c0ffee');
   const sd = buildContainerSpec(containerInput({ runtime: { cgroupDriver: 'systemd' }, sandbox: { cgroupParent: 'kubepods-besteffort-pod1234.slice' } })).spec;
   assert.equal(sd.linux.cgroupsPath, 'kubepods-besteffort-pod1234.slice:cradle:c0ffee');
-  assert.throws(() => buildContainerSpec(containerInput({ config: { linux: { resources: { memoryLimitInBytes: '1048576' } } }, runtime: { memoryFloorBytes: NODE_INIT_FLOOR } })),
-    /^CradleError: config\.linux\.resources\.memoryLimitInBytes: 1048576 bytes is below/);
 });
 
 test('hugepage limits are dropped where the hugetlb controller is missing (kubelet sends zero limits)', () => {
