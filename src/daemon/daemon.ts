@@ -33,7 +33,7 @@ import { StatsService } from '../stats/stats-service';
 import { auditRecords, checkNeeds, type CheckFinding } from './check';
 import { CradleMetrics } from '../metrics/registry';
 import { MetricsServer } from '../metrics/server';
-import { metricsInterceptor } from '../metrics/interceptor';
+import { metricsInterceptor } from '../cri-server/metrics-interceptor';
 import { InspectServer, inspectSocketPath, type InspectSource } from './inspect';
 import { beforeCallHook, readTestHooks } from './test-hooks';
 import { armCrashPoints } from '../common/crash-points';

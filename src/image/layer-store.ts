@@ -19,6 +19,7 @@ import type { UnpackResult } from './unpack';
 import type { BlobDescriptor, IngestFollower } from './content-store';
 import type { GrowingUnpack } from './pull-workers';
 import { syncfsPath } from '../sys/syncfs';
+import type { OverlayLowers } from '../sys/overlay-mount';
 
 export interface LayerRecord {
   chainId: string;
@@ -56,11 +57,7 @@ export const LINKS_DIR = 'l';
 const LINK_FILE = 'link';
 const LINK_ID = /^[A-Z2-7]{26}$/;
 
-/** Lower dirs for an overlay mount: paths relative to root, top-most first. */
-export interface OverlayLowers {
-  root: string;
-  lowers: string[];
-}
+export type { OverlayLowers };
 
 /** The unpacker of this thread; tar and the decompressors load with its first layer. */
 function unpackOnThisThread(log: Logger): LayerUnpacker {

@@ -16,6 +16,12 @@ import { koffi, loadLibc } from './libc-handle';
 import { SyscallError } from './errno';
 import { SYS } from './constants';
 
+/** An image's layers as an overlay's lower dirs: paths relative to root, top-most first. */
+export interface OverlayLowers {
+  root: string;
+  lowers: string[];
+}
+
 export interface OverlayMountSpec {
   /** Where to mount. */
   target: string;

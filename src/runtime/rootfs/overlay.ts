@@ -5,13 +5,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MNT_DETACH } from '../../sys/constants';
 import { umount2 } from '../../sys/libc';
-import { mountOverlayFs } from '../../sys/overlay-mount';
+import { mountOverlayFs, type OverlayLowers } from '../../sys/overlay-mount';
 import { mountIdmapOverlay } from '../../sys/idmap-overlay';
 import { MOUNT_ATTR_RDONLY, mountSetattrFd, mountSetattrSupported } from '../../sys/mount-setattr';
 import { errors, messageOf } from '../../common/errors';
 import { bundleParts } from '../../common/state-layout';
 import { shippedBinary } from '../../common/package-info';
-import type { OverlayLowers } from '../../image/layer-store';
 import { hostIdOf } from '../oci-config/userns';
 import type { SandboxUserns } from '../oci-config/inputs';
 

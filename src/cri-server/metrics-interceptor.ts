@@ -1,6 +1,6 @@
 // Records every CRI call in the operations metrics (as cri-o's gRPC interceptor).
-import type { CallInterceptor } from '../cri-server/interceptors';
-import type { CradleMetrics } from './registry';
+import type { CallInterceptor } from './interceptors';
+import type { CradleMetrics } from '../metrics/registry';
 
 export function metricsInterceptor(metrics: CradleMetrics): CallInterceptor {
   return {
