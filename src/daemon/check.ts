@@ -11,6 +11,7 @@ import type { CradleConfig } from '../config/schema';
 import { shippedBinary } from '../common/package-info';
 import { ociRuntimeFor } from '../runtime/cradle-runtime';
 import { checkHost } from './check-host';
+import { checkFeatures, probeFeatureHost } from './check-features';
 import { executable } from './runtime-readiness';
 import { bundleParts, StateLayout } from '../common/state-layout';
 import { RESOURCE_KINDS } from '../runtime/resources';
@@ -58,6 +59,7 @@ export function checkNeeds(config: CradleConfig): CheckFinding[] {
   const controllers = v2 ? fs.readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8').trim().split(/\s+/) : listDir('/sys/fs/cgroup');
   for (const c of ['memory', 'cpu', 'pids']) add(controllers.includes(c) ? 'ok' : 'fail', `cgroup controller ${c}`, v2 ? 'cgroup v2' : 'cgroup v1');
   findings.push(...checkHost(config));
+  findings.push(...checkFeatures(config, probeFeatureHost(config)));
   return findings;
 }
 

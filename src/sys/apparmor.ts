@@ -42,7 +42,7 @@ export function loadedAppArmorProfiles(securityfs = APPARMOR_SECURITYFS): Set<st
 }
 
 /** apparmor_parser: where Debian, Ubuntu and SUSE install it, else on PATH. */
-function parserPath(): string {
+export function appArmorParserPath(): string {
   for (const p of ['/usr/sbin/apparmor_parser', '/sbin/apparmor_parser']) {
     if (fs.existsSync(p)) return p;
   }
@@ -55,7 +55,7 @@ function parserPath(): string {
  * does. Throws with the parser's own words when it refuses.
  */
 export function loadAppArmorProfile(policy: string, timeoutMs = 60_000): void {
-  const parser = parserPath();
+  const parser = appArmorParserPath();
   // Required here: the container init and exec load this module and never spawn.
   const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
   const run = spawnSync(parser, ['-Kr'], { input: policy, encoding: 'utf8', timeout: timeoutMs });

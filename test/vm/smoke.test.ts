@@ -88,10 +88,13 @@ describe('VM smoke: cradled under systemd on cgroup v2', { skip: IN_GUEST ? fals
     for (const c of ['cpu', 'memory', 'pids', 'io']) assert.ok(controllers.includes(c), `controller ${c} in ${controllers.join(' ')}`);
   });
 
-  it('cradled check reports the cgroup mode: v2 (unified), no v1 warning', () => {
+  it('cradled check reports the cgroup mode (v2, no v1 warning), the systemd driver and the features the guest has', () => {
     const check = spawnSync(path.resolve('bin/cradled'), ['check'], { encoding: 'utf8' });
     const line = check.stdout.split('\n').find((l) => l.includes('cgroup mode'));
     assert.equal(line, 'OK   cgroup mode: v2 (unified)', check.stdout + check.stderr);
+    // This guest has all the features: the systemd driver's creates native, AppArmor, user namespaces, CRIU.
+    assert.match(check.stdout, /^OK   cgroup driver: systemd \(auto\): a transient scope per container, made by the native launcher/m);
+    for (const what of ['AppArmor', 'user namespaces', 'CRIU']) assert.match(check.stdout, new RegExp(`^OK   ${what}: `, 'm'), check.stdout);
   });
 
   // The systemd round leaves cgroup_manager unset: "auto" must choose systemd on this host.

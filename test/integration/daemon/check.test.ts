@@ -19,6 +19,10 @@ test('check reports what the node has and lacks, and repairs orphans', async (t)
   assert.match(clean.stdout, /^OK   conmon: \/usr\/bin\/conmon$/m);
   assert.match(clean.stdout, /^OK   overlayfs: supported$/m);
   assert.match(clean.stdout, /^OK   records: 0 pod sandboxes, 0 containers, no orphans$/m);
+  // The features: each line says what the node gives and, where it lacks a piece, what that means.
+  // The test daemon's configuration names cgroupfs: beside a systemd that manages the tree, a warning.
+  assert.match(clean.stdout, fs.existsSync('/run/systemd/system') ? /^WARN cgroup driver: cgroupfs on a node whose cgroup tree systemd manages/m : /^OK   cgroup driver: cgroupfs; the kubelet needs --cgroup-driver=cgroupfs$/m);
+  for (const what of ['AppArmor', 'user namespaces', 'CRIU']) assert.match(clean.stdout, new RegExp(`^(OK  |WARN) ${what}: `, 'm'));
 
   const orphanBundle = dirs.layout.containerDataDir('deadbeef');
   const orphanPodDir = dirs.layout.podRunDir('cafebabe');
