@@ -12,7 +12,7 @@ import { errors, messageOf, withContext } from '../common/errors';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig';
 import type { Mount__Output } from '../generated/runtime/v1/Mount';
 import type { OciRuntime } from '../runtime/oci-runtime';
-import type { OciSpec } from '../runtime/oci-config/oci-types';
+import type { OciSpec } from '../common/oci-spec';
 import type { ContainerRecord } from './container';
 import {
   ARCHIVE, applyRootfsDiff, extractCheckpointArchive, removeDeletedFiles, rootfsDiff, writeTar,

@@ -22,7 +22,7 @@ import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerC
 import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources';
 import type { RuntimeHandlers } from '../runtime/handlers';
 import type { SandboxFacts, SpecRuntimeOptions } from '../runtime/oci-config/inputs';
-import type { OciProcess, OciSpec } from '../runtime/oci-config/oci-types';
+import type { OciProcess, OciSpec } from '../common/oci-spec';
 import { ociConfig } from '../runtime/oci-config/lazy';
 import { mountOverlay, rootfsIdmap } from '../runtime/rootfs/overlay';
 import { mountImages } from './image-mounts';

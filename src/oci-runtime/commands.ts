@@ -6,8 +6,7 @@ import * as path from 'node:path';
 import * as c from '../sys/constants';
 import { savedCgroupManager, type CgroupManager } from './cgroups';
 import { containerDir, deriveStatus, isAlive, ociState, readSaved, sleepMs, waitGone, type OciState, type SavedState, type Status } from './state';
-import type { Hook } from './spec';
-import type { Resources } from './spec';
+import type { OciHook, OciResources } from '../common/oci-spec';
 import type { RuntimeLog } from './log';
 
 export class Container {
@@ -33,7 +32,7 @@ export class Container {
 }
 
 /** Hooks need child_process: loaded only when a container has some. */
-function runHooks(kind: string, hooks: Hook[] | undefined, stateJson: string): void {
+function runHooks(kind: string, hooks: OciHook[] | undefined, stateJson: string): void {
   if (!hooks?.length) return;
   (require('./hooks') as typeof import('./hooks')).runHooks(kind, hooks, stateJson);
 }
@@ -158,7 +157,7 @@ export function ps(root: string, id: string, format: string, psArgs: string[]): 
   return [header, ...lines.slice(1).filter((l) => wanted.has(Number(l.trim().split(/\s+/)[pidCol])))].join('\n') + '\n';
 }
 
-export function update(root: string, id: string, resources: Resources): void {
+export function update(root: string, id: string, resources: OciResources): void {
   const ctr = new Container(root, id);
   const status = ctr.status();
   if (status === 'stopped') throw new Error('cannot update a stopped container');

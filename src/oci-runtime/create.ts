@@ -8,7 +8,8 @@ import type { ChildProcess } from 'node:child_process';
 import * as sys from '../sys/libc';
 import { UndoStack } from '../common/undo';
 import { cleanChildEnv } from '../common/child-env';
-import { loadSpec, namespaceOf, SpecError, type Spec } from './spec';
+import { loadSpec, namespaceOf, SpecError } from './spec';
+import type { OciSpec } from '../common/oci-spec';
 import { cgroupManager, MEMORY_FLOOR_BYTES } from './cgroups';
 import { makeContainerDir, ociState, procStat, replaceFile, waitGone, type SavedState } from './state';
 import { spawnInNamespaces } from './namespaces';
@@ -29,7 +30,7 @@ export interface CreateOptions {
 }
 
 /** Host-dependent checks that need no resources: fail before anything is created. */
-export function checkSpecForHost(spec: Spec, file: string, hasConsole: boolean): void {
+export function checkSpecForHost(spec: OciSpec, file: string, hasConsole: boolean): void {
   const limit = spec.linux?.resources?.memory?.limit;
   if (limit !== undefined && limit > 0 && limit < MEMORY_FLOOR_BYTES) {
     throw new SpecError(file, 'linux.resources.memory.limit',
@@ -46,7 +47,7 @@ export function checkSpecForHost(spec: Spec, file: string, hasConsole: boolean):
 }
 
 /** The part of checkSpecForHost that depends neither on the init (memory floor) nor on the invocation (console). */
-export function checkSpecNamespaces(spec: Spec, file: string): void {
+export function checkSpecNamespaces(spec: OciSpec, file: string): void {
   // As runc: a hostname needs a uts namespace of the container's own, new or joined
   // by path (pod containers join the pod's pinned one), never the host's.
   if ((spec.hostname || spec.domainname) && !namespaceOf(spec, 'uts')) {

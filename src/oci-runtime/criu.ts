@@ -10,7 +10,8 @@ import * as c from '../sys/constants';
 import { cleanChildEnv } from '../common/child-env';
 import { UndoStack } from '../common/undo';
 import { cgroupManager, type CgroupManager } from './cgroups';
-import { loadSpec, namespaceOf, SpecError, type Mount, type Spec } from './spec';
+import { loadSpec, namespaceOf, SpecError } from './spec';
+import type { OciMount, OciSpec } from '../common/oci-spec';
 import { checkSpecNamespaces } from './create';
 import { Container } from './commands';
 import { makeContainerDir, procStat, replaceFile, waitGone, type SavedState } from './state';
@@ -78,7 +79,7 @@ function commonArgs(flags: CriuFlags): string[] {
 const MASK_SOURCE = '/dev/null';
 
 /** The masked paths that are files in the running container (directories are masked by a tmpfs CRIU restores). */
-function maskedFiles(spec: Spec, pid: number): string[] {
+function maskedFiles(spec: OciSpec, pid: number): string[] {
   return (spec.linux?.maskedPaths ?? []).filter((p) => {
     try {
       return !fs.statSync(`/proc/${pid}/root${p}`).isDirectory();
@@ -94,11 +95,11 @@ function externalNsKey(type: 'network' | 'pid'): string {
 }
 
 /** A bind mount's destination as CRIU sees it inside the container (symlinks resolved in the rootfs). */
-function mountKey(rootfs: string, m: Mount): string {
+function mountKey(rootfs: string, m: OciMount): string {
   return '/' + path.relative(rootfs, secureJoin(rootfs, m.destination));
 }
 
-function bindMounts(spec: Spec): Mount[] {
+function bindMounts(spec: OciSpec): OciMount[] {
   return (spec.mounts ?? []).filter((m) => m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind'));
 }
 
@@ -181,7 +182,7 @@ export async function checkpoint(opts: CheckpointOptions): Promise<void> {
  * makes them (runc's prepareCriuRestoreMounts): a file for a bind of a file, a
  * directory otherwise; none under a tmpfs (CRIU brings the tmpfs's content).
  */
-export function prepareMountpoints(spec: Spec, rootfs: string): void {
+export function prepareMountpoints(spec: OciSpec, rootfs: string): void {
   const mounts = spec.mounts ?? [];
   const tmpfsDests = mounts.filter((m) => m.type === 'tmpfs').map((m) => m.destination.replace(/\/$/, ''));
   const binds = new Set(bindMounts(spec));

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { Container } from './commands';
 import { NeedsNode, processRecords, writePlanFile } from './launch-plan';
 import { SECCOMP_PROGRAM_FILE, savedSeccompProgram } from './seccomp-filter';
-import type { Process } from './spec';
+import type { OciProcess } from '../common/oci-spec';
 import { loadSpec } from './spec';
 
 export const EXEC_PLAN_FILE = 'cradle-exec.plan';
@@ -54,9 +54,9 @@ function buildExecPlan(root: string, id: string, processFile: string): string[][
   if (status !== 'running' && status !== 'created') throw new NotExecutable(status);
   const bytes = fs.readFileSync(processFile);
   // The Node exec's loadProcess for --process.
-  const given = JSON.parse(bytes.toString('utf8')) as Process;
+  const given = JSON.parse(bytes.toString('utf8')) as OciProcess;
   if (!Array.isArray(given.args) || given.args.length === 0) throw new NeedsNode('args');
-  const proc: Process = { ...given, terminal: Boolean(given.terminal), cwd: given.cwd || '/', user: given.user ?? { uid: 0, gid: 0 } };
+  const proc: OciProcess = { ...given, terminal: Boolean(given.terminal), cwd: given.cwd || '/', user: given.user ?? { uid: 0, gid: 0 } };
   if (!path.posix.isAbsolute(proc.cwd)) throw new NeedsNode('relative cwd');
   const saved = ctr.saved;
   const r: string[][] = [];

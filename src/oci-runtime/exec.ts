@@ -11,7 +11,8 @@ import * as c from '../sys/constants';
 import { loadLibseccomp } from '../sys/seccomp';
 import { Container } from './commands';
 import { joinCurrentThread } from './cgroups/v1';
-import { loadSpec, type Process } from './spec';
+import { loadSpec } from './spec';
+import type { OciProcess } from '../common/oci-spec';
 import { compileSeccompProgram, savedSeccompProgram } from './seccomp-filter';
 import { dropBoundingSet, lookPath, processEnv, switchIdentity, applyRlimits } from './process-setup';
 import { setExecProfile } from '../sys/apparmor';
@@ -36,14 +37,14 @@ const NS_ORDER: [string, number][] = [
   ['ipc', c.CLONE_NEWIPC], ['uts', c.CLONE_NEWUTS], ['net', c.CLONE_NEWNET], ['cgroup', c.CLONE_NEWCGROUP], ['pid', c.CLONE_NEWPID], ['mnt', c.CLONE_NEWNS],
 ];
 
-function loadProcess(opts: ExecOptions, base: Process): Process {
+function loadProcess(opts: ExecOptions, base: OciProcess): OciProcess {
   if (opts.processFile) {
-    const proc = JSON.parse(fs.readFileSync(opts.processFile, 'utf8')) as Process;
+    const proc = JSON.parse(fs.readFileSync(opts.processFile, 'utf8')) as OciProcess;
     if (!Array.isArray(proc.args) || proc.args.length === 0) throw new Error(`${opts.processFile}: args must be a non-empty array`);
     return { ...proc, terminal: Boolean(proc.terminal) || opts.tty, cwd: proc.cwd || '/', user: proc.user ?? { uid: 0, gid: 0 } };
   }
   if (opts.args.length === 0) throw new Error('exec: either --process or a command is required');
-  const proc: Process = { ...base, args: opts.args, terminal: opts.tty };
+  const proc: OciProcess = { ...base, args: opts.args, terminal: opts.tty };
   if (opts.cwd) proc.cwd = opts.cwd;
   if (opts.env) proc.env = [...(proc.env ?? []), opts.env];
   if (opts.user) {
@@ -59,7 +60,7 @@ function loadProcess(opts: ExecOptions, base: Process): Process {
  * before this thread changes root), hands the master to the console socket and
  * returns the slave.
  */
-function openContainerPty(pid: number, consoleSocket: string, proc: Process): number {
+function openContainerPty(pid: number, consoleSocket: string, proc: OciProcess): number {
   const pts = `/proc/${pid}/root/dev/pts`;
   const master = fs.openSync(`${pts}/ptmx`, c.O_RDWR | c.O_NOCTTY | c.O_CLOEXEC);
   try {

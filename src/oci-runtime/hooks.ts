@@ -2,9 +2,9 @@
 // env, and an optional timeout; a failing hook fails the lifecycle step (except
 // poststart/poststop, whose failures are only logged by the caller).
 import { spawnSync } from 'node:child_process';
-import type { Hook } from './spec';
+import type { OciHook } from '../common/oci-spec';
 
-export function runHooks(kind: string, hooks: Hook[] | undefined, stateJson: string): void {
+export function runHooks(kind: string, hooks: OciHook[] | undefined, stateJson: string): void {
   for (const [i, hook] of (hooks ?? []).entries()) {
     const result = spawnSync(hook.path, (hook.args ?? [hook.path]).slice(1), {
       argv0: hook.args?.[0] ?? hook.path,

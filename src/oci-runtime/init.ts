@@ -13,7 +13,7 @@ import { compileSeccompProgram } from './seccomp-filter';
 import { joinCurrentThread } from './cgroups/v1';
 import { applyRlimits, dropBoundingSet, lookPath, processEnv, switchIdentity } from './process-setup';
 import { setExecProfile } from '../sys/apparmor';
-import type { Hook } from './spec';
+import type { OciHook } from '../common/oci-spec';
 
 let readySent = false;
 
@@ -140,7 +140,7 @@ function initMain(): void {
 }
 
 /** Hooks need child_process: loaded only when the config has some. */
-function runHooks(kind: string, hooks: Hook[] | undefined, stateJson: string): void {
+function runHooks(kind: string, hooks: OciHook[] | undefined, stateJson: string): void {
   if (!hooks?.length) return;
   (require('./hooks') as typeof import('./hooks')).runHooks(kind, hooks, stateJson);
 }

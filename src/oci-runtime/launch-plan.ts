@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as c from '../sys/constants';
 import { capabilityBit, capabilityMask } from '../sys/capabilities';
-import { loadSpec, namespaceOf, type IdMapping, type Mount, type Process, type Resources, type Spec } from './spec';
+import { loadSpec, namespaceOf } from './spec';
+import type { OciIdMapping, OciMount, OciNamespaceType, OciProcess, OciResources, OciSeccomp, OciSpec } from '../common/oci-spec';
 import { checkSpecNamespaces } from './create';
 import { cgroupManager, hostCgroupFs, CgroupV1, CgroupV2, SystemdCgroupV2, type CgroupFs, type CgroupManager } from './cgroups';
 import { SET_UNIT_PROPERTIES, START_TRANSIENT_UNIT, scopeStartArguments, unitLimitArguments } from './cgroups/systemd';
@@ -113,7 +114,8 @@ function buildPlan(bundle: string, id: string, opts: LaunchPlanOptions): { recor
     cgroupPaths: cgroups.paths(), systemdCgroup: cgroups instanceof SystemdCgroupV2,
   };
   r.push(['state', JSON.stringify(saved).slice(1)]);
-  for (const type of ['ipc', 'uts', 'network', 'pid', 'mount', 'cgroup', 'user']) {
+  const nsTypes: readonly OciNamespaceType[] = ['ipc', 'uts', 'network', 'pid', 'mount', 'cgroup', 'user'];
+  for (const type of nsTypes) {
     const ns = namespaceOf(spec, type);
     if (ns) r.push(['namespace', type, ns.path ?? '']);
   }
@@ -155,7 +157,7 @@ function buildPlan(bundle: string, id: string, opts: LaunchPlanOptions): { recor
   }
   for (const p of linux.readonlyPaths ?? []) r.push(['readonly-path', p]);
   for (const p of linux.maskedPaths ?? []) r.push(['masked-path', p]);
-  if (spec.root?.readonly) r.push(['readonly-root']);
+  if (spec.root.readonly) r.push(['readonly-root']);
   // As runc: stdio on the host's /dev/null moves to the container's own (CRIU can then dump it).
   if (mounts.some((m) => path.posix.normalize(m.destination) === '/dev')) r.push(['reopen-dev-null']);
   if (spec.hostname) r.push(['hostname', spec.hostname]);
@@ -175,7 +177,7 @@ function buildPlan(bundle: string, id: string, opts: LaunchPlanOptions): { recor
  * and the device rules as the eBPF program CgroupV2.set would attach. Then the limit
  * writes, in the order the Node create's set() makes them.
  */
-function cgroupRecords(cgroups: CgroupManager, cgfs: CgroupFs, resources: Resources | undefined, bundle: string, files: Map<string, Buffer>): string[][] {
+function cgroupRecords(cgroups: CgroupManager, cgfs: CgroupFs, resources: OciResources | undefined, bundle: string, files: Map<string, Buffer>): string[][] {
   const r: string[][] = [];
   if (cgroups instanceof CgroupV1) {
     for (const h of cgroups.hierarchyList()) {
@@ -209,7 +211,7 @@ function cgroupRecords(cgroups: CgroupManager, cgfs: CgroupFs, resources: Resour
  * given, waits until the init is in the scope's cgroup (the `cgroup2` record then
  * delegates the controllers down to it), and reports systemd's error replies.
  */
-function systemdScopeRecord(scope: SystemdCgroupV2, resources: Resources | undefined, socket: string, bundle: string, files: Map<string, Buffer>): string[] {
+function systemdScopeRecord(scope: SystemdCgroupV2, resources: OciResources | undefined, socket: string, bundle: string, files: Map<string, Buffer>): string[] {
   // Root talks to systemd directly; without the private socket the Node create uses the bus.
   if (!fs.existsSync(socket)) throw new NeedsNode('no systemd private socket');
   const start = (pid: number) => encodeMethodCall(1, managerMethodCall('StartTransientUnit', START_TRANSIENT_UNIT, scopeStartArguments(scope.unit, scope.slice, pid)));
@@ -233,7 +235,7 @@ function systemdScopeRecord(scope: SystemdCgroupV2, resources: Resources | undef
  * The records of a process spec, shared by create's plan and exec's (exec-plan.ts):
  * executed in this order by the launcher's process setup (launcher/process.c).
  */
-export function processRecords(proc: Process, seccomp: { file: string; program: Buffer } | undefined): string[][] {
+export function processRecords(proc: OciProcess, seccomp: { file: string; program: Buffer } | undefined): string[][] {
   const r: string[][] = [];
   for (const rl of proc.rlimits ?? []) {
     const resource = c.RLIMITS[rl.type];
@@ -265,7 +267,7 @@ export function writePlanFile(file: string, version: string, records: string[][]
   replaceBytes(file, Buffer.from(text, 'utf8'));
 }
 
-function compileSeccomp(config: NonNullable<Spec['linux']>['seccomp'] & object): Buffer {
+function compileSeccomp(config: OciSeccomp): Buffer {
   const digest = crypto.createHash('sha256').update(JSON.stringify(config)).digest('hex');
   const cached = seccompCache.get(digest);
   if (cached) return cached;
@@ -289,11 +291,11 @@ function compileSeccomp(config: NonNullable<Spec['linux']>['seccomp'] & object):
 
 /** The maps of a joined user namespace (the launcher mounts as the host's root, then joins it). */
 interface PlanUserns {
-  uids: IdMapping[];
-  gids: IdMapping[];
+  uids: OciIdMapping[];
+  gids: OciIdMapping[];
 }
 
-function usernsOf(spec: Spec): PlanUserns | undefined {
+function usernsOf(spec: OciSpec): PlanUserns | undefined {
   if (!namespaceOf(spec, 'user')) return undefined;
   const uids = spec.linux?.uidMappings ?? [];
   const gids = spec.linux?.gidMappings ?? [];
@@ -301,14 +303,14 @@ function usernsOf(spec: Spec): PlanUserns | undefined {
   return { uids, gids };
 }
 
-function hostIdOf(maps: readonly IdMapping[], id: number): number {
+function hostIdOf(maps: readonly OciIdMapping[], id: number): number {
   const m = maps.find((r) => id >= r.containerID && id < r.containerID + r.size);
   if (!m) throw new NeedsNode(`id ${id} not mapped`);
   return m.hostID + (id - m.containerID);
 }
 
 /** "container host size" lines, as uid_map and gid_map take them. */
-function idMapText(maps: readonly IdMapping[]): string {
+function idMapText(maps: readonly OciIdMapping[]): string {
   return maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}`).join('\n');
 }
 
@@ -334,7 +336,7 @@ function userOwnedData(type: string, data: string[], userns: PlanUserns | undefi
 }
 
 /** One spec mount as plan records, following rootfs.ts mountEntry and mountCgroup. */
-function mountRecords(m: Mount, bundle: string, cgroupPaths: Record<string, string>, cgroupNs: boolean, userns: PlanUserns | undefined): string[][] {
+function mountRecords(m: OciMount, bundle: string, cgroupPaths: Record<string, string>, cgroupNs: boolean, userns: PlanUserns | undefined): string[][] {
   const destination = path.posix.normalize(m.destination);
   const type = m.type ?? '';
   const opts = parseMountOptions(m.options);

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import * as sys from '../sys/libc';
 import * as c from '../sys/constants';
-import type { Spec } from './spec';
+import type { OciSpec } from '../common/oci-spec';
 import { mountContaining } from '../sys/mountinfo';
 
 /** OCI namespace type -> clone flag and /proc/<pid>/ns name. Order is the setns order. */
@@ -29,7 +29,7 @@ export interface NamespacedSpawn {
  * Spawns a child in the namespaces the spec asks for. The caller must have warmed
  * the libuv threadpool (trap 2: after a pid ns switch a cold pool aborts the process).
  */
-export function spawnInNamespaces(spec: Spec, req: NamespacedSpawn): ChildProcess {
+export function spawnInNamespaces(spec: Pick<OciSpec, 'linux'>, req: NamespacedSpawn): ChildProcess {
   const wanted = spec.linux?.namespaces ?? [];
   const saved = NAMESPACES.map((ns) => ({ ...ns, fd: fs.openSync(`/proc/self/ns/${ns.proc}`, 'r') }));
   const cwd = process.cwd();

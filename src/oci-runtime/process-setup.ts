@@ -5,11 +5,11 @@ import * as path from 'node:path';
 import * as sys from '../sys/libc';
 import * as c from '../sys/constants';
 import { capabilityBit, capabilityMask } from '../sys/capabilities';
-import type { Process } from './spec';
+import type { OciProcess } from '../common/oci-spec';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-export function applyRlimits(proc: Process): void {
+export function applyRlimits(proc: OciProcess): void {
   for (const r of proc.rlimits ?? []) {
     const resource = c.RLIMITS[r.type];
     if (resource === undefined) throw new Error(`process.rlimits: unknown type ${JSON.stringify(r.type)}`);
@@ -22,7 +22,7 @@ export function applyRlimits(proc: Process): void {
   }
 }
 
-export function dropBoundingSet(proc: Process, lastCap: number): void {
+export function dropBoundingSet(proc: OciProcess, lastCap: number): void {
   const keep = capabilityMask(proc.capabilities?.bounding ?? []);
   for (let bit = 0; bit <= lastCap; bit++) {
     if ((keep & (1n << BigInt(bit))) === 0n) sys.prctl(c.PR_CAPBSET_DROP, bit);
@@ -30,7 +30,7 @@ export function dropBoundingSet(proc: Process, lastCap: number): void {
 }
 
 /** Switches uid/gid/groups keeping capabilities, then sets the final capability sets. */
-export function switchIdentity(proc: Process): void {
+export function switchIdentity(proc: OciProcess): void {
   const user = proc.user;
   sys.prctl(c.PR_SET_KEEPCAPS, 1);
   sys.rawSetgroups(user.additionalGids ?? []);
@@ -55,7 +55,7 @@ export function switchIdentity(proc: Process): void {
 }
 
 /** The environment of the process: config env plus HOME from /etc/passwd when missing. */
-export function processEnv(proc: Process): string[] {
+export function processEnv(proc: OciProcess): string[] {
   const env = [...(proc.env ?? [])];
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${homeOf(proc.user.uid)}`);
   return env;

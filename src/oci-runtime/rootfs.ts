@@ -6,14 +6,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as sys from '../sys/libc';
 import * as c from '../sys/constants';
-import type { DeviceNode, Mount, Spec } from './spec';
+import type { OciDevice, OciMount, OciSpec } from '../common/oci-spec';
 import { parseMountOptions, rootfsPropagationFlag } from './mount-options';
 import { isWithin, secureJoin } from './secure-join';
 import { mountContaining, propagationOf } from '../sys/mountinfo';
 import { MOUNT_ATTR_RDONLY, mountSetattrFd } from '../sys/mount-setattr';
 
 export interface RootfsContext {
-  spec: Spec;
+  spec: OciSpec;
   rootfs: string;
   bundle: string;
   /** The container's cgroup dirs on the host (for bind-mounting them without a cgroup ns). */
@@ -61,7 +61,7 @@ function openChecked(rootfs: string, dest: string): number {
   return fd;
 }
 
-function mountEntry(ctx: RootfsContext, m: Mount): void {
+function mountEntry(ctx: RootfsContext, m: OciMount): void {
   const destination = path.posix.normalize(m.destination);
   const type = m.type ?? '';
   const opts = parseMountOptions(m.options);
@@ -171,7 +171,7 @@ function mountCgroup(ctx: RootfsContext, dest: string, flags: number): void {
 }
 
 /** The devices every container gets (runc's default list); also the launch plan's. */
-export const DEFAULT_DEVICES: readonly DeviceNode[] = [
+export const DEFAULT_DEVICES: readonly OciDevice[] = [
   { type: 'c', path: '/dev/null', major: 1, minor: 3, fileMode: 0o666 },
   { type: 'c', path: '/dev/zero', major: 1, minor: 5, fileMode: 0o666 },
   { type: 'c', path: '/dev/full', major: 1, minor: 7, fileMode: 0o666 },
@@ -180,7 +180,7 @@ export const DEFAULT_DEVICES: readonly DeviceNode[] = [
   { type: 'c', path: '/dev/tty', major: 5, minor: 0, fileMode: 0o666 },
 ];
 
-function createDevices(rootfs: string, extra: DeviceNode[]): void {
+function createDevices(rootfs: string, extra: OciDevice[]): void {
   const old = process.umask(0);
   try {
     const seen = new Set<string>();
@@ -262,7 +262,7 @@ export function enterRoot(rootfs: string, noPivot: boolean): void {
  * After pivot_root: rootfsPropagation on the container's own root, then sysctls,
  * readonly and masked paths, and a read-only root.
  */
-export function finishRootfs(spec: Spec): void {
+export function finishRootfs(spec: OciSpec): void {
   applyRootPropagation(spec.linux?.rootfsPropagation);
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
     if (key.includes('..') || key.includes('/')) throw new Error(`linux.sysctl: invalid key ${JSON.stringify(key)}`);
@@ -292,7 +292,7 @@ export function finishRootfs(spec: Spec): void {
     if (st.isDirectory()) sys.mount('tmpfs', p, 'tmpfs', c.MS_RDONLY, null);
     else sys.mount('/dev/null', p, null, c.MS_BIND);
   }
-  if (spec.root?.readonly) sys.mount(null, '/', null, c.MS_BIND | c.MS_REMOUNT | c.MS_RDONLY);
+  if (spec.root.readonly) sys.mount(null, '/', null, c.MS_BIND | c.MS_REMOUNT | c.MS_RDONLY);
   if ((spec.mounts ?? []).some((m) => path.posix.normalize(m.destination) === '/dev')) reopenDevNull();
 }
 

@@ -3,7 +3,7 @@
 // same index are OR-ed by splitting into one rule per argument).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Seccomp } from './spec';
+import type { OciSeccomp } from '../common/oci-spec';
 import { O_CLOEXEC } from '../sys/constants';
 import { SCMP_ACT, SCMP_CMP, SeccompFilter, type SeccompArgCmp } from '../sys/seccomp';
 
@@ -24,7 +24,7 @@ export function actionValue(action: string, errnoRet: number | undefined, where:
 }
 
 /** Builds (but does not load) the filter. Call before pivot_root: it loads libseccomp. */
-export function buildSeccomp(config: Seccomp): SeccompFilter {
+export function buildSeccomp(config: OciSeccomp): SeccompFilter {
   const defaultAction = actionValue(config.defaultAction, config.defaultErrnoRet, 'linux.seccomp.defaultAction');
   for (const flag of config.flags ?? []) {
     if (flag !== 'SECCOMP_FILTER_FLAG_SPEC_ALLOW' && flag !== 'SECCOMP_FILTER_FLAG_LOG') {
@@ -61,7 +61,7 @@ export function buildSeccomp(config: Seccomp): SeccompFilter {
 export const SECCOMP_PROGRAM_FILE = 'seccomp.bpf';
 
 /** Compiles the config with libseccomp, stores the program in stateDir and returns it. */
-export function compileSeccompProgram(config: Seccomp, stateDir: string): Buffer {
+export function compileSeccompProgram(config: OciSeccomp, stateDir: string): Buffer {
   const filter = buildSeccomp(config);
   const file = path.join(stateDir, SECCOMP_PROGRAM_FILE);
   const tmp = `${file}.${process.pid}.tmp`;

@@ -1,143 +1,10 @@
-// The subset of the OCI runtime spec (config.json, Linux) this runtime reads, and
-// its validation. Validation runs in `create` before anything is created, so a bad
-// config leaves nothing behind and names the offending key.
+// Loading and validating the config.json this runtime reads (the types are
+// common/oci-spec.ts). Validation runs in `create` before anything is created, so a
+// bad config leaves nothing behind and names the offending key.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { capabilityBit } from '../sys/capabilities';
-
-export interface Spec {
-  ociVersion: string;
-  process?: Process;
-  root?: { path: string; readonly?: boolean };
-  hostname?: string;
-  domainname?: string;
-  mounts?: Mount[];
-  hooks?: Hooks;
-  annotations?: Record<string, string>;
-  linux?: Linux;
-}
-
-export interface Process {
-  terminal?: boolean;
-  consoleSize?: { height: number; width: number };
-  user: { uid: number; gid: number; umask?: number; additionalGids?: number[] };
-  args: string[];
-  env?: string[];
-  cwd: string;
-  capabilities?: Capabilities;
-  rlimits?: { type: string; hard: number; soft: number }[];
-  noNewPrivileges?: boolean;
-  apparmorProfile?: string;
-  oomScoreAdj?: number;
-  selinuxLabel?: string;
-}
-
-export interface Capabilities {
-  bounding?: string[];
-  effective?: string[];
-  inheritable?: string[];
-  permitted?: string[];
-  ambient?: string[];
-}
-
-export interface Mount {
-  destination: string;
-  type?: string;
-  source?: string;
-  options?: string[];
-  /** OCI 1.1 idmapped mount: container ids as the mount shows them, host ids as the filesystem stores them. */
-  uidMappings?: IdMapping[];
-  gidMappings?: IdMapping[];
-}
-
-/** OCI LinuxIDMapping. */
-export interface IdMapping {
-  containerID: number;
-  hostID: number;
-  size: number;
-}
-
-export interface Hook {
-  path: string;
-  args?: string[];
-  env?: string[];
-  timeout?: number;
-}
-
-export interface Hooks {
-  prestart?: Hook[];
-  createRuntime?: Hook[];
-  createContainer?: Hook[];
-  startContainer?: Hook[];
-  poststart?: Hook[];
-  poststop?: Hook[];
-}
-
-export interface Namespace {
-  type: string;
-  path?: string;
-}
-
-export interface DeviceNode {
-  type: string;
-  path: string;
-  major?: number;
-  minor?: number;
-  fileMode?: number;
-  uid?: number;
-  gid?: number;
-}
-
-export interface DeviceRule {
-  allow: boolean;
-  type?: string;
-  major?: number;
-  minor?: number;
-  access?: string;
-}
-
-export interface Resources {
-  devices?: DeviceRule[];
-  memory?: { limit?: number; reservation?: number; swap?: number; kernel?: number; swappiness?: number; disableOOMKiller?: boolean };
-  cpu?: { shares?: number; quota?: number; period?: number; realtimeRuntime?: number; realtimePeriod?: number; cpus?: string; mems?: string; idle?: number };
-  pids?: { limit: number };
-  blockIO?: { weight?: number; leafWeight?: number };
-  hugepageLimits?: { pageSize: string; limit: number }[];
-  unified?: Record<string, string>;
-}
-
-export interface SeccompSyscall {
-  names: string[];
-  action: string;
-  errnoRet?: number;
-  args?: { index: number; value: number; valueTwo?: number; op: string }[];
-}
-
-export interface Seccomp {
-  defaultAction: string;
-  defaultErrnoRet?: number;
-  architectures?: string[];
-  flags?: string[];
-  listenerPath?: string;
-  syscalls?: SeccompSyscall[];
-}
-
-export interface Linux {
-  namespaces?: Namespace[];
-  uidMappings?: IdMapping[];
-  gidMappings?: IdMapping[];
-  devices?: DeviceNode[];
-  cgroupsPath?: string;
-  resources?: Resources;
-  rootfsPropagation?: string;
-  seccomp?: Seccomp;
-  sysctl?: Record<string, string>;
-  maskedPaths?: string[];
-  readonlyPaths?: string[];
-  mountLabel?: string;
-}
-
-export const NAMESPACE_TYPES = ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time'] as const;
+import { OCI_NAMESPACE_TYPES, type OciNamespace, type OciNamespaceType, type OciSpec } from '../common/oci-spec';
 
 /** A config problem: `key` is the JSON path of the offending value. */
 export class SpecError extends Error {
@@ -148,7 +15,7 @@ export class SpecError extends Error {
 }
 
 /** Reads and validates <bundle>/config.json (or its given contents); resolves root.path against the bundle. */
-export function loadSpec(bundle: string, contents?: string): { spec: Spec; rootfs: string } {
+export function loadSpec(bundle: string, contents?: string): { spec: OciSpec; rootfs: string } {
   const file = path.join(bundle, 'config.json');
   let text: string;
   try {
@@ -163,7 +30,7 @@ export function loadSpec(bundle: string, contents?: string): { spec: Spec; rootf
     throw new SpecError(file, '(file)', `invalid JSON: ${(err as Error).message}`);
   }
   const spec = validateSpec(raw, file);
-  const rootfs = path.resolve(bundle, spec.root!.path);
+  const rootfs = path.resolve(bundle, spec.root.path);
   let st: fs.Stats;
   try {
     st = fs.statSync(rootfs);
@@ -182,7 +49,7 @@ function isStringArray(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((x) => typeof x === 'string');
 }
 
-export function validateSpec(raw: unknown, file = 'config.json'): Spec {
+export function validateSpec(raw: unknown, file = 'config.json'): OciSpec {
   const fail = (key: string, problem: string): never => { throw new SpecError(file, key, problem); };
   if (!isObject(raw)) return fail('(root)', 'must be a JSON object');
   if (typeof raw.ociVersion !== 'string') fail('ociVersion', 'is required (string)');
@@ -233,7 +100,7 @@ export function validateSpec(raw: unknown, file = 'config.json'): Spec {
       if (!Array.isArray(linux.namespaces)) fail('linux.namespaces', 'must be an array');
       (linux.namespaces as unknown[]).forEach((ns, i) => {
         if (!isObject(ns) || typeof ns.type !== 'string') return fail(`linux.namespaces[${i}].type`, 'is required');
-        if (!(NAMESPACE_TYPES as readonly string[]).includes(ns.type)) fail(`linux.namespaces[${i}].type`, `unknown namespace type ${JSON.stringify(ns.type)}`);
+        if (!(OCI_NAMESPACE_TYPES as readonly string[]).includes(ns.type)) fail(`linux.namespaces[${i}].type`, `unknown namespace type ${JSON.stringify(ns.type)}`);
         if (seen.has(ns.type)) fail(`linux.namespaces[${i}].type`, `namespace ${ns.type} listed twice`);
         seen.add(ns.type);
         // Only joined (the daemon pins a pod's user namespace with its maps); the native launcher joins it.
@@ -257,7 +124,7 @@ export function validateSpec(raw: unknown, file = 'config.json'): Spec {
     }
     if (linux.resources !== undefined && !isObject(linux.resources)) fail('linux.resources', 'must be an object');
   }
-  return raw as unknown as Spec;
+  return raw as unknown as OciSpec;
 }
 
 function checkIdMappings(value: unknown, key: string, fail: (key: string, problem: string) => never): void {
@@ -269,6 +136,6 @@ function checkIdMappings(value: unknown, key: string, fail: (key: string, proble
 }
 
 /** The namespace entry of a type, if the config lists it. */
-export function namespaceOf(spec: Spec, type: string): Namespace | undefined {
+export function namespaceOf(spec: OciSpec, type: OciNamespaceType): OciNamespace | undefined {
   return spec.linux?.namespaces?.find((ns) => ns.type === type);
 }

@@ -2,7 +2,7 @@
 // container is created-not-started. Status is derived as runc derives it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Hooks } from './spec';
+import type { OciHooks } from '../common/oci-spec';
 
 export const DEFAULT_ROOT = '/run/cradle-runtime';
 export const OCI_VERSION = '1.0.2';
@@ -24,7 +24,7 @@ export interface SavedState {
   cgroupPaths: Record<string, string>;
   /** /proc/<pid>/ns/* recorded for `exec`. */
   namespacePaths: Record<string, string>;
-  hooks?: Hooks;
+  hooks?: OciHooks;
   systemdCgroup?: boolean;
 }
 

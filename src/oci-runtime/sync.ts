@@ -2,13 +2,13 @@
 // newline-delimited JSON messages. The init side is synchronous (it must never
 // touch the threadpool after switching namespaces, nor process.stdout).
 import * as fs from 'node:fs';
-import type { Spec } from './spec';
+import type { OciSpec } from '../common/oci-spec';
 
 export const SYNC_FD = 3;
 export const CONSOLE_FD = 4;
 
 export interface InitConfig {
-  spec: Spec;
+  spec: OciSpec;
   rootfs: string;
   bundle: string;
   /** Absolute host path of exec.fifo. */

@@ -1,19 +1,19 @@
 // `update`: resources from --resources (a LinuxResources JSON file, "-" = stdin)
 // overridden by runc's individual flags.
 import * as fs from 'node:fs';
-import type { Resources } from './spec';
+import type { OciResources } from '../common/oci-spec';
 
-export function resourcesFromFlags(flags: Map<string, string | true>): Resources {
+export function resourcesFromFlags(flags: Map<string, string | true>): OciResources {
   const get = (n: string): string | undefined => {
     const v = flags.get(n);
     return typeof v === 'string' ? v : undefined;
   };
-  let r: Resources = {};
+  let r: OciResources = {};
   const file = get('resources') ?? get('r');
   if (file !== undefined) {
     const text = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
     try {
-      r = JSON.parse(text) as Resources;
+      r = JSON.parse(text) as OciResources;
     } catch (err) {
       throw new Error(`--resources: invalid JSON: ${(err as Error).message}`);
     }

@@ -4,7 +4,7 @@
 // paths (cradle-runtime.ts). Nothing outside these files builds runtime argv or
 // asks which runtime it is talking to.
 import type { OciState } from '../oci-runtime/state';
-import type { Process, Resources } from '../oci-runtime/spec';
+import type { OciProcess, OciResources } from '../common/oci-spec';
 import type { Conmon, ExecSyncRequest, ExecSyncResult } from './conmon/conmon';
 
 export interface CreateOptions {
@@ -68,12 +68,12 @@ export interface OciRuntime {
   delete(id: string, force?: boolean): Promise<void>;
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;
-  update(id: string, resources: Resources): Promise<void>;
+  update(id: string, resources: OciResources): Promise<void>;
   ps(id: string): Promise<number[]>;
   /** CRIU images of a running container (restored later through conmon's --restore). */
   checkpoint(id: string, req: CheckpointRequest): Promise<void>;
   /** exec and wait, output captured (no conmon); the process spec goes through processFile. */
-  exec(id: string, proc: Process, processFile: string): Promise<ExecResult>;
+  exec(id: string, proc: OciProcess, processFile: string): Promise<ExecResult>;
   /** ExecSync: the process runs to its end or its timeout, output capped. */
   execSync(req: ExecSyncRequest): Promise<ExecSyncResult>;
   /** The command line of a streaming exec whose process spec is in processFile (a terminal: over consoleSocket). */

@@ -9,7 +9,7 @@ import { execFile, execFileSync, spawn } from 'node:child_process';
 import { cleanChildEnv } from '../common/child-env';
 import { errors } from '../common/errors';
 import type { OciState } from '../oci-runtime/state';
-import type { Process, Resources } from '../oci-runtime/spec';
+import type { OciProcess, OciResources } from '../common/oci-spec';
 import type { ExecSyncRequest, ExecSyncResult } from './conmon/conmon';
 import type { CheckpointRequest, CreateOptions, ExecCommand, ExecCommandOptions, ExecResult, OciRuntime, OciRuntimeOptions } from './oci-runtime';
 
@@ -107,7 +107,7 @@ export class RuntimeCli implements OciRuntime {
     await this.run(['resume', id], id);
   }
 
-  async update(id: string, resources: Resources): Promise<void> {
+  async update(id: string, resources: OciResources): Promise<void> {
     await this.run(['update', '--resources', '-', id], id, { input: JSON.stringify(resources) });
   }
 
@@ -123,7 +123,7 @@ export class RuntimeCli implements OciRuntime {
   }
 
   /** exec and wait (ExecSync without conmon); the process spec goes through a temp file. */
-  async exec(id: string, proc: Process, processFile: string): Promise<ExecResult> {
+  async exec(id: string, proc: OciProcess, processFile: string): Promise<ExecResult> {
     fs.writeFileSync(processFile, JSON.stringify(proc), { mode: 0o600 });
     try {
       return await new Promise<ExecResult>((resolve) => {

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import type { Spec } from '../../src/oci-runtime/spec';
+import type { OciSpec } from '../../src/common/oci-spec';
 
 export const BUSYBOX = '/bin/busybox';
 
@@ -31,7 +31,7 @@ export const DEFAULT_CAPS = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP
   'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE'];
 
 /** A config like `runc spec` (not a terminal), running `args`, plus a cgroup path and seccomp rule. */
-export function defaultSpec(args: string[], cgroupsPath: string): Spec {
+export function defaultSpec(args: string[], cgroupsPath: string): OciSpec {
   const caps = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
   return {
     ociVersion: '1.0.2',
@@ -74,6 +74,6 @@ export function defaultSpec(args: string[], cgroupsPath: string): Spec {
 }
 
 /** Writes config.json into the bundle dir. */
-export function writeSpec(bundle: string, spec: Spec | unknown): void {
+export function writeSpec(bundle: string, spec: OciSpec | unknown): void {
   fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec, null, 2));
 }

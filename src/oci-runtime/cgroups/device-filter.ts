@@ -2,7 +2,7 @@
 // controller did, for cgroup v2). Rules are checked last to first and the first match
 // decides, which is what a v1 list "deny a; allow X; allow Y" means; no match denies.
 // Context: struct bpf_cgroup_dev_ctx { u32 access_type (access << 16 | type); u32 major; u32 minor; }.
-import type { DeviceRule } from '../spec';
+import type { OciDeviceCgroup } from '../../common/oci-spec';
 
 const DEV_BLOCK = 1;
 const DEV_CHAR = 2;
@@ -40,7 +40,7 @@ function accessMask(access: string | undefined): number {
 }
 
 /** The program's instructions, 8 bytes each. */
-export function deviceFilterProgram(rules: readonly DeviceRule[]): Buffer {
+export function deviceFilterProgram(rules: readonly OciDeviceCgroup[]): Buffer {
   const out: Buffer[] = [
     insn(LDX_W, 2, 1, 0, 0), insn(AND64_K, 2, 0, 0, 0xffff), // r2 = type
     insn(LDX_W, 3, 1, 0, 0), insn(RSH64_K, 3, 0, 0, 16), // r3 = access
@@ -49,7 +49,8 @@ export function deviceFilterProgram(rules: readonly DeviceRule[]): Buffer {
   ];
   for (const rule of [...rules].reverse()) {
     const block: Buffer[] = [];
-    const type = rule.type && rule.type !== '' ? rule.type : 'a';
+    // The config is not checked before here: its type may be any string.
+    const type: string = rule.type || 'a';
     if (type !== 'a') {
       if (type !== 'c' && type !== 'b') throw new Error(`linux.resources.devices: invalid type ${JSON.stringify(rule.type)}`);
       block.push(insn(JNE_K, 2, 0, 0, type === 'c' ? DEV_CHAR : DEV_BLOCK));

@@ -7,7 +7,7 @@
 // as on cgroupfs. The scope is stopped on destroy.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Resources } from '../spec';
+import type { OciResources } from '../../common/oci-spec';
 import { DBusError, variant, type DBusValue } from '../../sys/dbus';
 import { callSystemdManager, type SystemdCall } from '../../sys/systemd-manager';
 import { expandSlice, systemdUnitOf } from '../../common/systemd-units';
@@ -22,7 +22,7 @@ const INFINITY = (1n << 64n) - 1n;
 const SCOPE_WAIT_MS = 10_000;
 
 /** The unit properties for the limits systemd manages (runc's genV2ResourcesProperties, the common part). */
-export function unitProperties(r: Resources): [string, ReturnType<typeof variant>][] {
+export function unitProperties(r: OciResources): [string, ReturnType<typeof variant>][] {
   const props: [string, ReturnType<typeof variant>][] = [];
   const m = r.memory;
   if (m?.limit !== undefined && m.limit !== 0) props.push(['MemoryMax', variant('t', m.limit > 0 ? BigInt(m.limit) : INFINITY)]);
@@ -36,7 +36,8 @@ export function unitProperties(r: Resources): [string, ReturnType<typeof variant
     const perSec = c.quota !== undefined && c.quota > 0 ? BigInt(Math.ceil((c.quota * 1_000_000) / period / 10_000) * 10_000) : INFINITY;
     props.push(['CPUQuotaPerSecUSec', variant('t', perSec)]);
   }
-  if (r.pids && r.pids.limit !== 0) props.push(['TasksMax', variant('t', r.pids.limit > 0 ? BigInt(r.pids.limit) : INFINITY)]);
+  const pidsLimit = r.pids?.limit;
+  if (pidsLimit !== undefined && pidsLimit !== 0) props.push(['TasksMax', variant('t', pidsLimit > 0 ? BigInt(pidsLimit) : INFINITY)]);
   return props;
 }
 
@@ -59,12 +60,12 @@ export function scopeStartArguments(unit: string, slice: string, pid: number): D
 
 /** SetUnitProperties's signature and arguments for the limits systemd manages, as runtime properties of the unit (lost at reboot, as the unit itself). */
 export const SET_UNIT_PROPERTIES = 'sba(sv)';
-export function unitLimitArguments(unit: string, r: Resources): DBusValue[] | undefined {
+export function unitLimitArguments(unit: string, r: OciResources): DBusValue[] | undefined {
   const props = unitProperties(r);
   return props.length === 0 ? undefined : [unit, true, props];
 }
 
-function setUnitLimits(call: SystemdCall, unit: string, r: Resources): void {
+function setUnitLimits(call: SystemdCall, unit: string, r: OciResources): void {
   const args = unitLimitArguments(unit, r);
   if (!args) return;
   try {
@@ -122,7 +123,7 @@ export class SystemdCgroupV2 extends CgroupV2 {
     super.create();
   }
 
-  override set(r: Resources): void {
+  override set(r: OciResources): void {
     setUnitLimits(this.callSystemd, this.unit, r);
     super.set(r);
   }
@@ -158,7 +159,7 @@ export class SystemdSliceV2 extends CgroupV2 {
     throw new Error(`the slice ${this.unit} is systemd's: cradle only sets its limits`);
   }
 
-  override set(r: Resources): void {
+  override set(r: OciResources): void {
     setUnitLimits(this.callSystemd, this.unit, r);
     super.set(r);
   }

@@ -2,7 +2,7 @@
 // apply() right after the init is spawned (so everything it does is accounted),
 // set() once the init reports READY (so its own setup cannot trip a small limit).
 import * as fs from 'node:fs';
-import type { Resources } from '../spec';
+import type { OciDeviceCgroup, OciResources } from '../../common/oci-spec';
 
 /** One cgroup file write of set(): absolute file, value; optional = skipped when the file does not exist. */
 export interface PlannedWrite {
@@ -30,9 +30,9 @@ export interface CgroupManager {
   /** Creates the cgroup(s) and moves pid in. */
   apply(pid: number): void;
   /** Writes resource limits. */
-  set(resources: Resources): void;
+  set(resources: OciResources): void;
   /** The file writes set() makes, in order (v2: without the device program, which set() attaches first). */
-  plannedWrites(resources: Resources): PlannedWrite[];
+  plannedWrites(resources: OciResources): PlannedWrite[];
   /** Pids currently in the container's cgroup. */
   pids(): number[];
   freeze(frozen: boolean): void;
@@ -77,7 +77,7 @@ export function deviceRuleString(rule: { type?: string; major?: number; minor?: 
 }
 
 /** Devices every container may use (runc's AllowedDevices), appended after the config's rules. */
-export const DEFAULT_DEVICE_RULES = [
+export const DEFAULT_DEVICE_RULES: readonly OciDeviceCgroup[] = [
   { allow: true, type: 'c', major: -1, minor: -1, access: 'm' },
   { allow: true, type: 'b', major: -1, minor: -1, access: 'm' },
   { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },

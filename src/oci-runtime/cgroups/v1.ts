@@ -2,7 +2,7 @@
 // directory per hierarchy, found from the runtime's own /proc/self/cgroup.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Resources } from '../spec';
+import type { OciResources } from '../../common/oci-spec';
 import { type CgroupFs, type CgroupManager, type PlannedWrite, DEFAULT_DEVICE_RULES, applyWrites, deviceRuleString } from './types';
 
 export interface Hierarchy {
@@ -70,7 +70,7 @@ export class CgroupV1 implements CgroupManager {
    * throw here. File existence for a cgroup not made yet is looked up in its
    * hierarchy's root, which has the same files.
    */
-  plannedWrites(r: Resources): PlannedWrite[] {
+  plannedWrites(r: OciResources): PlannedWrite[] {
     const out: PlannedWrite[] = [];
     const write = (controller: string, file: string, value: string | number, optional = false): void => {
       const dir = this.dirOf(controller);
@@ -118,7 +118,8 @@ export class CgroupV1 implements CgroupManager {
       if (c.cpus) write('cpuset', 'cpuset.cpus', c.cpus);
       if (c.mems) write('cpuset', 'cpuset.mems', c.mems);
     }
-    if (r.pids && r.pids.limit !== 0) write('pids', 'pids.max', r.pids.limit > 0 ? r.pids.limit : 'max');
+    const pidsLimit = r.pids?.limit;
+    if (pidsLimit !== undefined && pidsLimit !== 0) write('pids', 'pids.max', pidsLimit > 0 ? pidsLimit : 'max');
     if (r.blockIO?.weight) {
       const file = ['blkio.weight', 'blkio.bfq.weight'].find((f) => exists('blkio', f));
       if (!file) throw new Error('blockIO.weight: this kernel has no blkio.weight (no CFQ/BFQ scheduler)');
@@ -136,7 +137,7 @@ export class CgroupV1 implements CgroupManager {
     return out;
   }
 
-  set(r: Resources): void {
+  set(r: OciResources): void {
     applyWrites(this.plannedWrites(r));
   }
 

@@ -4,8 +4,7 @@
 // cgroup2 mount).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Resources } from '../spec';
-import type { DeviceRule } from '../spec';
+import type { OciDeviceCgroup, OciResources } from '../../common/oci-spec';
 import { type CgroupFs, type CgroupManager, type PlannedWrite, DEFAULT_DEVICE_RULES, applyWrites, blkioWeightToIoWeight, sharesToWeight } from './types';
 import { deviceFilterProgram } from './device-filter';
 
@@ -68,7 +67,7 @@ export class CgroupV2 implements CgroupManager {
   }
 
   /** The file writes set() performs, in order; exposed for unit tests. */
-  plan(r: Resources): [string, string][] {
+  plan(r: OciResources): [string, string][] {
     const out: [string, string][] = [];
     const m = r.memory;
     if (m) {
@@ -91,7 +90,8 @@ export class CgroupV2 implements CgroupManager {
       if (c.cpus) out.push(['cpuset.cpus', c.cpus]);
       if (c.mems) out.push(['cpuset.mems', c.mems]);
     }
-    if (r.pids && r.pids.limit !== 0) out.push(['pids.max', r.pids.limit > 0 ? String(r.pids.limit) : 'max']);
+    const pidsLimit = r.pids?.limit;
+    if (pidsLimit !== undefined && pidsLimit !== 0) out.push(['pids.max', pidsLimit > 0 ? String(pidsLimit) : 'max']);
     if (r.blockIO?.weight) out.push(['io.weight', `default ${blkioWeightToIoWeight(r.blockIO.weight)}`]);
     for (const h of r.hugepageLimits ?? []) out.push([`hugetlb.${h.pageSize}.max`, String(h.limit)]);
     for (const [file, value] of Object.entries(r.unified ?? {})) {
@@ -102,15 +102,15 @@ export class CgroupV2 implements CgroupManager {
   }
 
   /** The device program for the config's rules followed by runc's default allow list. */
-  static deviceProgram(rules: readonly DeviceRule[]): Buffer {
+  static deviceProgram(rules: readonly OciDeviceCgroup[]): Buffer {
     return deviceFilterProgram([...rules, ...DEFAULT_DEVICE_RULES]);
   }
 
-  plannedWrites(r: Resources): PlannedWrite[] {
+  plannedWrites(r: OciResources): PlannedWrite[] {
     return this.plan(r).map(([file, value]) => ({ file: path.join(this.dir, file), value, optional: false }));
   }
 
-  set(r: Resources): void {
+  set(r: OciResources): void {
     if (r.devices) this.applyDevices(this.dir, CgroupV2.deviceProgram(r.devices));
     applyWrites(this.plannedWrites(r));
   }

@@ -6,7 +6,8 @@
 // GIDs other than 0 are added.
 import * as fs from 'node:fs';
 import { deviceNumbers } from '../oci-config/host-probe';
-import type { OciDevice, OciMount, OciSpec } from '../oci-config/oci-types';
+import type { OciDevice, OciMount } from '../../common/oci-spec';
+import type { BuiltSpec } from '../oci-config/built-spec';
 import type { CdiContainerEdits, CdiDeviceNode } from './spec-file';
 
 export class CdiEditError extends Error {}
@@ -57,7 +58,7 @@ function ociDevice(node: CdiDeviceNode, user: { uid: number; gid: number }): Oci
 
 const depth = (m: OciMount): number => m.destination.split('/').filter(Boolean).length;
 
-function applyOne(spec: OciSpec, e: CdiContainerEdits): void {
+function applyOne(spec: BuiltSpec, e: CdiContainerEdits): void {
   if (e.intelRdt) throw new CdiEditError('intelRdt edits are not applied by cradle');
   if (e.netDevices?.length) throw new CdiEditError('netDevices edits are not applied by cradle');
   const env = spec.process.env;
@@ -100,6 +101,6 @@ function applyOne(spec: OciSpec, e: CdiContainerEdits): void {
 }
 
 /** Applies every edit in order; on an error the spec may be half edited (the caller drops it). */
-export function applyCdiEdits(spec: OciSpec, edits: readonly CdiContainerEdits[]): void {
+export function applyCdiEdits(spec: BuiltSpec, edits: readonly CdiContainerEdits[]): void {
   for (const e of edits) applyOne(spec, e);
 }

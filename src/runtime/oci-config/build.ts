@@ -15,15 +15,19 @@ import {
   sandboxFileMounts, shmMount, standardMounts, type ImageVolume,
 } from './mounts';
 import { buildContainerNamespaces, buildPauseNamespaces } from './namespaces';
-import { OCI_VERSION, type OciLinux, type OciMount, type OciProcess, type OciSpec } from './oci-types';
+import type { OciLinux, OciMount, OciProcess } from '../../common/oci-spec';
+import type { BuiltLinux, BuiltSpec } from './built-spec';
 import { mergeArgs, mergeEnv, resolveCwd } from './process-args';
 import { buildResources, cgroupsPath, oomScoreAdj } from './resources';
 import { buildSeccomp, chooseSeccomp } from './seccomp';
 import { validateSysctls } from './sysctls';
 import { readAccountDb, resolveUser, type ResolvedUser } from './user';
 
+/** The runtime-spec version the configs this builder writes claim. */
+const OCI_VERSION = '1.0.2';
+
 export interface ContainerSpecResult {
-  spec: OciSpec;
+  spec: BuiltSpec;
   /** The resolved user (for ContainerStatus.user). */
   user: ResolvedUser;
   /** Host directories to create before `create` (anonymous image volumes). */
@@ -95,7 +99,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpecResu
   const resources = buildResources(config.linux?.resources ?? null, runtime);
   resources.devices = devices.cgroup;
 
-  const linux: OciLinux = {
+  const linux: BuiltLinux = {
     namespaces: ns.namespaces,
     ...usernsMappings(sandbox.userns),
     cgroupsPath: cgroupsPath(runtime.cgroupDriver, sandbox.cgroupParent, container.id),
@@ -110,7 +114,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpecResu
   }
 
   const meta = sandboxConfig.metadata;
-  const spec: OciSpec = {
+  const spec: BuiltSpec = {
     ociVersion: OCI_VERSION,
     process: {
       terminal: config.tty,
@@ -190,7 +194,7 @@ function pauseArgs(input: PauseSpecInput, image: ImageConfig): string[] {
  * no_new_privs, read-only rootfs, lowest cpu shares, oom_score_adj as low as allowed.
  * Pod-level sysctls are applied here (the pod's namespaces are first entered by pause).
  */
-export function buildPauseSpec(input: PauseSpecInput): OciSpec {
+export function buildPauseSpec(input: PauseSpecInput): BuiltSpec {
   const { sandboxConfig, runtime } = input;
   const psc = sandboxConfig.linux?.securityContext ?? null;
   const privileged = psc?.privileged ?? false;
@@ -217,7 +221,7 @@ export function buildPauseSpec(input: PauseSpecInput): OciSpec {
   const apparmorProfile = resolveAppArmor(chooseAppArmor(psc?.apparmor ?? null, '', field), privileged, runtime.apparmor);
   const sysctls = validateSysctls(input.sysctls, { network: ns.hostNetwork, ipc: ns.hostIpc, uts: ns.hostUts }, 'config.linux.sysctls');
 
-  const linux: OciLinux = {
+  const linux: BuiltLinux = {
     namespaces: ns.namespaces,
     ...usernsMappings(input.userns),
     cgroupsPath: cgroupsPath(runtime.cgroupDriver, input.cgroupParent, input.sandboxId, 'config.linux.cgroupParent'),
@@ -229,7 +233,7 @@ export function buildPauseSpec(input: PauseSpecInput): OciSpec {
   if (seccomp) linux.seccomp = seccomp;
 
   const meta = sandboxConfig.metadata;
-  const spec: OciSpec = {
+  const spec: BuiltSpec = {
     ociVersion: OCI_VERSION,
     process: {
       terminal: false,
@@ -267,11 +271,11 @@ export function buildPauseSpec(input: PauseSpecInput): OciSpec {
  * The process of an exec in a running container (ExecSync/Exec): the container's own
  * process with the command replaced and the terminal as asked (cri-o's prepareProcessExec).
  */
-export function buildExecProcess(container: OciProcess, cmd: readonly string[], tty: boolean): OciProcess {
+export function buildExecProcess(container: OciProcess, cmd: readonly string[], tty: boolean): OciProcess & { env: string[] } {
   if (cmd.length === 0 || cmd[0] === '') throw errors.invalidField('cmd', 'no command to execute');
-  const env = container.env.filter((e) => !e.startsWith('TERM='));
+  const env = (container.env ?? []).filter((e) => !e.startsWith('TERM='));
   if (tty) env.push('TERM=xterm');
-  const out: OciProcess = { ...container, args: [...cmd], env, terminal: tty };
+  const out = { ...container, args: [...cmd], env, terminal: tty };
   out.user = { ...container.user, ...(container.user.additionalGids ? { additionalGids: [...container.user.additionalGids] } : {}) };
   return out;
 }

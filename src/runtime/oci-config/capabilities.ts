@@ -2,7 +2,7 @@
 // ambient capabilities and privileged mode.
 import { errors } from '../../common/errors';
 import type { Capability__Output } from '../../generated/runtime/v1/Capability';
-import type { OciCapabilities } from './oci-types';
+import type { OciCapabilities } from '../../common/oci-spec';
 
 /** Every capability of Linux 5.9+ (cap_last_cap 40), in number order. */
 export const ALL_CAPABILITIES: readonly string[] = [
@@ -61,7 +61,7 @@ export function buildCapabilities(
   privileged: boolean,
   defaults: readonly string[],
   all: readonly string[] = ALL_CAPABILITIES,
-): OciCapabilities {
+): Required<OciCapabilities> {
   if (privileged) {
     return { bounding: [...all], effective: [...all], permitted: [...all], inheritable: [], ambient: [] };
   }

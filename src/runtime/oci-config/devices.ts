@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { errors } from '../../common/errors';
 import type { Device__Output } from '../../generated/runtime/v1/Device';
 import type { HostDevice, HostProbe } from './host-probe';
-import type { OciDevice, OciDeviceCgroup } from './oci-types';
+import type { OciDevice, OciDeviceCgroup } from '../../common/oci-spec';
 
 export interface DevicesResult {
   devices: OciDevice[];

@@ -4,7 +4,7 @@ export type {
   ContainerSpecInput, PauseSpecInput, ImageConfig, SandboxFacts, SpecRuntimeOptions, ContainerHostInfo,
   NamespaceRef, PauseNamespace, CgroupDriver, SandboxUserns,
 } from './inputs';
-export type { OciSpec } from './oci-types';
+export type { BuiltSpec, BuiltProcess, BuiltLinux } from './built-spec';
 export { realHostProbe, hostCapabilities, hostMinOomScoreAdj, detectCgroupFeatures, type CgroupFeatures, type HostProbe, type HostDevice } from './host-probe';
 export { ALL_CAPABILITIES, CRIO_DEFAULT_CAPABILITIES, CONTAINERD_DEFAULT_CAPABILITIES } from './capabilities';
 export { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, type ImageVolume } from './mounts';

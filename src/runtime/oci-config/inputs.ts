@@ -3,7 +3,7 @@
 import type { ContainerConfig__Output } from '../../generated/runtime/v1/ContainerConfig';
 import type { PodSandboxConfig__Output } from '../../generated/runtime/v1/PodSandboxConfig';
 import type { AppArmorHost } from './apparmor';
-import type { OciRlimit } from './oci-types';
+import type { OciRlimit } from '../../common/oci-spec';
 import type { HostProbe } from './host-probe';
 import type { SeccompProfile } from './seccomp-profile';
 import type { PodUserns } from './userns';

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { errors } from '../../common/errors';
 import type { Mount__Output } from '../../generated/runtime/v1/Mount';
 import type { HostProbe } from './host-probe';
-import type { OciMount } from './oci-types';
+import type { OciMount } from '../../common/oci-spec';
 import { ociIdMappings, validateMountMappings, type PodUserns } from './userns';
 
 /** containerd's default masked paths (also cri-o's). */

@@ -2,7 +2,7 @@
 import { errors } from '../../common/errors';
 import type { NamespaceOption__Output } from '../../generated/runtime/v1/NamespaceOption';
 import type { NamespaceRef, PauseNamespace, SandboxFacts } from './inputs';
-import type { OciNamespace, OciNamespaceType } from './oci-types';
+import type { OciNamespace, OciNamespaceType } from '../../common/oci-spec';
 
 const FIELD = 'config.linux.securityContext.namespaceOptions';
 

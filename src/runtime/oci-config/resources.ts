@@ -2,7 +2,7 @@
 import { errors } from '../../common/errors';
 import type { LinuxContainerResources__Output } from '../../generated/runtime/v1/LinuxContainerResources';
 import type { CgroupDriver, SpecRuntimeOptions } from './inputs';
-import type { OciResources, OciRlimit } from './oci-types';
+import type { OciResources, OciRlimit } from '../../common/oci-spec';
 
 export const MIB = 1024 * 1024;
 

@@ -2,7 +2,7 @@
 // names, includes/excludes), also accepting plain OCI `linux.seccomp` objects: validation
 // and resolution into an OCI LinuxSeccomp for one container (its capabilities, the host
 // architecture and kernel).
-import type { OciSeccomp, OciSeccompArg, OciSeccompSyscall, SeccompAction, SeccompOperator } from './oci-types';
+import type { OciSeccomp, OciSeccompArg, OciSeccompSyscall, OciSeccompAction, OciSeccompOperator } from '../../common/oci-spec';
 
 export interface SeccompFilter {
   caps?: string[];
@@ -14,7 +14,7 @@ export interface SeccompRule {
   names?: string[];
   /** Legacy single-name form. */
   name?: string;
-  action: SeccompAction;
+  action: OciSeccompAction;
   errnoRet?: number;
   args?: OciSeccompArg[];
   includes?: SeccompFilter;
@@ -23,7 +23,7 @@ export interface SeccompRule {
 }
 
 export interface SeccompProfile {
-  defaultAction: SeccompAction;
+  defaultAction: OciSeccompAction;
   defaultErrnoRet?: number;
   architectures?: string[];
   archMap?: { architecture: string; subArchitectures: string[] | null }[];
@@ -31,11 +31,11 @@ export interface SeccompProfile {
   syscalls?: SeccompRule[];
 }
 
-const ACTIONS: readonly SeccompAction[] = [
+const ACTIONS: readonly OciSeccompAction[] = [
   'SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_TRAP', 'SCMP_ACT_ERRNO',
   'SCMP_ACT_TRACE', 'SCMP_ACT_ALLOW', 'SCMP_ACT_LOG',
 ];
-const OPERATORS: readonly SeccompOperator[] = [
+const OPERATORS: readonly OciSeccompOperator[] = [
   'SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_MASKED_EQ',
 ];
 
@@ -57,7 +57,7 @@ const ARCHES: Partial<Record<NodeJS.Architecture, { seccomp: string; name: strin
 export function validateSeccompProfile(value: unknown): string | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
   const p = value as Record<string, unknown>;
-  if (!ACTIONS.includes(p.defaultAction as SeccompAction)) return `invalid defaultAction ${JSON.stringify(p.defaultAction)}`;
+  if (!ACTIONS.includes(p.defaultAction as OciSeccompAction)) return `invalid defaultAction ${JSON.stringify(p.defaultAction)}`;
   if (p.defaultErrnoRet !== undefined && !Number.isInteger(p.defaultErrnoRet)) return 'defaultErrnoRet is not an integer';
   if (p.architectures !== undefined && !(Array.isArray(p.architectures) && p.architectures.every((a) => typeof a === 'string'))) {
     return 'architectures is not a list of strings';
@@ -82,7 +82,7 @@ export function validateSeccompProfile(value: unknown): string | null {
     if (r.name !== undefined && typeof r.name !== 'string') return `syscalls[${i}].name is not a string`;
     if (hasNames && typeof r.name === 'string' && r.name !== '') return `syscalls[${i}] sets both name and names`;
     if (!hasNames && !(typeof r.name === 'string' && r.name !== '')) return `syscalls[${i}] names no syscall`;
-    if (!ACTIONS.includes(r.action as SeccompAction)) return `syscalls[${i}].action ${JSON.stringify(r.action)} is not supported`;
+    if (!ACTIONS.includes(r.action as OciSeccompAction)) return `syscalls[${i}].action ${JSON.stringify(r.action)} is not supported`;
     if (r.errnoRet !== undefined && !Number.isInteger(r.errnoRet)) return `syscalls[${i}].errnoRet is not an integer`;
     if (r.args !== undefined && r.args !== null) {
       if (!Array.isArray(r.args)) return `syscalls[${i}].args is not a list`;
@@ -91,7 +91,7 @@ export function validateSeccompProfile(value: unknown): string | null {
         if (typeof arg !== 'object' || arg === null) return `syscalls[${i}].args[${j}] is not an object`;
         if (!Number.isInteger(arg.index) || (arg.index as number) < 0 || (arg.index as number) > 5) return `syscalls[${i}].args[${j}].index must be 0..5`;
         if (typeof arg.value !== 'number' || arg.value < 0) return `syscalls[${i}].args[${j}].value is not an unsigned number`;
-        if (!OPERATORS.includes(arg.op as SeccompOperator)) return `syscalls[${i}].args[${j}].op ${JSON.stringify(arg.op)} is invalid`;
+        if (!OPERATORS.includes(arg.op as OciSeccompOperator)) return `syscalls[${i}].args[${j}].op ${JSON.stringify(arg.op)} is invalid`;
       }
     }
   }

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { errors } from '../../common/errors';
 import type { SecurityProfile__Output } from '../../generated/runtime/v1/SecurityProfile';
-import type { OciSeccomp } from './oci-types';
+import type { OciSeccomp } from '../../common/oci-spec';
 import { DEFAULT_SECCOMP_PROFILE } from './seccomp-default';
 import { resolveSeccompProfile, validateSeccompProfile, type SeccompProfile } from './seccomp-profile';
 

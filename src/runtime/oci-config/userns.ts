@@ -3,6 +3,7 @@
 import { errors } from '../../common/errors';
 import type { UserNamespace__Output } from '../../generated/runtime/v1/UserNamespace';
 import type { IDMapping__Output } from '../../generated/runtime/v1/IDMapping';
+import type { OciIdMapping } from '../../common/oci-spec';
 
 export interface IdMapping {
   containerId: number;
@@ -88,7 +89,7 @@ export function hostIdOf(maps: readonly IdMapping[], id: number): number | undef
 }
 
 /** OCI LinuxIDMapping form (linux.uidMappings, mounts[].uidMappings). */
-export function ociIdMappings(maps: readonly IdMapping[]): { containerID: number; hostID: number; size: number }[] {
+export function ociIdMappings(maps: readonly IdMapping[]): OciIdMapping[] {
   return maps.map((m) => ({ containerID: m.containerId, hostID: m.hostId, size: m.length }));
 }
 

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { cleanChildEnv } from '../../../src/common/child-env';
 import { defaultSpec, makeBusyboxRootfs, writeSpec } from '../../helpers/rootfs';
-import type { Spec } from '../../../src/oci-runtime/spec';
+import type { OciSpec } from '../../../src/common/oci-spec';
 import { removeLaunchPlan, writeLaunchPlan } from '../../../src/oci-runtime/launch-plan';
 import { EXEC_PLAN_FILE, writeExecPlan } from '../../../src/oci-runtime/exec-plan';
 import { launcherRepo } from '../../helpers/launcher-repo';
@@ -108,7 +108,7 @@ export class TestContainer {
   readonly cgroupsPath: string;
   readonly outFile: string;
   readonly errFile: string;
-  spec: Spec;
+  spec: OciSpec;
   launcher: Launcher = defaultLauncher();
   /** Whether the last writeSpec() left a launch plan (false: the spec needs the Node path). */
   planned = false;

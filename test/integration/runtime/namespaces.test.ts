@@ -15,7 +15,7 @@ test('traps 1-4: spawn in new namespaces, then this process is back on the host 
   const before = nsLinks();
   const cwd = process.cwd();
   await fs.promises.stat('/'); // trap 2: the threadpool must exist before the pid ns switch
-  const child = spawnInNamespaces({ ociVersion: '1.0.2', linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'uts' }, { type: 'ipc' }, { type: 'network' }] } }, {
+  const child = spawnInNamespaces({ linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'uts' }, { type: 'ipc' }, { type: 'network' }] } }, {
     command: '/bin/busybox', args: ['sh', '-c', 'echo "pid=$$"; hostname newname-in-ns; hostname'],
     options: { stdio: ['ignore', 'pipe', 'pipe'] },
     sealPaths: [fs.realpathSync(process.execPath)],

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { cleanChildEnv } from '../../../src/common/child-env';
 import { buildContainerSpec, buildPauseSpec } from '../../../src/runtime/oci-config/build';
-import type { OciSpec } from '../../../src/runtime/oci-config/oci-types';
+import type { OciSpec } from '../../../src/common/oci-spec';
 import { detectCgroupFeatures, hostCapabilities, hostMinOomScoreAdj, realHostProbe } from '../../../src/runtime/oci-config/host-probe';
 import { ALL_CAPABILITIES } from '../../../src/runtime/oci-config/capabilities';
 import { containerInput, pauseInput, runtimeOptions, PASSWD, GROUP } from '../../unit/oci-config/fixtures';

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { applyRootfsDiff, extractCheckpointArchive, removeDeletedFiles, rootfsDiff, writeTar } from '../../../src/containers/checkpoint-archive';
 import { restoredConfig, type CheckpointSource } from '../../../src/containers/checkpoint';
-import type { OciSpec } from '../../../src/runtime/oci-config/oci-types';
+import type { OciSpec } from '../../../src/common/oci-spec';
 import type { ContainerConfig__Output } from '../../../src/generated/runtime/v1/ContainerConfig';
 
 function tmp(t: { after: (fn: () => void) => void }): string {

@@ -49,6 +49,7 @@ test('limits as unit properties: runc conversions, -1 as infinity, the quota per
   assert.deepEqual(unitProperties({ cpu: { quota: 1234, period: 100000 } }), [['CPUQuotaPeriodUSec', variant('t', 100000n)], ['CPUQuotaPerSecUSec', variant('t', 20000n)]]);
   assert.deepEqual(unitProperties({ memory: { limit: -1 }, pids: { limit: -1 } }), [['MemoryMax', variant('t', INFINITY)], ['TasksMax', variant('t', INFINITY)]]);
   assert.deepEqual(unitProperties({}), []);
+  assert.deepEqual(unitProperties({ pids: {} }), [], 'no limit given: TasksMax is left alone');
 });
 
 test('set: SetUnitProperties on the scope, then the cgroup files; destroy: StopUnit, a collected scope is fine', (t) => {

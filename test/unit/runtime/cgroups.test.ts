@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CgroupV1, CgroupV2, cgroupManager, savedCgroupManager, sharesToWeight, blkioWeightToIoWeight, deviceRuleString } from '../../../src/oci-runtime/cgroups';
+import type { OciDeviceCgroup } from '../../../src/common/oci-spec';
 
 function tmp(t: { after: (fn: () => void) => void }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-unit-cg-'));
@@ -51,6 +52,8 @@ test('v2 limits: runc conversions (shares->weight, swap, quota, io weight, huget
   ]);
   assert.deepEqual(m.plan({ memory: { limit: -1, swap: -1 }, cpu: { quota: -1, period: 50000 }, pids: { limit: -1 } }),
     [['memory.max', 'max'], ['memory.swap.max', 'max'], ['cpu.max', 'max 50000'], ['pids.max', 'max']]);
+  // runtime-spec 1.3: a pids object without a limit leaves pids.max alone.
+  assert.deepEqual(m.plan({ pids: {} }), []);
   assert.throws(() => m.plan({ unified: { '../escape': '1' } }), /invalid file name/);
   assert.equal(sharesToWeight(2), 1);
   assert.equal(sharesToWeight(262144), 10000);
@@ -165,7 +168,8 @@ test('device filter program: rules last to first, unconditional rule ends the pr
   assert.equal(prog.readUInt8(6 * 8), 0x55, 'first check of the last rule: type');
   assert.equal(prog.readInt16LE(6 * 8 + 2), 7, 'a failed check skips past the verdict');
   assert.equal(prog.readInt32LE(12 * 8 + 4), 1, 'allow verdict');
-  assert.throws(() => deviceFilterProgram([{ allow: true, type: 'x' }]), /invalid type/);
+  // A config is not checked before this: its rules may hold any string.
+  assert.throws(() => deviceFilterProgram([{ allow: true, type: 'x' as string as OciDeviceCgroup['type'] }]), /invalid type/);
   assert.throws(() => deviceFilterProgram([{ allow: true, type: 'c', access: 'rwx' }]), /invalid access/);
 });
 

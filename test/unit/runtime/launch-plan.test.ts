@@ -11,12 +11,12 @@ import { decodeMessage, messageLength, type Variant } from '../../../src/sys/dbu
 import { CgroupV2 } from '../../../src/oci-runtime/cgroups';
 import { planRecords } from '../../helpers/plan-records';
 import { defaultSpec, makeBusyboxRootfs, writeSpec } from '../../helpers/rootfs';
-import type { Spec } from '../../../src/oci-runtime/spec';
+import type { OciSpec } from '../../../src/common/oci-spec';
 
 const hasV1 = fs.existsSync('/sys/fs/cgroup/memory') && !fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
 const skip = !hasV1 && 'the plan covers cgroup v1 hosts';
 
-function bundle(t: { after: (fn: () => void) => void }): { dir: string; spec: Spec } {
+function bundle(t: { after: (fn: () => void) => void }): { dir: string; spec: OciSpec } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-unit-plan-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   makeBusyboxRootfs(dir);
@@ -100,7 +100,7 @@ test('a joined user namespace: its record, idmapped binds, host-owned tmpfs and 
   assert.doesNotMatch(data('/dev/pts')!, /uid=/);
 
   // A new user namespace, or one without maps, is not something the launcher does.
-  const s = JSON.parse(JSON.stringify(spec)) as Spec;
+  const s = JSON.parse(JSON.stringify(spec)) as OciSpec;
   delete s.linux!.uidMappings;
   writeSpec(dir, s);
   assert.equal(writeLaunchPlan(dir, 'ctr'), false, 'no maps');
@@ -110,7 +110,7 @@ test('specs for the Node path get no plan, and a stale plan is removed', { skip 
   const { dir, spec } = bundle(t);
   writeSpec(dir, spec);
   assert.equal(writeLaunchPlan(dir, 'ctr'), true);
-  const cases: [string, (s: Spec) => void][] = [
+  const cases: [string, (s: OciSpec) => void][] = [
     ['hooks', (s) => { s.hooks = { prestart: [{ path: '/bin/true' }] }; }],
     ['relative cgroupsPath', (s) => { s.linux!.cgroupsPath = 'relative'; }],
     ['invalid spec', (s) => { s.process!.args = []; }],
@@ -119,7 +119,7 @@ test('specs for the Node path get no plan, and a stale plan is removed', { skip 
     ['time namespace', (s) => { s.linux!.namespaces!.push({ type: 'time' }); }],
   ];
   for (const [what, change] of cases) {
-    const s = JSON.parse(JSON.stringify(spec)) as Spec;
+    const s = JSON.parse(JSON.stringify(spec)) as OciSpec;
     change(s);
     writeSpec(dir, s);
     assert.equal(writeLaunchPlan(dir, 'ctr'), false, what);
@@ -142,7 +142,7 @@ test('cgroup v2 (a fake unified tree): the cgroup, its device program, the v2 li
     memory: { limit: 4 * 1024 * 1024, swap: 8 * 1024 * 1024 }, cpu: { shares: 1024, quota: 50000, period: 100000 }, pids: { limit: 64 },
     devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }],
   };
-  const cgroupMount = (s: Spec) => s.mounts!.find((m) => m.type === 'cgroup' || m.type === 'cgroup2')!;
+  const cgroupMount = (s: OciSpec) => s.mounts!.find((m) => m.type === 'cgroup' || m.type === 'cgroup2')!;
   spec.process!.apparmorProfile = 'cradle-default';
   writeSpec(dir, spec);
   assert.equal(writeLaunchPlan(dir, 'ctr', { cgroupFs }), true);
