@@ -18,27 +18,15 @@ import {
   ARCHIVE, applyRootfsDiff, extractCheckpointArchive, removeDeletedFiles, rootfsDiff, writeTar,
   type CheckpointConfigDump, type ExternalBindMount,
 } from './checkpoint-archive';
+import { findCriu } from './criu-binary';
+
+export { findCriu } from './criu-binary';
 
 /** Where a restored container's archive is unpacked until its StartContainer restores it. */
 export const RESTORE_DIR = 'restore';
 /** Bind mounts whose source each pod makes afresh: a restore takes the new pod's (cri-o's ignoreMounts). */
 const POD_PROVIDED_MOUNTS = new Set(['/etc/resolv.conf', '/etc/hostname', '/etc/hosts', '/dev/shm', '/run/secrets', '/run/.containerenv']);
 const ZERO_TIME = '0001-01-01T00:00:00Z';
-
-/** The criu binary the runtime will run ($CRADLE_CRIU, else criu on PATH), or undefined when there is none. */
-export function findCriu(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const explicit = env.CRADLE_CRIU;
-  const candidates = explicit ? [explicit] : (env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter(Boolean).map((dir) => path.join(dir, 'criu'));
-  for (const candidate of candidates) {
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 export function requireCriu(): void {
   if (!findCriu()) {

@@ -10,7 +10,7 @@ import { shippedBinary } from '../common/package-info';
 import { cgroupDriverFor, probeCgroupHost, type CgroupHost } from '../runtime/cgroup-driver';
 import { DEFAULT_APPARMOR_PROFILE } from '../runtime/apparmor-default';
 import { UNCONFINED as APPARMOR_UNCONFINED } from '../runtime/oci-config/apparmor';
-import { findCriu } from '../containers/checkpoint';
+import { findCriu } from '../containers/criu-binary';
 import { appArmorEnabled, appArmorParserPath, loadedAppArmorProfiles } from '../sys/apparmor';
 import { SYSTEMD_PRIVATE_SOCKET } from '../sys/systemd-manager';
 import { probeUsernsSupport, type UsernsSupport } from '../sys/userns-support';
