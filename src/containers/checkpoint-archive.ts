@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { errors } from '../common/errors';
-import { secureJoin } from '../oci-runtime/secure-join';
+import { secureJoin } from '../common/secure-join';
 
 export const ARCHIVE = {
   checkpointDir: 'checkpoint',

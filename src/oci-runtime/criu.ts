@@ -15,7 +15,7 @@ import type { OciMount, OciSpec } from '../common/oci-spec';
 import { checkSpecNamespaces } from './create';
 import { Container } from './commands';
 import { makeContainerDir, procStat, replaceFile, waitGone, type SavedState } from './state';
-import { secureJoin } from './secure-join';
+import { secureJoin } from '../common/secure-join';
 import type { RuntimeLog } from './log';
 
 /** Where runc keeps the init's stdio targets, so a restore can hand the new pipes over. */

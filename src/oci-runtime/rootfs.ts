@@ -8,7 +8,7 @@ import * as sys from '../sys/libc';
 import * as c from '../sys/constants';
 import type { OciDevice, OciMount, OciSpec } from '../common/oci-spec';
 import { parseMountOptions, rootfsPropagationFlag } from './mount-options';
-import { isWithin, secureJoin } from './secure-join';
+import { isWithin, secureJoin } from '../common/secure-join';
 import { mountContaining, propagationOf } from '../sys/mountinfo';
 import { MOUNT_ATTR_RDONLY, mountSetattrFd } from '../sys/mount-setattr';
 

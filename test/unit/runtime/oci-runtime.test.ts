@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { validateSpec } from '../../../src/oci-runtime/spec';
 import type { OciSeccompOperator } from '../../../src/common/oci-spec';
 import { parseMountOptions, rootfsPropagationFlag } from '../../../src/oci-runtime/mount-options';
-import { secureJoin, isWithin } from '../../../src/oci-runtime/secure-join';
+import { secureJoin, isWithin } from '../../../src/common/secure-join';
 import { actionValue, buildSeccomp } from '../../../src/oci-runtime/seccomp-filter';
 import { parseSignal } from '../../../src/oci-runtime/commands';
 import { parseSize, resourcesFromFlags } from '../../../src/oci-runtime/update-flags';
