@@ -21,11 +21,12 @@ export interface FeatureHost {
   /** systemd's private socket exists: the launcher's way to systemd. */
   systemdPrivateSocket: boolean;
   apparmor: { enabled: boolean; loaded: Set<string>; parser: string | undefined };
-  userns: UsernsSupport;
+  /** Not probed: no line. */
+  userns: UsernsSupport | undefined;
   criu: string | undefined;
 }
 
-export function probeFeatureHost(config: CradleConfig): FeatureHost {
+export function probeFeatureHost(config: CradleConfig, probeUserns = true): FeatureHost {
   const enabled = appArmorEnabled();
   const parser = appArmorParserPath();
   const layout = StateLayout.of(config);
@@ -34,7 +35,7 @@ export function probeFeatureHost(config: CradleConfig): FeatureHost {
     cgroups: probeCgroupHost(),
     systemdPrivateSocket: fs.existsSync(SYSTEMD_PRIVATE_SOCKET),
     apparmor: { enabled, loaded: enabled ? loadedAppArmorProfiles() : new Set(), parser: parser.startsWith('/') ? parser : undefined },
-    userns: probeUsernsSupport(shippedBinary('cradle-runtime'), usernsDir),
+    userns: probeUserns ? probeUsernsSupport(shippedBinary('cradle-runtime'), usernsDir) : undefined,
     criu: findCriu(),
   };
 }
@@ -71,9 +72,11 @@ export function checkFeatures(config: CradleConfig, host: FeatureHost): CheckFin
     add('fail', 'AppArmor', `enabled, and apparmor_parser is missing: cradled cannot load ${profile} and will not start (apt-get install apparmor, or runtime.apparmor_profile = "unconfined")`);
   }
 
-  add(host.userns.supported ? 'ok' : 'warn', 'user namespaces', host.userns.supported
-    ? 'pods with hostUsers: false run in their own user namespace (idmapped layers and volumes)'
-    : `not available, pods with hostUsers: false are refused: ${host.userns.reason ?? 'unknown reason'}`);
+  if (host.userns) {
+    add(host.userns.supported ? 'ok' : 'warn', 'user namespaces', host.userns.supported
+      ? 'pods with hostUsers: false run in their own user namespace (idmapped layers and volumes)'
+      : `not available, pods with hostUsers: false are refused: ${host.userns.reason ?? 'unknown reason'}`);
+  }
 
   add(host.criu ? 'ok' : 'warn', 'CRIU', host.criu
     ? `${host.criu}: CheckpointContainer and restores from checkpoint archives`

@@ -41,8 +41,12 @@ export function checkNode(config: CradleConfig, repair: boolean): CheckFinding[]
   return [...checkNeeds(config), ...auditRecords(config, repair)];
 }
 
-/** What the node needs: binaries, CNI configuration, overlayfs, cgroups, the host's settings. Only reads. */
-export function checkNeeds(config: CradleConfig): CheckFinding[] {
+/**
+ * What the node needs: binaries, CNI configuration, overlayfs, cgroups, the host's settings,
+ * the optional features. Only reads. `probeUserns: false` (cradled's own start) leaves out the
+ * user namespace probe, which mounts and which the first Status makes anyway.
+ */
+export function checkNeeds(config: CradleConfig, options: { probeUserns?: boolean } = {}): CheckFinding[] {
   const findings: CheckFinding[] = [];
   const add = (level: CheckLevel, what: string, detail: string) => findings.push({ level, what, detail });
   add(executable(config.runtime.conmon) ? 'ok' : 'fail', 'conmon', config.runtime.conmon);
@@ -59,7 +63,7 @@ export function checkNeeds(config: CradleConfig): CheckFinding[] {
   const controllers = v2 ? fs.readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8').trim().split(/\s+/) : listDir('/sys/fs/cgroup');
   for (const c of ['memory', 'cpu', 'pids']) add(controllers.includes(c) ? 'ok' : 'fail', `cgroup controller ${c}`, v2 ? 'cgroup v2' : 'cgroup v1');
   findings.push(...checkHost(config));
-  findings.push(...checkFeatures(config, probeFeatureHost(config)));
+  findings.push(...checkFeatures(config, probeFeatureHost(config, options.probeUserns ?? true)));
   return findings;
 }
 

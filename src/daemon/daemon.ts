@@ -284,7 +284,7 @@ export class Daemon {
     log.info({ socket: daemon.server.socketPath, version: services.version, sources: loaded.sources }, 'cradled ready');
     setImmediate(() => {
       try {
-        logFindings(log, checkNeeds(config));
+        logFindings(log, checkNeeds(config, { probeUserns: false }));
       } catch (err) {
         log.warn({ error: messageOf(err) }, 'checking the node failed');
       }

@@ -53,4 +53,5 @@ test('what is missing is said with its consequence', () => {
   assert.deepEqual(f.get('user namespaces'), { what: 'user namespaces', level: 'warn', detail: 'not available, pods with hostUsers: false are refused: overlay on idmapped layers: EINVAL' });
   assert.equal(f.get('CRIU')!.level, 'warn');
   assert.match(f.get('CRIU')!.detail, /refused \(apt-get install criu\)$/);
+  assert.equal(lines({ ...systemdHost, userns: undefined }).has('user namespaces'), false, 'not probed, not said');
 });
