@@ -9,6 +9,7 @@
 #     PROFILE  smoke: test/vm/smoke.test.ts (cradled started by systemd from the shipped unit)
 #                     and test/vm/apparmor.test.ts (AppArmor, which the guest's kernel has)
 #                     and test/vm/checkpoint.test.ts (CRIU checkpoint and restore)
+#                     and test/vm/user-namespaces.test.ts (hostUsers: false pods on the guest's kernel)
 #              full:  the runtime, daemon and conformance suites (test/integration/runtime,
 #                     test/integration/daemon, test/critest), tests spawning their own cradled
 #              package: test/vm/package.test.ts (the .deb installed, upgraded over a
@@ -40,7 +41,7 @@ case "$arch" in
   *) usage ;;
 esac
 case "$profile" in
-  smoke) tests="dist/test/vm/smoke.test.js dist/test/vm/apparmor.test.js dist/test/vm/checkpoint.test.js" timeout_s=${CRADLE_VM_TIMEOUT:-$((2400 * slow))} ;;
+  smoke) tests="dist/test/vm/smoke.test.js dist/test/vm/apparmor.test.js dist/test/vm/checkpoint.test.js dist/test/vm/user-namespaces.test.js" timeout_s=${CRADLE_VM_TIMEOUT:-$((2400 * slow))} ;;
   full) tests="dist/test/integration/runtime dist/test/integration/daemon dist/test/critest" timeout_s=${CRADLE_VM_TIMEOUT:-$((14400 * slow))} ;;
   package) tests="dist/test/vm/package.test.js" timeout_s=${CRADLE_VM_TIMEOUT:-$((2400 * slow))} ;;
   *) usage ;;
