@@ -10,13 +10,13 @@
 // Skipped outside the guest.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { CriClient } from '../helpers/cri-client';
 import { startFixtureRegistry, type FixtureRegistry } from '../helpers/registry';
 import { busyboxImage, pauseImage, pushImage, type PushedImage } from '../helpers/image-builder';
+import { ServiceDropIns, systemctl } from './guest-service';
 import { APPARMOR_SECURITYFS, appArmorEnabled, loadAppArmorProfile, loadedAppArmorProfiles } from '../../src/sys/apparmor';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig';
 import type { LinuxContainerSecurityContext } from '../../src/generated/runtime/v1/LinuxContainerSecurityContext';
@@ -24,8 +24,7 @@ import type { LinuxContainerSecurityContext } from '../../src/generated/runtime/
 const IN_GUEST = process.env.CRADLE_VM_GUEST === '1';
 const SOCKET = 'unix:///run/cradle/cradle.sock';
 // Last in lexical order, so the settings of another test's drop-in do not win over these.
-const CONFIG_DROP_IN = '/etc/cradle/cradle.conf.d/90-vm-apparmor.toml';
-const REGISTRIES_DROP_IN = '/etc/containers/registries.conf.d/90-vm-apparmor.conf';
+const DROP_INS = new ServiceDropIns('90-vm-apparmor');
 const SLOW_CALL = { timeoutMs: 300_000 };
 const DENY_WRITE = 'cradle-test-deny-write';
 const NOT_LOADED = 'cradle-test-not-loaded';
@@ -43,10 +42,6 @@ const DENY_WRITE_POLICY = `profile ${DENY_WRITE} flags=(attach_disconnected,medi
 }
 `;
 
-function systemctl(...args: string[]): string {
-  return execFileSync('systemctl', args, { encoding: 'utf8' }).trim();
-}
-
 /** Unloads a profile if the kernel has it (a killed run may have left one). */
 function unloadProfile(name: string): void {
   if (!loadedAppArmorProfiles().has(name)) return;
@@ -58,14 +53,7 @@ function unloadProfile(name: string): void {
  * change (each restart costs the emulated guest most of a minute).
  */
 function startCradleService(registry: FixtureRegistry, pause: PushedImage, cgroupManager: 'cgroupfs' | 'systemd'): void {
-  const config = `[runtime]\ncgroup_manager = "${cgroupManager}"\n\n[image]\npause_image = "${pause.reference}"\n`;
-  const registries = `[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n`;
-  const same = (file: string, text: string) => fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text;
-  if (same(CONFIG_DROP_IN, config) && same(REGISTRIES_DROP_IN, registries) && systemctl('show', '-P', 'ActiveState', 'cradle.service') === 'active') return;
-  fs.mkdirSync(path.dirname(CONFIG_DROP_IN), { recursive: true });
-  fs.writeFileSync(CONFIG_DROP_IN, config);
-  fs.mkdirSync(path.dirname(REGISTRIES_DROP_IN), { recursive: true });
-  fs.writeFileSync(REGISTRIES_DROP_IN, registries);
+  if (!DROP_INS.write(registry, pause, cgroupManager) && systemctl('show', '-P', 'ActiveState', 'cradle.service') === 'active') return;
   systemctl('restart', 'cradle.service');
 }
 
@@ -81,8 +69,7 @@ describe('VM: AppArmor through cradled', { skip: IN_GUEST ? false : 'runs inside
   });
   after(async () => {
     try { systemctl('stop', 'cradle.service'); } catch { /* not started */ }
-    fs.rmSync(CONFIG_DROP_IN, { force: true });
-    fs.rmSync(REGISTRIES_DROP_IN, { force: true });
+    DROP_INS.remove();
     try { unloadProfile(DENY_WRITE); } catch { /* AppArmor absent: the first test said so */ }
     await registry?.stop();
   });

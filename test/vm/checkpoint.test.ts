@@ -5,7 +5,6 @@
 // checkpointed value; logs, exec, stop and remove work on it. Skipped outside the guest.
 import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -14,23 +13,19 @@ import * as tar from 'tar-stream';
 import { CriClient, grpcError } from '../helpers/cri-client';
 import { startFixtureRegistry, type FixtureRegistry } from '../helpers/registry';
 import { busyboxImage, pauseImage, pushImage, type PushedImage } from '../helpers/image-builder';
+import { ServiceDropIns, systemctl } from './guest-service';
 import { parseCriLog } from '../../src/runtime/conmon/conmon';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig';
 import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig';
 
 const IN_GUEST = process.env.CRADLE_VM_GUEST === '1';
 const SOCKET = 'unix:///run/cradle/cradle.sock';
-const CONFIG_DROP_IN = '/etc/cradle/cradle.conf.d/50-vm-checkpoint.toml';
-const REGISTRIES_DROP_IN = '/etc/containers/registries.conf.d/50-vm-checkpoint.conf';
+const DROP_INS = new ServiceDropIns('50-vm-checkpoint');
 /** The run directory the host reads after the guest powers off. */
 const RUN_DIR = '/mnt/cradle-run';
 const SLOW_CALL = { timeoutMs: 300_000 };
 /** The counter: its value lives only in the shell's memory; a file in the writable layer and one deleted from the image. */
 const COUNTER = 'rm -f /etc/group; mkdir -p /data; echo kept > /data/file; i=0; while :; do echo "count $i"; i=$((i+1)); sleep 0.2; done';
-
-function systemctl(...args: string[]): string {
-  return execFileSync('systemctl', args, { encoding: 'utf8' }).trim();
-}
 
 async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 300_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -87,11 +82,7 @@ describe('VM checkpoint: CheckpointContainer and a restore from its archive', { 
     registry = await startFixtureRegistry();
     pause = await pushImage(registry, 'vm/pause:3.10', pauseImage());
     busybox = await pushImage(registry, 'vm/busybox:1', busyboxImage());
-    fs.mkdirSync(path.dirname(CONFIG_DROP_IN), { recursive: true });
-    fs.writeFileSync(CONFIG_DROP_IN, `[runtime]\ncgroup_manager = "cgroupfs"\n\n[image]\npause_image = "${pause.reference}"\n`);
-    fs.mkdirSync(path.dirname(REGISTRIES_DROP_IN), { recursive: true });
-    fs.writeFileSync(REGISTRIES_DROP_IN, `[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n`);
-    systemctl('restart', 'cradle.service');
+    DROP_INS.restartWith(registry, pause, 'cgroupfs');
     cri = new CriClient(SOCKET, {}, { timeoutMs: 300_000 });
     fs.rmSync(work, { recursive: true, force: true });
     fs.mkdirSync(work, { recursive: true });
@@ -105,8 +96,7 @@ describe('VM checkpoint: CheckpointContainer and a restore from its archive', { 
     await registry?.stop();
     fs.rmSync(work, { recursive: true, force: true });
     // The smoke test runs next in the same guest, with its own settings.
-    fs.rmSync(CONFIG_DROP_IN, { force: true });
-    fs.rmSync(REGISTRIES_DROP_IN, { force: true });
+    DROP_INS.remove();
   });
 
   const podConfig = (name: string): PodSandboxConfig => ({
@@ -256,8 +246,7 @@ describe('VM checkpoint: CheckpointContainer and a restore from its archive', { 
 
   it('under the systemd cgroup driver (the default here) the restored processes land in the new container\'s scope', async () => {
     // No cgroup_manager: "auto" picks systemd on this guest.
-    fs.writeFileSync(CONFIG_DROP_IN, `[image]\npause_image = "${pause.reference}"\n`);
-    systemctl('restart', 'cradle.service');
+    DROP_INS.restartWith(registry, pause, 'auto');
     cri.close();
     cri = new CriClient(SOCKET, {}, { timeoutMs: 300_000 });
     assert.equal((await cri.runtime.RuntimeConfig({})).linux?.cgroupDriver, 'SYSTEMD');

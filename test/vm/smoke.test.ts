@@ -11,35 +11,18 @@ import * as path from 'node:path';
 import { CriClient } from '../helpers/cri-client';
 import { startFixtureRegistry, type FixtureRegistry } from '../helpers/registry';
 import { busyboxImage, pauseImage, pushImage, type PushedImage } from '../helpers/image-builder';
+import { ServiceDropIns, systemctl } from './guest-service';
 import { parseCriLog } from '../../src/runtime/conmon/conmon';
 import { expandSlice } from '../../src/common/systemd-units';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig';
 
 const IN_GUEST = process.env.CRADLE_VM_GUEST === '1';
 const SOCKET = 'unix:///run/cradle/cradle.sock';
-const CONFIG_DROP_IN = '/etc/cradle/cradle.conf.d/50-vm-smoke.toml';
-const REGISTRIES_DROP_IN = '/etc/containers/registries.conf.d/50-vm-smoke.conf';
+const DROP_INS = new ServiceDropIns('50-vm-smoke');
 const CGROUP_ROOT = '/sys/fs/cgroup';
 const MiB = 1024 * 1024;
 /** For the calls that do the most (pull, unpack, create) in a guest under software emulation on a loaded host. */
 const SLOW_CALL = { timeoutMs: 300_000 };
-
-function systemctl(...args: string[]): string {
-  return execFileSync('systemctl', args, { encoding: 'utf8' }).trim();
-}
-
-/**
- * (Re)starts cradle.service with this cgroup_manager setting ("auto": none, the
- * default); Type=notify: returns once cradled said READY=1.
- */
-function startCradleService(registry: FixtureRegistry, pause: PushedImage, cgroupManager: 'cgroupfs' | 'auto'): void {
-  fs.mkdirSync(path.dirname(CONFIG_DROP_IN), { recursive: true });
-  const runtime = cgroupManager === 'auto' ? '' : `[runtime]\ncgroup_manager = "${cgroupManager}"\n\n`;
-  fs.writeFileSync(CONFIG_DROP_IN, `${runtime}[image]\npause_image = "${pause.reference}"\n`);
-  fs.mkdirSync(path.dirname(REGISTRIES_DROP_IN), { recursive: true });
-  fs.writeFileSync(REGISTRIES_DROP_IN, `[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n`);
-  systemctl('restart', 'cradle.service');
-}
 
 async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 300_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -100,7 +83,7 @@ describe('VM smoke: cradled under systemd on cgroup v2', { skip: IN_GUEST ? fals
   // The systemd round leaves cgroup_manager unset: "auto" must choose systemd on this host.
   for (const [driver, setting] of [['cgroupfs', 'cgroupfs'], ['systemd', 'auto']] as const) {
     it(`one pod, two containers: exec, logs, stats, stop and remove (${driver} driver, cgroup_manager ${setting})`, async (t) => {
-      startCradleService(registry, pause, setting);
+      DROP_INS.restartWith(registry, pause, setting);
       assert.equal(systemctl('is-active', 'cradle.service'), 'active');
       const mainPid = Number(systemctl('show', '-P', 'MainPID', 'cradle.service'));
       assert.equal(fs.readFileSync(`/proc/${mainPid}/cgroup`, 'utf8').trim(), '0::/system.slice/cradle.service');

@@ -5,7 +5,6 @@
 // older kernel it is refused with the reason before anything is made: never run in the host's.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,13 +12,13 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import { CriClient, grpcError } from '../helpers/cri-client';
 import { startFixtureRegistry, type FixtureRegistry } from '../helpers/registry';
 import { busyboxImage, pauseImage, pushImage, type PushedImage } from '../helpers/image-builder';
+import { ServiceDropIns, systemctl } from './guest-service';
 import { probeUsernsSupport } from '../../src/sys/userns-support';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig';
 
 const IN_GUEST = process.env.CRADLE_VM_GUEST === '1';
 const SOCKET = 'unix:///run/cradle/cradle.sock';
-const CONFIG_DROP_IN = '/etc/cradle/cradle.conf.d/50-vm-userns.toml';
-const REGISTRIES_DROP_IN = '/etc/containers/registries.conf.d/50-vm-userns.conf';
+const DROP_INS = new ServiceDropIns('50-vm-userns');
 const SLOW_CALL = { timeoutMs: 300_000 };
 const BASE = 1_500_000_000;
 // On the guest's disk (its /tmp may be a tmpfs, idmapped only from Linux 6.3).
@@ -29,19 +28,6 @@ const VOLUME = '/var/lib/cradle-vm-userns-vol';
 function kernelTakesIdmappedLayers(release = os.release()): boolean {
   const [major, minor] = release.split('.').map(Number) as [number, number];
   return major > 5 || (major === 5 && minor >= 19);
-}
-
-function systemctl(...args: string[]): string {
-  return execFileSync('systemctl', args, { encoding: 'utf8' }).trim();
-}
-
-function startCradleService(registry: FixtureRegistry, pause: PushedImage, cgroupManager: 'cgroupfs' | 'auto'): void {
-  fs.mkdirSync(path.dirname(CONFIG_DROP_IN), { recursive: true });
-  const runtime = cgroupManager === 'auto' ? '' : `[runtime]\ncgroup_manager = "${cgroupManager}"\n\n`;
-  fs.writeFileSync(CONFIG_DROP_IN, `${runtime}[image]\npause_image = "${pause.reference}"\n`);
-  fs.mkdirSync(path.dirname(REGISTRIES_DROP_IN), { recursive: true });
-  fs.writeFileSync(REGISTRIES_DROP_IN, `[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n`);
-  systemctl('restart', 'cradle.service');
 }
 
 describe('VM: user namespaces on the guest\'s kernel', { skip: IN_GUEST ? false : 'runs inside the VM lane (scripts/vm-test.sh)' }, () => {
@@ -56,15 +42,14 @@ describe('VM: user namespaces on the guest\'s kernel', { skip: IN_GUEST ? false 
   });
   after(async () => {
     try { systemctl('stop', 'cradle.service'); } catch { /* not started */ }
-    fs.rmSync(CONFIG_DROP_IN, { force: true });
-    fs.rmSync(REGISTRIES_DROP_IN, { force: true });
+    DROP_INS.remove();
     await registry?.stop();
     fs.rmSync(VOLUME, { recursive: true, force: true });
   });
 
   for (const [driver, setting] of [['cgroupfs', 'cgroupfs'], ['systemd', 'auto']] as const) {
     it(`a hostUsers: false pod runs in its own user namespace where the kernel allows (${driver} driver)`, async (t) => {
-      startCradleService(registry, pause, setting);
+      DROP_INS.restartWith(registry, pause, setting);
       const cri = new CriClient(SOCKET, {}, { timeoutMs: 300_000 });
       let podSandboxId = '';
       // The pod goes before the client closes.
