@@ -160,15 +160,22 @@ export class CradleRuntime extends RuntimeCli {
     }
     try {
       const buf = Buffer.alloc(1);
-      for (let i = 0; ; i++) {
-        let n = 0;
+      const readByte = async (): Promise<boolean> => {
         try {
-          n = (await handle.read(buf, 0, 1, null)).bytesRead;
+          return (await handle.read(buf, 0, 1, null)).bytesRead > 0;
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+          return false;
         }
-        if (n > 0) break;
-        if (!fs.existsSync(`/proc/${saved.pid}`)) throw errors.runtime(`start ${id}: the container init exited before start`);
+      };
+      for (let i = 0; ; i++) {
+        if (await readByte()) break;
+        // A short-lived process may have taken its "go", run and been reaped since that
+        // read: the byte its init wrote before the exec is still in the fifo.
+        if (!fs.existsSync(`/proc/${saved.pid}`)) {
+          if (await readByte()) break;
+          throw errors.runtime(`start ${id}: the container init exited before start`);
+        }
         if (i > 30000) throw errors.deadlineExceeded(`start ${id}: the container init did not open its exec fifo`);
         await new Promise((r) => setTimeout(r, 1));
       }
