@@ -111,8 +111,10 @@ describe('kubelet replay', () => {
     return { pod: podId, app: appId, init, logPath: path.join(config.logDirectory!, 'app/0.log') };
   }
 
-  it('pods run, are probed, measured, rotated and terminated without unexpected errors', async () => {
+  it('pods run, are probed, measured, rotated and terminated without unexpected errors', async (t) => {
     let relisting = true;
+    // A failing step must end the relist loop too: its timer would keep this file's process alive.
+    t.after(() => { relisting = false; });
     let relists = 0;
     const relist = (async () => {
       while (relisting) {
