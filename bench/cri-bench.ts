@@ -33,6 +33,8 @@ interface Options {
   probes: boolean;
   quick: boolean;
   cpuProf: boolean;
+  /** Only the cold pulls (no pod workloads). */
+  pullsOnly: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -45,9 +47,9 @@ function parseOptions(argv: string[]): Options {
     if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer, not ${argv[i + 1]}`);
     return n;
   };
-  const known = new Set(['--rounds', '--quick', '--full', '--pods', '--cpu-prof']);
+  const known = new Set(['--rounds', '--quick', '--full', '--pods', '--cpu-prof', '--pulls']);
   for (const [i, a] of argv.entries()) {
-    if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a}; usage: cri-bench [--rounds N] [--quick] [--full] [--pods N] [--cpu-prof]`);
+    if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a}; usage: cri-bench [--rounds N] [--quick] [--full] [--pods N] [--cpu-prof] [--pulls]`);
     if (!a.startsWith('--') && !['--rounds', '--pods'].includes(argv[i - 1] ?? '')) throw new Error(`unexpected argument ${a}`);
   }
   return {
@@ -57,6 +59,7 @@ function parseOptions(argv: string[]): Options {
     probes: !quick,
     quick,
     cpuProf: argv.includes('--cpu-prof'),
+    pullsOnly: argv.includes('--pulls'),
   };
 }
 
@@ -458,22 +461,25 @@ async function main(): Promise<void> {
   }
   results.recording = true;
 
-  console.log('single-pod lifecycle and cold pulls…');
+  console.log(opts.pullsOnly ? 'cold pulls…' : 'single-pod lifecycle and cold pulls…');
   for (let r = 0; r < opts.rounds; r++) {
-    for (const rt of orderFor(r, runtimes)) await lifecycleRound(ctx, rt);
+    if (!opts.pullsOnly) for (const rt of orderFor(r, runtimes)) await lifecycleRound(ctx, rt);
     for (const rt of orderFor(r, runtimes)) await pullRound(ctx, rt);
     checkAbort();
     process.stdout.write(`  round ${r + 1}/${opts.rounds}\n`);
   }
-  console.log('10 pods started concurrently…');
-  for (let r = 0; r < opts.concurrentRounds; r++) {
-    for (const rt of orderFor(r, runtimes)) await concurrentRound(ctx, rt);
+  if (!opts.pullsOnly) {
+    console.log('10 pods started concurrently…');
+    for (let r = 0; r < opts.concurrentRounds; r++) {
+      for (const rt of orderFor(r, runtimes)) await concurrentRound(ctx, rt);
+    }
+    console.log(`${opts.pods} pods held${opts.probes ? ', then exec probes every 10 s for 30 s' : ''}…`);
+    for (const rt of [cradle, containerd]) await densityRun(ctx, rt);
   }
-  console.log(`${opts.pods} pods held${opts.probes ? ', then exec probes every 10 s for 30 s' : ''}…`);
-  for (const rt of [cradle, containerd]) await densityRun(ctx, rt);
 
   checkAbort();
-  const rows = [...results.workloads.values()].map(summarize);
+  // A --pulls run leaves the pod workloads without samples: not rows of its table.
+  const rows = [...results.workloads.values()].filter((w) => !opts.pullsOnly || w.samples.cradle.length + w.samples.containerd.length > 0).map(summarize);
   const table = markdownTable(rows);
   const errors = errorList(rows);
   const totalSeconds = (performance.now() - startedAt) / 1000;
@@ -483,7 +489,7 @@ async function main(): Promise<void> {
 
   const day = facts.date.slice(0, 10);
   // A profiled run is slower, and other pod counts answer other questions: their own files.
-  const base = `${day}-cri-bench${opts.pods !== 20 ? `-${opts.pods}pods` : ''}${opts.cpuProf ? '-cpuprof' : ''}`;
+  const base = `${day}-cri-bench${opts.pullsOnly ? '-pulls' : opts.pods !== 20 ? `-${opts.pods}pods` : ''}${opts.cpuProf ? '-cpuprof' : ''}`;
   const outDir = path.join(REPO_ROOT, 'bench', 'results');
   fs.mkdirSync(outDir, { recursive: true });
   const json = {
@@ -504,7 +510,7 @@ async function main(): Promise<void> {
     '',
     `Versions: ${versions}.`,
     '',
-    `Options: ${opts.rounds} rounds (interleaved, alternating which runtime goes first), ${opts.concurrentRounds} rounds of 10 concurrent pods, ${opts.pods} pods held${opts.probes ? ', exec probes' : ''}. Total ${Math.round(totalSeconds)} s. Latencies are client-side (same CriClient), medians and p90 (nearest rank); ratios compare medians.`,
+    `Options: ${opts.rounds} rounds (interleaved, alternating which runtime goes first)${opts.pullsOnly ? ', cold pulls only' : `, ${opts.concurrentRounds} rounds of 10 concurrent pods, ${opts.pods} pods held${opts.probes ? ', exec probes' : ''}`}. Total ${Math.round(totalSeconds)} s. Latencies are client-side (same CriClient), medians and p90 (nearest rank); ratios compare medians.`,
     '',
     table,
     '',
