@@ -5,6 +5,8 @@ import pino from 'pino';
 import type { Writable } from 'node:stream';
 
 export type Logger = pino.Logger;
+/** The calls library code makes: a pino Logger, or a forwarder on a worker thread. */
+export type LogMethods = Pick<Logger, 'debug' | 'info' | 'warn'>;
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 export type LogFormat = 'json' | 'text';
 export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { errors, errnoOf, isCradleError, messageOf } from '../common/errors';
-import type { Logger } from '../common/logger';
+import type { LogMethods } from '../common/logger';
 import { validateDigest } from './reference';
 import { SharedOperations } from './shared-operation';
 import { hashFile } from './blob-hash';
@@ -34,17 +34,18 @@ export interface BlobBody {
 export type BlobOpener = (offset: number, signal: AbortSignal) => Promise<BlobBody>;
 
 /**
- * Reads the partial file while it downloads (a layer unpacked as it arrives) and
- * hashes it on the way, so the store need not read it again to verify it.
+ * Takes the blob's bytes as they are written into the partial file (a layer
+ * unpacked as it arrives) and hashes them on the way, so the store need not read
+ * the file again to verify it.
  */
 export interface IngestFollower {
-  /** The download into `partial` begins (the file may hold the bytes of an earlier try). */
-  begin(partial: string, desc: BlobDescriptor): void;
-  /** The partial file now holds `bytes` from its start. */
-  written(bytes: number): void;
-  /** The partial file is being emptied: what the follower read is void, and it stops following. */
+  /** The download into `partial` begins; its first `offset` bytes are there from an earlier try (the follower reads them from the file). */
+  begin(partial: string, desc: BlobDescriptor, offset: number): Promise<void>;
+  /** The next bytes of the blob, just written to the partial file; resolves once the follower has taken them. */
+  data(chunk: Buffer): Promise<void>;
+  /** The partial file is being emptied: what the follower took is void, and it stops following. */
   restarted(): void;
-  /** Hex digest of the whole blob as the follower read it; undefined when it stopped (the store hashes the file). */
+  /** Hex digest of the whole blob as the follower took it; undefined when it stopped (the store hashes the file). */
   digest(): Promise<string | undefined>;
 }
 
@@ -56,7 +57,7 @@ export interface IngestOptions {
   stallTimeoutSec: number;
   /** Called with the bytes received so far. */
   onProgress?: (bytes: number) => void;
-  log?: Logger;
+  log?: LogMethods;
   /**
    * Follows the download. The blob is then not fsynced: it is read back at once
    * and what is made of it (an unpacked layer) is made durable on its own.
@@ -68,6 +69,8 @@ export interface IngestOptions {
 export type FileHasher = (file: string, algorithm: string, what: string, signal?: AbortSignal) => Promise<string>;
 
 const RETRIES_AFTER_NETWORK_ERROR = 3;
+/** Received bytes are written (and handed to the follower) in batches of about this size: fewer writes and wake-ups. */
+const WRITE_BATCH_BYTES = 1 << 20;
 /** Blobs this small (configs, small layers) are hashed here: a worker's start costs more. */
 const INLINE_HASH_BYTES = 1 << 20;
 
@@ -137,6 +140,24 @@ export class ContentStore {
     return this.ingests.run(desc.digest, (signal) => this.fetch(desc, open, { ...options, signal }), options.signal);
   }
 
+  /**
+   * Runs `fetch`, a download into this store's root made by another ContentStore
+   * (a pull worker's), as this digest's ingest: an ingest of the same digest here
+   * joins it instead of writing the same partial file, and GC leaves that file
+   * alone. `result` is what `fetch` returned to this caller; a caller that joined
+   * a running ingest gets only the blob's path.
+   */
+  async ingestBy<T extends { blobPath: string }>(desc: BlobDescriptor, fetch: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<{ path: string; result?: T }> {
+    const file = this.blobPath(desc.digest);
+    if (fs.existsSync(file)) return { path: file };
+    let result: T | undefined;
+    const fetched = await this.ingests.run(desc.digest, async (opSignal) => {
+      result = await fetch(opSignal);
+      return result.blobPath;
+    }, signal);
+    return result ? { path: fetched, result } : { path: fetched };
+  }
+
   private async fetch(desc: BlobDescriptor, open: BlobOpener, options: IngestOptions): Promise<string> {
     const file = this.blobPath(desc.digest);
     if (fs.existsSync(file)) return file;
@@ -157,12 +178,13 @@ export class ContentStore {
     const algorithm = desc.digest.split(':', 1)[0]!;
     let offset = await partialSize(partial, desc.size);
     if (offset > 0) options.log?.info({ digest: desc.digest, offset, size: desc.size }, 'resuming partial blob download');
-    options.follower?.begin(partial, desc);
-    options.follower?.written(offset);
+    await options.follower?.begin(partial, desc, offset);
+    /** What the follower has taken: the file must continue exactly there. */
+    const followed = { bytes: offset };
 
     for (let attempt = 0; offset < desc.size; attempt++) {
       try {
-        offset = await this.fetchFrom(desc, open, options, partial, offset);
+        offset = await this.fetchFrom(desc, open, options, partial, offset, followed);
       } catch (err) {
         const retryable = !isCradleError(err) && !options.signal?.aborted && attempt < RETRIES_AFTER_NETWORK_ERROR;
         if (!retryable) {
@@ -172,6 +194,8 @@ export class ContentStore {
         }
         options.log?.warn({ digest: desc.digest, offset, err: messageOf(err) }, 'blob download interrupted, resuming');
         offset = await partialSize(partial, desc.size);
+        // A write that failed part-way left bytes the follower never took.
+        if (offset !== followed.bytes) options.follower?.restarted();
       }
     }
 
@@ -189,7 +213,7 @@ export class ContentStore {
   }
 
   /** One HTTP body into the partial file; returns the new offset. */
-  private async fetchFrom(desc: BlobDescriptor, open: BlobOpener, options: IngestOptions, partial: string, offset: number): Promise<number> {
+  private async fetchFrom(desc: BlobDescriptor, open: BlobOpener, options: IngestOptions, partial: string, offset: number, followed: { bytes: number }): Promise<number> {
     const stall = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, stall.signal]) : stall.signal;
     let timer: NodeJS.Timeout | undefined;
@@ -198,6 +222,26 @@ export class ContentStore {
     }
     const stalled = () => stall.signal.aborted ? errors.pullStalled(options.what, options.stallTimeoutSec) : undefined;
     const handle = await fs.promises.open(partial, offset > 0 ? 'r+' : 'w', 0o600);
+    const batch: Buffer[] = [];
+    let batched = 0;
+    /** Writes the received bytes at the offset and hands them to the follower. */
+    const flush = async () => {
+      if (batched === 0) return;
+      const buffer = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
+      batch.length = 0;
+      batched = 0;
+      let written = 0;
+      while (written < buffer.length) {
+        const { bytesWritten } = await handle.write(buffer, written, buffer.length - written, offset + written);
+        written += bytesWritten;
+      }
+      offset += buffer.length;
+      if (options.follower && followed.bytes === offset - buffer.length) {
+        await options.follower.data(buffer);
+        followed.bytes = offset;
+      }
+      options.onProgress?.(offset);
+    };
     try {
       let body: BlobBody;
       try {
@@ -209,6 +253,7 @@ export class ContentStore {
         // The server sent the whole blob: start over.
         if (offset > 0) options.follower?.restarted();
         offset = 0;
+        followed.bytes = 0;
         await handle.truncate(0);
       }
       const onStall = () => body.stream.destroy(stalled());
@@ -217,20 +262,18 @@ export class ContentStore {
         for await (const chunk of body.stream) {
           timer?.refresh();
           const buffer = chunk as Buffer;
-          if (offset + buffer.length > desc.size) {
+          if (offset + batched + buffer.length > desc.size) {
             body.stream.destroy();
             throw errors.digestMismatch(`${options.what} (size)`, `${desc.size} bytes`, `more than ${desc.size} bytes`);
           }
-          let written = 0;
-          while (written < buffer.length) {
-            const { bytesWritten } = await handle.write(buffer, written, buffer.length - written, offset + written);
-            written += bytesWritten;
-          }
-          offset += buffer.length;
-          options.follower?.written(offset);
-          options.onProgress?.(offset);
+          batch.push(buffer);
+          batched += buffer.length;
+          if (batched >= WRITE_BATCH_BYTES) await flush();
         }
+        await flush();
       } catch (err) {
+        // What arrived before the failure is kept: a resume continues after it.
+        if (!errors.digestMismatch.is(err)) await flush();
         throw stalled() ?? err;
       } finally {
         stall.signal.removeEventListener('abort', onStall);

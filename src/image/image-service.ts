@@ -3,6 +3,7 @@
 // or digest, removal with garbage collection, holds that keep an image's layers
 // while containers use them, and image filesystem usage.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { errors, isCradleError, messageOf, withContext } from '../common/errors';
@@ -10,7 +11,8 @@ import type { Logger } from '../common/logger';
 import { ContentStore, digestOf } from './content-store';
 import { AuthFile, credentialsFromAuth, type Credentials, type PullAuth } from './credentials';
 import { ImageStore, type StoredImage, type StoredLayer } from './image-store';
-import { chainIds, LayerStore, type OverlayLowers } from './layer-store';
+import { chainIds, LayerStore, type LayerSource, type OverlayLowers } from './layer-store';
+import type { LayerFetchJob } from './layer-fetch';
 import {
   hostPlatform, layerMediaType, parseImageConfig, parseManifest, selectPlatform,
   type Descriptor, type ImageConfig, type ImageManifest, type Platform,
@@ -23,7 +25,7 @@ import {
 import type { RegistryClient } from './registry-client';
 import { ProxyConfig, type ProxyEnv } from './proxy';
 import { SharedOperations } from './shared-operation';
-import { PullWorkers } from './pull-workers';
+import { PullWorkers, pullThreads } from './pull-workers';
 
 export type { PullAuth } from './credentials';
 export type { ImageConfig, Platform } from './manifest';
@@ -143,11 +145,10 @@ export class ImageService {
     fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
     this.maxConcurrentDownloads = Math.max(1, options.maxConcurrentDownloads ?? IMAGE_SERVICE_DEFAULTS.maxConcurrentDownloads);
     // Digests and unpacking run on worker threads: the event loop keeps answering RPCs during pulls.
-    const workers = new PullWorkers({ size: this.maxConcurrentDownloads, log: this.log });
+    const workers = new PullWorkers({ threads: pullThreads(this.maxConcurrentDownloads, os.availableParallelism()), log: this.log });
     this.workers = workers;
     this.content = new ContentStore(this.root, (file, algorithm, what, signal) => workers.hashFile(file, algorithm, what, signal));
-    this.layers = new LayerStore(this.root, this.log, (blobPath, dest, layer, diffId, signal) => workers.unpack(blobPath, dest, layer, diffId, signal),
-      (partial, blob, dest, diffId, signal) => workers.unpackGrowing(partial, blob.size, blob.digest.split(':', 1)[0]!, dest, blob.digest, diffId, signal));
+    this.layers = new LayerStore(this.root, this.log, (blobPath, dest, layer, diffId, signal) => workers.unpack(blobPath, dest, layer, diffId, signal));
     this.images = new ImageStore(this.root);
     this.platform = options.platform ?? hostPlatform();
     this.stallTimeoutSec = options.pullProgressTimeoutSec ?? IMAGE_SERVICE_DEFAULTS.pullProgressTimeoutSec;
@@ -164,9 +165,13 @@ export class ImageService {
   private get client(): RegistryClient {
     if (!this.registryClient) {
       const { RegistryClient } = require('./registry-client') as typeof import('./registry-client');
-      this.registryClient = new RegistryClient({ certsDir: this.registriesOptions.certsDir ?? DEFAULT_REGISTRIES_OPTIONS.certsDir, log: this.log, proxy: this.proxy });
+      this.registryClient = new RegistryClient({ certsDir: this.certsDir, log: this.log, proxy: this.proxy });
     }
     return this.registryClient;
+  }
+
+  private get certsDir(): string {
+    return this.registriesOptions.certsDir ?? DEFAULT_REGISTRIES_OPTIONS.certsDir;
   }
 
   /** Re-reads registries.conf (+ drop-ins), certificates and the auth file (SIGHUP). */
@@ -267,6 +272,15 @@ export class ImageService {
       leased.push(key);
       this.leases.set(key, (this.leases.get(key) ?? 0) + 1);
     };
+    /**
+     * The manifest and config are verified in memory and written while the layers
+     * download (each write waits for its fsync); the image is recorded once all are stored.
+     */
+    const storing: Promise<string>[] = [];
+    const store = (write: Promise<string>) => {
+      write.catch(() => undefined); // handled where `storing` is awaited; never an unhandled rejection meanwhile
+      storing.push(write);
+    };
     try {
       this.log.info({ image: name, registry: source.registry, repository: source.repository }, 'pulling image');
       const top = await this.client.getManifest(source, ref.digest ?? ref.tag!, credentials, signal);
@@ -284,26 +298,30 @@ export class ImageService {
         const digest = digestOf(fetched.bytes);
         if (digest !== picked.digest) throw errors.digestMismatch(`manifest ${name} for ${picked.digest} from ${source.registry}`, picked.digest, digest);
         lease(digest);
-        await this.content.putBytes({ digest: topDigest, size: top.bytes.length }, top.bytes, `index ${name}`);
+        store(this.content.putBytes({ digest: topDigest, size: top.bytes.length }, top.bytes, `index ${name}`));
         parsed = parseManifest(fetched.bytes, fetched.contentType, `${name} (${picked.digest})`);
         if (parsed.kind !== 'manifest') throw errors.invalidArgument(`${name}: index entry ${picked.digest} is itself an index`);
         manifestBytes = fetched.bytes;
         manifestDigest = digest;
       }
       const manifest: ImageManifest = parsed;
-      // Workers take a while to start; they start now, while the config is fetched.
-      this.workers.prewarm(manifest.layers.length);
-      await this.content.putBytes({ digest: manifestDigest, size: manifestBytes.length }, manifestBytes, `manifest ${name}`);
+      // A worker takes a while to start; it starts now, while the config is fetched.
+      this.workers.prewarm();
+      store(this.content.putBytes({ digest: manifestDigest, size: manifestBytes.length }, manifestBytes, `manifest ${name}`));
 
       // Config
       if (manifest.config.size > MAX_CONFIG_BYTES) {
         throw errors.invalidArgument(`${name}: image config ${manifest.config.digest} is ${manifest.config.size} bytes, more than the ${MAX_CONFIG_BYTES} allowed`);
       }
       lease(manifest.config.digest);
-      const configPath = await this.content.ingest(manifest.config, this.opener(source, manifest.config, credentials), {
-        what: `config ${manifest.config.digest} of ${name} from ${source.registry}`, signal, stallTimeoutSec: this.stallTimeoutSec, log: this.log,
-      });
-      const config = parseImageConfig(await fs.promises.readFile(configPath), `${name} config ${manifest.config.digest}`);
+      let configBytes: Buffer;
+      if (this.content.has(manifest.config.digest)) {
+        configBytes = await this.content.readBytes(manifest.config.digest);
+      } else {
+        configBytes = await this.client.getBlobBytes(source, manifest.config.digest, credentials, signal, MAX_CONFIG_BYTES);
+        store(this.content.putBytes(manifest.config, configBytes, `config ${manifest.config.digest} of ${name} from ${source.registry}`));
+      }
+      const config = parseImageConfig(configBytes, `${name} config ${manifest.config.digest}`);
       const diffIds = config.rootfs.diff_ids;
       if (diffIds.length !== manifest.layers.length) {
         throw errors.invalidArgument(`${name}: manifest lists ${manifest.layers.length} layers but the config has ${diffIds.length} diff_ids`);
@@ -331,34 +349,46 @@ export class ImageService {
         this.metrics?.recordPullSkippedBytes(layer.size);
         this.metrics?.recordLayerReuse(layer.digest);
       });
-      const tasks = manifest.layers.map((layer, i) => this.layers.ensure(chains[i]!, diffIds[i]!, chains[i - 1], layer.digest, async (opSignal, follower) => {
+      // A pull worker downloads each missing layer and unpacks it as it arrives: its bytes never pass this thread.
+      const fetchLayer = (layer: Descriptor, diffId: string): LayerSource => async (dest, opSignal) => {
         const release = await limit.acquire(opSignal);
         try {
-          const path = await this.content.ingest(layer, this.opener(source, layer, credentials), {
-            what: `layer ${layer.digest} of ${name} from ${source.registry}`,
-            signal: opSignal,
+          const job: LayerFetchJob = {
+            storeRoot: this.root,
+            blob: { digest: layer.digest, size: layer.size, mediaType: layer.mediaType, ...(layer.urls ? { urls: layer.urls } : {}) },
+            source,
+            ...(credentials ? { credentials } : {}),
+            auth: this.client.exportAuth([source.registry]),
+            certsDir: this.certsDir,
+            proxyEnv: this.proxy.env,
             stallTimeoutSec: this.stallTimeoutSec,
-            onProgress: (bytes) => received.set(layer.digest, bytes),
-            log: this.log,
-            ...(follower ? { follower } : {}),
-          });
-          downloaded += layer.size;
-          this.metrics?.recordPullBytes(layer.mediaType, layer.size);
-          this.metrics?.recordLayerSize(layer.size);
-          this.log.debug({ image: name, layer: layer.digest, size: layer.size }, 'layer downloaded');
-          return path;
+            what: `layer ${layer.digest} of ${name} from ${source.registry}`,
+            dest,
+            expectedDiffId: diffId,
+          };
+          const fetched = await this.content.ingestBy(layer, (signal) => this.workers.fetchAndUnpack(job, signal, (bytes) => received.set(layer.digest, bytes)), opSignal);
+          if (fetched.result) {
+            downloaded += layer.size;
+            this.metrics?.recordPullBytes(layer.mediaType, layer.size);
+            this.metrics?.recordLayerSize(layer.size);
+            this.log.debug({ image: name, layer: layer.digest, size: layer.size }, 'layer downloaded');
+          }
+          return fetched.result?.unpacked ?? { blobPath: fetched.path };
         } finally {
           release();
         }
-      }, layerSignal).catch((err: unknown) => {
-        // The first failure is the cause; the others are the cancellations it triggers.
-        if (!failed.signal.aborted) {
-          firstFailure = err;
-          failed.abort(err);
-        }
-        throw err;
-      }));
+      };
+      const tasks = manifest.layers.map((layer, i) => this.layers.ensure(chains[i]!, diffIds[i]!, chains[i - 1], layer.digest, fetchLayer(layer, diffIds[i]!), layerSignal)
+        .catch((err: unknown) => {
+          // The first failure is the cause; the others are the cancellations it triggers.
+          if (!failed.signal.aborted) {
+            firstFailure = err;
+            failed.abort(err);
+          }
+          throw err;
+        }));
       const results = await Promise.allSettled(tasks);
+      await Promise.all(storing);
       if (results.some((r) => r.status === 'rejected')) throw firstFailure ?? (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason;
 
       const layers: StoredLayer[] = manifest.layers.map((layer, i) => ({
@@ -384,6 +414,8 @@ export class ImageService {
       this.log.info({ image: name, id: image.id, size: image.size, downloadedBytes: downloaded, ms: Date.now() - started }, 'image pulled');
       return this.record(image);
     } finally {
+      // A write still running when the pull failed must end before GC looks at the store.
+      await Promise.allSettled(storing);
       if (progressTimer) clearInterval(progressTimer);
       for (const key of leased) {
         const count = (this.leases.get(key) ?? 1) - 1;
@@ -393,10 +425,6 @@ export class ImageService {
       // Layer blobs are not kept once unpacked (cri-o keeps none; this keeps disk use to one copy).
       this.collectGarbage();
     }
-  }
-
-  private opener(source: PullSource, desc: Descriptor, credentials: Credentials | undefined) {
-    return (offset: number, signal: AbortSignal) => this.client.openBlob(source, desc.digest, offset, credentials, signal, desc.urls ?? []);
   }
 
   /** Persists image metadata; on failure memory goes back to what the disk holds, so nothing unsaved is listed. */

@@ -16,8 +16,6 @@ import { errors, errnoOf, messageOf } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { SharedOperations } from './shared-operation';
 import type { UnpackResult } from './unpack';
-import type { BlobDescriptor, IngestFollower } from './content-store';
-import type { GrowingUnpack } from './pull-workers';
 import { syncfsPath } from '../sys/syncfs';
 import type { OverlayLowers } from '../sys/overlay-mount';
 
@@ -46,11 +44,17 @@ export function chainIds(diffIds: string[]): string[] {
 /** Unpacks a layer blob into dest (see unpack.ts); the daemon runs it on a worker thread. */
 export type LayerUnpacker = (blobPath: string, dest: string, layer: string, expectedDiffId: string, signal: AbortSignal) => Promise<UnpackResult>;
 
-/** Starts unpacking a blob while it downloads into `partial` (the daemon's pull workers). */
-export type GrowingUnpacker = (partial: string, blob: BlobDescriptor, dest: string, expectedDiffId: string, signal: AbortSignal) => GrowingUnpack;
+/** A layer's blob that was fetched but not unpacked: unpack it from blobPath. */
+export interface FetchedBlob {
+  blobPath: string;
+}
 
-/** Fetches a layer's blob into the content store; resolves to its path. `follower` is handed to the ingest. */
-export type BlobFetcher = (signal: AbortSignal, follower?: IngestFollower) => Promise<string>;
+/**
+ * Brings a missing layer: downloads it and unpacks it into dest (an existing empty
+ * directory) as it arrives, or only fetches its blob (already stored, or its
+ * download started over) and leaves the unpack to the store.
+ */
+export type LayerSource = (dest: string, signal: AbortSignal) => Promise<UnpackResult | FetchedBlob>;
 
 /** Links dir under layers/ (never a chain hex, never hidden). */
 export const LINKS_DIR = 'l';
@@ -73,13 +77,9 @@ export class LayerStore {
   private readonly links = new Map<string, string>();
   private readonly unpacks = new SharedOperations<LayerRecord>();
 
-  /**
-   * `unpacker` defaults to unpacking on this thread; with a `growingUnpacker`
-   * layers are unpacked while they download.
-   */
+  /** `unpacker` (of stored blobs) defaults to unpacking on this thread. */
   constructor(root: string, private readonly log: Logger,
-    private readonly unpacker: LayerUnpacker = unpackOnThisThread(log),
-    private readonly growingUnpacker?: GrowingUnpacker) {
+    private readonly unpacker: LayerUnpacker = unpackOnThisThread(log)) {
     this.dir = path.join(root, 'layers');
     this.linksDir = path.join(this.dir, LINKS_DIR);
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
@@ -195,24 +195,18 @@ export class LayerStore {
 
   /**
    * Makes sure the layer exists: concurrent callers for one chain ID share a
-   * single fetch and unpack. `fetchBlob` is only called when the layer is missing.
+   * single fetch and unpack. `source` is only called when the layer is missing.
    */
-  ensure(chainId: string, diffId: string, parent: string | undefined, blobDigest: string,
-    fetchBlob: BlobFetcher, signal?: AbortSignal): Promise<LayerRecord> {
+  ensure(chainId: string, diffId: string, parent: string | undefined, blobDigest: string, source: LayerSource, signal?: AbortSignal): Promise<LayerRecord> {
     const existing = this.layers.get(chainId);
     if (existing) return Promise.resolve(existing);
     return this.unpacks.run(chainId, async (opSignal) => {
       const again = this.layers.get(chainId);
       if (again) return again;
       const layer = { chainId, diffId, parent, blobDigest };
-      const growing = this.growingUnpacker;
-      if (growing) {
-        const streamed = await this.unpack(layer, opSignal, (dest) => unpackWhileFetching(growing, fetchBlob, dest, diffId, opSignal));
-        if (!('blobPath' in streamed)) return streamed;
-        // The download started over (or the blob was there already): unpack the stored blob.
-        return this.unpackFile(layer, streamed.blobPath, opSignal);
-      }
-      return this.unpackFile(layer, await fetchBlob(opSignal), opSignal);
+      const brought = await this.unpack(layer, opSignal, (dest) => source(dest, opSignal));
+      if (!('blobPath' in brought)) return brought;
+      return this.unpackFile(layer, brought.blobPath, opSignal);
     }, signal);
   }
 
@@ -226,7 +220,7 @@ export class LayerStore {
    * Fills a temp dir through `fill` and commits it as the layer; `fill` may
    * decline (returning the blob's path), and then nothing is committed.
    */
-  private async unpack(layer: LayerIdentity, signal: AbortSignal, fill: (dest: string) => Promise<UnpackResult | Declined>): Promise<LayerRecord | Declined> {
+  private async unpack(layer: LayerIdentity, signal: AbortSignal, fill: (dest: string) => Promise<UnpackResult | FetchedBlob>): Promise<LayerRecord | FetchedBlob> {
     const { chainId, diffId, parent, blobDigest } = layer;
     const tmp = path.join(this.dir, `.tmp-${randomBytes(8).toString('hex')}`);
     await fs.promises.mkdir(path.join(tmp, 'diff'), { recursive: true, mode: 0o700 });
@@ -326,60 +320,6 @@ interface LayerIdentity {
   diffId: string;
   parent: string | undefined;
   blobDigest: string;
-}
-
-/** An unpack that did not happen: the blob is at blobPath, to be unpacked from there. */
-interface Declined {
-  blobPath: string;
-}
-
-/**
- * Downloads the blob while a pull worker unpacks it into dest. The layer counts
- * only if the download's digest check passed (the worker's hash of what it read)
- * and the worker's diff ID matched; if the worker failed, the store verifies the
- * blob itself, so a corrupt download reports its digest mismatch rather than the
- * decompressor's complaint about it.
- */
-async function unpackWhileFetching(start: GrowingUnpacker, fetchBlob: BlobFetcher, dest: string, diffId: string, signal: AbortSignal): Promise<UnpackResult | Declined> {
-  const own = new AbortController();
-  const jobSignal = AbortSignal.any([signal, own.signal]);
-  let job: GrowingUnpack | undefined;
-  let stopped = false;
-  let failure: { err: unknown } | undefined;
-  let done: Promise<UnpackResult & { blobHex: string }> | undefined;
-  const follower: IngestFollower = {
-    begin(partial, blob) {
-      if (stopped || job) return;
-      job = start(partial, blob, dest, diffId, jobSignal);
-      done = job.result;
-      done.catch((err: unknown) => (failure = { err }));
-    },
-    written(bytes) {
-      if (!stopped) job?.written(bytes);
-    },
-    restarted() {
-      stopped = true;
-      own.abort();
-    },
-    async digest() {
-      if (stopped || !done) return undefined;
-      try {
-        return (await done).blobHex;
-      } catch {
-        return undefined;
-      }
-    },
-  };
-  let blobPath: string;
-  try {
-    blobPath = await fetchBlob(signal, follower);
-  } catch (err) {
-    own.abort();
-    throw err;
-  }
-  if (stopped || !done) return { blobPath };
-  if (failure) throw failure.err;
-  return done;
 }
 
 /** Makes the unpacked files and layer.json durable before the rename commits them. */

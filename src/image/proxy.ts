@@ -26,6 +26,8 @@ import { errors } from '../common/errors';
 
 export type ProxyEnv = Record<string, string | undefined>;
 
+const PROXY_VARIABLES = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy', 'REQUEST_METHOD'];
+
 interface Matcher {
   match(host: string, port: string, ip: Uint8Array | undefined): boolean;
 }
@@ -37,7 +39,11 @@ export class ProxyConfig {
   private readonly ipMatchers: Matcher[] = [];
   private readonly domainMatchers: Matcher[] = [];
 
+  /** The variables this configuration was read from (to rebuild it on another thread). */
+  readonly env: ProxyEnv;
+
   constructor(env: ProxyEnv = process.env) {
+    this.env = Object.fromEntries(PROXY_VARIABLES.filter((name) => env[name] !== undefined).map((name) => [name, env[name]]));
     this.httpProxy = parseProxy(envAny(env, 'HTTP_PROXY', 'http_proxy'));
     this.httpsProxy = parseProxy(envAny(env, 'HTTPS_PROXY', 'https_proxy'));
     this.cgi = (env.REQUEST_METHOD ?? '') !== '';

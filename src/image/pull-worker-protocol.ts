@@ -1,19 +1,16 @@
 // Messages between the daemon and its pull worker threads, and how errors cross:
 // a catalogue error keeps its code and kind, a system error its errno code.
 import { CradleError, isCradleError, messageOf, type ErrorKind } from '../common/errors';
+import type { LayerFetchJob } from './layer-fetch';
 
 export type WorkerJob =
   | { id: number; kind: 'hash'; file: string; algorithm: string }
   | { id: number; kind: 'unpack'; blobPath: string; dest: string; layer: string; expectedDiffId?: string }
-  /** Unpacks a blob still being downloaded into `partial`: `written` bytes are there now, updates follow as BlobWritten. */
-  | { id: number; kind: 'unpack-growing'; partial: string; size: number; algorithm: string; written: number; dest: string; layer: string; expectedDiffId?: string };
+  /** Downloads a layer blob and unpacks it as it arrives (layer-fetch.ts). */
+  | { id: number; kind: 'fetch-unpack'; job: LayerFetchJob };
 
-/** Daemon → worker: the partial file of a running unpack-growing job now holds `bytes` from its start. */
-export interface BlobWritten {
-  id: number;
-  kind: 'written';
-  bytes: number;
-}
+/** Daemon → worker: a job, or the cancellation of a running one. */
+export type WorkerMessage = WorkerJob | { kind: 'cancel'; id: number };
 
 /** Distributes Omit over the job union (a job as the caller hands it over, before it has an id). */
 export type JobRequest = WorkerJob extends infer J ? J extends WorkerJob ? Omit<J, 'id'> : never : never;
@@ -28,7 +25,11 @@ export interface SerializedError {
 export type WorkerReply =
   | { id: number; result: unknown }
   | { id: number; error: SerializedError }
-  | { id: number; log: { fields: object; msg: string } };
+  | { id: number; log: { level: WorkerLogLevel; fields: object; msg: string } }
+  /** Bytes of the job's blob received so far. */
+  | { id: number; progress: number };
+
+export type WorkerLogLevel = 'debug' | 'info' | 'warn';
 
 export function serializeError(err: unknown): SerializedError {
   if (isCradleError(err)) return { message: err.message, code: err.code, kind: err.kind };

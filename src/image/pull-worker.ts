@@ -1,13 +1,16 @@
-// Entry point of a pull worker thread (see pull-workers.ts): runs the CPU work of a
-// pull, hashing blob files and unpacking layers (decompression, diff ID hash, tar
-// parsing, file writes), so the daemon's main thread only schedules and answers RPCs.
-// One job at a time; results and log lines go back as messages.
+// Entry point of a pull worker thread (see pull-workers.ts): runs the work of a
+// pull that would otherwise hold the daemon's main thread: downloading layer blobs
+// (HTTP, file writes), hashing them, unpacking layers (decompression, diff ID hash,
+// tar parsing, file writes). Jobs run side by side; results, progress and log lines
+// go back as messages.
 import * as os from 'node:os';
 import { parentPort } from 'node:worker_threads';
+import type { LogMethods } from '../common/logger';
 import { hashFile } from './blob-hash';
-import { unpackLayerFile, type UnpackLog, type UnpackOptions } from './unpack';
-import { GrowingFile, unpackGrowingFile } from './growing-file';
-import { serializeError, type BlobWritten, type WorkerJob, type WorkerReply } from './pull-worker-protocol';
+import { unpackLayerFile } from './unpack';
+import { fetchAndUnpackLayer } from './layer-fetch';
+import { errors } from '../common/errors';
+import { serializeError, type WorkerJob, type WorkerLogLevel, type WorkerMessage, type WorkerReply } from './pull-worker-protocol';
 
 if (!parentPort) throw new Error('pull-worker.js runs only as a worker thread');
 const port = parentPort;
@@ -22,44 +25,63 @@ try {
   // not permitted (lowering priority always is; a seccomp profile might refuse it): run at the daemon's priority
 }
 
+/** Progress goes to the daemon at most this often (it only feeds the periodic pull log). */
+const PROGRESS_INTERVAL_MS = 500;
+
 function reply(message: WorkerReply): void {
   port.postMessage(message);
 }
 
-/** Blobs of the running unpack-growing job, by job id. */
-const growing = new Map<number, GrowingFile>();
-
-function unpackOptions(job: WorkerJob & { layer: string; expectedDiffId?: string }): UnpackOptions {
-  const log: UnpackLog = { warn: (fields, msg) => reply({ id: job.id, log: { fields, msg } }) };
-  return { layer: job.layer, log, ...(job.expectedDiffId !== undefined ? { expectedDiffId: job.expectedDiffId } : {}) };
+/** Log calls of the job's code, sent to the daemon's logger (pino-style: fields first, or a message alone). */
+function jobLog(id: number): LogMethods {
+  const at = (level: WorkerLogLevel) => (first: unknown, second?: unknown): void => {
+    const fields = typeof first === 'object' && first !== null ? first : {};
+    const msg = typeof first === 'string' ? first : typeof second === 'string' ? second : '';
+    try {
+      reply({ id, log: { level, fields, msg } });
+    } catch {
+      // fields that cannot be cloned (a live handle): the line without them
+      reply({ id, log: { level, fields: {}, msg } });
+    }
+  };
+  return { debug: at('debug'), info: at('info'), warn: at('warn') };
 }
 
-async function run(job: WorkerJob): Promise<unknown> {
+function progressReporter(id: number): (bytes: number) => void {
+  let last = 0;
+  return (bytes) => {
+    const now = Date.now();
+    if (now - last < PROGRESS_INTERVAL_MS) return;
+    last = now;
+    reply({ id, progress: bytes });
+  };
+}
+
+async function run(job: WorkerJob, signal: AbortSignal): Promise<unknown> {
   switch (job.kind) {
     case 'hash':
       return hashFile(job.file, job.algorithm);
     case 'unpack':
-      return unpackLayerFile(job.blobPath, job.dest, unpackOptions(job));
-    case 'unpack-growing': {
-      const file = new GrowingFile(job.partial, job.size);
-      file.advance(job.written);
-      growing.set(job.id, file);
-      try {
-        return await unpackGrowingFile(file, job.algorithm, job.dest, unpackOptions(job));
-      } finally {
-        growing.delete(job.id);
-      }
-    }
+      return unpackLayerFile(job.blobPath, job.dest, {
+        layer: job.layer, log: jobLog(job.id), signal, ...(job.expectedDiffId !== undefined ? { expectedDiffId: job.expectedDiffId } : {}),
+      });
+    case 'fetch-unpack':
+      return fetchAndUnpackLayer(job.job, jobLog(job.id), progressReporter(job.id), signal);
   }
 }
 
-port.on('message', (job: WorkerJob | BlobWritten) => {
-  if (job.kind === 'written') {
-    growing.get(job.id)?.advance(job.bytes);
+/** Running jobs by id: a cancellation aborts the job's signal, and the job answers once it has stopped. */
+const running = new Map<number, AbortController>();
+
+port.on('message', (message: WorkerMessage) => {
+  if (message.kind === 'cancel') {
+    running.get(message.id)?.abort(errors.cancelled('cancelled'));
     return;
   }
-  run(job).then(
-    (result) => reply({ id: job.id, result }),
-    (err: unknown) => reply({ id: job.id, error: serializeError(err) }),
-  );
+  const controller = new AbortController();
+  running.set(message.id, controller);
+  run(message, controller.signal).then(
+    (result) => reply({ id: message.id, result }),
+    (err: unknown) => reply({ id: message.id, error: serializeError(err) }),
+  ).finally(() => running.delete(message.id));
 });

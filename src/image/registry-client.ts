@@ -7,7 +7,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
 import { errors, isCradleError, messageOf } from '../common/errors';
-import type { Logger } from '../common/logger';
+import type { LogMethods } from '../common/logger';
 import type { BlobBody } from './content-store';
 import type { Credentials } from './credentials';
 import { readHostCertificates, type PullSource } from './registries-conf';
@@ -21,7 +21,7 @@ const USER_AGENT = 'cradle/0.1';
 export interface RegistryClientOptions {
   /** Per-host certificates (containers-certs.d(5)); undefined disables lookups. */
   certsDir?: string;
-  log: Logger;
+  log: LogMethods;
   /** Timeout for manifest and token requests (ms). */
   requestTimeoutMs?: number;
   /** HTTP(S) proxies (default: none). */
@@ -43,6 +43,13 @@ interface CachedToken {
   expiresAt: number;
 }
 
+/** What a client learnt of registries' auth (challenges, tokens, plain-HTTP hosts), to hand to another client. */
+export interface RegistryAuthState {
+  plainHttp: string[];
+  tokens: [string, CachedToken][];
+  challenges: [string, Challenge][];
+}
+
 export class RegistryClient {
   private readonly agents = new Map<string, http.Agent>();
   /** Hosts reached over plain HTTP (insecure ones without TLS). */
@@ -62,6 +69,24 @@ export class RegistryClient {
     this.challenges.clear();
   }
 
+  /** The auth state of the given registries (a pull worker's client starts from it). */
+  exportAuth(registries: string[]): RegistryAuthState {
+    const hosts = new Set(registries.map(endpointHost));
+    const now = Date.now();
+    return {
+      plainHttp: [...this.plainHttp].filter((host) => hosts.has(host)),
+      tokens: [...this.tokens].filter(([, token]) => token.expiresAt > now),
+      challenges: [...this.challenges].filter(([registry]) => registries.includes(registry)),
+    };
+  }
+
+  /** Takes over what another client learnt (see exportAuth). */
+  importAuth(state: RegistryAuthState): void {
+    for (const host of state.plainHttp) this.plainHttp.add(host);
+    for (const [key, token] of state.tokens) this.tokens.set(key, token);
+    for (const [registry, challenge] of state.challenges) this.challenges.set(registry, challenge);
+  }
+
   async getManifest(source: PullSource, reference: string, credentials: Credentials | undefined, signal?: AbortSignal): Promise<FetchedManifest> {
     const pathname = `/v2/${source.repository}/manifests/${reference}`;
     const res = await this.authorizedRequest(source, 'GET', pathname, { accept: MANIFEST_ACCEPT }, credentials, signal, true);
@@ -74,6 +99,14 @@ export class RegistryClient {
     }
     const bytes = await readBody(res, MAX_MANIFEST_BYTES, `manifest ${what}`);
     return { bytes, contentType: res.headers['content-type'] };
+  }
+
+  /** A small blob (an image config) read whole, at most `limit` bytes; the caller verifies it. */
+  async getBlobBytes(source: PullSource, digest: string, credentials: Credentials | undefined, signal: AbortSignal | undefined, limit: number): Promise<Buffer> {
+    const res = await this.authorizedRequest(source, 'GET', `/v2/${source.repository}/blobs/${digest}`, {}, credentials, signal, true);
+    const what = `${source.registry}/${source.repository}@${digest}`;
+    if (res.statusCode !== 200) throw await this.statusError(res, source, what, 'blob');
+    return readBody(res, limit, `blob ${what}`);
   }
 
   /** Opens a blob body from offset; the caller verifies what it reads. */

@@ -1,12 +1,17 @@
 // The pull workers' lifetime: they exit once idle, and when the last one is gone
-// the memory its malloc arenas freed is handed back (malloc_trim).
+// the memory its malloc arenas freed is handed back (malloc_trim); a cancelled job
+// ends in its worker, which keeps serving.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PullWorkers } from '../../../src/image/pull-workers';
+import * as http from 'node:http';
+import * as zlib from 'node:zlib';
+import type { AddressInfo } from 'node:net';
+import { PullWorkers, pullThreads } from '../../../src/image/pull-workers';
+import { errors } from '../../../src/common/errors';
 import { mallocTrim } from '../../../src/sys/malloc-trim';
 import { silentLogger } from '../../../src/common/logger';
 
@@ -16,7 +21,7 @@ test('once the last idle worker has exited, its freed memory is released, once',
   const file = path.join(dir, 'blob');
   fs.writeFileSync(file, 'cradle');
   let released = 0;
-  const workers = new PullWorkers({ size: 2, idleMs: 50, log: silentLogger(), onAllExited: async () => { released++; } });
+  const workers = new PullWorkers({ threads: 2, idleMs: 50, log: silentLogger(), onAllExited: async () => { released++; } });
   t.after(() => workers.close());
   const digests = await Promise.all([1, 2, 3].map(() => workers.hashFile(file, 'sha256', 'blob')));
   assert.deepEqual(digests, Array(3).fill(createHash('sha256').update('cradle').digest('hex')));
@@ -28,17 +33,73 @@ test('once the last idle worker has exited, its freed memory is released, once',
   assert.equal(released, 1);
 });
 
-test('prewarmed workers start up to the pool size and take the jobs that follow', async (t) => {
+test('a prewarmed worker takes the jobs that follow; busy workers get company up to the thread limit', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-test-workers-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'blob');
   fs.writeFileSync(file, 'warm');
-  const workers = new PullWorkers({ size: 2, idleMs: 60_000, log: silentLogger(), onAllExited: async () => undefined });
+  const workers = new PullWorkers({ threads: 2, idleMs: 60_000, log: silentLogger(), onAllExited: async () => undefined });
   t.after(() => workers.close());
-  workers.prewarm(5);
-  assert.equal(workers.threads, 2);
+  workers.prewarm();
+  workers.prewarm();
+  assert.equal(workers.threads, 1);
   assert.equal(await workers.hashFile(file, 'sha256', 'blob'), createHash('sha256').update('warm').digest('hex'));
-  assert.equal(workers.threads, 2, 'the job ran on a prewarmed worker');
+  assert.equal(workers.threads, 1, 'the job ran on the prewarmed worker');
+  await Promise.all([1, 2, 3, 4].map(() => workers.hashFile(file, 'sha256', 'blob')));
+  assert.equal(workers.threads, 2, 'a second worker joined while the first was busy, and no more');
+});
+
+test('a cancelled download stops in its worker, which lives on for the next job', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-test-workers-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // A registry that sends the start of a blob and then nothing more.
+  const blob = zlib.gzipSync(Buffer.alloc(4 << 20, 'cradle'));
+  let requested!: () => void;
+  const started = new Promise<void>((resolve) => (requested = resolve));
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-length': String(blob.length) });
+    res.write(blob.subarray(0, 1024));
+    requested();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  fs.mkdirSync(path.join(dir, 'dest'));
+  const workers = new PullWorkers({ threads: 1, idleMs: 60_000, log: silentLogger(), onAllExited: async () => undefined });
+  t.after(() => workers.close());
+  const controller = new AbortController();
+  const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+  const fetching = workers.fetchAndUnpack({
+    storeRoot: path.join(dir, 'store'),
+    blob: { digest, size: blob.length },
+    source: { registry: host, repository: 'test/stall', insecure: true, mirror: false },
+    auth: { plainHttp: [host], tokens: [], challenges: [] },
+    certsDir: path.join(dir, 'certs.d'),
+    proxyEnv: {},
+    stallTimeoutSec: 0,
+    what: 'layer of test/stall',
+    dest: path.join(dir, 'dest'),
+    expectedDiffId: digest,
+  }, controller.signal);
+  await started;
+  controller.abort();
+  await assert.rejects(fetching, (err: unknown) => errors.cancelled.is(err));
+  assert.equal(workers.threads, 1, 'the worker was not terminated');
+  const file = path.join(dir, 'small');
+  fs.writeFileSync(file, 'next');
+  assert.equal(await workers.hashFile(file, 'sha256', 'small'), createHash('sha256').update('next').digest('hex'));
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'store', 'ingest')), [digest.replace(':', '-')], 'the partial blob stays for a resume');
+});
+
+test('pull threads: at most the downloads, at most one per core', () => {
+  assert.equal(pullThreads(3, 2), 2);
+  assert.equal(pullThreads(3, 1), 1);
+  assert.equal(pullThreads(3, 4), 3);
+  assert.equal(pullThreads(8, 4), 4);
+  assert.equal(pullThreads(1, 0), 1);
 });
 
 test('malloc_trim runs', async () => {
