@@ -36,7 +36,8 @@ export interface CradleServices {
   readonly images: ImageService;
   readonly sandboxes: SandboxManager;
   readonly containers: ContainerManager;
-  readonly streaming: StreamingServer;
+  /** Started right after the CRI socket: Exec, Attach and PortForward wait for it. */
+  readonly streaming: Promise<StreamingServer>;
   readonly stats: StatsService;
   readonly metrics: CradleMetrics;
   /** Each runtime handler's features, the default first as "" (probed once at start). */

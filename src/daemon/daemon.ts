@@ -3,7 +3,7 @@
 // running) and sd_notify readiness.
 import * as fs from 'node:fs';
 import { createLogger, LogFilter, type Logger } from '../common/logger';
-import { messageOf, withContext } from '../common/errors';
+import { errors, messageOf, withContext } from '../common/errors';
 import { cradleVersion } from '../common/package-info';
 import type { CradleConfig } from '../config/schema';
 import { loadConfig, type LoadOptions, type LoadedConfig } from '../config/load';
@@ -25,10 +25,7 @@ import { cgroupDriverFor } from '../runtime/cgroup-driver';
 import { ExitMonitor } from '../runtime/conmon/exit-monitor';
 import { CleanupRetrier } from '../runtime/cleanup-retrier';
 import { ContainerManager } from '../containers/manager';
-import { StreamingServer, streamingOptionsFromConfig } from '../streaming/server';
-import { execBackend } from '../streaming/backends/exec';
-import { portForwardBackend } from '../streaming/backends/port-forward';
-import { attachBackend } from '../streaming/backends/attach';
+import type { StreamingServer } from '../streaming/server';
 import { StatsService } from '../stats/stats-service';
 import { auditRecords, checkNeeds, type CheckFinding } from './check';
 import { CradleMetrics } from '../metrics/registry';
@@ -198,17 +195,33 @@ export class Daemon {
     // is only reported, once the socket serves (it runs programs: iptables).
     logFindings(log, auditRecords(config, true));
     metrics.countConmonWith(() => containers.monitored().length + sandboxes.list({ state: 'SANDBOX_READY' }).length);
-    const streaming = await StreamingServer.start({
-      ...(await streamingOptionsFromConfig(config.streaming)),
-      backends: {
-        exec: execBackend(containers, handlers, layout),
-        portForward: portForwardBackend(sandboxes),
-        attach: attachBackend(containers, layout),
-      },
-      logger: log.child({ component: 'streaming' }),
-      onSession: (kind, protocol) => metrics.streamSessionStarted(kind, protocol),
+    // The streaming server starts once the CRI socket serves (below); Exec, Attach
+    // and PortForward wait for it.
+    let streamingStarted!: (server: StreamingServer) => void;
+    let streamingFailed!: (err: unknown) => void;
+    const streaming = new Promise<StreamingServer>((resolve, reject) => {
+      streamingStarted = resolve;
+      streamingFailed = reject;
     });
-    running.push('stopping the streaming server', () => streaming.stop());
+    streaming.catch(() => undefined); // a failed start stops the daemon; waiting calls end with it
+    const startStreaming = async () => {
+      const { StreamingServer: Server, streamingOptionsFromConfig } = require('../streaming/server') as typeof import('../streaming/server');
+      const { execBackend } = require('../streaming/backends/exec') as typeof import('../streaming/backends/exec');
+      const { portForwardBackend } = require('../streaming/backends/port-forward') as typeof import('../streaming/backends/port-forward');
+      const { attachBackend } = require('../streaming/backends/attach') as typeof import('../streaming/backends/attach');
+      const server = await Server.start({
+        ...(await streamingOptionsFromConfig(config.streaming)),
+        backends: {
+          exec: execBackend(containers, handlers, layout),
+          portForward: portForwardBackend(sandboxes),
+          attach: attachBackend(containers, layout),
+        },
+        logger: log.child({ component: 'streaming' }),
+        onSession: (kind, protocol) => metrics.streamSessionStarted(kind, protocol),
+      });
+      running.push('stopping the streaming server', () => server.stop());
+      return server;
+    };
     const gc = await cni.gc(sandboxes.networkedIds());
     if (gc.released.length) log.info({ released: gc.released }, 'released network attachments of pods cradle no longer knows');
     const exits = new ExitMonitor(handlers.exitDir, (exit) => {
@@ -279,8 +292,17 @@ export class Daemon {
       }
       running.push('stopping the metrics server', () => metricsServer.stop());
     }
-    // The CRI socket last: once it accepts calls, everything else is serving too.
+    // The CRI socket last: once it accepts calls, everything else is serving too,
+    // but the streaming server, which binds a TCP port right after (Exec, Attach and
+    // PortForward wait for it): a client connecting in between is not refused. If
+    // it cannot listen, the start fails as before and the socket closes again.
     await daemon.server.start();
+    try {
+      streamingStarted(await startStreaming());
+    } catch (err) {
+      streamingFailed(errors.unavailable(`streaming server: ${messageOf(err)}`));
+      throw err;
+    }
     log.info({ socket: daemon.server.socketPath, version: services.version, sources: loaded.sources }, 'cradled ready');
     setImmediate(() => {
       try {

@@ -5,8 +5,6 @@ import { StateLayout } from '../common/state-layout';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import * as v8 from 'node:v8';
-import * as vm from 'node:vm';
 import type { CradleConfig } from '../config/schema';
 import type { Logger } from '../common/logger';
 import { isCradleError, messageOf } from '../common/errors';
@@ -32,6 +30,9 @@ export function inspectSocketPath(config: CradleConfig): string {
  * counts both). gc() is taken from a fresh context once --expose-gc is set.
  */
 function heapAfterFullGc(): Record<string, number> {
+  // Loaded here: the daemon's start does without them.
+  const v8 = require('node:v8') as typeof import('node:v8');
+  const vm = require('node:vm') as typeof import('node:vm');
   v8.setFlagsFromString('--expose-gc');
   (vm.runInNewContext('gc') as () => void)();
   const heap = v8.getHeapStatistics();

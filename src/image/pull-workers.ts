@@ -11,7 +11,7 @@
 // runs any more (so a caller that cleans up after it never races it); a worker
 // that does not answer in time is terminated.
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { errors, isCradleError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import type { UnpackResult } from './unpack';
@@ -126,6 +126,8 @@ export class PullWorkers {
   }
 
   private spawn(): Slot {
+    // worker_threads loads with the first pull, not at the daemon's start.
+    const { Worker } = require('node:worker_threads') as typeof import('node:worker_threads');
     const slot: Slot = { worker: new Worker(WORKER_FILE), jobs: new Map() };
     this.slots.add(slot);
     slot.worker.on('message', (reply: WorkerReply) => this.onReply(slot, reply));

@@ -14,6 +14,6 @@ export const attach = (services: CradleServices): UnaryRpc<AttachRequest__Output
     if (request.stdin && !c.config.stdin) throw errors.failedPrecondition(`container ${c.id} was created without stdin`);
     if (request.tty && !c.config.tty) throw errors.failedPrecondition(`container ${c.id} was created without a tty`);
     return {
-      url: services.streaming.attachUrl({ containerId: c.id, tty: request.tty, stdin: request.stdin, stdout: request.stdout, stderr: request.stderr && !request.tty }),
+      url: (await services.streaming).attachUrl({ containerId: c.id, tty: request.tty, stdin: request.stdin, stdout: request.stdout, stderr: request.stderr && !request.tty }),
     };
   };

@@ -13,7 +13,7 @@ export const exec = (services: CradleServices): UnaryRpc<ExecRequest__Output, Ex
     if (request.cmd.length === 0 || request.cmd[0] === '') throw errors.missingField('cmd');
     if (c.state !== 'CONTAINER_RUNNING') throw errors.failedPrecondition(`container ${c.id} is not running`);
     return {
-      url: services.streaming.execUrl({
+      url: (await services.streaming).execUrl({
         containerId: c.id, cmd: request.cmd, tty: request.tty, stdin: request.stdin, stdout: request.stdout, stderr: request.stderr,
       }),
     };

@@ -1,96 +1,62 @@
-// Every implemented RPC, by its proto name. Each lives in rpc/<kebab-case-name>.ts.
+// Every implemented RPC, by its proto name. Each lives in rpc/<kebab-case-name>.ts,
+// loaded at the RPC's first call: the daemon's start loads none of them.
 // RPCs missing here answer UNIMPLEMENTED (see server.ts).
-import type { ImageRpcs, RuntimeRpcs } from '../handler';
+import type { ImageRpcs, RequestContext, RuntimeRpcs } from '../handler';
 import type { CradleServices } from '../services';
-import { version } from './version';
-import { status } from './status';
-import { runtimeConfig } from './runtime-config';
-import { updateRuntimeConfig } from './update-runtime-config';
-import { pullImage } from './pull-image';
-import { exec } from './exec';
-import { checkpointContainer } from './checkpoint-container';
-import { containerStats } from './container-stats';
-import { listContainerStats } from './list-container-stats';
-import { streamContainerStats } from './stream-container-stats';
-import { podSandboxStats } from './pod-sandbox-stats';
-import { listPodSandboxStats } from './list-pod-sandbox-stats';
-import { streamPodSandboxStats } from './stream-pod-sandbox-stats';
-import { listMetricDescriptors } from './list-metric-descriptors';
-import { listPodSandboxMetrics } from './list-pod-sandbox-metrics';
-import { streamPodSandboxMetrics } from './stream-pod-sandbox-metrics';
-import { updatePodSandboxResources } from './update-pod-sandbox-resources';
-import { attach } from './attach';
-import { portForward } from './port-forward';
-import { createContainer } from './create-container';
-import { startContainer } from './start-container';
-import { stopContainer } from './stop-container';
-import { removeContainer } from './remove-container';
-import { containerStatus } from './container-status';
-import { listContainers } from './list-containers';
-import { streamContainers } from './stream-containers';
-import { updateContainerResources } from './update-container-resources';
-import { reopenContainerLog } from './reopen-container-log';
-import { execSync } from './exec-sync';
-import { getContainerEvents } from './get-container-events';
-import { runPodSandbox } from './run-pod-sandbox';
-import { stopPodSandbox } from './stop-pod-sandbox';
-import { removePodSandbox } from './remove-pod-sandbox';
-import { podSandboxStatus } from './pod-sandbox-status';
-import { listPodSandbox } from './list-pod-sandbox';
-import { streamPodSandboxes } from './stream-pod-sandboxes';
-import { listImages } from './list-images';
-import { streamImages } from './stream-images';
-import { imageStatus } from './image-status';
-import { removeImage } from './remove-image';
-import { imageFsInfo } from './image-fs-info';
+
+/** An RPC implementation made (its module loaded) at its first call. */
+function lazy<F extends (ctx: RequestContext, request: never) => unknown>(make: () => F): F {
+  let impl: F | undefined;
+  return ((ctx: RequestContext, request: never) => (impl ??= make())(ctx, request)) as F;
+}
 
 export function runtimeRpcs(services: CradleServices): Partial<RuntimeRpcs> {
   return {
-    Version: version(services),
-    Status: status(services),
-    RuntimeConfig: runtimeConfig(services),
-    UpdateRuntimeConfig: updateRuntimeConfig(services),
-    RunPodSandbox: runPodSandbox(services),
-    StopPodSandbox: stopPodSandbox(services),
-    RemovePodSandbox: removePodSandbox(services),
-    PodSandboxStatus: podSandboxStatus(services),
-    ListPodSandbox: listPodSandbox(services),
-    StreamPodSandboxes: streamPodSandboxes(services),
-    Exec: exec(services),
-    CheckpointContainer: checkpointContainer(services),
-    ContainerStats: containerStats(services),
-    ListContainerStats: listContainerStats(services),
-    StreamContainerStats: streamContainerStats(services),
-    PodSandboxStats: podSandboxStats(services),
-    ListPodSandboxStats: listPodSandboxStats(services),
-    StreamPodSandboxStats: streamPodSandboxStats(services),
-    ListMetricDescriptors: listMetricDescriptors(services),
-    ListPodSandboxMetrics: listPodSandboxMetrics(services),
-    StreamPodSandboxMetrics: streamPodSandboxMetrics(services),
-    UpdatePodSandboxResources: updatePodSandboxResources(services),
-    Attach: attach(services),
-    PortForward: portForward(services),
-    CreateContainer: createContainer(services),
-    StartContainer: startContainer(services),
-    StopContainer: stopContainer(services),
-    RemoveContainer: removeContainer(services),
-    ContainerStatus: containerStatus(services),
-    ListContainers: listContainers(services),
-    StreamContainers: streamContainers(services),
-    UpdateContainerResources: updateContainerResources(services),
-    ReopenContainerLog: reopenContainerLog(services),
-    ExecSync: execSync(services),
-    GetContainerEvents: getContainerEvents(services),
+    Version: lazy(() => (require('./version') as typeof import('./version')).version(services)),
+    Status: lazy(() => (require('./status') as typeof import('./status')).status(services)),
+    RuntimeConfig: lazy(() => (require('./runtime-config') as typeof import('./runtime-config')).runtimeConfig(services)),
+    UpdateRuntimeConfig: lazy(() => (require('./update-runtime-config') as typeof import('./update-runtime-config')).updateRuntimeConfig(services)),
+    RunPodSandbox: lazy(() => (require('./run-pod-sandbox') as typeof import('./run-pod-sandbox')).runPodSandbox(services)),
+    StopPodSandbox: lazy(() => (require('./stop-pod-sandbox') as typeof import('./stop-pod-sandbox')).stopPodSandbox(services)),
+    RemovePodSandbox: lazy(() => (require('./remove-pod-sandbox') as typeof import('./remove-pod-sandbox')).removePodSandbox(services)),
+    PodSandboxStatus: lazy(() => (require('./pod-sandbox-status') as typeof import('./pod-sandbox-status')).podSandboxStatus(services)),
+    ListPodSandbox: lazy(() => (require('./list-pod-sandbox') as typeof import('./list-pod-sandbox')).listPodSandbox(services)),
+    StreamPodSandboxes: lazy(() => (require('./stream-pod-sandboxes') as typeof import('./stream-pod-sandboxes')).streamPodSandboxes(services)),
+    Exec: lazy(() => (require('./exec') as typeof import('./exec')).exec(services)),
+    CheckpointContainer: lazy(() => (require('./checkpoint-container') as typeof import('./checkpoint-container')).checkpointContainer(services)),
+    ContainerStats: lazy(() => (require('./container-stats') as typeof import('./container-stats')).containerStats(services)),
+    ListContainerStats: lazy(() => (require('./list-container-stats') as typeof import('./list-container-stats')).listContainerStats(services)),
+    StreamContainerStats: lazy(() => (require('./stream-container-stats') as typeof import('./stream-container-stats')).streamContainerStats(services)),
+    PodSandboxStats: lazy(() => (require('./pod-sandbox-stats') as typeof import('./pod-sandbox-stats')).podSandboxStats(services)),
+    ListPodSandboxStats: lazy(() => (require('./list-pod-sandbox-stats') as typeof import('./list-pod-sandbox-stats')).listPodSandboxStats(services)),
+    StreamPodSandboxStats: lazy(() => (require('./stream-pod-sandbox-stats') as typeof import('./stream-pod-sandbox-stats')).streamPodSandboxStats(services)),
+    ListMetricDescriptors: lazy(() => (require('./list-metric-descriptors') as typeof import('./list-metric-descriptors')).listMetricDescriptors(services)),
+    ListPodSandboxMetrics: lazy(() => (require('./list-pod-sandbox-metrics') as typeof import('./list-pod-sandbox-metrics')).listPodSandboxMetrics(services)),
+    StreamPodSandboxMetrics: lazy(() => (require('./stream-pod-sandbox-metrics') as typeof import('./stream-pod-sandbox-metrics')).streamPodSandboxMetrics(services)),
+    UpdatePodSandboxResources: lazy(() => (require('./update-pod-sandbox-resources') as typeof import('./update-pod-sandbox-resources')).updatePodSandboxResources(services)),
+    Attach: lazy(() => (require('./attach') as typeof import('./attach')).attach(services)),
+    PortForward: lazy(() => (require('./port-forward') as typeof import('./port-forward')).portForward(services)),
+    CreateContainer: lazy(() => (require('./create-container') as typeof import('./create-container')).createContainer(services)),
+    StartContainer: lazy(() => (require('./start-container') as typeof import('./start-container')).startContainer(services)),
+    StopContainer: lazy(() => (require('./stop-container') as typeof import('./stop-container')).stopContainer(services)),
+    RemoveContainer: lazy(() => (require('./remove-container') as typeof import('./remove-container')).removeContainer(services)),
+    ContainerStatus: lazy(() => (require('./container-status') as typeof import('./container-status')).containerStatus(services)),
+    ListContainers: lazy(() => (require('./list-containers') as typeof import('./list-containers')).listContainers(services)),
+    StreamContainers: lazy(() => (require('./stream-containers') as typeof import('./stream-containers')).streamContainers(services)),
+    UpdateContainerResources: lazy(() => (require('./update-container-resources') as typeof import('./update-container-resources')).updateContainerResources(services)),
+    ReopenContainerLog: lazy(() => (require('./reopen-container-log') as typeof import('./reopen-container-log')).reopenContainerLog(services)),
+    ExecSync: lazy(() => (require('./exec-sync') as typeof import('./exec-sync')).execSync(services)),
+    GetContainerEvents: lazy(() => (require('./get-container-events') as typeof import('./get-container-events')).getContainerEvents(services)),
   };
 }
 
 export function imageRpcs(services: CradleServices): Partial<ImageRpcs> {
   return {
-    PullImage: pullImage(services),
-    ListImages: listImages(services),
-    StreamImages: streamImages(services),
-    ImageStatus: imageStatus(services),
-    RemoveImage: removeImage(services),
-    ImageFsInfo: imageFsInfo(services),
+    PullImage: lazy(() => (require('./pull-image') as typeof import('./pull-image')).pullImage(services)),
+    ListImages: lazy(() => (require('./list-images') as typeof import('./list-images')).listImages(services)),
+    StreamImages: lazy(() => (require('./stream-images') as typeof import('./stream-images')).streamImages(services)),
+    ImageStatus: lazy(() => (require('./image-status') as typeof import('./image-status')).imageStatus(services)),
+    RemoveImage: lazy(() => (require('./remove-image') as typeof import('./remove-image')).removeImage(services)),
+    ImageFsInfo: lazy(() => (require('./image-fs-info') as typeof import('./image-fs-info')).imageFsInfo(services)),
   };
 }

@@ -15,5 +15,5 @@ export const portForward = (services: CradleServices): UnaryRpc<PortForwardReque
     for (const port of request.port) {
       if (!Number.isInteger(port) || port < 1 || port > 65535) throw errors.invalidArgument(`port: ${port} is not a port (1-65535)`);
     }
-    return { url: services.streaming.portForwardUrl({ podSandboxId: sandbox.id, ports: request.port }) };
+    return { url: (await services.streaming).portForwardUrl({ podSandboxId: sandbox.id, ports: request.port }) };
   };
