@@ -430,7 +430,8 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('cri-bench needs root (namespaces, mounts, cgroups, bridges)');
   const facts = machineFacts();
   const startedAt = performance.now();
-  console.log(`cri-bench: ${opts.rounds} rounds, ${opts.concurrentRounds} concurrent-pod rounds, ${opts.pods} pods held${opts.probes ? ', exec probes' : ''}; load average ${facts.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}`);
+  const what = opts.pullsOnly ? 'cold pulls only' : `${opts.concurrentRounds} concurrent-pod rounds, ${opts.pods} pods held${opts.probes ? ', exec probes' : ''}`;
+  console.log(`cri-bench: ${opts.rounds} rounds, ${what}; load average ${facts.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}`);
 
   await sweep();
   const results = new Results();
