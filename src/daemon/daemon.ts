@@ -301,6 +301,7 @@ export class Daemon {
       streamingStarted(await startStreaming());
     } catch (err) {
       streamingFailed(errors.unavailable(`streaming server: ${messageOf(err)}`));
+      await daemon.server.shutdown(0);
       throw err;
     }
     log.info({ socket: daemon.server.socketPath, version: services.version, sources: loaded.sources }, 'cradled ready');

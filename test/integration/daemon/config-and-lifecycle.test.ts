@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as net from 'node:net';
 import { spawn } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
 import {
@@ -156,6 +157,21 @@ test('a live cradled keeps its socket: a second one exits with a clear error', a
   // the first one is unharmed
   const v = await first.client().runtime.Version({});
   assert.equal(v.runtimeName, 'cradle');
+});
+
+test('a streaming port already taken stops cradled with the error, and its CRI socket is gone again', async (t) => {
+  const dirs = makeTempDirs();
+  t.after(() => fs.rmSync(dirs.dir, { recursive: true, force: true }));
+  fs.writeFileSync(dirs.configFile, '');
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.after(() => taken.close());
+  const port = (taken.address() as net.AddressInfo).port;
+  // The streaming server binds right after the CRI socket serves; failing there still fails the start.
+  const run = await runCradled([...baseArgs(dirs), '--streaming-port', String(port)]);
+  assert.equal(run.code, 1, run.stderr);
+  assert.match(run.stderr, new RegExp(`streaming server: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+  assert.equal(fs.existsSync(dirs.socket), false, 'the CRI socket was removed');
 });
 
 test('a stale socket left by a killed daemon is replaced', async (t) => {
