@@ -1,9 +1,11 @@
 // Content-addressed blob store: <root>/blobs/<algorithm>/<hex>. A blob becomes
 // visible only after its size and digest were verified: data goes to
-// <root>/ingest/<algorithm>-<hex> first, is fsynced, hashed (by the injected hasher,
-// a worker thread in the daemon) and then renamed. A partial ingest left by a crash
-// or a dropped connection is resumed with a Range request.
-// Concurrent fetches of the same digest share one download.
+// <root>/ingest/<algorithm>-<hex> first and is verified there: hashed by a
+// follower as it arrives (a layer unpacked on the way, made durable with the
+// layer), or else fsynced and hashed once complete by the injected hasher (a
+// worker thread in the daemon); then it is renamed. A partial ingest left by a
+// crash or a dropped connection is resumed with a Range request. Concurrent
+// fetches of the same digest share one download.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
@@ -59,8 +61,9 @@ export interface IngestOptions {
   onProgress?: (bytes: number) => void;
   log?: LogMethods;
   /**
-   * Follows the download. The blob is then not fsynced: it is read back at once
-   * and what is made of it (an unpacked layer) is made durable on its own.
+   * Follows the download. The blob is then not fsynced: the follower takes its
+   * bytes as they are written, and what it makes of them (an unpacked layer) is
+   * made durable on its own.
    */
   follower?: IngestFollower;
 }
