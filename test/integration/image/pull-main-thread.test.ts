@@ -1,5 +1,5 @@
-// A pull's CPU work (digests, decompression, tar parsing, file writes) runs on
-// worker threads: the thread that answers RPCs spends a small share of the pull's
+// A pull's CPU work (downloads, digests, decompression, tar parsing, file writes)
+// runs on worker threads: the thread that answers RPCs spends a small share of the pull's
 // CPU time. Measured with per-thread CPU clocks, which other load on the machine
 // does not inflate, so the assertion is a ratio within one run, not a timing.
 import { test } from 'node:test';
@@ -37,8 +37,10 @@ test('the main thread spends a small share of a pull\'s CPU time; the workers ar
   const allMs = (all.user + all.system) / 1000;
   const share = mainMs / allMs;
   t.diagnostic(`main thread ${mainMs.toFixed(0)} ms of ${allMs.toFixed(0)} ms process CPU (${(share * 100).toFixed(0)}%)`);
-  // With hashing and tar parsing on the main thread (zlib inflates on libuv's pool either way) it is about half.
-  assert.ok(share < 0.3, `the main thread did ${(share * 100).toFixed(0)}% of the pull's CPU work`);
+  // With hashing and tar parsing on the main thread (zlib inflates on libuv's pool either way) it
+  // was about half, and a fifth while the main thread still received the layers' bodies; with the
+  // workers downloading too it is the manifest, the config and the commits, ~5%.
+  assert.ok(share < 0.15, `the main thread did ${(share * 100).toFixed(0)}% of the pull's CPU work`);
 
   const internals = service as unknown as { workers: { threads: number } };
   assert.ok(internals.workers.threads > 0, 'workers are alive right after the pull');
