@@ -18,8 +18,11 @@ const TIOCSWINSZ = 0x5414;
 export const SHUT_WR = 1;
 export const SHUT_RDWR = 2;
 
+const MSG_DONTWAIT = 0x40;
+const EAGAIN = 11;
+
 type Fn = ReturnType<ReturnType<typeof loadLibc>['func']>;
-let fns: { socket: Fn; connect: Fn; bind: Fn; listen: Fn; accept: Fn; shutdown: Fn; recvmsg: Fn; ioctl: Fn; getsockopt: Fn; setsockopt: Fn } | undefined;
+let fns: { socket: Fn; connect: Fn; bind: Fn; listen: Fn; accept: Fn; shutdown: Fn; recv: Fn; recvmsg: Fn; ioctl: Fn; getsockopt: Fn; setsockopt: Fn } | undefined;
 
 function libc() {
   if (!fns) {
@@ -35,6 +38,7 @@ function libc() {
       listen: lib.func('int listen(int, int)'),
       accept: lib.func('int accept4(int, void *, void *, int)'),
       shutdown: lib.func('int shutdown(int, int)'),
+      recv: lib.func('long recv(int, void *, size_t, int)'),
       recvmsg: lib.func('long recvmsg(int, cradle_recv_msghdr *, int)'),
       ioctl: lib.func('ioctl', 'int', ['int', 'unsigned long', 'void *']),
       getsockopt: lib.func('int getsockopt(int, int, int, void *, void *)'),
@@ -64,6 +68,19 @@ export function connectSeqpacket(path: string): number {
     throw errnoError(errno, 'connect', path);
   }
   return fd;
+}
+
+/**
+ * One packet (a datagram of a SEQPACKET socket) into `buffer` without waiting:
+ * its length, 0 at end of file, or undefined when none is there yet (see
+ * fd-poller.ts for waiting). Other errors throw.
+ */
+export function receiveNow(fd: number, buffer: Buffer): number | undefined {
+  const n = Number(libc().recv(fd, buffer, buffer.length, MSG_DONTWAIT) as number | bigint);
+  if (n >= 0) return n;
+  const errno = koffi().errno();
+  if (errno === EAGAIN) return undefined;
+  throw errnoError(errno, 'recv');
 }
 
 export function shutdownSocket(fd: number, how: number): void {

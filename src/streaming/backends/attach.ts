@@ -1,12 +1,15 @@
 // Attach: to the container's main process through conmon's attach socket
 // (SOCK_SEQPACKET, frames of [1 byte stream id][data]; 2 = stdout, 3 = stderr)
 // and its control FIFO for terminal resizes. Node's net module cannot open a
-// SEQPACKET socket, so the fd comes from src/sys and is read on the threadpool.
+// SEQPACKET socket, so the fd comes from src/sys: each packet is read without
+// waiting once the daemon's one epoll loop (sys/fd-poller) says it is there, so a
+// session holds no thread while the container is quiet.
 import * as fs from 'node:fs';
 import { errors, messageOf } from '../../common/errors';
 import { conmonFile, type StateLayout } from '../../common/state-layout';
 import type { ContainerManager } from '../../containers/manager';
-import { connectSeqpacket, shutdownSocket, SHUT_RDWR, SHUT_WR } from '../../sys/unix-socket';
+import { connectSeqpacket, receiveNow, shutdownSocket, SHUT_RDWR, SHUT_WR } from '../../sys/unix-socket';
+import { fdPoller } from '../../sys/fd-poller';
 import type { AttachBackend } from '../backend';
 
 const FRAME = 8192 + 1;
@@ -43,10 +46,20 @@ export function attachBackend(containers: ContainerManager, layout: StateLayout)
           } catch { /* container gone */ }
         }
       })();
+      const poller = fdPoller();
       try {
         const buf = Buffer.alloc(FRAME);
         for (;;) {
-          const n = await new Promise<number>((resolve) => fs.read(fd, buf, 0, FRAME, null, (err, bytes) => resolve(err ? 0 : bytes)));
+          let n: number | undefined;
+          try {
+            n = receiveNow(fd, buf);
+          } catch {
+            n = 0; // the socket failed: the session ends as at end of file
+          }
+          if (n === undefined) {
+            await poller.readable(fd);
+            continue;
+          }
           if (n <= 0) break;
           const data = Buffer.from(buf.subarray(1, n));
           const target = buf[0] === 3 ? io.stderr ?? io.stdout : io.stdout;
@@ -55,6 +68,7 @@ export function attachBackend(containers: ContainerManager, layout: StateLayout)
       } finally {
         signal.removeEventListener('abort', stop);
         io.stdin?.off('data', onData);
+        poller.forget(fd);
         fs.closeSync(fd);
         void resizes;
       }
