@@ -2,8 +2,8 @@
 // visible only after its size and digest were verified: data goes to
 // <root>/ingest/<algorithm>-<hex> first and is verified there: hashed by a
 // follower as it arrives (a layer unpacked on the way, made durable with the
-// layer), or else fsynced and hashed once complete by the injected hasher (a
-// worker thread in the daemon); then it is renamed. A partial ingest left by a
+// layer), or else fsynced and hashed once complete; then it is renamed. (In the
+// daemon, blobs are ingested on pull workers: layer-fetch.ts.) A partial ingest left by a
 // crash or a dropped connection is resumed with a Range request. Concurrent
 // fetches of the same digest share one download.
 import * as fs from 'node:fs';
@@ -68,22 +68,16 @@ export interface IngestOptions {
   follower?: IngestFollower;
 }
 
-/** Hex digest of a whole file; `what` names the blob in errors. */
-export type FileHasher = (file: string, algorithm: string, what: string, signal?: AbortSignal) => Promise<string>;
-
 const RETRIES_AFTER_NETWORK_ERROR = 3;
 /** Received bytes are written (and handed to the follower) in batches of about this size: fewer writes and wake-ups. */
 const WRITE_BATCH_BYTES = 1 << 20;
-/** Blobs this small (configs, small layers) are hashed here: a worker's start costs more. */
-const INLINE_HASH_BYTES = 1 << 20;
 
 export class ContentStore {
   readonly blobsDir: string;
   readonly ingestDir: string;
   private readonly ingests = new SharedOperations<string>();
 
-  /** `hasher` verifies downloaded blobs (default: on this thread). */
-  constructor(root: string, private readonly hasher: FileHasher = (file, algorithm) => hashFile(file, algorithm)) {
+  constructor(root: string) {
     this.blobsDir = path.join(root, 'blobs');
     this.ingestDir = path.join(root, 'ingest');
     fs.mkdirSync(this.blobsDir, { recursive: true, mode: 0o700 });
@@ -202,8 +196,7 @@ export class ContentStore {
       }
     }
 
-    const hex = (await options.follower?.digest())
-      ?? (desc.size < INLINE_HASH_BYTES ? await hashFile(partial, algorithm) : await this.hasher(partial, algorithm, options.what, options.signal));
+    const hex = (await options.follower?.digest()) ?? await hashFile(partial, algorithm);
     const actual = `${algorithm}:${hex}`;
     if (actual !== desc.digest) {
       await fs.promises.rm(partial, { force: true });

@@ -147,7 +147,7 @@ export class ImageService {
     // Digests and unpacking run on worker threads: the event loop keeps answering RPCs during pulls.
     const workers = new PullWorkers({ threads: pullThreads(this.maxConcurrentDownloads, os.availableParallelism()), log: this.log });
     this.workers = workers;
-    this.content = new ContentStore(this.root, (file, algorithm, what, signal) => workers.hashFile(file, algorithm, what, signal));
+    this.content = new ContentStore(this.root);
     this.layers = new LayerStore(this.root, this.log, (blobPath, dest, layer, diffId, signal) => workers.unpack(blobPath, dest, layer, diffId, signal));
     this.images = new ImageStore(this.root);
     this.platform = options.platform ?? hostPlatform();

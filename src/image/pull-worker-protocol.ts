@@ -4,7 +4,6 @@ import { CradleError, isCradleError, messageOf, type ErrorKind } from '../common
 import type { LayerFetchJob } from './layer-fetch';
 
 export type WorkerJob =
-  | { id: number; kind: 'hash'; file: string; algorithm: string }
   | { id: number; kind: 'unpack'; blobPath: string; dest: string; layer: string; expectedDiffId?: string }
   /** Downloads a layer blob and unpacks it as it arrives (layer-fetch.ts). */
   | { id: number; kind: 'fetch-unpack'; job: LayerFetchJob };

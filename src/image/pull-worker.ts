@@ -1,12 +1,11 @@
 // Entry point of a pull worker thread (see pull-workers.ts): runs the work of a
 // pull that would otherwise hold the daemon's main thread: downloading layer blobs
-// (HTTP, file writes), hashing them, unpacking layers (decompression, diff ID hash,
+// (HTTP, file writes) and hashing them, unpacking layers (decompression, diff ID hash,
 // tar parsing, file writes). Jobs run side by side; results, progress and log lines
 // go back as messages.
 import * as os from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import type { LogMethods } from '../common/logger';
-import { hashFile } from './blob-hash';
 import { unpackLayerFile } from './unpack';
 import { fetchAndUnpackLayer } from './layer-fetch';
 import { errors } from '../common/errors';
@@ -59,8 +58,6 @@ function progressReporter(id: number): (bytes: number) => void {
 
 async function run(job: WorkerJob, signal: AbortSignal): Promise<unknown> {
   switch (job.kind) {
-    case 'hash':
-      return hashFile(job.file, job.algorithm);
     case 'unpack':
       return unpackLayerFile(job.blobPath, job.dest, {
         layer: job.layer, log: jobLog(job.id), signal, ...(job.expectedDiffId !== undefined ? { expectedDiffId: job.expectedDiffId } : {}),

@@ -1,6 +1,6 @@
 // A small pool of worker threads for the work of pulls (pull-worker.ts): layer
-// downloads, blob digests and layer unpacking run there, never on the event loop
-// that answers RPCs. A worker runs several jobs at once (a job mostly waits for
+// downloads with their digests, and layer unpacking run there, never on the event
+// loop that answers RPCs. A worker runs several jobs at once (a job mostly waits for
 // the network, the disk or zlib on libuv's pool), so a pull's layers share one
 // worker's start-up and heap; workers are added up to `threads` when every one is
 // busy. Workers start on demand and exit once idle, so a finished pull's buffers,
@@ -56,11 +56,6 @@ export class PullWorkers {
   private closed = false;
 
   constructor(private readonly options: PullWorkersOptions) {}
-
-  /** Hex digest of a file. */
-  hashFile(file: string, algorithm: string, what: string, signal?: AbortSignal): Promise<string> {
-    return this.submit({ kind: 'hash', file, algorithm }, `verifying ${what}`, signal) as Promise<string>;
-  }
 
   /** Unpacks a layer blob into dest (an existing empty directory); see unpack.ts. */
   unpack(blobPath: string, dest: string, layer: string, expectedDiffId: string | undefined, signal?: AbortSignal): Promise<UnpackResult> {

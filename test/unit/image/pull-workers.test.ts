@@ -14,17 +14,31 @@ import { PullWorkers, pullThreads } from '../../../src/image/pull-workers';
 import { errors } from '../../../src/common/errors';
 import { mallocTrim } from '../../../src/sys/malloc-trim';
 import { silentLogger } from '../../../src/common/logger';
+import { buildTar, sha256 } from './tar-fixture';
+
+let unpacks = 0;
+
+/** An unpack job on the pool: a one-file layer holding `content`; resolves to that file as unpacked. */
+async function unpackOn(workers: PullWorkers, dir: string, content: string): Promise<string> {
+  const n = unpacks++;
+  const blob = path.join(dir, `layer-${n}.tar`);
+  const tar = await buildTar([{ name: 'hello', content }]);
+  fs.writeFileSync(blob, tar);
+  const dest = path.join(dir, `dest-${n}`);
+  fs.mkdirSync(dest);
+  const result = await workers.unpack(blob, dest, `layer ${n}`, sha256(tar));
+  assert.equal(result.entries, 1);
+  return fs.readFileSync(path.join(dest, 'hello'), 'utf8');
+}
 
 test('once the last idle worker has exited, its freed memory is released, once', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-test-workers-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'blob');
-  fs.writeFileSync(file, 'cradle');
   let released = 0;
   const workers = new PullWorkers({ threads: 2, idleMs: 50, log: silentLogger(), onAllExited: async () => { released++; } });
   t.after(() => workers.close());
-  const digests = await Promise.all([1, 2, 3].map(() => workers.hashFile(file, 'sha256', 'blob')));
-  assert.deepEqual(digests, Array(3).fill(createHash('sha256').update('cradle').digest('hex')));
+  const unpacked = await Promise.all([1, 2, 3].map(() => unpackOn(workers, dir, 'cradle')));
+  assert.deepEqual(unpacked, Array(3).fill('cradle'));
   assert.equal(released, 0, 'nothing is released while workers live');
   const deadline = Date.now() + 20_000;
   while ((workers.threads > 0 || released === 0) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -36,16 +50,14 @@ test('once the last idle worker has exited, its freed memory is released, once',
 test('a prewarmed worker takes the jobs that follow; busy workers get company up to the thread limit', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-test-workers-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'blob');
-  fs.writeFileSync(file, 'warm');
   const workers = new PullWorkers({ threads: 2, idleMs: 60_000, log: silentLogger(), onAllExited: async () => undefined });
   t.after(() => workers.close());
   workers.prewarm();
   workers.prewarm();
   assert.equal(workers.threads, 1);
-  assert.equal(await workers.hashFile(file, 'sha256', 'blob'), createHash('sha256').update('warm').digest('hex'));
+  assert.equal(await unpackOn(workers, dir, 'warm'), 'warm');
   assert.equal(workers.threads, 1, 'the job ran on the prewarmed worker');
-  await Promise.all([1, 2, 3, 4].map(() => workers.hashFile(file, 'sha256', 'blob')));
+  await Promise.all([1, 2, 3, 4].map(() => unpackOn(workers, dir, 'busy')));
   assert.equal(workers.threads, 2, 'a second worker joined while the first was busy, and no more');
 });
 
@@ -88,9 +100,7 @@ test('a cancelled download stops in its worker, which lives on for the next job'
   controller.abort();
   await assert.rejects(fetching, (err: unknown) => errors.cancelled.is(err));
   assert.equal(workers.threads, 1, 'the worker was not terminated');
-  const file = path.join(dir, 'small');
-  fs.writeFileSync(file, 'next');
-  assert.equal(await workers.hashFile(file, 'sha256', 'small'), createHash('sha256').update('next').digest('hex'));
+  assert.equal(await unpackOn(workers, dir, 'next'), 'next');
   assert.deepEqual(fs.readdirSync(path.join(dir, 'store', 'ingest')), [digest.replace(':', '-')], 'the partial blob stays for a resume');
 });
 
