@@ -1,12 +1,12 @@
 // One cradled with a fixture registry (pause + busybox images), a confined test
 // network and helpers to run pods and containers: the common start of container,
 // streaming and conformance tests.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { allowInsecureRegistry, makeTempDirs, startCradled, type Cradled, type TempDirs } from './daemon';
 import { startFixtureRegistry, type FixtureRegistry } from './registry';
 import { busyboxImage, pauseImage, pushImage, type ImageSpec, type PushedImage } from './image-builder';
 import { testNetwork, type TestNetwork } from './pod-network';
+import { removeCgroupParent } from './cgroup-cleanup';
 import type { CriClient } from './cri-client';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig';
 import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig';
@@ -119,12 +119,6 @@ export class PodFixture {
     await this.daemon?.stop();
     await this.registry?.stop();
     this.net.cleanup();
-    for (const c of fs.readdirSync('/sys/fs/cgroup')) {
-      const parent = path.join('/sys/fs/cgroup', c, this.cgroupParent);
-      try {
-        for (const child of fs.readdirSync(parent, { withFileTypes: true })) if (child.isDirectory()) fs.rmdirSync(path.join(parent, child.name));
-        fs.rmdirSync(parent);
-      } catch { /* absent */ }
-    }
+    removeCgroupParent(this.cgroupParent, { children: true });
   }
 }

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startFixtureRegistry, type FixtureRegistry } from '../../helpers/registry';
+import { removeCgroupParent } from '../../helpers/cgroup-cleanup';
 import { formatSummary, startCritest, summarize, type RunningCritest } from './critest';
 import { pushCritestImages } from './images';
 import { startTarget, sweepStaleCradleds, type RunningTarget, type TargetName } from './runtime';
@@ -107,7 +108,7 @@ async function main(): Promise<number> {
 
     const runtimeLog = besideLog(o.logFile, 'runtime.log');
     // Runs after the target stops: critest's pods name no cgroup parent, so cradle puts them under its default.
-    if (o.target === 'cradle') cleanups.push(removeDefaultCgroupParent);
+    if (o.target === 'cradle') cleanups.push(() => removeCgroupParent('cradle'));
     const target: RunningTarget = await startTarget(o.target, { registryHost: registry.host, cniDir: work.cniDir, runtimeLog });
     cleanups.push(() => target.stop());
     say(`${target.name} at ${target.endpoint} (its log: ${runtimeLog})`);
@@ -142,19 +143,6 @@ async function main(): Promise<number> {
       } catch (err) {
         say(`cleanup step failed: ${(err as Error).message}`);
       }
-    }
-  }
-}
-
-/** cradle's default cgroup parent, `/cradle` in each hierarchy, once empty (a real install's containers keep it). */
-function removeDefaultCgroupParent(): void {
-  const root = '/sys/fs/cgroup';
-  const hierarchies = fs.existsSync(path.join(root, 'cgroup.controllers')) ? [root] : fs.readdirSync(root).map((c) => path.join(root, c));
-  for (const dir of hierarchies) {
-    try {
-      fs.rmdirSync(path.join(dir, 'cradle'));
-    } catch {
-      // absent, or still holding containers
     }
   }
 }

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { PodFixture } from '../../helpers/pod-fixture';
+import { removeCgroupParent } from '../../helpers/cgroup-cleanup';
 import { grpcError } from '../../helpers/cri-client';
 import { mountsContaining } from '../../helpers/pod-network';
 import { parseCriLog } from '../../../src/runtime/conmon/conmon';
@@ -209,9 +210,8 @@ describe('containers', () => {
     const status = await f.cri.runtime.PodSandboxStatus({ podSandboxId: pod.id });
     assert.deepEqual(status.containersStatuses.map((c) => [c.id, c.state]), [[id, 'CONTAINER_RUNNING']]);
     await f.cri.runtime.RemovePodSandbox({ podSandboxId: pod.id });
-    for (const c of ['memory', 'cpu', 'cpuacct', 'pids', 'devices', 'freezer', 'blkio', 'cpuset', 'net_cls', 'perf_event', 'hugetlb']) {
-      try { fs.rmdirSync(`/sys/fs/cgroup/${c}/cradle-test-pods/podres`); } catch { /* absent */ }
-    }
+    removeCgroupParent('/cradle-test-pods/podres');
+    removeCgroupParent('/cradle-test-pods');
   });
 
   it('stats and metrics: sane, non-zero numbers for running containers and their pod', async () => {

@@ -10,6 +10,7 @@ import { startFixtureRegistry, type FixtureRegistry } from '../../helpers/regist
 import { pauseImage, pushImage } from '../../helpers/image-builder';
 import { grpcError, type CriClient } from '../../helpers/cri-client';
 import { inNetns, mountsContaining, testNetwork } from '../../helpers/pod-network';
+import { removeCgroupParent } from '../../helpers/cgroup-cleanup';
 import { isProcessAlive } from '../../../src/runtime/conmon/proc';
 import type { PodSandboxConfig } from '../../../src/generated/runtime/v1/PodSandboxConfig';
 
@@ -53,9 +54,7 @@ describe('pod sandbox lifecycle', () => {
     await daemon?.stop();
     await registry?.stop();
     net.cleanup();
-    for (const c of fs.readdirSync('/sys/fs/cgroup')) {
-      try { fs.rmdirSync(path.join('/sys/fs/cgroup', c, 'cradle-test-pods')); } catch { /* absent */ }
-    }
+    removeCgroupParent('/cradle-test-pods');
   });
 
   it('runs a pod with an IP on the bridge, pinned namespaces, pod files and a live pause process', async () => {
