@@ -3,9 +3,13 @@
 // loop that answers RPCs. A worker runs several jobs at once (a job mostly waits for
 // the network, the disk or zlib on libuv's pool), so a pull's layers share one
 // worker's start-up and heap; workers are added up to `threads` when every one is
-// busy. Workers start on demand and exit once idle, so a finished pull's buffers,
-// connections and zlib state go with them; when the last one has exited, the freed
-// memory of the malloc arenas it used goes back to the kernel too.
+// busy. Workers start on demand and exit after a while idle, so a finished pull's
+// buffers, connections and zlib state go with them; when the last one has exited,
+// the freed memory of the malloc arenas it used goes back to the kernel too. The
+// while is there because pulls come in runs (the kubelet pulls one image after
+// another, a pod's images in a row): a pull that follows finds the worker's code
+// compiled and its memory mapped, where a new thread pays for both again and a
+// pull takes about twice as long.
 //
 // A cancelled job is cancelled in its worker, which answers once nothing of it
 // runs any more (so a caller that cleans up after it never races it); a worker
@@ -21,7 +25,7 @@ import { deserializeError, type JobRequest, type WorkerMessage, type WorkerReply
 export interface PullWorkersOptions {
   /** Worker threads at most. */
   threads: number;
-  /** An idle worker exits after this long (default 1 s). */
+  /** An idle worker exits after this long (default 10 s). */
   idleMs?: number;
   /** A cancelled job's worker is terminated if the job has not ended after this long (default 10 s). */
   cancelGraceMs?: number;
@@ -47,7 +51,7 @@ interface Slot {
 }
 
 const WORKER_FILE = path.join(__dirname, 'pull-worker.js');
-const DEFAULT_IDLE_MS = 1000;
+const DEFAULT_IDLE_MS = 10_000;
 const DEFAULT_CANCEL_GRACE_MS = 10_000;
 
 export class PullWorkers {
