@@ -223,17 +223,13 @@ export class ContentStore {
     /** Writes the received bytes at the offset and hands them to the follower. */
     const flush = async () => {
       if (batched === 0) return;
-      const buffer = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
-      batch.length = 0;
+      const buffers = batch.splice(0);
+      const length = batched;
       batched = 0;
-      let written = 0;
-      while (written < buffer.length) {
-        const { bytesWritten } = await handle.write(buffer, written, buffer.length - written, offset + written);
-        written += bytesWritten;
-      }
-      offset += buffer.length;
-      if (options.follower && followed.bytes === offset - buffer.length) {
-        await options.follower.data(buffer);
+      await writeAllAt(handle, buffers, offset);
+      offset += length;
+      if (options.follower && followed.bytes === offset - length) {
+        for (const buffer of buffers) await options.follower.data(buffer);
         followed.bytes = offset;
       }
       options.onProgress?.(offset);
@@ -343,6 +339,21 @@ export function digestOf(data: Uint8Array, algorithm = 'sha256'): string {
 }
 
 /** Bytes a partial file already holds (the download continues after them); a file longer than the blob is emptied. */
+/** pwritev until every byte is written: the batch's chunks go to the file without being joined first. */
+async function writeAllAt(handle: fs.promises.FileHandle, buffers: Buffer[], position: number): Promise<void> {
+  let pending = buffers;
+  while (pending.length > 0) {
+    const { bytesWritten } = await handle.writev(pending, position);
+    if (bytesWritten === 0) throw Object.assign(new Error('pwritev wrote nothing'), { code: 'EIO' });
+    position += bytesWritten;
+    let skipped = bytesWritten;
+    let i = 0;
+    while (i < pending.length && skipped >= pending[i]!.length) skipped -= pending[i++]!.length;
+    pending = pending.slice(i);
+    if (skipped > 0) pending[0] = pending[0]!.subarray(skipped);
+  }
+}
+
 async function partialSize(partial: string, size: number): Promise<number> {
   let existing = 0;
   try {
