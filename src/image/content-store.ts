@@ -15,6 +15,7 @@ import type { LogMethods } from '../common/logger';
 import { validateDigest } from './reference';
 import { SharedOperations } from './shared-operation';
 import { hashFile } from './blob-hash';
+import { startWriteback } from '../sys/writeback';
 
 /** Blobs discarded but not yet deleted, in the ingest dir. */
 const TRASH_SUFFIX = '.trash';
@@ -220,13 +221,18 @@ export class ContentStore {
     const handle = await fs.promises.open(partial, offset > 0 ? 'r+' : 'w', 0o600);
     const batch: Buffer[] = [];
     let batched = 0;
-    /** Writes the received bytes at the offset and hands them to the follower. */
+    /**
+     * Writes the received bytes at the offset, starts their writeback (the layer's
+     * syncfs then finds little left to flush; ingests run on pull workers, where
+     * that call may wait) and hands them to the follower.
+     */
     const flush = async () => {
       if (batched === 0) return;
       const buffers = batch.splice(0);
       const length = batched;
       batched = 0;
       await writeAllAt(handle, buffers, offset);
+      startWriteback(handle.fd, offset, length);
       offset += length;
       if (options.follower && followed.bytes === offset - length) {
         for (const buffer of buffers) await options.follower.data(buffer);

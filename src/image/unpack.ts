@@ -19,6 +19,7 @@ import * as tar from 'tar-stream';
 import { errors, errnoOf, messageOf, isCradleError, withContext } from '../common/errors';
 import { lsetxattr } from '../sys/xattr';
 import { mknod, S_IFCHR, S_IFBLK, S_IFIFO } from '../sys/mknod';
+import { startWriteback } from '../sys/writeback';
 
 /**
  * tar-stream decodes PAX record values as UTF-8, which mangles binary xattr
@@ -333,6 +334,7 @@ export class LayerWriter {
         }
         this.contentBytes += buffer.length;
       }
+      startWriteback(handle.fd, 0, 0);
     } finally {
       await handle.close();
     }
