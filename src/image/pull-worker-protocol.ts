@@ -8,8 +8,8 @@ export type WorkerJob =
   /** Downloads a layer blob and unpacks it as it arrives (layer-fetch.ts). */
   | { id: number; kind: 'fetch-unpack'; job: LayerFetchJob };
 
-/** Daemon → worker: a job, or the cancellation of a running one. */
-export type WorkerMessage = WorkerJob | { kind: 'cancel'; id: number };
+/** Daemon → worker: a job, the cancellation of a running one, or (when idle) the call to collect its garbage. */
+export type WorkerMessage = WorkerJob | { kind: 'cancel'; id: number } | { kind: 'release' };
 
 /** Distributes Omit over the job union (a job as the caller hands it over, before it has an id). */
 export type JobRequest = WorkerJob extends infer J ? J extends WorkerJob ? Omit<J, 'id'> : never : never;
@@ -26,7 +26,9 @@ export type WorkerReply =
   | { id: number; error: SerializedError }
   | { id: number; log: { level: WorkerLogLevel; fields: object; msg: string } }
   /** Bytes of the job's blob received so far. */
-  | { id: number; progress: number };
+  | { id: number; progress: number }
+  /** The idle worker has collected its garbage: the freed memory can go back to the kernel. */
+  | { released: true };
 
 export type WorkerLogLevel = 'debug' | 'info' | 'warn';
 

@@ -70,9 +70,19 @@ async function run(job: WorkerJob, signal: AbortSignal): Promise<unknown> {
 /** Running jobs by id: a cancellation aborts the job's signal, and the job answers once it has stopped. */
 const running = new Map<number, AbortController>();
 
+/** The daemon runs with --expose-gc (bin/cradled); without it the release only trims. */
+const collectGarbage = (globalThis as { gc?: () => void }).gc;
+
 port.on('message', (message: WorkerMessage) => {
   if (message.kind === 'cancel') {
     running.get(message.id)?.abort(errors.cancelled('cancelled'));
+    return;
+  }
+  if (message.kind === 'release') {
+    // A job that arrived meanwhile keeps its buffers; the next idle spell releases them.
+    if (running.size > 0) return;
+    collectGarbage?.();
+    reply({ released: true });
     return;
   }
   const controller = new AbortController();

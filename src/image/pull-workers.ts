@@ -3,13 +3,16 @@
 // loop that answers RPCs. A worker runs several jobs at once (a job mostly waits for
 // the network, the disk or zlib on libuv's pool), so a pull's layers share one
 // worker's start-up and heap; workers are added up to `threads` when every one is
-// busy. Workers start on demand and exit after a while idle, so a finished pull's
-// buffers, connections and zlib state go with them; when the last one has exited,
-// the freed memory of the malloc arenas it used goes back to the kernel too. The
-// while is there because pulls come in runs (the kubelet pulls one image after
-// another, a pod's images in a row): a pull that follows finds the worker's code
-// compiled and its memory mapped, where a new thread pays for both again and a
-// pull takes about twice as long.
+// busy.
+//
+// Workers start on demand and live in two idle stages. Pulls come in runs (the
+// kubelet pulls one image after another, a pod's images in a row), and a new
+// thread pays again for compiling the pull's code and for faulting in the memory
+// its buffers take, which makes a pull take about twice as long. So for a while
+// after its last job a worker keeps everything; then it collects its garbage (the
+// pull's buffers) and the freed malloc memory goes back to the kernel, which leaves
+// a thread with compiled code and a small heap; after a long idle it exits, with its
+// connections, and once the last one has, the memory its arenas freed goes back too.
 //
 // A cancelled job is cancelled in its worker, which answers once nothing of it
 // runs any more (so a caller that cleans up after it never races it); a worker
@@ -25,13 +28,17 @@ import { deserializeError, type JobRequest, type WorkerMessage, type WorkerReply
 export interface PullWorkersOptions {
   /** Worker threads at most. */
   threads: number;
-  /** An idle worker exits after this long (default 10 s). */
+  /** An idle worker collects its garbage, and the freed memory is handed back, after this long (default 10 s). */
+  releaseMs?: number;
+  /** An idle worker exits after this long (default 60 s). */
   idleMs?: number;
   /** A cancelled job's worker is terminated if the job has not ended after this long (default 10 s). */
   cancelGraceMs?: number;
   log: Logger;
   /** Called once the last worker has exited (default: malloc_trim). */
   onAllExited?: () => Promise<unknown>;
+  /** Called when an idle worker has collected its garbage (default: malloc_trim). */
+  onReleased?: () => Promise<unknown>;
 }
 
 interface Job {
@@ -48,10 +55,12 @@ interface Slot {
   worker: Worker;
   jobs: Map<number, Job>;
   idleTimer?: NodeJS.Timeout;
+  releaseTimer?: NodeJS.Timeout;
 }
 
 const WORKER_FILE = path.join(__dirname, 'pull-worker.js');
-const DEFAULT_IDLE_MS = 10_000;
+const DEFAULT_RELEASE_MS = 10_000;
+const DEFAULT_IDLE_MS = 60_000;
 const DEFAULT_CANCEL_GRACE_MS = 10_000;
 
 export class PullWorkers {
@@ -108,8 +117,7 @@ export class PullWorkers {
       job.resolve = settle(resolve);
       // The caller gave up: whatever the job ended with, the caller hears its cancellation.
       job.reject = settle((err: unknown) => reject(signal?.aborted ? cancellation(signal, what) : err));
-      if (slot.idleTimer) clearTimeout(slot.idleTimer);
-      slot.idleTimer = undefined;
+      this.clearIdleTimers(slot);
       slot.jobs.set(job.id, job);
       slot.worker.ref();
       slot.worker.postMessage({ id: job.id, ...request } satisfies WorkerMessage);
@@ -136,6 +144,10 @@ export class PullWorkers {
   }
 
   private onReply(slot: Slot, reply: WorkerReply): void {
+    if ('released' in reply) {
+      this.trim(this.options.onReleased, 'handing back an idle pull worker\'s memory failed');
+      return;
+    }
     const job = slot.jobs.get(reply.id);
     if (!job) return;
     if ('log' in reply) {
@@ -155,14 +167,23 @@ export class PullWorkers {
   private idle(slot: Slot): void {
     if (slot.jobs.size > 0 || !this.slots.has(slot)) return;
     slot.worker.unref();
+    slot.releaseTimer = setTimeout(() => slot.worker.postMessage({ kind: 'release' } satisfies WorkerMessage), this.options.releaseMs ?? DEFAULT_RELEASE_MS);
+    slot.releaseTimer.unref();
     slot.idleTimer = setTimeout(() => this.stop(slot), this.options.idleMs ?? DEFAULT_IDLE_MS);
     slot.idleTimer.unref();
+  }
+
+  private clearIdleTimers(slot: Slot): void {
+    if (slot.releaseTimer) clearTimeout(slot.releaseTimer);
+    if (slot.idleTimer) clearTimeout(slot.idleTimer);
+    slot.releaseTimer = undefined;
+    slot.idleTimer = undefined;
   }
 
   /** Terminates a worker; its jobs (if any) fail with `reason`. */
   private stop(slot: Slot, reason?: unknown): void {
     if (!this.slots.delete(slot)) return;
-    if (slot.idleTimer) clearTimeout(slot.idleTimer);
+    this.clearIdleTimers(slot);
     const jobs = [...slot.jobs.values()];
     slot.jobs.clear();
     const exited = slot.worker.terminate();
@@ -172,8 +193,13 @@ export class PullWorkers {
 
   private allExited(): Promise<unknown> | undefined {
     if (this.slots.size > 0) return undefined;
-    const release = this.options.onAllExited ?? (() => (require('../sys/malloc-trim') as typeof import('../sys/malloc-trim')).mallocTrim());
-    return release().catch((err: unknown) => this.options.log.debug({ err }, 'releasing the pull workers\' memory failed'));
+    return this.trim(this.options.onAllExited, 'releasing the pull workers\' memory failed');
+  }
+
+  /** Hands the malloc arenas' free memory back to the kernel (or runs the test's hook instead). */
+  private trim(hook: (() => Promise<unknown>) | undefined, failure: string): Promise<unknown> {
+    const release = hook ?? (() => (require('../sys/malloc-trim') as typeof import('../sys/malloc-trim')).mallocTrim());
+    return release().catch((err: unknown) => this.options.log.debug({ err }, failure));
   }
 }
 

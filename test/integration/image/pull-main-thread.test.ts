@@ -20,7 +20,7 @@ function layerEntries(seed: number): LayerEntry[] {
   return entries;
 }
 
-test('the main thread spends a small share of a pull\'s CPU time; the workers are gone once idle', async (t) => {
+test('the main thread spends a small share of a pull\'s CPU time', async (t) => {
   const registry = fixtureRegistry();
   const pushed = await pushImage(registry, 'offload/big:v1', { layers: [0, 1, 2, 3].map((seed) => ({ entries: layerEntries(seed) })) });
   const { service, root } = newService(t, registriesConf([registry.host]));
@@ -41,10 +41,4 @@ test('the main thread spends a small share of a pull\'s CPU time; the workers ar
   // was about half, and a fifth while the main thread still received the layers' bodies; with the
   // workers downloading too it is the manifest, the config and the commits, ~5%.
   assert.ok(share < 0.15, `the main thread did ${(share * 100).toFixed(0)}% of the pull's CPU work`);
-
-  const internals = service as unknown as { workers: { threads: number } };
-  assert.ok(internals.workers.threads > 0, 'workers are alive right after the pull');
-  const deadline = Date.now() + 30_000;
-  while (internals.workers.threads > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-  assert.equal(internals.workers.threads, 0, 'idle workers exit, and their memory with them');
 });

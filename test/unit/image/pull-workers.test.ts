@@ -1,6 +1,7 @@
-// The pull workers' lifetime: they exit once idle, and when the last one is gone
-// the memory its malloc arenas freed is handed back (malloc_trim); a cancelled job
-// ends in its worker, which keeps serving.
+// The pull workers' lifetime: an idle worker first releases its garbage (and the
+// freed memory is handed back, malloc_trim) but stays for the next pull, then exits,
+// and when the last one is gone the memory its malloc arenas freed is handed back; a
+// cancelled job ends in its worker, which keeps serving.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -45,6 +46,26 @@ test('once the last idle worker has exited, its freed memory is released, once',
   assert.equal(workers.threads, 0);
   await new Promise((resolve) => setTimeout(resolve, 200));
   assert.equal(released, 1);
+});
+
+test('an idle worker releases its memory once per idle spell and stays for the next job', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cradle-test-workers-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  let released = 0;
+  const workers = new PullWorkers({
+    threads: 1, releaseMs: 50, idleMs: 60_000, log: silentLogger(),
+    onReleased: async () => { released++; }, onAllExited: async () => undefined,
+  });
+  t.after(() => workers.close());
+  assert.equal(await unpackOn(workers, dir, 'first'), 'first');
+  assert.equal(released, 0, 'nothing is released as a job ends');
+  await until('the idle worker released its memory', () => released === 1);
+  assert.equal(workers.threads, 1, 'the worker stays after its release');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(released, 1, 'one release per idle spell');
+  assert.equal(await unpackOn(workers, dir, 'second'), 'second');
+  assert.equal(workers.threads, 1, 'the next job ran on the same worker');
+  await until('the worker released again after its next job', () => released === 2);
 });
 
 test('a prewarmed worker takes the jobs that follow; busy workers get company up to the thread limit', async (t) => {
@@ -115,3 +136,9 @@ test('pull threads: at most the downloads, at most one per core', () => {
 test('malloc_trim runs', async () => {
   assert.equal(typeof await mallocTrim(), 'boolean');
 });
+
+async function until(what: string, done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.ok(done(), `timed out waiting until ${what}`);
+}
