@@ -141,6 +141,7 @@ function defineWorkloads(results: Results, pods: number): Record<string, string>
   const d = {
     daemonIdle: 'daemon RSS, no pods (after the rounds above)',
     daemonRss: `daemon RSS at ${pods} pods`,
+    daemonRssSettled: `daemon RSS at ${pods} pods, ≥ 90 s after the last pull`,
     daemonPss: `daemon PSS at ${pods} pods`,
     daemonAnon: `daemon anonymous memory at ${pods} pods`,
     helperRss: `helpers RSS per pod at ${pods} pods`,
@@ -155,6 +156,7 @@ function defineWorkloads(results: Results, pods: number): Record<string, string>
   };
   results.define(d.daemonIdle, 'MB');
   results.define(d.daemonRss, 'MB', 1.0);
+  results.define(d.daemonRssSettled, 'MB', undefined, 'the same pods, once both daemons had time to give back what their pulls took');
   results.define(d.daemonPss, 'MB');
   results.define(d.daemonAnon, 'MB', undefined, 'heap and stacks: RSS minus the mapped program and libraries');
   results.define(d.helperRss, 'MB');
@@ -199,7 +201,16 @@ interface Ctx {
   images: Images;
   opts: Options;
   d: Record<string, string>;
+  /** When each runtime's last pull ended (performance.now()). */
+  lastPull: Partial<Record<RuntimeName, number>>;
 }
+
+/**
+ * Both daemons give a pull's memory back with a delay: cradle's idle pull workers
+ * release it after 10 s and exit after 60 s; Go's scavenger returns freed heap
+ * gradually. The settled reading waits this long after the runtime's last pull.
+ */
+const SETTLE_AFTER_PULL_MS = 90_000;
 
 /** Times one CRI call into workload `key`; a failure is recorded and aborts the caller's sequence. */
 async function step<T>(ctx: Ctx, key: string, rt: BenchRuntime, request: string, fn: () => Promise<T>): Promise<T> {
@@ -274,6 +285,7 @@ async function pullRound(ctx: Ctx, rt: BenchRuntime): Promise<void> {
     try {
       await removeImageIfPresent(rt, ref);
       await step(ctx, workload, rt, 'PullImage', () => rt.cri.image.PullImage({ image: { image: ref } }, { timeoutMs: 300_000 }));
+      ctx.lastPull[rt.name] = performance.now();
       await removeImageIfPresent(rt, ref);
     } catch (err) {
       checkAbort();
@@ -357,6 +369,13 @@ async function densityRun(ctx: Ctx, rt: BenchRuntime): Promise<void> {
     await step(ctx, d.listContainers!, rt, 'ListContainers', () => rt.cri.runtime.ListContainers({})).catch(() => undefined);
   }
   if (opts.probes) await probeRun(ctx, rt, started.map((s) => s.containerId));
+  const settled = (ctx.lastPull[rt.name] ?? 0) + SETTLE_AFTER_PULL_MS - performance.now();
+  if (settled > 0) {
+    console.log(`  ${rt.name}: waiting ${(settled / 1000).toFixed(0)} s until ${SETTLE_AFTER_PULL_MS / 1000} s after its last pull`);
+    await sleep(settled);
+  }
+  checkAbort();
+  results.add(d.daemonRssSettled!, rt.name, memoryOf(rt.daemonPid).rss / MB);
   const problems = await removeAllPods(rt.cri);
   for (const p of problems) results.fail(d.daemonRss!, rt.name, 'cleanup StopPodSandbox/RemovePodSandbox', new Error(p));
 }
@@ -452,7 +471,7 @@ async function main(): Promise<void> {
   const containerd = await startContainerd(startOpts);
   cleanups.push(() => containerd.stop());
   const runtimes: Record<RuntimeName, BenchRuntime> = { cradle, containerd };
-  const ctx: Ctx = { results, images, opts, d };
+  const ctx: Ctx = { results, images, opts, d, lastPull: {} };
 
   // Warm-up (not recorded): busybox pulled, pause image pulled by the first pod, connections and JITs warm.
   results.recording = false;
