@@ -344,7 +344,6 @@ export function digestOf(data: Uint8Array, algorithm = 'sha256'): string {
   return `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
 }
 
-/** Bytes a partial file already holds (the download continues after them); a file longer than the blob is emptied. */
 /** pwritev until every byte is written: the batch's chunks go to the file without being joined first. */
 async function writeAllAt(handle: fs.promises.FileHandle, buffers: Buffer[], position: number): Promise<void> {
   let pending = buffers;
@@ -360,6 +359,7 @@ async function writeAllAt(handle: fs.promises.FileHandle, buffers: Buffer[], pos
   }
 }
 
+/** Bytes a partial file already holds (the download continues after them); a file longer than the blob is emptied. */
 async function partialSize(partial: string, size: number): Promise<number> {
   let existing = 0;
   try {
