@@ -213,7 +213,7 @@ export async function startCradle(opts: StartOptions): Promise<BenchRuntime> {
   // with node flags on the pinned node's command line (bin/cradled drops NODE_OPTIONS).
   fs.writeFileSync(dirs.configFile, '');
   // bin/cradled's own node flags, so the bench measures what is deployed.
-  const nodeFlags = ['--max-semi-space-size=2', '--expose-gc', ...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), ...(opts.nodeFlags ?? [])];
+  const nodeFlags = ['--max-semi-space-size=2', ...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), ...(opts.nodeFlags ?? [])];
   const stdout = opts.stdoutPath ? fs.openSync(opts.stdoutPath, 'a') : 'ignore';
   const proc = spawn(PINNED_NODE, [...nodeFlags, path.join(REPO_ROOT, 'dist', 'src', 'cmd', 'cradled.js'), ...baseArgs(dirs), ...args], {
     env: cleanChildEnv({ UV_THREADPOOL_SIZE: '64' }), stdio: ['ignore', stdout, 'pipe'], detached: true,

@@ -24,7 +24,8 @@ export interface SerializedError {
 export type WorkerReply =
   | { id: number; result: unknown }
   | { id: number; error: SerializedError }
-  | { id: number; log: { level: WorkerLogLevel; fields: object; msg: string } }
+  /** A log line, of a job or (no id) of the worker itself. */
+  | { id?: number; log: { level: WorkerLogLevel; fields: object; msg: string } }
   /** Bytes of the job's blob received so far. */
   | { id: number; progress: number }
   /** The idle worker has collected its garbage: the freed memory can go back to the kernel. */

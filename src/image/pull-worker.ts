@@ -4,6 +4,7 @@
 // tar parsing, file writes). Jobs run side by side; results, progress and log lines
 // go back as messages.
 import * as os from 'node:os';
+import * as vm from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import type { LogMethods } from '../common/logger';
 import { unpackLayerFile } from './unpack';
@@ -70,8 +71,23 @@ async function run(job: WorkerJob, signal: AbortSignal): Promise<unknown> {
 /** Running jobs by id: a cancellation aborts the job's signal, and the job answers once it has stopped. */
 const running = new Map<number, AbortController>();
 
-/** The daemon runs with --expose-gc (bin/cradled); without it the release only trims. */
-const collectGarbage = (globalThis as { gc?: () => void }).gc;
+// Node's warnings go to the daemon's log instead of raw lines beside it on stderr.
+// The release below uses vm.measureMemory, which is experimental: its one warning
+// per worker says nothing an operator can act on.
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (warning.name === 'ExperimentalWarning') return;
+  reply({ log: { level: 'warn', fields: { warning: warning.name }, msg: warning.message } });
+});
+
+/**
+ * Collects the worker's garbage now: an eager memory measurement starts a full GC
+ * (documented for vm.measureMemory), without --expose-gc, a V8 flag that would
+ * make Node reject the code cache of its own modules and slow the daemon's start.
+ */
+async function collectGarbage(): Promise<void> {
+  await vm.measureMemory({ mode: 'summary', execution: 'eager' });
+}
 
 port.on('message', (message: WorkerMessage) => {
   if (message.kind === 'cancel') {
@@ -81,8 +97,7 @@ port.on('message', (message: WorkerMessage) => {
   if (message.kind === 'release') {
     // A job that arrived meanwhile keeps its buffers; the next idle spell releases them.
     if (running.size > 0) return;
-    collectGarbage?.();
-    reply({ released: true });
+    collectGarbage().catch(() => undefined).finally(() => reply({ released: true }));
     return;
   }
   const controller = new AbortController();

@@ -148,12 +148,12 @@ export class PullWorkers {
       this.trim(this.options.onReleased, 'handing back an idle pull worker\'s memory failed');
       return;
     }
-    const job = slot.jobs.get(reply.id);
-    if (!job) return;
     if ('log' in reply) {
       this.options.log[reply.log.level](reply.log.fields, reply.log.msg);
       return;
     }
+    const job = slot.jobs.get(reply.id);
+    if (!job) return;
     if ('progress' in reply) {
       job.onProgress?.(reply.progress);
       return;
