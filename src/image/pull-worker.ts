@@ -95,8 +95,7 @@ port.on('message', (message: WorkerMessage) => {
     return;
   }
   if (message.kind === 'release') {
-    // A job that arrived meanwhile keeps its buffers; the next idle spell releases them.
-    if (running.size > 0) return;
+    // Sent only while the worker is idle: a job submitted later is queued behind it.
     collectGarbage().catch(() => undefined).finally(() => reply({ released: true }));
     return;
   }
